@@ -1,0 +1,69 @@
+//! Dispatch: the one place that prints diagnostics and chooses exit codes.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command, TemplatesCommand};
+use crate::commands::{self, Context, Ui};
+use crate::diag::{self, Level, Problem, SourceFile};
+use crate::error::Error;
+
+/// Runs a parsed command line; 0 on success, 1 on any failure (clap already used 2 for usage).
+pub fn run(cli: Cli) -> ExitCode {
+    let ctx = Context {
+        config_name: cli.config.display().to_string(),
+        config: cli.config,
+        templates: cli.templates,
+    };
+    let mut ui = Terminal;
+    let result = match &cli.command {
+        Command::Init => commands::init::run(&ctx, &mut ui),
+        Command::Validate => commands::validate::run(&ctx, &mut ui),
+        Command::Build(args) => commands::build::run(&ctx, args, &mut ui),
+        Command::Templates(TemplatesCommand::Eject { dir }) => {
+            commands::templates::eject(&ctx, dir.clone(), &mut ui)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&e);
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Prints a failure: every located problem of an invalid file, or the error with its help.
+fn report(error: &Error) {
+    let mut err = std::io::stderr().lock();
+    if let Error::Invalid { file, problems } = error {
+        for p in problems {
+            let _ = write!(err, "{}", diag::render_problem(p, file));
+        }
+        let errors = problems.iter().filter(|p| p.level == Level::Error).count();
+        let _ = writeln!(
+            err,
+            "error: {}: {errors} error(s); nothing was written",
+            file.name
+        );
+    } else {
+        let _ = write!(err, "{}", diag::render(error));
+    }
+}
+
+/// stdout for results, stderr for warnings.
+struct Terminal;
+
+impl Ui for Terminal {
+    fn out(&mut self, line: &str) {
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    }
+
+    fn problem(&mut self, problem: &Problem, file: &SourceFile) {
+        let _ = write!(std::io::stderr().lock(), "{}", diag::render_problem(problem, file));
+    }
+
+    fn warn(&mut self, message: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "warning: {message}");
+    }
+}

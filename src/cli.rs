@@ -1,0 +1,72 @@
+//! Command-line types (clap derive only; no behaviour here).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// MTA-STS as code: turn domains.toml into policy files, nginx vhosts and DNS zone fragments.
+#[derive(Debug, Parser)]
+#[command(name = "mtasts", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(short, long, global = true, default_value = "domains.toml", value_name = "PATH")]
+    pub config: PathBuf,
+
+    /// Directory of template overrides (default: `templates/` beside the config, if present).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented sample configuration (refuses to overwrite).
+    Init,
+    /// Parse and validate the configuration; report every problem at once.
+    Validate,
+    /// Generate the output tree and update the lock file.
+    Build(BuildArgs),
+    /// Work with the built-in templates.
+    #[command(subcommand)]
+    Templates(TemplatesCommand),
+}
+
+/// Options of `build`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// Output directory (default: `output/` beside the config).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Fail instead of changing the lock file (for CI).
+    #[arg(long)]
+    pub locked: bool,
+    /// Say what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How to print the summary.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// Summary formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Lines for people.
+    Text,
+    /// One JSON document for scripts.
+    Json,
+}
+
+/// `templates` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TemplatesCommand {
+    /// Copy the built-in templates into DIR (default: `templates/` beside the config).
+    Eject {
+        /// Target directory.
+        dir: Option<PathBuf>,
+    },
+}

@@ -1,0 +1,229 @@
+//! `mtasts build`: config + lock + clock → output tree and updated lock, in RFC 8461 §8.1 order.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::{Context, Ui};
+use crate::cli::{BuildArgs, Format};
+use crate::config;
+use crate::error::Error;
+use crate::manifest::{self, DomainEntry, FileEntry, Manifest};
+use crate::model::Nginx;
+use crate::output::{self, OutFile};
+use crate::plan::{self, Change, Plan, sha256_hex};
+use crate::render::Templates;
+use crate::state::{self, Lock, WorkLock};
+
+/// Runs one build (or dry run) and reports through `ui`.
+pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+    let started = Instant::now();
+    let _guard = if args.dry_run {
+        None
+    } else {
+        Some(WorkLock::acquire(&ctx.config)?)
+    };
+    let loaded = config::load(&ctx.config, &ctx.config_name)?;
+    for w in &loaded.warnings {
+        ui.problem(w, &loaded.file);
+    }
+    let lock_path = state::lock_path(&ctx.config);
+    let lock_name = state::lock_path(std::path::Path::new(&ctx.config_name))
+        .display()
+        .to_string();
+    let previous = Lock::load(&lock_path, &lock_name)?;
+    let now = crate::clock::now()?;
+    let plan = plan::plan(
+        &loaded.config,
+        previous.as_ref().unwrap_or(&Lock::new()),
+        now,
+    );
+    if args.locked && (previous.is_none() || !plan.lock_changes.is_empty()) {
+        let domains = if previous.is_none() {
+            vec!["(no lock file yet)".to_string()]
+        } else {
+            plan.lock_changes.clone()
+        };
+        return Err(Error::LockedWouldChange {
+            lock: lock_path,
+            domains,
+        });
+    }
+    let templates = Templates::load(ctx.template_dir().as_deref())?;
+    let files = tree(&plan, &loaded.config.nginx, &templates)?;
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| ctx.config_dir().join("output"));
+    let (prev_manifest, manifest_warning) = output::previous_manifest(&out);
+    if let Some(w) = manifest_warning {
+        ui.warn(&w);
+    }
+    let lock_text = plan.lock.to_text();
+    let lock_unchanged = std::fs::read(&lock_path).is_ok_and(|b| b == lock_text.as_bytes());
+    let report = if args.dry_run {
+        output::diff(&out, &files, prev_manifest.as_ref())?
+    } else {
+        let report = output::write(&out, &files, prev_manifest.as_ref())?;
+        if !lock_unchanged {
+            output::write_atomic(&lock_path, lock_text.as_bytes())?;
+        }
+        report
+    };
+    let summary = Summary {
+        plan: &plan,
+        report: &report,
+        out,
+        lock_changed: !lock_unchanged,
+        dry_run: args.dry_run,
+        millis: started.elapsed().as_millis(),
+    };
+    match args.format {
+        Format::Text => summary.text(ui),
+        Format::Json => ui.out(&summary.json()),
+    }
+    Ok(())
+}
+
+/// Every output file, in write order: policies, nginx, DNS, then the manifest.
+pub fn tree(plan: &Plan, nginx: &Nginx, templates: &Templates) -> Result<Vec<OutFile>, Error> {
+    let n = plan.domains.len();
+    let mut files = Vec::with_capacity(3 * n + 1);
+    for d in &plan.domains {
+        files.push(OutFile {
+            path: format!("webroot/{}/.well-known/mta-sts.txt", d.domain.name.policy_host()),
+            bytes: d.policy.clone().into_bytes(),
+            media_type: "text/plain",
+        });
+    }
+    for d in &plan.domains {
+        files.push(OutFile {
+            path: format!("nginx/{}.conf", d.domain.name.policy_host()),
+            bytes: templates.nginx(d, nginx)?.into_bytes(),
+            media_type: "text/x-nginx-conf",
+        });
+    }
+    for d in &plan.domains {
+        files.push(OutFile {
+            path: format!("dns/{}.zone", d.domain.name),
+            bytes: templates.zone(d)?.into_bytes(),
+            media_type: "text/dns",
+        });
+    }
+    let mut entries: Vec<FileEntry> = files
+        .iter()
+        .map(|f| FileEntry {
+            path: f.path.clone(),
+            sha256: sha256_hex(&f.bytes),
+            size: f.bytes.len() as u64,
+            media_type: f.media_type.to_string(),
+        })
+        .collect();
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    let manifest = Manifest {
+        generator: "mtasts".into(),
+        files: entries,
+        domains: plan
+            .domains
+            .iter()
+            .map(|d| DomainEntry {
+                domain: d.domain.name.to_string(),
+                id: d.id.clone(),
+                mode: d.domain.mode.to_string(),
+            })
+            .collect(),
+    };
+    files.push(OutFile {
+        path: manifest::PATH.into(),
+        bytes: manifest.to_bytes(),
+        media_type: "application/json",
+    });
+    Ok(files)
+}
+
+struct Summary<'a> {
+    plan: &'a Plan,
+    report: &'a output::Report,
+    out: PathBuf,
+    lock_changed: bool,
+    dry_run: bool,
+    millis: u128,
+}
+
+impl Summary<'_> {
+    fn text(&self, ui: &mut dyn Ui) {
+        let count = |c: Change| self.plan.domains.iter().filter(|d| d.change == c).count();
+        let width = self
+            .plan
+            .domains
+            .iter()
+            .filter(|d| d.change != Change::Unchanged)
+            .map(|d| d.domain.name.as_str().len())
+            .max()
+            .unwrap_or(0);
+        for d in self.plan.domains.iter().filter(|d| d.change != Change::Unchanged) {
+            let change = if d.change == Change::New { "new" } else { "changed" };
+            ui.out(&format!(
+                "{:width$}  {:7}  id {}  ({change})",
+                d.domain.name.as_str(),
+                d.domain.mode.as_str(),
+                d.id
+            ));
+        }
+        let verb = if self.dry_run { "would write" } else { "wrote" };
+        if self.dry_run {
+            for p in &self.report.written {
+                ui.out(&format!("would write {p}"));
+            }
+            for p in &self.report.removed {
+                ui.out(&format!("would remove {p}"));
+            }
+        }
+        ui.out(&format!(
+            "{} domain(s): {} new, {} changed, {} unchanged; {verb} {} file(s), {} unchanged, {} removed in {}{} ({} ms)",
+            self.plan.domains.len(),
+            count(Change::New),
+            count(Change::Changed),
+            count(Change::Unchanged),
+            self.report.written.len(),
+            self.report.unchanged,
+            self.report.removed.len(),
+            self.out.display(),
+            if self.lock_changed && !self.dry_run { "; lock updated" } else { "" },
+            self.millis,
+        ));
+        if count(Change::Unchanged) < self.plan.domains.len() && !self.dry_run {
+            ui.out("next: deploy webroot/ and reload nginx, then publish the dns/ records (RFC 8461 §8.1: policy first, TXT id second)");
+        }
+    }
+
+    fn json(&self) -> String {
+        let domains: Vec<_> = self
+            .plan
+            .domains
+            .iter()
+            .map(|d| {
+                json!({
+                    "domain": d.domain.name.as_str(),
+                    "id": d.id,
+                    "mode": d.domain.mode.as_str(),
+                    "change": d.change,
+                    "changed": d.change != Change::Unchanged,
+                })
+            })
+            .collect();
+        let doc = json!({
+            "dry_run": self.dry_run,
+            "output": self.out.display().to_string(),
+            "domains": domains,
+            "files": {
+                "written": self.report.written,
+                "unchanged": self.report.unchanged,
+                "removed": self.report.removed,
+            },
+            "lock_changed": self.lock_changed,
+        });
+        serde_json::to_string_pretty(&doc).expect("summary serialises")
+    }
+}

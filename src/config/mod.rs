@@ -1,0 +1,68 @@
+//! Reading `domains.toml`: text → spanned raw mirror → validated [`Config`](crate::model::Config).
+
+mod nginx;
+mod raw;
+mod uri;
+mod validate;
+
+use std::path::Path;
+
+use crate::diag::{Problem, SourceFile};
+use crate::error::Error;
+use crate::model::Config;
+
+/// A validated config and the warnings found on the way.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The validated model.
+    pub config: Config,
+    /// Warnings to show (the config is usable).
+    pub warnings: Vec<Problem>,
+    /// The source, for rendering the warnings.
+    pub file: SourceFile,
+}
+
+/// Reads and validates the config at `path`; `name` is how diagnostics call it.
+pub fn load(path: &Path, name: &str) -> Result<Loaded, Error> {
+    let bytes = std::fs::read(path).map_err(Error::io(path))?;
+    let text = decode(&bytes, name)?;
+    let file = SourceFile::new(name, text);
+    match parse(&file.text) {
+        (Some(config), warnings) => Ok(Loaded {
+            config,
+            warnings,
+            file,
+        }),
+        (None, problems) => Err(Error::Invalid { file, problems }),
+    }
+}
+
+/// Pure: validates TOML text. Returns the config when there is no error, and every problem.
+pub fn parse(text: &str) -> (Option<Config>, Vec<Problem>) {
+    let (raw, problems) = raw::parse(text);
+    if !problems.is_empty() {
+        return (None, problems);
+    }
+    validate::validate(raw)
+}
+
+/// UTF-8 text without a leading byte-order mark; invalid UTF-8 is reported at its position.
+fn decode(bytes: &[u8], name: &str) -> Result<String, Error> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text.to_string()),
+        Err(e) => {
+            let valid = e.valid_up_to();
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            let offset = String::from_utf8_lossy(&bytes[..valid]).len();
+            let end = text[offset..].chars().next().map_or(offset, |c| offset + c.len_utf8());
+            Err(Error::Invalid {
+                file: SourceFile::new(name, text),
+                problems: vec![
+                    Problem::error(offset..end, "the file is not valid UTF-8", "invalid byte here")
+                        .help("save the file as UTF-8"),
+                ],
+            })
+        }
+    }
+}

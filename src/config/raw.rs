@@ -1,0 +1,350 @@
+//! A spanned mirror of `domains.toml`: every key checked against the schema and every value
+//! against its type, collecting all problems instead of stopping at the first.
+
+use std::ops::Range;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::diag::Problem;
+
+/// A value and the bytes of the config it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sp<T> {
+    pub(crate) value: T,
+    pub(crate) span: Range<usize>,
+}
+
+/// Keys that may stand in `[defaults]` and in every `[domains."…"]` table.
+#[derive(Debug, Default)]
+pub(crate) struct RawSettings {
+    pub(crate) mode: Option<Sp<String>>,
+    pub(crate) max_age: Option<Sp<i64>>,
+    pub(crate) mx: Option<Sp<Vec<Sp<String>>>>,
+    pub(crate) policy_cname: Option<Sp<String>>,
+    pub(crate) policy_addresses: Option<Sp<Vec<Sp<String>>>>,
+    pub(crate) tlsrpt_rua: Option<Sp<Vec<Sp<String>>>>,
+    pub(crate) ttl: Option<Sp<i64>>,
+}
+
+const SETTINGS_KEYS: &[&str] = &[
+    "mode",
+    "max_age",
+    "mx",
+    "policy_cname",
+    "policy_addresses",
+    "tlsrpt_rua",
+    "ttl",
+];
+
+/// The `[nginx]` table.
+#[derive(Debug, Default)]
+pub(crate) struct RawNginx {
+    pub(crate) listen: Option<Sp<Vec<Sp<String>>>>,
+    pub(crate) certificate: Option<Sp<String>>,
+    pub(crate) certificate_key: Option<Sp<String>>,
+    pub(crate) webroot: Option<Sp<String>>,
+}
+
+const NGINX_KEYS: &[&str] = &["listen", "certificate", "certificate_key", "webroot"];
+
+/// The whole file.
+#[derive(Debug, Default)]
+pub(crate) struct RawConfig {
+    pub(crate) defaults: RawSettings,
+    pub(crate) nginx: RawNginx,
+    pub(crate) domains: Vec<(Sp<String>, RawSettings)>,
+    /// Span of the `domains` key, for problems about the set as a whole.
+    pub(crate) domains_span: Option<Range<usize>>,
+}
+
+const TOP_KEYS: &[&str] = &["defaults", "nginx", "domains"];
+
+/// Parses TOML text into the raw mirror; syntax errors end the walk, schema problems do not.
+pub(crate) fn parse(text: &str) -> (RawConfig, Vec<Problem>) {
+    let (doc, errors) = DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        let problems = errors
+            .into_iter()
+            .map(|e| {
+                let span = e.span().unwrap_or(0..0);
+                Problem::error(span, "invalid TOML", e.message().trim().to_string())
+                    .help("fix the TOML syntax here (https://toml.io); nothing else was checked")
+            })
+            .collect();
+        return (RawConfig::default(), problems);
+    }
+    let mut w = Walker::default();
+    let raw = w.config(doc.get_ref());
+    (raw, w.problems)
+}
+
+#[derive(Default)]
+struct Walker {
+    problems: Vec<Problem>,
+}
+
+type Entry<'a, 'i> = (&'a Spanned<std::borrow::Cow<'i, str>>, &'a Spanned<DeValue<'i>>);
+
+impl Walker {
+    fn config(&mut self, doc: &DeTable<'_>) -> RawConfig {
+        let mut raw = RawConfig::default();
+        for (key, value) in doc.iter() {
+            match key.get_ref().as_ref() {
+                "defaults" => {
+                    if let Some(t) = self.table(key, value) {
+                        raw.defaults = self.settings(t, "[defaults]");
+                    }
+                }
+                "nginx" => {
+                    if let Some(t) = self.table(key, value) {
+                        raw.nginx = self.nginx(t);
+                    }
+                }
+                "domains" => {
+                    raw.domains_span = Some(key.span());
+                    if let Some(t) = self.table(key, value) {
+                        for (name, body) in t.iter() {
+                            if let Some(body) = self.table(name, body) {
+                                let settings = self.settings(body, "a domain table");
+                                raw.domains.push((
+                                    Sp {
+                                        value: name.get_ref().to_string(),
+                                        span: name.span(),
+                                    },
+                                    settings,
+                                ));
+                            }
+                        }
+                    }
+                }
+                _ => self.unknown((key, value), TOP_KEYS, "at the top level"),
+            }
+        }
+        raw
+    }
+
+    fn settings(&mut self, t: &DeTable<'_>, place: &str) -> RawSettings {
+        let mut s = RawSettings::default();
+        for entry in t.iter() {
+            match entry.0.get_ref().as_ref() {
+                "mode" => s.mode = self.string(entry),
+                "max_age" => s.max_age = self.integer(entry),
+                "mx" => s.mx = self.strings(entry),
+                "policy_cname" => s.policy_cname = self.string(entry),
+                "policy_addresses" => s.policy_addresses = self.strings(entry),
+                "tlsrpt_rua" => s.tlsrpt_rua = self.strings(entry),
+                "ttl" => s.ttl = self.integer(entry),
+                _ => self.unknown(entry, SETTINGS_KEYS, &format!("in {place}")),
+            }
+        }
+        s
+    }
+
+    fn nginx(&mut self, t: &DeTable<'_>) -> RawNginx {
+        let mut n = RawNginx::default();
+        for entry in t.iter() {
+            match entry.0.get_ref().as_ref() {
+                "listen" => n.listen = self.strings(entry),
+                "certificate" => n.certificate = self.string(entry),
+                "certificate_key" => n.certificate_key = self.string(entry),
+                "webroot" => n.webroot = self.string(entry),
+                _ => self.unknown(entry, NGINX_KEYS, "in [nginx]"),
+            }
+        }
+        n
+    }
+
+    fn unknown(&mut self, (key, _): Entry<'_, '_>, known: &[&str], place: &str) {
+        let name = key.get_ref();
+        let mut help = format!("known keys {place}: {}", known.join(", "));
+        if let Some(close) = known.iter().find(|k| similar(k, name)) {
+            help = format!("did you mean `{close}`? ({help})");
+        }
+        self.problems.push(
+            Problem::error(
+                key.span(),
+                format!("unknown key `{name}` {place}"),
+                "not a key mtasts knows",
+            )
+            .help(help),
+        );
+    }
+
+    fn wrong_type(&mut self, (key, value): Entry<'_, '_>, expected: &str, example: &str) {
+        self.problems.push(
+            Problem::error(
+                value.span(),
+                format!("`{}` must be {expected}", key.get_ref()),
+                format!("this is {}", article(value.get_ref().type_str())),
+            )
+            .help(format!("for example: {} = {example}", key.get_ref())),
+        );
+    }
+
+    fn table<'a, 'i>(
+        &mut self,
+        key: &Spanned<std::borrow::Cow<'i, str>>,
+        value: &'a Spanned<DeValue<'i>>,
+    ) -> Option<&'a DeTable<'i>> {
+        match value.get_ref() {
+            DeValue::Table(t) => Some(t),
+            _ => {
+                let example = if key.get_ref() == "nginx" || key.get_ref() == "defaults" {
+                    format!("[{}] on a line of its own, with its keys below", key.get_ref())
+                } else {
+                    format!("[domains.\"{}\"] with the domain's keys below", key.get_ref())
+                };
+                self.problems.push(
+                    Problem::error(
+                        value.span(),
+                        format!("`{}` must be a table", key.get_ref()),
+                        format!("this is {}", article(value.get_ref().type_str())),
+                    )
+                    .help(format!("write {example}")),
+                );
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, entry: Entry<'_, '_>) -> Option<Sp<String>> {
+        match entry.1.get_ref() {
+            DeValue::String(s) => Some(Sp {
+                value: s.to_string(),
+                span: entry.1.span(),
+            }),
+            _ => {
+                self.wrong_type(entry, "a string", "\"...\"");
+                None
+            }
+        }
+    }
+
+    fn integer(&mut self, entry: Entry<'_, '_>) -> Option<Sp<i64>> {
+        match entry.1.get_ref() {
+            DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+                Ok(value) => Some(Sp {
+                    value,
+                    span: entry.1.span(),
+                }),
+                Err(_) => {
+                    self.problems.push(
+                        Problem::error(
+                            entry.1.span(),
+                            format!("`{}` is far too large", entry.0.get_ref()),
+                            "does not fit in 64 bits",
+                        )
+                        .help("use a number of seconds in the documented range"),
+                    );
+                    None
+                }
+            },
+            _ => {
+                self.wrong_type(entry, "an integer (seconds)", "86400");
+                None
+            }
+        }
+    }
+
+    fn strings(&mut self, entry: Entry<'_, '_>) -> Option<Sp<Vec<Sp<String>>>> {
+        let DeValue::Array(items) = entry.1.get_ref() else {
+            self.wrong_type(entry, "an array of strings", "[\"...\", \"...\"]");
+            return None;
+        };
+        let mut out = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for item in items.iter() {
+            match item.get_ref() {
+                DeValue::String(s) => out.push(Sp {
+                    value: s.to_string(),
+                    span: item.span(),
+                }),
+                other => {
+                    ok = false;
+                    self.problems.push(
+                        Problem::error(
+                            item.span(),
+                            format!("`{}` may only contain strings", entry.0.get_ref()),
+                            format!("this is {}", article(other.type_str())),
+                        )
+                        .help("put the value in double quotes"),
+                    );
+                }
+            }
+        }
+        ok.then(|| Sp {
+            value: out,
+            span: entry.1.span(),
+        })
+    }
+}
+
+fn article(type_name: &str) -> String {
+    let a = if type_name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{a} {type_name}")
+}
+
+/// Cheap typo detection: same letters give or take one edit.
+fn similar(known: &str, given: &str) -> bool {
+    let given = given.to_ascii_lowercase().replace('-', "_");
+    if known == given {
+        return true;
+    }
+    let (a, b): (Vec<char>, Vec<char>) = (known.chars().collect(), given.chars().collect());
+    if a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()] <= 1 || (a.len() > 6 && prev[b.len()] <= 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collects_every_schema_problem() {
+        let (_, problems) = parse(
+            "[defaults]\nmod = \"enforce\"\nmax_age = \"1d\"\n[nginx]\nlisten = [443]\n[domains]\nx = 1\n",
+        );
+        let messages: Vec<_> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "unknown key `mod` in [defaults]",
+                "`max_age` must be an integer (seconds)",
+                "`listen` may only contain strings",
+                "`x` must be a table",
+            ]
+        );
+        assert!(problems[0].help.as_deref().unwrap().contains("did you mean `mode`"));
+    }
+
+    #[test]
+    fn syntax_errors_carry_spans() {
+        let (_, problems) = parse("[defaults\nmode = 1\n");
+        assert!(!problems.is_empty());
+        assert_eq!(problems[0].message, "invalid TOML");
+    }
+
+    #[test]
+    fn typo_detection() {
+        assert!(similar("max_age", "max-age"));
+        assert!(similar("tlsrpt_rua", "tlsrpt_ruaa"));
+        assert!(similar("policy_cname", "policy_cnmae"));
+        assert!(!similar("mx", "ttl"));
+    }
+}

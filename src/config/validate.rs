@@ -1,0 +1,356 @@
+//! From the raw mirror to the validated model: SPEC §1, §2 and §5.1 rules, defaults merged.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::ops::Range;
+
+use crate::config::raw::{RawConfig, RawNginx, RawSettings, Sp};
+use crate::config::uri;
+use crate::diag::Problem;
+use crate::model::{Config, Domain, MAX_AGE_LIMIT, Mode, Nginx, PolicyHost};
+use crate::names::{DomainName, HostName, MxPattern};
+
+/// Built-in defaults (DESIGN.md contract details).
+const DEFAULT_MODE: Mode = Mode::Testing;
+const DEFAULT_MAX_AGE: u32 = 604_800;
+const DEFAULT_TTL: u32 = 3600;
+const TTL_RANGE: std::ops::RangeInclusive<i64> = 60..=604_800;
+/// Below this, RFC 8461 §3.2's "weeks or greater" expectation is far off.
+const SHORT_MAX_AGE: u32 = 86_400;
+
+/// A validated setting and where it was written.
+#[derive(Debug, Clone)]
+enum Field<T> {
+    Unset,
+    Bad,
+    Set(T, Range<usize>),
+}
+
+impl<T: Clone> Field<T> {
+    /// This table's value if it has one, else the inherited one.
+    fn or(&self, inherited: &Field<T>) -> Field<T> {
+        match self {
+            Field::Unset => inherited.clone(),
+            other => other.clone(),
+        }
+    }
+}
+
+struct Settings {
+    mode: Field<Mode>,
+    max_age: Field<u32>,
+    mx: Field<Vec<MxPattern>>,
+    host: Field<PolicyHost>,
+    rua: Field<Vec<String>>,
+    ttl: Field<u32>,
+}
+
+/// Validates the whole file; returns the model when there is no error, and all problems.
+pub(crate) fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let defaults = settings(&raw.defaults, &mut problems);
+    let nginx = nginx(&raw.nginx, &mut problems);
+    let mut domains = Vec::with_capacity(raw.domains.len());
+    let mut seen: HashMap<DomainName, Range<usize>> = HashMap::new();
+    if raw.domains.is_empty() {
+        problems.push(
+            Problem::error(
+                raw.domains_span.clone().unwrap_or(0..0),
+                "no domains are configured",
+                "nothing to build",
+            )
+            .help("add a table per mail domain, e.g. [domains.\"example.com\"]"),
+        );
+    }
+    for (key, body) in &raw.domains {
+        let own = settings(body, &mut problems);
+        let name = match DomainName::parse(&key.value) {
+            Ok(name) => name,
+            Err(e) => {
+                problems.push(
+                    Problem::error(key.span.clone(), "invalid domain name", e.message).help(e.help),
+                );
+                continue;
+            }
+        };
+        if let Some(first) = seen.get(&name) {
+            problems.push(
+                Problem::error(
+                    key.span.clone(),
+                    format!("domain {name} is configured twice"),
+                    "second definition",
+                )
+                .also(first.clone(), "first definition")
+                .help("names are compared in A-label form; merge the two tables"),
+            );
+            continue;
+        }
+        seen.insert(name.clone(), key.span.clone());
+        if let Some(domain) = merge(name, &key.span, &own, &defaults, &mut problems) {
+            domains.push(domain);
+        }
+    }
+    dedupe(&mut problems);
+    problems.sort_by_key(|p| (p.span.start, p.span.end));
+    let failed = problems
+        .iter()
+        .any(|p| p.level == crate::diag::Level::Error);
+    if failed {
+        return (None, problems);
+    }
+    domains.sort_by(|a, b| a.name.cmp(&b.name));
+    (Some(Config { domains, nginx }), problems)
+}
+
+fn merge(
+    name: DomainName,
+    key: &Range<usize>,
+    own: &Settings,
+    defaults: &Settings,
+    problems: &mut Vec<Problem>,
+) -> Option<Domain> {
+    let mode = match own.mode.or(&defaults.mode) {
+        Field::Set(m, _) => m,
+        Field::Unset => DEFAULT_MODE,
+        Field::Bad => return None,
+    };
+    let max_age = match own.max_age.or(&defaults.max_age) {
+        Field::Set(v, span) => {
+            if v < SHORT_MAX_AGE && mode != Mode::None {
+                problems.push(
+                    Problem::warning(
+                        span,
+                        format!("max_age {v} is less than one day for a {mode} policy"),
+                        "short policy lifetime",
+                    )
+                    .help("RFC 8461 §3.2 expects weeks or more; senders refetch often and an attacker has more chances"),
+                );
+            }
+            v
+        }
+        Field::Unset => DEFAULT_MAX_AGE,
+        Field::Bad => return None,
+    };
+    let mx = match own.mx.or(&defaults.mx) {
+        Field::Set(mx, _) => mx,
+        Field::Unset => {
+            problems.push(
+                Problem::error(key.clone(), format!("no mx patterns for {name}"), "needs `mx`")
+                    .help("add mx = [\"mail.example.com\"] to this table or to [defaults]; every policy lists at least one MX"),
+            );
+            return None;
+        }
+        Field::Bad => return None,
+    };
+    let policy_host = match own.host.or(&defaults.host) {
+        Field::Set(h, _) => h,
+        Field::Unset => {
+            problems.push(
+                Problem::error(key.clone(), format!("no address for mta-sts.{name}"), "needs `policy_cname` or `policy_addresses`")
+                    .help("add policy_cname = \"mail.example.net\" (or policy_addresses = [\"192.0.2.10\"]) here or in [defaults]"),
+            );
+            return None;
+        }
+        Field::Bad => return None,
+    };
+    let tlsrpt_rua = match own.rua.or(&defaults.rua) {
+        Field::Set(r, _) => r,
+        Field::Unset => Vec::new(),
+        Field::Bad => return None,
+    };
+    let ttl = match own.ttl.or(&defaults.ttl) {
+        Field::Set(t, _) => t,
+        Field::Unset => DEFAULT_TTL,
+        Field::Bad => return None,
+    };
+    Some(Domain {
+        name,
+        mode,
+        max_age,
+        mx,
+        policy_host,
+        tlsrpt_rua,
+        ttl,
+    })
+}
+
+fn settings(raw: &RawSettings, problems: &mut Vec<Problem>) -> Settings {
+    Settings {
+        mode: field(&raw.mode, problems, |s| {
+            Mode::parse(s).ok_or_else(|| {
+                let help = match Mode::parse(&s.to_ascii_lowercase()) {
+                    Some(m) => format!("modes are case-sensitive: write \"{m}\""),
+                    None => "use one of: \"none\", \"testing\", \"enforce\"".to_string(),
+                };
+                (format!("unknown mode {s:?}"), "not a mode".into(), help)
+            })
+        }),
+        max_age: field(&raw.max_age, problems, |&v| {
+            u32::try_from(v)
+                .ok()
+                .filter(|v| *v <= MAX_AGE_LIMIT)
+                .ok_or_else(|| {
+                    (
+                        format!("max_age {v} is out of range"),
+                        format!("must be 0..={MAX_AGE_LIMIT}"),
+                        "RFC 8461 §3.2 allows at most 31557600 seconds (one year); 604800 is one week".into(),
+                    )
+                })
+        }),
+        ttl: field(&raw.ttl, problems, |&v| {
+            if TTL_RANGE.contains(&v) {
+                Ok(v as u32)
+            } else {
+                Err((
+                    format!("ttl {v} is out of range"),
+                    format!("must be {}..={}", TTL_RANGE.start(), TTL_RANGE.end()),
+                    "a modest TTL such as 3600 keeps the RFC 8461 §8.1 update window short".into(),
+                ))
+            }
+        }),
+        mx: list(&raw.mx, "mx", problems, |s| {
+            MxPattern::parse(s).map_err(|e| ("invalid mx pattern".into(), e.message, e.help))
+        }),
+        host: policy_host(raw, problems),
+        rua: match &raw.tlsrpt_rua {
+            Some(list) if list.value.is_empty() => Field::Set(Vec::new(), list.span.clone()),
+            _ => list(&raw.tlsrpt_rua, "tlsrpt_rua", problems, |s| {
+                uri::report_uri(s).map_err(|e| ("invalid tlsrpt_rua URI".into(), e.message, e.help))
+            }),
+        },
+    }
+}
+
+fn policy_host(raw: &RawSettings, problems: &mut Vec<Problem>) -> Field<PolicyHost> {
+    match (&raw.policy_cname, &raw.policy_addresses) {
+        (Some(c), Some(a)) => {
+            problems.push(
+                Problem::error(
+                    a.span.clone(),
+                    "policy_cname and policy_addresses are both set",
+                    "second way to reach the policy host",
+                )
+                .also(c.span.clone(), "first way")
+                .help("mta-sts.<domain> is either a CNAME or has A/AAAA records (RFC 1034 §3.6.2); keep one"),
+            );
+            Field::Bad
+        }
+        (Some(_), None) => match field(&raw.policy_cname, problems, |s| {
+            HostName::parse(s).map_err(|e| ("invalid policy_cname".into(), e.message, e.help))
+        }) {
+            Field::Set(h, span) => Field::Set(PolicyHost::Cname(h), span),
+            Field::Bad => Field::Bad,
+            Field::Unset => Field::Unset,
+        },
+        (None, Some(list_raw)) => {
+            if list_raw.value.is_empty() {
+                problems.push(
+                    Problem::error(list_raw.span.clone(), "policy_addresses is empty", "no address")
+                        .help("list at least one IPv4 or IPv6 address, or use policy_cname"),
+                );
+                return Field::Bad;
+            }
+            match list(&raw.policy_addresses, "policy_addresses", problems, |s| {
+                s.parse::<IpAddr>().map_err(|_| {
+                    (
+                        "invalid policy address".into(),
+                        "not an IPv4 or IPv6 address".into(),
+                        "write a literal such as \"192.0.2.10\" or \"2001:db8::10\" (no brackets, no port); for a name use policy_cname".into(),
+                    )
+                })
+            }) {
+                Field::Set(a, span) => Field::Set(PolicyHost::Addresses(a), span),
+                Field::Bad => Field::Bad,
+                Field::Unset => Field::Unset,
+            }
+        }
+        (None, None) => Field::Unset,
+    }
+}
+
+type Refusal = (String, String, String);
+
+fn field<R, T>(
+    raw: &Option<Sp<R>>,
+    problems: &mut Vec<Problem>,
+    check: impl Fn(&R) -> Result<T, Refusal>,
+) -> Field<T> {
+    match raw {
+        None => Field::Unset,
+        Some(sp) => match check(&sp.value) {
+            Ok(v) => Field::Set(v, sp.span.clone()),
+            Err((message, label, help)) => {
+                problems.push(Problem::error(sp.span.clone(), message, label).help(help));
+                Field::Bad
+            }
+        },
+    }
+}
+
+/// Validates every item (reporting each bad one), deduplicates in order, refuses an empty list.
+fn list<T: PartialEq>(
+    raw: &Option<Sp<Vec<Sp<String>>>>,
+    key: &str,
+    problems: &mut Vec<Problem>,
+    check: impl Fn(&str) -> Result<T, Refusal>,
+) -> Field<Vec<T>> {
+    let Some(raw) = raw else {
+        return Field::Unset;
+    };
+    if raw.value.is_empty() {
+        problems.push(
+            Problem::error(raw.span.clone(), format!("`{key}` is empty"), "no entries")
+                .help(format!("list at least one value, or remove `{key}` to inherit it")),
+        );
+        return Field::Bad;
+    }
+    let mut out = Vec::with_capacity(raw.value.len());
+    let mut bad = false;
+    for item in &raw.value {
+        match check(&item.value) {
+            Ok(v) if !out.contains(&v) => out.push(v),
+            Ok(_) => {}
+            Err((message, label, help)) => {
+                bad = true;
+                problems.push(Problem::error(item.span.clone(), message, label).help(help));
+            }
+        }
+    }
+    if bad {
+        Field::Bad
+    } else {
+        Field::Set(out, raw.span.clone())
+    }
+}
+
+fn nginx(raw: &RawNginx, problems: &mut Vec<Problem>) -> Nginx {
+    let d = Nginx::default();
+    let listen = match list(&raw.listen, "listen", problems, |s| {
+        crate::config::nginx::listen(s).map_err(|(label, help)| ("invalid listen line".into(), label, help))
+    }) {
+        Field::Set(v, _) => v,
+        _ => d.listen,
+    };
+    let path = |raw: &Option<Sp<String>>, key: &str, placeholders: bool, problems: &mut Vec<Problem>, default: String| {
+        match field(raw, problems, |s| {
+            crate::config::nginx::path(s, placeholders)
+                .map(|()| s.clone())
+                .map_err(|(label, help)| (format!("invalid {key}"), label, help))
+        }) {
+            Field::Set(v, _) => v,
+            _ => default,
+        }
+    };
+    Nginx {
+        listen,
+        certificate: path(&raw.certificate, "certificate", true, problems, d.certificate),
+        certificate_key: path(&raw.certificate_key, "certificate_key", true, problems, d.certificate_key),
+        webroot: path(&raw.webroot, "webroot", false, problems, d.webroot),
+    }
+}
+
+/// Inherited values validated once can still yield one problem per domain; keep one.
+fn dedupe(problems: &mut Vec<Problem>) {
+    let mut seen = std::collections::HashSet::new();
+    problems.retain(|p| seen.insert((p.span.start, p.span.end, p.message.clone())));
+}

@@ -1,0 +1,91 @@
+//! The central error type: every failure a command can report, each with a hint to fix it.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::diag::{Level, Problem, SourceFile};
+
+/// Everything that makes a command fail.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the operating system said.
+        source: io::Error,
+    },
+
+    /// A source file (config or lock) has problems; `app` prints each one located.
+    #[error("{}: {} error(s); nothing was written", file.name, error_count(problems))]
+    Invalid {
+        /// The file the problems are in.
+        file: SourceFile,
+        /// All problems found (warnings included, for context).
+        problems: Vec<Problem>,
+    },
+
+    /// `SOURCE_DATE_EPOCH` is set to something that is not a time.
+    #[error("SOURCE_DATE_EPOCH={0:?} is not a whole number of seconds since 1970-01-01")]
+    #[diagnostic(help("unset it, or set it to an integer such as 1700000000"))]
+    BadEpoch(String),
+
+    /// Another process holds the work lock beside the config.
+    #[error("another mtasts process is working on this configuration (lock {} is held)", .0.display())]
+    #[diagnostic(help("wait for the other `mtasts build` or `mtasts watch` to finish, then retry"))]
+    Busy(PathBuf),
+
+    /// `build --locked` would have changed the lock file.
+    #[error("{} would change (--locked): {}", lock.display(), domains.join(", "))]
+    #[diagnostic(help(
+        "run `mtasts build` without --locked, review the new ids, and commit the lock file"
+    ))]
+    LockedWouldChange {
+        /// The lock file.
+        lock: PathBuf,
+        /// Domains whose entry would be added, changed or marked as gone.
+        domains: Vec<String>,
+    },
+
+    /// A command refuses to overwrite a file the user owns.
+    #[error("{} already exists; not overwriting it", .0.display())]
+    #[diagnostic(help("move it away first, or pick another path"))]
+    Exists(PathBuf),
+
+    /// A template failed to compile or render.
+    #[error("template {name}, line {line}: {message}")]
+    #[diagnostic(help(
+        "fix the template, or delete the override to fall back to the built-in one (`mtasts templates eject` shows it)"
+    ))]
+    Template {
+        /// Where the template came from.
+        name: String,
+        /// 1-based line in that template (0 when unknown).
+        line: usize,
+        /// What minijinja said.
+        message: String,
+    },
+
+    /// The output directory holds something the tool must not write through or over.
+    #[error("refusing to write {}: {reason}", path.display())]
+    #[diagnostic(help("remove or rename that path, or choose another output directory with -o"))]
+    UnsafeOutput {
+        /// The offending path.
+        path: PathBuf,
+        /// Why it is refused.
+        reason: String,
+    },
+}
+
+fn error_count(problems: &[Problem]) -> usize {
+    problems.iter().filter(|p| p.level == Level::Error).count()
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { path, source }
+    }
+}

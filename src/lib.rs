@@ -1,0 +1,25 @@
+//! mtasts: MTA-STS as code.
+//!
+//! One declarative `domains.toml` becomes everything a mail operator publishes for MTA-STS
+//! (RFC 8461) and TLS reporting (RFC 8460): policy files, nginx vhost snippets and DNS zone
+//! fragments, with policy ids that change only when a policy changes.
+//!
+//! Data flows one way: `config` → `model` → `plan` (with `state` and the clock) → `render`
+//! → `output`. Everything up to `render` is pure.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod diag;
+pub mod error;
+pub mod manifest;
+pub mod model;
+pub mod names;
+pub mod output;
+pub mod plan;
+pub mod policy;
+pub mod records;
+pub mod render;
+pub mod state;

@@ -1,0 +1,115 @@
+//! Validated configuration: what the rest of the program may rely on without checking again.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use crate::names::{DomainName, HostName, MxPattern};
+
+/// Largest `max_age` RFC 8461 §3.2 allows (one year).
+pub const MAX_AGE_LIMIT: u32 = 31_557_600;
+
+/// The policy mode (RFC 8461 §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Mode {
+    /// Senders treat the domain as having no active policy.
+    None,
+    /// Senders report failures but deliver anyway.
+    Testing,
+    /// Senders refuse to deliver without a valid TLS connection to a listed MX.
+    Enforce,
+}
+
+impl Mode {
+    /// Every mode, in the order the RFC lists them.
+    pub const ALL: [Mode; 3] = [Mode::None, Mode::Testing, Mode::Enforce];
+
+    /// The exact policy-file spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::None => "none",
+            Mode::Testing => "testing",
+            Mode::Enforce => "enforce",
+        }
+    }
+
+    /// Parses the exact (case-sensitive) spelling.
+    pub fn parse(s: &str) -> Option<Mode> {
+        Mode::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where `mta-sts.<domain>` points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyHost {
+    /// A CNAME to this host (the mail host or a CDN).
+    Cname(HostName),
+    /// A and AAAA records with these addresses.
+    Addresses(Vec<IpAddr>),
+}
+
+/// One mail domain with every setting resolved (defaults merged, names in A-label form).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    /// The policy domain.
+    pub name: DomainName,
+    /// Policy mode.
+    pub mode: Mode,
+    /// Policy lifetime in seconds (0..=MAX_AGE_LIMIT).
+    pub max_age: u32,
+    /// Allowed MX patterns, deduplicated, in config order, never empty.
+    pub mx: Vec<MxPattern>,
+    /// Target of `mta-sts.<domain>`.
+    pub policy_host: PolicyHost,
+    /// TLS-RPT report URIs (`mailto:` / `https:`); empty means no `_smtp._tls` record.
+    pub tlsrpt_rua: Vec<String>,
+    /// TTL of every record the domain emits.
+    pub ttl: u32,
+}
+
+/// How the nginx snippets are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nginx {
+    /// `listen` parameters, used verbatim.
+    pub listen: Vec<String>,
+    /// Certificate path template (`{host}`, `{domain}`).
+    pub certificate: String,
+    /// Key path template (`{host}`, `{domain}`).
+    pub certificate_key: String,
+    /// Where `output/webroot` is deployed.
+    pub webroot: String,
+}
+
+impl Default for Nginx {
+    fn default() -> Self {
+        Nginx {
+            listen: vec!["443 ssl".into(), "[::]:443 ssl".into()],
+            certificate: "/etc/letsencrypt/live/{host}/fullchain.pem".into(),
+            certificate_key: "/etc/letsencrypt/live/{host}/privkey.pem".into(),
+            webroot: "/var/www/mta-sts".into(),
+        }
+    }
+}
+
+impl Nginx {
+    /// Expands `{host}` and `{domain}` in a path template for one domain.
+    pub fn expand(template: &str, domain: &DomainName) -> String {
+        template
+            .replace("{host}", &domain.policy_host())
+            .replace("{domain}", domain.as_str())
+    }
+}
+
+/// A whole validated configuration, domains sorted by A-label name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Every domain.
+    pub domains: Vec<Domain>,
+    /// nginx settings.
+    pub nginx: Nginx,
+}

@@ -1,0 +1,313 @@
+//! Writing the output tree: everything checked before the first write, each file replaced
+//! atomically (temp file + rename), identical files left alone, stale generated files pruned,
+//! nothing written outside the output directory or through a symlink inside it.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::Error;
+use crate::manifest::Manifest;
+
+/// Prefix of the tool's temp files; leftovers of a killed build are removed by the next one.
+pub const TEMP_PREFIX: &str = ".mtasts-tmp-";
+
+/// One file to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutFile {
+    /// Relative path with `/` separators.
+    pub path: String,
+    /// Contents.
+    pub bytes: Vec<u8>,
+    /// Media type recorded in the manifest.
+    pub media_type: &'static str,
+}
+
+/// What a write did (or, for a dry run, would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Files created or replaced, in write order.
+    pub written: Vec<String>,
+    /// Files already identical.
+    pub unchanged: usize,
+    /// Previously generated files removed.
+    pub removed: Vec<String>,
+}
+
+/// The previous build's manifest, if it can be used; a warning when it exists but cannot.
+pub fn previous_manifest(out: &Path) -> (Option<Manifest>, Option<String>) {
+    let path = out.join(crate::manifest::PATH);
+    match fs::read(&path) {
+        Ok(bytes) => match Manifest::parse(&bytes) {
+            Ok(m) => (Some(m), None),
+            Err(e) => (
+                None,
+                Some(format!(
+                    "{} is damaged ({e}); treating it as missing, so no stale file is pruned this time",
+                    path.display()
+                )),
+            ),
+        },
+        Err(_) => (None, None),
+    }
+}
+
+/// Compares the plan with the disk without writing anything.
+pub fn diff(out: &Path, files: &[OutFile], previous: Option<&Manifest>) -> Result<Report, Error> {
+    preflight(out, files)?;
+    let mut report = Report::default();
+    for f in files {
+        if same_bytes(&out.join(&f.path), &f.bytes) {
+            report.unchanged += 1;
+        } else {
+            report.written.push(f.path.clone());
+        }
+    }
+    report.removed = stale(out, files, previous);
+    Ok(report)
+}
+
+/// Writes `files` (in order) under `out`, then prunes what `previous` listed and `files` lacks.
+pub fn write(out: &Path, files: &[OutFile], previous: Option<&Manifest>) -> Result<Report, Error> {
+    fs::create_dir_all(out).map_err(Error::io(out))?;
+    remove_stale_temps(out);
+    preflight(out, files)?;
+    let mut report = Report::default();
+    for f in files {
+        let path = out.join(&f.path);
+        if same_bytes(&path, &f.bytes) {
+            report.unchanged += 1;
+            continue;
+        }
+        make_parents(out, &f.path)?;
+        write_atomic(&path, &f.bytes)?;
+        report.written.push(f.path.clone());
+    }
+    for rel in stale(out, files, previous) {
+        let path = out.join(&rel);
+        fs::remove_file(&path).map_err(Error::io(&path))?;
+        remove_empty_parents(out, &rel);
+        report.removed.push(rel);
+    }
+    Ok(report)
+}
+
+/// Replaces `path` atomically: a temp file in the same directory, renamed over it.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(TEMP_PREFIX);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Web servers read these files as another user; tempfile's default 0600 would hide them.
+        builder.permissions(fs::Permissions::from_mode(0o644));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(Error::io(dir))?;
+    tmp.write_all(bytes).map_err(Error::io(tmp.path()))?;
+    tmp.persist(path).map_err(|e| Error::io(path)(e.error))?;
+    Ok(())
+}
+
+/// Checks every target before anything is written: no symlinked or non-directory parents,
+/// no directory where a file goes.
+fn preflight(out: &Path, files: &[OutFile]) -> Result<(), Error> {
+    if let Ok(meta) = fs::symlink_metadata(out)
+        && !meta.is_dir()
+        && !meta.file_type().is_symlink()
+    {
+        return Err(unsafe_output(out, "it is a file, not a directory"));
+    }
+    let mut checked = BTreeSet::new();
+    for f in files {
+        let rel = safe_relative(&f.path).ok_or_else(|| unsafe_output(Path::new(&f.path), "not a plain relative path"))?;
+        let mut dir = out.to_path_buf();
+        let parts: Vec<_> = rel.components().collect();
+        for part in &parts[..parts.len() - 1] {
+            dir.push(part);
+            if !checked.insert(dir.clone()) {
+                continue;
+            }
+            match fs::symlink_metadata(&dir) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(unsafe_output(&dir, "it is a symbolic link; mtasts never writes through links"));
+                }
+                Ok(m) if !m.is_dir() => return Err(unsafe_output(&dir, "a file stands where a directory must be")),
+                _ => {}
+            }
+        }
+        let target = out.join(rel);
+        if fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
+            return Err(unsafe_output(&target, "a directory stands where a file must be"));
+        }
+    }
+    Ok(())
+}
+
+fn make_parents(out: &Path, rel: &str) -> Result<(), Error> {
+    let mut dir = out.to_path_buf();
+    let parts: Vec<_> = Path::new(rel).components().collect();
+    for part in &parts[..parts.len() - 1] {
+        dir.push(part);
+        match fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                if fs::symlink_metadata(&dir).map(|m| !m.is_dir()).unwrap_or(true) {
+                    return Err(unsafe_output(&dir, "it changed into something other than a directory"));
+                }
+            }
+            Err(e) => return Err(Error::io(&dir)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// True when `path` is a regular file (not a link) holding exactly `bytes`.
+fn same_bytes(path: &Path, bytes: &[u8]) -> bool {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() && m.len() == bytes.len() as u64 => {
+            fs::read(path).is_ok_and(|old| old == bytes)
+        }
+        _ => false,
+    }
+}
+
+/// Files the previous manifest lists, the new plan lacks, and that are safe to delete.
+fn stale(out: &Path, files: &[OutFile], previous: Option<&Manifest>) -> Vec<String> {
+    let Some(previous) = previous else {
+        return Vec::new();
+    };
+    let keep: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    previous
+        .files
+        .iter()
+        .map(|f| f.path.as_str())
+        .filter(|p| !keep.contains(p))
+        .filter(|p| safe_relative(p).is_some() && no_links_below(out, p))
+        .filter(|p| fs::symlink_metadata(out.join(p)).is_ok_and(|m| m.is_file()))
+        .map(str::to_string)
+        .collect()
+}
+
+fn no_links_below(out: &Path, rel: &str) -> bool {
+    let mut dir = out.to_path_buf();
+    let parts: Vec<_> = Path::new(rel).components().collect();
+    parts[..parts.len().saturating_sub(1)].iter().all(|part| {
+        dir.push(part);
+        fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir())
+    })
+}
+
+/// Removes directories that pruning emptied, up to (not including) the top-level category.
+fn remove_empty_parents(out: &Path, rel: &str) {
+    let mut parent = Path::new(rel).parent();
+    while let Some(dir) = parent {
+        if dir.components().count() < 2 || fs::remove_dir(out.join(dir)).is_err() {
+            break;
+        }
+        parent = dir.parent();
+    }
+}
+
+fn remove_stale_temps(out: &Path) {
+    let temps = walkdir::WalkDir::new(out)
+        .follow_links(false)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && e.file_name().to_string_lossy().starts_with(TEMP_PREFIX));
+    for entry in temps {
+        let _ = fs::remove_file(entry.path());
+    }
+}
+
+/// The path as a relative, `..`-free path, or `None`.
+fn safe_relative(p: &str) -> Option<PathBuf> {
+    let path = Path::new(p);
+    let ok = !p.is_empty() && path.components().all(|c| matches!(c, Component::Normal(_)));
+    ok.then(|| path.to_path_buf())
+}
+
+fn unsafe_output(path: &Path, reason: &str) -> Error {
+    Error::UnsafeOutput {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::FileEntry;
+
+    fn file(path: &str, body: &str) -> OutFile {
+        OutFile {
+            path: path.into(),
+            bytes: body.as_bytes().to_vec(),
+            media_type: "text/plain",
+        }
+    }
+
+    fn manifest(paths: &[&str]) -> Manifest {
+        Manifest {
+            generator: "mtasts".into(),
+            files: paths
+                .iter()
+                .map(|p| FileEntry {
+                    path: p.to_string(),
+                    sha256: String::new(),
+                    size: 0,
+                    media_type: "text/plain".into(),
+                })
+                .collect(),
+            domains: vec![],
+        }
+    }
+
+    #[test]
+    fn writes_skips_identical_and_prunes_only_what_it_generated() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        let first = [file("webroot/a/x.txt", "1"), file("dns/a.zone", "2")];
+        let r = write(out, &first, None).unwrap();
+        assert_eq!(r.written.len(), 2);
+        fs::write(out.join("dns/mine.zone"), "user file").unwrap();
+        let second = [file("dns/a.zone", "2")];
+        let r = write(out, &second, Some(&manifest(&["webroot/a/x.txt", "dns/a.zone", "../evil", "/etc/passwd"]))).unwrap();
+        assert_eq!(r.unchanged, 1);
+        assert_eq!(r.removed, ["webroot/a/x.txt"]);
+        assert!(!out.join("webroot/a").exists(), "emptied directory left behind");
+        assert!(out.join("webroot").exists());
+        assert!(out.join("dns/mine.zone").exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn never_writes_through_a_planted_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        fs::create_dir(&out).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), out.join("webroot")).unwrap();
+        let err = write(&out, &[file("dns/a.zone", "1"), file("webroot/a/x.txt", "1")], None).unwrap_err();
+        assert!(matches!(err, Error::UnsafeOutput { .. }), "{err:?}");
+        assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+        assert!(!out.join("dns").exists(), "wrote before the check finished");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_are_world_readable_and_no_temp_is_left() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(format!("{TEMP_PREFIX}old")), "stale").unwrap();
+        write(dir.path(), &[file("a/b.txt", "x")], None).unwrap();
+        let mode = fs::metadata(dir.path().join("a/b.txt")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o044, 0o044, "mode {mode:o}");
+        let names: Vec<_> = walkdir::WalkDir::new(dir.path())
+            .into_iter()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.iter().any(|n| n.starts_with(TEMP_PREFIX)), "{names:?}");
+    }
+}

@@ -1,0 +1,172 @@
+//! Templates: built-ins embedded in the binary, overridable file by file from a directory.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::model::Nginx;
+use crate::plan::DomainPlan;
+
+/// Template name of the nginx vhost snippet.
+pub const NGINX: &str = "nginx.conf.j2";
+/// Template name of the zone fragment.
+pub const ZONE: &str = "zone.j2";
+
+/// The built-in templates, by name.
+pub const BUILTIN: &[(&str, &str)] = &[
+    (NGINX, include_str!("../templates/nginx.conf.j2")),
+    (ZONE, include_str!("../templates/zone.j2")),
+];
+
+/// A compiled template set; overrides were read and compiled when it was made.
+pub struct Templates {
+    env: Environment<'static>,
+    origins: Vec<(&'static str, String)>,
+}
+
+#[derive(Serialize)]
+struct NginxContext<'a> {
+    domain: &'a str,
+    domain_unicode: String,
+    host: String,
+    id: &'a str,
+    mode: &'a str,
+    listen: &'a [String],
+    certificate: String,
+    certificate_key: String,
+    webroot: &'a str,
+    root: String,
+}
+
+#[derive(Serialize)]
+struct ZoneContext<'a> {
+    domain: &'a str,
+    domain_unicode: String,
+    id: &'a str,
+    mode: &'a str,
+    records: &'a [crate::records::Record],
+}
+
+impl Templates {
+    /// Compiles the built-ins, replacing each one that `dir` (if any) has a file for.
+    pub fn load(dir: Option<&Path>) -> Result<Templates, Error> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_syntax(
+            minijinja::syntax::SyntaxConfig::builder()
+                .keep_trailing_newline(true)
+                .trim_blocks(true)
+                .lstrip_blocks(true)
+                .build()
+                .expect("default delimiters are valid"),
+        );
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        env.add_filter("nginx_quote", nginx_quote);
+        let mut origins = Vec::new();
+        for &(name, builtin) in BUILTIN {
+            let user: Option<PathBuf> = dir.map(|d| d.join(name)).filter(|p| p.is_file());
+            let (source, origin) = match user {
+                Some(path) => (
+                    std::fs::read_to_string(&path).map_err(Error::io(&path))?,
+                    path.display().to_string(),
+                ),
+                None => (builtin.to_string(), format!("built-in {name}")),
+            };
+            env.add_template_owned(name, source)
+                .map_err(|e| template_error(&e, &origin))?;
+            origins.push((name, origin));
+        }
+        Ok(Templates { env, origins })
+    }
+
+    /// The nginx server block for one domain.
+    pub fn nginx(&self, plan: &DomainPlan, nginx: &Nginx) -> Result<String, Error> {
+        let d = &plan.domain.name;
+        let host = d.policy_host();
+        self.render(
+            NGINX,
+            NginxContext {
+                domain: d.as_str(),
+                domain_unicode: d.host().to_unicode(),
+                id: &plan.id,
+                mode: plan.domain.mode.as_str(),
+                listen: &nginx.listen,
+                certificate: Nginx::expand(&nginx.certificate, d),
+                certificate_key: Nginx::expand(&nginx.certificate_key, d),
+                webroot: &nginx.webroot,
+                root: format!("{}/{host}", nginx.webroot.trim_end_matches('/')),
+                host,
+            },
+        )
+    }
+
+    /// The zone fragment for one domain.
+    pub fn zone(&self, plan: &DomainPlan) -> Result<String, Error> {
+        let d = &plan.domain.name;
+        self.render(
+            ZONE,
+            ZoneContext {
+                domain: d.as_str(),
+                domain_unicode: d.host().to_unicode(),
+                id: &plan.id,
+                mode: plan.domain.mode.as_str(),
+                records: &plan.records,
+            },
+        )
+    }
+
+    fn render(&self, name: &'static str, ctx: impl Serialize) -> Result<String, Error> {
+        let origin = self
+            .origins
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(name, |(_, o)| o.as_str());
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render(minijinja::value::Serde(ctx)))
+            .map_err(|e| template_error(&e, origin))
+    }
+}
+
+fn template_error(e: &minijinja::Error, origin: &str) -> Error {
+    let message = match e.detail() {
+        Some(detail) => format!("{}: {detail}", e.kind()),
+        None => e.kind().to_string(),
+    };
+    Error::Template {
+        name: origin.to_string(),
+        line: e.line().unwrap_or(0),
+        message,
+    }
+}
+
+/// Double-quotes a value for nginx; validated values never hold `"` or `\`, escaped anyway.
+fn nginx_quote(value: String) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broken_override_names_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(ZONE), "ok\n{{ records }\n").unwrap();
+        let err = Templates::load(Some(dir.path())).err().unwrap();
+        match err {
+            Error::Template { name, line, .. } => {
+                assert!(name.ends_with("zone.j2") && !name.starts_with("built-in"), "{name}");
+                assert_eq!(line, 2);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn quote_escapes() {
+        assert_eq!(nginx_quote("a\"b\\c".into()), r#""a\"b\\c""#);
+    }
+}
