@@ -60,7 +60,11 @@ impl Ui for Terminal {
     }
 
     fn problem(&mut self, problem: &Problem, file: &SourceFile) {
-        let _ = write!(std::io::stderr().lock(), "{}", diag::render_problem(problem, file));
+        let _ = write!(
+            std::io::stderr().lock(),
+            "{}",
+            diag::render_problem(problem, file)
+        );
     }
 
     fn warn(&mut self, message: &str) {

@@ -9,7 +9,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(name = "mtasts", version, about, propagate_version = true)]
 pub struct Cli {
     /// The configuration file.
-    #[arg(short, long, global = true, default_value = "domains.toml", value_name = "PATH")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        default_value = "domains.toml",
+        value_name = "PATH"
+    )]
     pub config: PathBuf,
 
     /// Directory of template overrides (default: `templates/` beside the config, if present).

@@ -28,7 +28,10 @@ mod tests {
     #[test]
     fn epoch_parses_whole_seconds() {
         assert_eq!(from_epoch("0").unwrap().timestamp(), 0);
-        assert_eq!(from_epoch(" 1700000000\n").unwrap().timestamp(), 1_700_000_000);
+        assert_eq!(
+            from_epoch(" 1700000000\n").unwrap().timestamp(),
+            1_700_000_000
+        );
     }
 
     #[test]

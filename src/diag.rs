@@ -46,7 +46,11 @@ impl Problem {
     }
 
     /// A warning at `span`.
-    pub fn warning(span: Range<usize>, message: impl Into<String>, label: impl Into<String>) -> Self {
+    pub fn warning(
+        span: Range<usize>,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> Self {
         Problem {
             level: Level::Warning,
             ..Problem::error(span, message, label)
@@ -206,7 +210,10 @@ mod tests {
         let p = Problem::error(start..start + 8, "unknown mode", "not a mode")
             .help("use one of: none, testing, enforce");
         let out = render_problem(&p, &f);
-        assert!(out.starts_with("domains.toml:2:8: error: unknown mode\n"), "{out}");
+        assert!(
+            out.starts_with("domains.toml:2:8: error: unknown mode\n"),
+            "{out}"
+        );
         assert!(out.contains("not a mode"), "{out}");
         assert!(out.contains("use one of: none, testing, enforce"), "{out}");
     }

@@ -33,7 +33,9 @@ pub enum Error {
 
     /// Another process holds the work lock beside the config.
     #[error("another mtasts process is working on this configuration (lock {} is held)", .0.display())]
-    #[diagnostic(help("wait for the other `mtasts build` or `mtasts watch` to finish, then retry"))]
+    #[diagnostic(help(
+        "wait for the other `mtasts build` or `mtasts watch` to finish, then retry"
+    ))]
     Busy(PathBuf),
 
     /// `build --locked` would have changed the lock file.

@@ -47,7 +47,10 @@ impl HostName {
             ));
         }
         if trimmed.parse::<IpAddr>().is_ok()
-            || trimmed.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>().is_ok()
+            || trimmed
+                .trim_matches(|c| c == '[' || c == ']')
+                .parse::<IpAddr>()
+                .is_ok()
         {
             return Err(NameError::new(
                 "an IP address is not a host name",
@@ -57,7 +60,10 @@ impl HostName {
         if let Some(c) = trimmed.chars().find(|c| forbidden_ascii(*c)) {
             return Err(forbidden_char_error(c));
         }
-        if trimmed.chars().any(|c| matches!(c, '\u{3002}' | '\u{ff0e}' | '\u{ff61}')) {
+        if trimmed
+            .chars()
+            .any(|c| matches!(c, '\u{3002}' | '\u{ff0e}' | '\u{ff61}'))
+        {
             return Err(NameError::new(
                 "the name contains an ideographic or full-width dot",
                 "separate labels with the ASCII dot '.'",
@@ -110,7 +116,11 @@ impl HostName {
     /// The Unicode form, for messages to people (same as `as_str` for ASCII names).
     pub fn to_unicode(&self) -> String {
         let (unicode, result) = idna::domain_to_unicode(&self.0);
-        if result.is_ok() { unicode } else { self.0.clone() }
+        if result.is_ok() {
+            unicode
+        } else {
+            self.0.clone()
+        }
     }
 }
 
@@ -191,9 +201,10 @@ impl MxPattern {
                 format!("write \"*.{rest}\" to allow every host one label below {rest}"),
             ));
         }
-        if input.rsplit_once(':').is_some_and(|(_, port)| {
-            !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
-        }) && !input.contains("::")
+        if input
+            .rsplit_once(':')
+            .is_some_and(|(_, port)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+            && !input.contains("::")
         {
             return Err(NameError::new(
                 "mx patterns cannot carry a port",
@@ -380,7 +391,12 @@ mod tests {
         ] {
             assert!(p(bad).is_err(), "{bad:?} accepted");
         }
-        assert!(p(".example.com").unwrap_err().help.contains("*.example.com"));
+        assert!(
+            p(".example.com")
+                .unwrap_err()
+                .help
+                .contains("*.example.com")
+        );
     }
 
     #[test]

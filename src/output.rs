@@ -95,7 +95,10 @@ pub fn write(out: &Path, files: &[OutFile], previous: Option<&Manifest>) -> Resu
 
 /// Replaces `path` atomically: a temp file in the same directory, renamed over it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut builder = tempfile::Builder::new();
     builder.prefix(TEMP_PREFIX);
     #[cfg(unix)]
@@ -121,7 +124,8 @@ fn preflight(out: &Path, files: &[OutFile]) -> Result<(), Error> {
     }
     let mut checked = BTreeSet::new();
     for f in files {
-        let rel = safe_relative(&f.path).ok_or_else(|| unsafe_output(Path::new(&f.path), "not a plain relative path"))?;
+        let rel = safe_relative(&f.path)
+            .ok_or_else(|| unsafe_output(Path::new(&f.path), "not a plain relative path"))?;
         let mut dir = out.to_path_buf();
         let parts: Vec<_> = rel.components().collect();
         for part in &parts[..parts.len() - 1] {
@@ -131,15 +135,26 @@ fn preflight(out: &Path, files: &[OutFile]) -> Result<(), Error> {
             }
             match fs::symlink_metadata(&dir) {
                 Ok(m) if m.file_type().is_symlink() => {
-                    return Err(unsafe_output(&dir, "it is a symbolic link; mtasts never writes through links"));
+                    return Err(unsafe_output(
+                        &dir,
+                        "it is a symbolic link; mtasts never writes through links",
+                    ));
                 }
-                Ok(m) if !m.is_dir() => return Err(unsafe_output(&dir, "a file stands where a directory must be")),
+                Ok(m) if !m.is_dir() => {
+                    return Err(unsafe_output(
+                        &dir,
+                        "a file stands where a directory must be",
+                    ));
+                }
                 _ => {}
             }
         }
         let target = out.join(rel);
         if fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
-            return Err(unsafe_output(&target, "a directory stands where a file must be"));
+            return Err(unsafe_output(
+                &target,
+                "a directory stands where a file must be",
+            ));
         }
     }
     Ok(())
@@ -153,8 +168,14 @@ fn make_parents(out: &Path, rel: &str) -> Result<(), Error> {
         match fs::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                if fs::symlink_metadata(&dir).map(|m| !m.is_dir()).unwrap_or(true) {
-                    return Err(unsafe_output(&dir, "it changed into something other than a directory"));
+                if fs::symlink_metadata(&dir)
+                    .map(|m| !m.is_dir())
+                    .unwrap_or(true)
+                {
+                    return Err(unsafe_output(
+                        &dir,
+                        "it changed into something other than a directory",
+                    ));
                 }
             }
             Err(e) => return Err(Error::io(&dir)(e)),
@@ -215,7 +236,9 @@ fn remove_stale_temps(out: &Path) {
         .follow_links(false)
         .into_iter()
         .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file() && e.file_name().to_string_lossy().starts_with(TEMP_PREFIX));
+        .filter(|e| {
+            e.file_type().is_file() && e.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
+        });
     for entry in temps {
         let _ = fs::remove_file(entry.path());
     }
@@ -273,10 +296,23 @@ mod tests {
         assert_eq!(r.written.len(), 2);
         fs::write(out.join("dns/mine.zone"), "user file").unwrap();
         let second = [file("dns/a.zone", "2")];
-        let r = write(out, &second, Some(&manifest(&["webroot/a/x.txt", "dns/a.zone", "../evil", "/etc/passwd"]))).unwrap();
+        let r = write(
+            out,
+            &second,
+            Some(&manifest(&[
+                "webroot/a/x.txt",
+                "dns/a.zone",
+                "../evil",
+                "/etc/passwd",
+            ])),
+        )
+        .unwrap();
         assert_eq!(r.unchanged, 1);
         assert_eq!(r.removed, ["webroot/a/x.txt"]);
-        assert!(!out.join("webroot/a").exists(), "emptied directory left behind");
+        assert!(
+            !out.join("webroot/a").exists(),
+            "emptied directory left behind"
+        );
         assert!(out.join("webroot").exists());
         assert!(out.join("dns/mine.zone").exists());
     }
@@ -289,7 +325,12 @@ mod tests {
         let out = dir.path().join("out");
         fs::create_dir(&out).unwrap();
         std::os::unix::fs::symlink(elsewhere.path(), out.join("webroot")).unwrap();
-        let err = write(&out, &[file("dns/a.zone", "1"), file("webroot/a/x.txt", "1")], None).unwrap_err();
+        let err = write(
+            &out,
+            &[file("dns/a.zone", "1"), file("webroot/a/x.txt", "1")],
+            None,
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::UnsafeOutput { .. }), "{err:?}");
         assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0);
         assert!(!out.join("dns").exists(), "wrote before the check finished");
@@ -302,12 +343,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join(format!("{TEMP_PREFIX}old")), "stale").unwrap();
         write(dir.path(), &[file("a/b.txt", "x")], None).unwrap();
-        let mode = fs::metadata(dir.path().join("a/b.txt")).unwrap().permissions().mode();
+        let mode = fs::metadata(dir.path().join("a/b.txt"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o044, 0o044, "mode {mode:o}");
         let names: Vec<_> = walkdir::WalkDir::new(dir.path())
             .into_iter()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert!(!names.iter().any(|n| n.starts_with(TEMP_PREFIX)), "{names:?}");
+        assert!(
+            !names.iter().any(|n| n.starts_with(TEMP_PREFIX)),
+            "{names:?}"
+        );
     }
 }

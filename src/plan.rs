@@ -160,7 +160,10 @@ mode = "enforce"
         assert!(same.lock_changes.is_empty());
         assert_eq!(same.lock, first.lock);
 
-        let edited = BASE.replace("[domains.\"b.example\"]", "[domains.\"b.example\"]\nmax_age = 86400");
+        let edited = BASE.replace(
+            "[domains.\"b.example\"]",
+            "[domains.\"b.example\"]\nmax_age = 86400",
+        );
         let next = plan(&config(&edited), &first.lock, t(1_800_000_000));
         assert_eq!(next.domains[0].change, Change::Unchanged);
         assert_eq!(next.domains[1].change, Change::Changed);
@@ -182,8 +185,14 @@ mode = "enforce"
 
     #[test]
     fn ids_strictly_increase_when_the_clock_repeats_or_goes_back() {
-        assert_eq!(next_id(Some("20231114221320"), t(1_700_000_000)), "20231114221321");
-        assert_eq!(next_id(Some("20991231235959"), t(1_700_000_000)), "21000101000000");
+        assert_eq!(
+            next_id(Some("20231114221320"), t(1_700_000_000)),
+            "20231114221321"
+        );
+        assert_eq!(
+            next_id(Some("20991231235959"), t(1_700_000_000)),
+            "21000101000000"
+        );
         assert_eq!(next_id(Some("custom1"), t(1_700_000_000)), "20231114221320");
     }
 
@@ -193,7 +202,10 @@ mode = "enforce"
         let without_b = BASE.replace("[domains.\"b.example\"]\n", "");
         let gone = plan(&config(&without_b), &first.lock, t(1_700_000_000));
         assert!(gone.lock.domains["b.example"].removed);
-        assert_eq!(gone.lock.domains["b.example"].id, first.lock.domains["b.example"].id);
+        assert_eq!(
+            gone.lock.domains["b.example"].id,
+            first.lock.domains["b.example"].id
+        );
         assert_eq!(gone.lock_changes, ["b.example"]);
         let back = plan(&config(BASE), &gone.lock, t(1_700_000_000));
         assert_eq!(back.domains[1].change, Change::New);

@@ -106,7 +106,9 @@ pub fn parse(body: &[u8]) -> Result<Policy, ParseError> {
             }
             "mode" if mode.is_none() => {
                 let m = Mode::parse(value).ok_or_else(|| {
-                    fail(format!("mode must be none, testing or enforce, not {value:?}"))
+                    fail(format!(
+                        "mode must be none, testing or enforce, not {value:?}"
+                    ))
                 })?;
                 mode = Some(m);
             }
@@ -198,7 +200,11 @@ mod tests {
 
     #[test]
     fn gen_pol_canonical_bytes() {
-        let policy = p(Mode::Enforce, &["mx1.example.com", "*.mail.example.net"], 604800);
+        let policy = p(
+            Mode::Enforce,
+            &["mx1.example.com", "*.mail.example.net"],
+            604800,
+        );
         assert_eq!(
             policy.render(),
             "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmx: *.mail.example.net\r\nmax_age: 604800\r\n"
@@ -295,19 +301,21 @@ mod tests {
     }
 
     fn label() -> impl Strategy<Value = String> {
-        "[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?".prop_filter("no -- in 3rd/4th", |l| {
-            l.len() < 4 || &l[2..4] != "--"
-        })
+        "[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?"
+            .prop_filter("no -- in 3rd/4th", |l| l.len() < 4 || &l[2..4] != "--")
     }
 
     fn pattern() -> impl Strategy<Value = MxPattern> {
-        (any::<bool>(), proptest::collection::vec(label(), 1..4), "[a-z]{2,6}").prop_map(
-            |(wild, labels, tld)| {
+        (
+            any::<bool>(),
+            proptest::collection::vec(label(), 1..4),
+            "[a-z]{2,6}",
+        )
+            .prop_map(|(wild, labels, tld)| {
                 let name = format!("{}.{tld}", labels.join("."));
                 let text = if wild { format!("*.{name}") } else { name };
                 MxPattern::parse(&text).expect("generated pattern is valid")
-            },
-        )
+            })
     }
 
     proptest! {

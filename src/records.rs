@@ -155,7 +155,10 @@ mod tests {
         let r = for_domain(&d, "20250101120000");
         assert_eq!(r[0].owner, "_mta-sts.xn--bcher-kva.example.");
         assert_eq!(r[0].rdata, "\"v=STSv1; id=20250101120000\"");
-        assert_eq!((r[1].rtype, r[1].rdata.as_str()), ("CNAME", "mail.example.net."));
+        assert_eq!(
+            (r[1].rtype, r[1].rdata.as_str()),
+            ("CNAME", "mail.example.net.")
+        );
         assert_eq!(r[1].owner, "mta-sts.xn--bcher-kva.example.");
         assert_eq!(r[2].owner, "_smtp._tls.xn--bcher-kva.example.");
         assert_eq!(
@@ -168,14 +171,21 @@ mod tests {
     #[test]
     fn srv_11_addresses_instead_of_cname() {
         let d = domain(
-            PolicyHost::Addresses(vec!["192.0.2.10".parse().unwrap(), "2001:db8::10".parse().unwrap()]),
+            PolicyHost::Addresses(vec![
+                "192.0.2.10".parse().unwrap(),
+                "2001:db8::10".parse().unwrap(),
+            ]),
             &[],
         );
         let r = for_domain(&d, "1");
         let kinds: Vec<_> = r.iter().map(|r| (r.rtype, r.rdata.as_str())).collect();
         assert_eq!(
             kinds,
-            [("TXT", "\"v=STSv1; id=1\""), ("A", "192.0.2.10"), ("AAAA", "2001:db8::10")]
+            [
+                ("TXT", "\"v=STSv1; id=1\""),
+                ("A", "192.0.2.10"),
+                ("AAAA", "2001:db8::10")
+            ]
         );
     }
 
@@ -190,6 +200,9 @@ mod tests {
         assert_eq!(txt_value(&rdata).unwrap(), long);
         assert_eq!(txt_rdata("a\"b\\c"), r#""a\"b\\c""#);
         assert_eq!(txt_value(r#""a\"b\\c""#).unwrap(), "a\"b\\c");
-        assert_eq!(txt_value("\"v=STSv1; \" \"id=abc\"").unwrap(), "v=STSv1; id=abc");
+        assert_eq!(
+            txt_value("\"v=STSv1; \" \"id=abc\"").unwrap(),
+            "v=STSv1; id=abc"
+        );
     }
 }

@@ -158,7 +158,10 @@ mod tests {
         let err = Templates::load(Some(dir.path())).err().unwrap();
         match err {
             Error::Template { name, line, .. } => {
-                assert!(name.ends_with("zone.j2") && !name.starts_with("built-in"), "{name}");
+                assert!(
+                    name.ends_with("zone.j2") && !name.starts_with("built-in"),
+                    "{name}"
+                );
                 assert_eq!(line, 2);
             }
             other => panic!("{other:?}"),

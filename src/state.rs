@@ -75,7 +75,10 @@ impl Lock {
             let at = text.find("version").unwrap_or(0);
             return Err(invalid(
                 at..at + "version".len(),
-                format!("lock file version {} is not supported (this mtasts writes version {LOCK_VERSION})", lock.version),
+                format!(
+                    "lock file version {} is not supported (this mtasts writes version {LOCK_VERSION})",
+                    lock.version
+                ),
                 "unknown version",
                 "it was written by another mtasts release; use that release, or restore the file from version control",
             ));
@@ -85,12 +88,18 @@ impl Lock {
                 && entry.id.len() <= 32
                 && entry.id.bytes().all(|b| b.is_ascii_alphanumeric());
             let hash_ok = entry.policy_sha256.len() == 64
-                && entry.policy_sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+                && entry
+                    .policy_sha256
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
             if !id_ok || !hash_ok {
                 let at = text.find(domain.as_str()).unwrap_or(0);
                 return Err(invalid(
                     at..at + domain.len(),
-                    format!("the lock entry for {domain} has an invalid {}", if id_ok { "policy_sha256" } else { "id" }),
+                    format!(
+                        "the lock entry for {domain} has an invalid {}",
+                        if id_ok { "policy_sha256" } else { "id" }
+                    ),
                     "edited by hand?",
                     "ids are 1-32 letters and digits (RFC 8461 §3.1); restore the file from version control",
                 ));
@@ -105,8 +114,10 @@ impl Lock {
             Ok(bytes) => {
                 let text = String::from_utf8(bytes).map_err(|_| Error::Invalid {
                     file: SourceFile::new(name, ""),
-                    problems: vec![Problem::error(0..0, "the lock file is not UTF-8", "damaged")
-                        .help("restore it from version control")],
+                    problems: vec![
+                        Problem::error(0..0, "the lock file is not UTF-8", "damaged")
+                            .help("restore it from version control"),
+                    ],
                 })?;
                 Lock::parse(&text, name).map(Some)
             }
@@ -130,7 +141,10 @@ pub struct WorkLock {
 impl WorkLock {
     /// Takes the lock or fails at once with [`Error::Busy`].
     pub fn acquire(config: &Path) -> Result<WorkLock, Error> {
-        let dir = config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = config
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let path = dir.join(".mtasts.lock");
         let file = File::options()
             .create(true)
@@ -177,13 +191,25 @@ mod tests {
     fn damaged_lock_is_an_error_not_an_empty_lock() {
         let text = sample().to_text();
         let truncated = &text[..text.len() - 20];
-        assert!(matches!(Lock::parse(truncated, "x"), Err(Error::Invalid { .. })));
+        assert!(matches!(
+            Lock::parse(truncated, "x"),
+            Err(Error::Invalid { .. })
+        ));
         let future = text.replace("version = 1", "version = 2");
-        assert!(matches!(Lock::parse(&future, "x"), Err(Error::Invalid { .. })));
+        assert!(matches!(
+            Lock::parse(&future, "x"),
+            Err(Error::Invalid { .. })
+        ));
         let bad_id = text.replace("id = \"7\"", "id = \"2024-01-01\"");
-        assert!(matches!(Lock::parse(&bad_id, "x"), Err(Error::Invalid { .. })));
+        assert!(matches!(
+            Lock::parse(&bad_id, "x"),
+            Err(Error::Invalid { .. })
+        ));
         let unknown = text.replace("version = 1", "version = 1\nextra = 3");
-        assert!(matches!(Lock::parse(&unknown, "x"), Err(Error::Invalid { .. })));
+        assert!(matches!(
+            Lock::parse(&unknown, "x"),
+            Err(Error::Invalid { .. })
+        ));
     }
 
     #[test]

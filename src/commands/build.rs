@@ -14,7 +14,7 @@ use crate::model::Nginx;
 use crate::output::{self, OutFile};
 use crate::plan::{self, Change, Plan, sha256_hex};
 use crate::render::Templates;
-use crate::state::{self, Lock, WorkLock};
+use crate::state::{Lock, WorkLock};
 
 /// Runs one build (or dry run) and reports through `ui`.
 pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error> {
@@ -28,10 +28,7 @@ pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error
     for w in &loaded.warnings {
         ui.problem(w, &loaded.file);
     }
-    let lock_path = state::lock_path(&ctx.config);
-    let lock_name = state::lock_path(std::path::Path::new(&ctx.config_name))
-        .display()
-        .to_string();
+    let (lock_path, lock_name) = ctx.lock();
     let previous = Lock::load(&lock_path, &lock_name)?;
     let now = crate::clock::now()?;
     let plan = plan::plan(
@@ -92,7 +89,10 @@ pub fn tree(plan: &Plan, nginx: &Nginx, templates: &Templates) -> Result<Vec<Out
     let mut files = Vec::with_capacity(3 * n + 1);
     for d in &plan.domains {
         files.push(OutFile {
-            path: format!("webroot/{}/.well-known/mta-sts.txt", d.domain.name.policy_host()),
+            path: format!(
+                "webroot/{}/.well-known/mta-sts.txt",
+                d.domain.name.policy_host()
+            ),
             bytes: d.policy.clone().into_bytes(),
             media_type: "text/plain",
         });
@@ -162,8 +162,17 @@ impl Summary<'_> {
             .map(|d| d.domain.name.as_str().len())
             .max()
             .unwrap_or(0);
-        for d in self.plan.domains.iter().filter(|d| d.change != Change::Unchanged) {
-            let change = if d.change == Change::New { "new" } else { "changed" };
+        for d in self
+            .plan
+            .domains
+            .iter()
+            .filter(|d| d.change != Change::Unchanged)
+        {
+            let change = if d.change == Change::New {
+                "new"
+            } else {
+                "changed"
+            };
             ui.out(&format!(
                 "{:width$}  {:7}  id {}  ({change})",
                 d.domain.name.as_str(),

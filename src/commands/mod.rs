@@ -36,6 +36,15 @@ impl Context {
         self.config.parent().unwrap_or(Path::new(""))
     }
 
+    /// The lock file beside the config, and its name for diagnostics.
+    pub fn lock(&self) -> (PathBuf, String) {
+        let name = crate::state::lock_path(Path::new(&self.config_name));
+        (
+            crate::state::lock_path(&self.config),
+            name.display().to_string(),
+        )
+    }
+
     /// `--templates`, else `templates/` beside the config when it exists.
     pub fn template_dir(&self) -> Option<PathBuf> {
         self.templates

@@ -23,6 +23,8 @@ pub fn eject(ctx: &Context, dir: Option<PathBuf>, ui: &mut dyn Ui) -> Result<(),
         std::fs::write(&path, text).map_err(Error::io(&path))?;
         ui.out(&format!("wrote {}", path.display()));
     }
-    ui.out("edit them; `mtasts build` uses a file there instead of the built-in one of the same name");
+    ui.out(
+        "edit them; `mtasts build` uses a file there instead of the built-in one of the same name",
+    );
     Ok(())
 }

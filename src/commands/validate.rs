@@ -1,9 +1,10 @@
-//! `mtasts validate`: parse and validate the config (and compile templates); write nothing.
+//! `mtasts validate`: check the config, the lock file and the templates; write nothing.
 
 use super::{Context, Ui};
 use crate::config;
 use crate::error::Error;
 use crate::render::Templates;
+use crate::state::Lock;
 
 /// Validates; warnings go to `ui`, the first failure is returned.
 pub fn run(ctx: &Context, ui: &mut dyn Ui) -> Result<(), Error> {
@@ -11,6 +12,8 @@ pub fn run(ctx: &Context, ui: &mut dyn Ui) -> Result<(), Error> {
     for w in &loaded.warnings {
         ui.problem(w, &loaded.file);
     }
+    let (lock_path, lock_name) = ctx.lock();
+    Lock::load(&lock_path, &lock_name)?;
     Templates::load(ctx.template_dir().as_deref())?;
     ui.out(&format!(
         "{}: {} domain(s), no errors, {} warning(s)",

@@ -39,11 +39,10 @@ pub fn load(path: &Path, name: &str) -> Result<Loaded, Error> {
 
 /// Pure: validates TOML text. Returns the config when there is no error, and every problem.
 pub fn parse(text: &str) -> (Option<Config>, Vec<Problem>) {
-    let (raw, problems) = raw::parse(text);
-    if !problems.is_empty() {
-        return (None, problems);
+    match raw::parse(text) {
+        Err(syntax) => (None, syntax),
+        Ok((raw, schema)) => validate::validate(raw, schema),
     }
-    validate::validate(raw)
 }
 
 /// UTF-8 text without a leading byte-order mark; invalid UTF-8 is reported at its position.
@@ -55,12 +54,19 @@ fn decode(bytes: &[u8], name: &str) -> Result<String, Error> {
             let valid = e.valid_up_to();
             let text = String::from_utf8_lossy(bytes).into_owned();
             let offset = String::from_utf8_lossy(&bytes[..valid]).len();
-            let end = text[offset..].chars().next().map_or(offset, |c| offset + c.len_utf8());
+            let end = text[offset..]
+                .chars()
+                .next()
+                .map_or(offset, |c| offset + c.len_utf8());
             Err(Error::Invalid {
                 file: SourceFile::new(name, text),
                 problems: vec![
-                    Problem::error(offset..end, "the file is not valid UTF-8", "invalid byte here")
-                        .help("save the file as UTF-8"),
+                    Problem::error(
+                        offset..end,
+                        "the file is not valid UTF-8",
+                        "invalid byte here",
+                    )
+                    .help("save the file as UTF-8"),
                 ],
             })
         }

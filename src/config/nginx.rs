@@ -4,15 +4,32 @@ type Refusal = (String, String);
 
 /// `listen` flags that make sense on a policy host; anything else is refused.
 const FLAGS: &[&str] = &[
-    "ssl", "http2", "quic", "default_server", "reuseport", "deferred", "bind", "proxy_protocol",
+    "ssl",
+    "http2",
+    "quic",
+    "default_server",
+    "reuseport",
+    "deferred",
+    "bind",
+    "proxy_protocol",
 ];
-const VALUED_FLAGS: &[&str] = &["ipv6only", "backlog", "rcvbuf", "sndbuf", "fastopen", "so_keepalive"];
+const VALUED_FLAGS: &[&str] = &[
+    "ipv6only",
+    "backlog",
+    "rcvbuf",
+    "sndbuf",
+    "fastopen",
+    "so_keepalive",
+];
 
 /// Checks one `listen` line: `PORT`, `ADDR:PORT`, `[V6]:PORT` or `*:PORT`, then flags incl. `ssl`.
 pub(crate) fn listen(line: &str) -> Result<String, Refusal> {
     let mut words = line.split_ascii_whitespace();
     let Some(address) = words.next() else {
-        return Err(("empty listen line".into(), "write for example \"443 ssl\"".into()));
+        return Err((
+            "empty listen line".into(),
+            "write for example \"443 ssl\"".into(),
+        ));
     };
     address_port(address)?;
     let mut ssl = false;
@@ -21,12 +38,19 @@ pub(crate) fn listen(line: &str) -> Result<String, Refusal> {
         let known = if value.is_empty() {
             FLAGS.contains(&name)
         } else {
-            VALUED_FLAGS.contains(&name) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b':')
+            VALUED_FLAGS.contains(&name)
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b':')
         };
         if !known {
             return Err((
                 format!("unknown or unsafe listen flag {word:?}"),
-                format!("allowed flags: {}, and {}=VALUE", FLAGS.join(", "), VALUED_FLAGS.join("=, ")),
+                format!(
+                    "allowed flags: {}, and {}=VALUE",
+                    FLAGS.join(", "),
+                    VALUED_FLAGS.join("=, ")
+                ),
             ));
         }
         ssl |= name == "ssl" || name == "quic";
@@ -44,7 +68,8 @@ fn address_port(address: &str) -> Result<(), Refusal> {
     let bad = || {
         (
             format!("{address:?} is not an address and port"),
-            "write PORT, IPV4:PORT, [IPV6]:PORT or *:PORT, e.g. \"443 ssl\" or \"[::]:443 ssl\"".into(),
+            "write PORT, IPV4:PORT, [IPV6]:PORT or *:PORT, e.g. \"443 ssl\" or \"[::]:443 ssl\""
+                .into(),
         )
     };
     let port = match address.rsplit_once(':') {
@@ -95,10 +120,17 @@ pub(crate) fn path(value: &str, placeholders: bool) -> Result<(), Refusal> {
         return Err((format!("the path contains {what}"), help.into()));
     }
     if !placeholders && !value.starts_with('/') {
-        return Err(("not an absolute path".into(), "write the directory where output/webroot is deployed, e.g. \"/var/www/mta-sts\"".into()));
+        return Err((
+            "not an absolute path".into(),
+            "write the directory where output/webroot is deployed, e.g. \"/var/www/mta-sts\""
+                .into(),
+        ));
     }
     if value.split('/').any(|part| part == "..") {
-        return Err(("the path contains \"..\"".into(), "write the path without parent-directory steps".into()));
+        return Err((
+            "the path contains \"..\"".into(),
+            "write the path without parent-directory steps".into(),
+        ));
     }
     Ok(())
 }

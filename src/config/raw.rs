@@ -56,12 +56,15 @@ pub(crate) struct RawConfig {
     pub(crate) domains: Vec<(Sp<String>, RawSettings)>,
     /// Span of the `domains` key, for problems about the set as a whole.
     pub(crate) domains_span: Option<Range<usize>>,
+    /// Entries under `domains`, valid or not.
+    pub(crate) domains_seen: usize,
 }
 
 const TOP_KEYS: &[&str] = &["defaults", "nginx", "domains"];
 
-/// Parses TOML text into the raw mirror; syntax errors end the walk, schema problems do not.
-pub(crate) fn parse(text: &str) -> (RawConfig, Vec<Problem>) {
+/// Parses TOML text into the raw mirror with its schema problems; `Err` holds syntax errors,
+/// after which nothing else is checked.
+pub(crate) fn parse(text: &str) -> Result<(RawConfig, Vec<Problem>), Vec<Problem>> {
     let (doc, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
         let problems = errors
@@ -72,11 +75,11 @@ pub(crate) fn parse(text: &str) -> (RawConfig, Vec<Problem>) {
                     .help("fix the TOML syntax here (https://toml.io); nothing else was checked")
             })
             .collect();
-        return (RawConfig::default(), problems);
+        return Err(problems);
     }
     let mut w = Walker::default();
     let raw = w.config(doc.get_ref());
-    (raw, w.problems)
+    Ok((raw, w.problems))
 }
 
 #[derive(Default)]
@@ -84,7 +87,10 @@ struct Walker {
     problems: Vec<Problem>,
 }
 
-type Entry<'a, 'i> = (&'a Spanned<std::borrow::Cow<'i, str>>, &'a Spanned<DeValue<'i>>);
+type Entry<'a, 'i> = (
+    &'a Spanned<std::borrow::Cow<'i, str>>,
+    &'a Spanned<DeValue<'i>>,
+);
 
 impl Walker {
     fn config(&mut self, doc: &DeTable<'_>) -> RawConfig {
@@ -104,6 +110,7 @@ impl Walker {
                 "domains" => {
                     raw.domains_span = Some(key.span());
                     if let Some(t) = self.table(key, value) {
+                        raw.domains_seen = t.len();
                         for (name, body) in t.iter() {
                             if let Some(body) = self.table(name, body) {
                                 let settings = self.settings(body, "a domain table");
@@ -191,9 +198,15 @@ impl Walker {
             DeValue::Table(t) => Some(t),
             _ => {
                 let example = if key.get_ref() == "nginx" || key.get_ref() == "defaults" {
-                    format!("[{}] on a line of its own, with its keys below", key.get_ref())
+                    format!(
+                        "[{}] on a line of its own, with its keys below",
+                        key.get_ref()
+                    )
                 } else {
-                    format!("[domains.\"{}\"] with the domain's keys below", key.get_ref())
+                    format!(
+                        "[domains.\"{}\"] with the domain's keys below",
+                        key.get_ref()
+                    )
                 };
                 self.problems.push(
                     Problem::error(
@@ -319,7 +332,8 @@ mod tests {
     fn collects_every_schema_problem() {
         let (_, problems) = parse(
             "[defaults]\nmod = \"enforce\"\nmax_age = \"1d\"\n[nginx]\nlisten = [443]\n[domains]\nx = 1\n",
-        );
+        )
+        .unwrap();
         let messages: Vec<_> = problems.iter().map(|p| p.message.as_str()).collect();
         assert_eq!(
             messages,
@@ -330,12 +344,18 @@ mod tests {
                 "`x` must be a table",
             ]
         );
-        assert!(problems[0].help.as_deref().unwrap().contains("did you mean `mode`"));
+        assert!(
+            problems[0]
+                .help
+                .as_deref()
+                .unwrap()
+                .contains("did you mean `mode`")
+        );
     }
 
     #[test]
     fn syntax_errors_carry_spans() {
-        let (_, problems) = parse("[defaults\nmode = 1\n");
+        let problems = parse("[defaults\nmode = 1\n").unwrap_err();
         assert!(!problems.is_empty());
         assert_eq!(problems[0].message, "invalid TOML");
     }

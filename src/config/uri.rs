@@ -26,6 +26,29 @@ pub(crate) fn report_uri(input: &str) -> Result<String, NameError> {
             ));
         }
     };
+    if !input.is_ascii() {
+        return Err(err(
+            "the URI contains non-ASCII characters",
+            match ascii_host_hint(scheme, rest) {
+                Some(hint) => format!("write the host in A-label form: {hint}"),
+                None => "percent-encode them, and write host names as A-labels (xn--...)".into(),
+            },
+        ));
+    }
+    if let Some(c) = input
+        .chars()
+        .find(|c| !uri_char(*c) && !matches!(c, ',' | '!' | ';'))
+    {
+        let shown = if c.is_ascii_control() {
+            format!("control character U+{:04X}", c as u32)
+        } else {
+            format!("{c:?}")
+        };
+        return Err(err(
+            format!("the URI contains {shown}"),
+            "URIs (RFC 3986) cannot contain spaces, quotes, backslashes or control characters; percent-encode them",
+        ));
+    }
     if let Some(c) = input.chars().find(|c| matches!(c, ',' | '!' | ';')) {
         let encoded = input
             .replace(',', "%2C")
@@ -39,26 +62,6 @@ pub(crate) fn report_uri(input: &str) -> Result<String, NameError> {
         return Err(err(
             format!("{c:?} must be percent-encoded inside a TLS-RPT URI"),
             format!("RFC 8460 §3: write \"{encoded}\"{why}"),
-        ));
-    }
-    if !input.is_ascii() {
-        return Err(err(
-            "the URI contains non-ASCII characters",
-            match ascii_host_hint(scheme, rest) {
-                Some(hint) => format!("write the host in A-label form: {hint}"),
-                None => "percent-encode them, and write host names as A-labels (xn--...)".into(),
-            },
-        ));
-    }
-    if let Some(c) = input.chars().find(|c| !uri_char(*c)) {
-        let shown = if c.is_ascii_control() {
-            format!("control character U+{:04X}", c as u32)
-        } else {
-            format!("{c:?}")
-        };
-        return Err(err(
-            format!("the URI contains {shown}"),
-            "URIs (RFC 3986) cannot contain spaces, quotes, backslashes or control characters; percent-encode them",
         ));
     }
     if !percent_escapes_ok(input) {
@@ -83,14 +86,20 @@ fn mailto(rest: &str) -> Result<(), NameError> {
         ));
     };
     if local.is_empty() {
-        return Err(err("the address has an empty local part", "write \"mailto:tlsrpt@example.com\""));
+        return Err(err(
+            "the address has an empty local part",
+            "write \"mailto:tlsrpt@example.com\"",
+        ));
     }
     host_part(host)
 }
 
 fn https(rest: &str) -> Result<(), NameError> {
     let Some(after) = rest.strip_prefix("//") else {
-        return Err(err("https: URI without \"//\"", "write \"https://reports.example.com/tlsrpt\""));
+        return Err(err(
+            "https: URI without \"//\"",
+            "write \"https://reports.example.com/tlsrpt\"",
+        ));
     };
     let authority = after.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.contains('@') {
@@ -102,7 +111,10 @@ fn https(rest: &str) -> Result<(), NameError> {
     let host = match authority.rsplit_once(':') {
         Some((host, port)) => {
             if !port.parse::<u16>().is_ok_and(|p| p > 0) {
-                return Err(err(format!("invalid port {port:?}"), "use a port from 1 to 65535"));
+                return Err(err(
+                    format!("invalid port {port:?}"),
+                    "use a port from 1 to 65535",
+                ));
             }
             host
         }
@@ -125,7 +137,9 @@ fn ascii_host_hint(scheme: &str, rest: &str) -> Option<String> {
     } else {
         ("https://".to_string(), rest.strip_prefix("//")?)
     };
-    let end = host_and_more.find(['/', '?', '#', ':']).unwrap_or(host_and_more.len());
+    let end = host_and_more
+        .find(['/', '?', '#', ':'])
+        .unwrap_or(host_and_more.len());
     let ascii = HostName::parse(&host_and_more[..end]).ok()?;
     Some(format!("\"{prefix}{ascii}{}\"", &host_and_more[end..]))
 }
@@ -157,8 +171,14 @@ mod tests {
 
     #[test]
     fn rpt_02_accepts_mailto_and_https() {
-        assert_eq!(report_uri("mailto:tls@example.com").unwrap(), "mailto:tls@example.com");
-        assert_eq!(report_uri("MAILTO:tls@example.com").unwrap(), "mailto:tls@example.com");
+        assert_eq!(
+            report_uri("mailto:tls@example.com").unwrap(),
+            "mailto:tls@example.com"
+        );
+        assert_eq!(
+            report_uri("MAILTO:tls@example.com").unwrap(),
+            "mailto:tls@example.com"
+        );
         assert_eq!(
             report_uri("https://reports.example.com:8443/v1/tlsrpt?x=1").unwrap(),
             "https://reports.example.com:8443/v1/tlsrpt?x=1"
@@ -168,8 +188,18 @@ mod tests {
 
     #[test]
     fn rpt_02_rejects_other_schemes_and_bare_addresses() {
-        assert!(report_uri("http://r.example.com/").unwrap_err().help.contains("https"));
-        assert!(report_uri("postmaster@example.com").unwrap_err().help.contains("mailto:postmaster@example.com"));
+        assert!(
+            report_uri("http://r.example.com/")
+                .unwrap_err()
+                .help
+                .contains("https")
+        );
+        assert!(
+            report_uri("postmaster@example.com")
+                .unwrap_err()
+                .help
+                .contains("mailto:postmaster@example.com")
+        );
         assert!(report_uri("ftp://x.example.com").is_err());
     }
 
@@ -184,7 +214,11 @@ mod tests {
     #[test]
     fn non_ascii_host_gets_its_a_label_form() {
         let e = report_uri("mailto:tls@bücher.example").unwrap_err();
-        assert!(e.help.contains("mailto:tls@xn--bcher-kva.example"), "{}", e.help);
+        assert!(
+            e.help.contains("mailto:tls@xn--bcher-kva.example"),
+            "{}",
+            e.help
+        );
     }
 
     #[test]

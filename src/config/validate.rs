@@ -45,14 +45,17 @@ struct Settings {
     ttl: Field<u32>,
 }
 
-/// Validates the whole file; returns the model when there is no error, and all problems.
-pub(crate) fn validate(raw: RawConfig) -> (Option<Config>, Vec<Problem>) {
-    let mut problems = Vec::new();
+/// Validates the whole file; returns the model when there is no error, and all problems
+/// (`problems` arrives holding the schema problems found while reading the raw mirror).
+pub(crate) fn validate(
+    raw: RawConfig,
+    mut problems: Vec<Problem>,
+) -> (Option<Config>, Vec<Problem>) {
     let defaults = settings(&raw.defaults, &mut problems);
     let nginx = nginx(&raw.nginx, &mut problems);
     let mut domains = Vec::with_capacity(raw.domains.len());
     let mut seen: HashMap<DomainName, Range<usize>> = HashMap::new();
-    if raw.domains.is_empty() {
+    if raw.domains_seen == 0 {
         problems.push(
             Problem::error(
                 raw.domains_span.clone().unwrap_or(0..0),
@@ -245,8 +248,12 @@ fn policy_host(raw: &RawSettings, problems: &mut Vec<Problem>) -> Field<PolicyHo
         (None, Some(list_raw)) => {
             if list_raw.value.is_empty() {
                 problems.push(
-                    Problem::error(list_raw.span.clone(), "policy_addresses is empty", "no address")
-                        .help("list at least one IPv4 or IPv6 address, or use policy_cname"),
+                    Problem::error(
+                        list_raw.span.clone(),
+                        "policy_addresses is empty",
+                        "no address",
+                    )
+                    .help("list at least one IPv4 or IPv6 address, or use policy_cname"),
                 );
                 return Field::Bad;
             }
@@ -299,8 +306,9 @@ fn list<T: PartialEq>(
     };
     if raw.value.is_empty() {
         problems.push(
-            Problem::error(raw.span.clone(), format!("`{key}` is empty"), "no entries")
-                .help(format!("list at least one value, or remove `{key}` to inherit it")),
+            Problem::error(raw.span.clone(), format!("`{key}` is empty"), "no entries").help(
+                format!("list at least one value, or remove `{key}` to inherit it"),
+            ),
         );
         return Field::Bad;
     }
@@ -326,12 +334,17 @@ fn list<T: PartialEq>(
 fn nginx(raw: &RawNginx, problems: &mut Vec<Problem>) -> Nginx {
     let d = Nginx::default();
     let listen = match list(&raw.listen, "listen", problems, |s| {
-        crate::config::nginx::listen(s).map_err(|(label, help)| ("invalid listen line".into(), label, help))
+        crate::config::nginx::listen(s)
+            .map_err(|(label, help)| ("invalid listen line".into(), label, help))
     }) {
         Field::Set(v, _) => v,
         _ => d.listen,
     };
-    let path = |raw: &Option<Sp<String>>, key: &str, placeholders: bool, problems: &mut Vec<Problem>, default: String| {
+    let path = |raw: &Option<Sp<String>>,
+                key: &str,
+                placeholders: bool,
+                problems: &mut Vec<Problem>,
+                default: String| {
         match field(raw, problems, |s| {
             crate::config::nginx::path(s, placeholders)
                 .map(|()| s.clone())
@@ -343,8 +356,20 @@ fn nginx(raw: &RawNginx, problems: &mut Vec<Problem>) -> Nginx {
     };
     Nginx {
         listen,
-        certificate: path(&raw.certificate, "certificate", true, problems, d.certificate),
-        certificate_key: path(&raw.certificate_key, "certificate_key", true, problems, d.certificate_key),
+        certificate: path(
+            &raw.certificate,
+            "certificate",
+            true,
+            problems,
+            d.certificate,
+        ),
+        certificate_key: path(
+            &raw.certificate_key,
+            "certificate_key",
+            true,
+            problems,
+            d.certificate_key,
+        ),
         webroot: path(&raw.webroot, "webroot", false, problems, d.webroot),
     }
 }

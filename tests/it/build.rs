@@ -1,0 +1,350 @@
+//! `mtasts build` behaviour: determinism, no needless rewrites, ids, pruning, --locked,
+//! --dry-run, JSON, and nothing lost on bad input.
+
+use std::fs;
+
+use crate::harness::{Project, mtimes, tree};
+
+const CONFIG: &str = r#"
+[defaults]
+mx = ["mx.example.net"]
+policy_cname = "mail.example.net"
+tlsrpt_rua = ["mailto:tls@example.net"]
+
+[domains."a.example"]
+mode = "enforce"
+
+[domains."b.example"]
+"#;
+
+#[test]
+fn gen_01_two_builds_are_byte_identical() {
+    let one = Project::new(CONFIG);
+    let two = Project::new(CONFIG);
+    one.run(&["build"]).ok();
+    two.run(&["build", "-o", "elsewhere"]).ok();
+    assert_eq!(one.files("output"), two.files("elsewhere"));
+    assert_eq!(one.read("domains.lock"), two.read("domains.lock"));
+}
+
+#[test]
+fn rebuild_with_nothing_changed_rewrites_no_file() {
+    let p = Project::new(CONFIG);
+    p.run(&["build"]).ok();
+    let before = mtimes(p.path());
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let out = p
+        .run_env(&["build"], &[("SOURCE_DATE_EPOCH", "1900000000")])
+        .ok();
+    assert!(
+        out.contains("wrote 0 file(s), 7 unchanged, 0 removed"),
+        "{out}"
+    );
+    let after = mtimes(p.path());
+    assert_eq!(before, after, "a file was rewritten");
+}
+
+#[test]
+fn gen_05_only_the_changed_policy_gets_a_new_id_and_files() {
+    let p = Project::new(CONFIG);
+    p.run(&["build"]).ok();
+    let before = p.files("output");
+    let edited = CONFIG.replace(
+        "[domains.\"b.example\"]",
+        "[domains.\"b.example\"]\nmax_age = 1209600",
+    );
+    p.write("domains.toml", &edited);
+    let out = p
+        .run_env(&["build"], &[("SOURCE_DATE_EPOCH", "1764374400")])
+        .ok();
+    assert!(
+        out.contains("b.example  testing  id 20251129000000  (changed)"),
+        "{out}"
+    );
+    assert!(!out.contains("a.example"), "{out}");
+    let after = p.files("output");
+    let changed: Vec<_> = after
+        .keys()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .cloned()
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            "dns/b.example.zone",
+            "manifest.json",
+            "nginx/mta-sts.b.example.conf",
+            "webroot/mta-sts.b.example/.well-known/mta-sts.txt"
+        ]
+    );
+    assert!(
+        p.read("output/dns/b.example.zone")
+            .contains("\"v=STSv1; id=20251129000000\"")
+    );
+}
+
+#[test]
+fn gen_06_changing_tlsrpt_changes_only_that_record() {
+    let p = Project::new(CONFIG);
+    p.run(&["build"]).ok();
+    let lock = p.read("domains.lock");
+    let before = p.files("output");
+    p.write(
+        "domains.toml",
+        &CONFIG.replace("mailto:tls@example.net", "mailto:reports@example.net"),
+    );
+    p.run_env(&["build"], &[("SOURCE_DATE_EPOCH", "1764374400")])
+        .ok();
+    assert_eq!(p.read("domains.lock"), lock, "the id changed");
+    let after = p.files("output");
+    let changed: Vec<_> = after
+        .keys()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .cloned()
+        .collect();
+    assert_eq!(
+        changed,
+        ["dns/a.example.zone", "dns/b.example.zone", "manifest.json"]
+    );
+}
+
+#[test]
+fn a_removed_domain_is_pruned_and_user_files_survive() {
+    let p = Project::new(CONFIG);
+    p.run(&["build"]).ok();
+    p.write("output/dns/my-own.zone", "; mine\n");
+    p.write("output/webroot/index.html", "hello\n");
+    p.write(
+        "domains.toml",
+        &CONFIG.replace("[domains.\"b.example\"]\n", ""),
+    );
+    let out = p.run(&["build"]).ok();
+    assert!(out.contains("3 removed"), "{out}");
+    let files: Vec<_> = p.files("output").into_keys().collect();
+    assert_eq!(
+        files,
+        [
+            "dns/a.example.zone",
+            "dns/my-own.zone",
+            "manifest.json",
+            "nginx/mta-sts.a.example.conf",
+            "webroot/index.html",
+            "webroot/mta-sts.a.example/.well-known/mta-sts.txt"
+        ]
+    );
+    assert!(!p.path().join("output/webroot/mta-sts.b.example").exists());
+    let lock = p.read("domains.lock");
+    assert!(
+        lock.contains("[domains.\"b.example\"]\nid = \"20251128000000\""),
+        "{lock}"
+    );
+    assert!(lock.contains("removed = true"), "{lock}");
+}
+
+#[test]
+fn invalid_edit_leaves_previous_output_and_lock_untouched() {
+    let p = Project::new(CONFIG);
+    p.run(&["build"]).ok();
+    let before = tree(p.path());
+    let times = mtimes(p.path());
+    p.write(
+        "domains.toml",
+        &CONFIG.replace("mode = \"enforce\"", "mode = \"enforcing\""),
+    );
+    let err = p.run(&["build"]).fails();
+    assert!(
+        err.contains("domains.toml:8:8: error: unknown mode \"enforcing\""),
+        "{err}"
+    );
+    let mut after = tree(p.path());
+    after.remove("domains.toml");
+    let mut before = before;
+    before.remove("domains.toml");
+    assert_eq!(before, after);
+    let mut times_after = mtimes(p.path());
+    times_after.remove("domains.toml");
+    let mut times = times;
+    times.remove("domains.toml");
+    assert_eq!(times, times_after);
+}
+
+#[test]
+fn locked_refuses_to_change_the_lock_and_names_the_domains() {
+    let p = Project::new(CONFIG);
+    let err = p.run(&["build", "--locked"]).fails();
+    assert!(err.contains("(no lock file yet)"), "{err}");
+    assert!(!p.path().join("output").exists());
+    p.run(&["build"]).ok();
+    p.run(&["build", "--locked"]).ok();
+    p.write(
+        "domains.toml",
+        &CONFIG.replace("mode = \"enforce\"", "mode = \"testing\""),
+    );
+    let before = tree(p.path());
+    let err = p.run(&["build", "--locked"]).fails();
+    assert!(err.contains("would change (--locked): a.example"), "{err}");
+    assert_eq!(tree(p.path()), before, "--locked wrote something");
+}
+
+#[test]
+fn dry_run_writes_nothing_and_says_what_would_change() {
+    let p = Project::new(CONFIG);
+    let out = p.run(&["build", "--dry-run"]).ok();
+    assert!(
+        out.contains("would write webroot/mta-sts.a.example/.well-known/mta-sts.txt"),
+        "{out}"
+    );
+    assert!(out.contains("would write 7 file(s)"), "{out}");
+    let files: Vec<_> = tree(p.path()).into_keys().collect();
+    assert_eq!(files, ["domains.toml"]);
+    p.run(&["build"]).ok();
+    p.write(
+        "domains.toml",
+        &CONFIG.replace("[domains.\"b.example\"]\n", ""),
+    );
+    let before = tree(p.path());
+    let out = p.run(&["build", "--dry-run"]).ok();
+    assert!(
+        out.contains("would remove nginx/mta-sts.b.example.conf"),
+        "{out}"
+    );
+    assert_eq!(tree(p.path()), before);
+}
+
+#[test]
+fn json_summary_is_machine_readable() {
+    let p = Project::new(CONFIG);
+    let out = p.run(&["build", "--format", "json"]).ok();
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["domains"][0]["domain"], "a.example");
+    assert_eq!(doc["domains"][0]["id"], "20251128000000");
+    assert_eq!(doc["domains"][0]["mode"], "enforce");
+    assert_eq!(doc["domains"][0]["changed"], true);
+    assert_eq!(doc["files"]["written"].as_array().unwrap().len(), 7);
+    let again: serde_json::Value =
+        serde_json::from_str(&p.run(&["build", "--format", "json"]).ok()).unwrap();
+    assert_eq!(again["domains"][1]["changed"], false);
+    assert_eq!(again["files"]["unchanged"], 7);
+}
+
+#[test]
+fn manifest_lists_every_file_with_hash_size_and_type() {
+    let p = Project::new(CONFIG);
+    p.run(&["build"]).ok();
+    let m: serde_json::Value = serde_json::from_str(&p.read("output/manifest.json")).unwrap();
+    let files = m["files"].as_array().unwrap();
+    let on_disk = p.files("output");
+    assert_eq!(files.len() + 1, on_disk.len());
+    for f in files {
+        let bytes = &on_disk[f["path"].as_str().unwrap()];
+        assert_eq!(f["size"], bytes.len());
+        assert_eq!(f["sha256"], mtasts::plan::sha256_hex(bytes));
+    }
+    let policy = files
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("mta-sts.txt"))
+        .unwrap();
+    assert_eq!(policy["media_type"], "text/plain");
+    assert_eq!(
+        m["domains"][1],
+        serde_json::json!({"domain": "b.example", "id": "20251128000000", "mode": "testing"})
+    );
+}
+
+#[test]
+fn a_corrupt_manifest_is_a_warning_and_prunes_nothing() {
+    let p = Project::new(CONFIG);
+    p.run(&["build"]).ok();
+    p.write("output/manifest.json", "{ not json");
+    p.write(
+        "domains.toml",
+        &CONFIG.replace("[domains.\"b.example\"]\n", ""),
+    );
+    let run = p.run(&["build"]);
+    run.ok();
+    assert!(
+        run.stderr().contains("manifest.json is damaged"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        p.path()
+            .join("output/nginx/mta-sts.b.example.conf")
+            .exists()
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_planted_in_the_output_is_refused_before_any_write() {
+    let p = Project::new(CONFIG);
+    let victim = tempfile::tempdir().unwrap();
+    fs::create_dir(p.path().join("output")).unwrap();
+    std::os::unix::fs::symlink(victim.path(), p.path().join("output/nginx")).unwrap();
+    let err = p.run(&["build"]).fails();
+    assert!(err.contains("symbolic link"), "{err}");
+    assert_eq!(fs::read_dir(victim.path()).unwrap().count(), 0);
+    assert!(!p.path().join("output/webroot").exists());
+    assert!(!p.path().join("domains.lock").exists());
+}
+
+#[test]
+fn a_second_writer_is_refused_while_the_first_holds_the_lock() {
+    let p = Project::new(CONFIG);
+    let _held = mtasts::state::WorkLock::acquire(&p.path().join("domains.toml")).unwrap();
+    let err = p.run(&["build"]).fails();
+    assert!(err.contains("another mtasts process"), "{err}");
+    p.run(&["build", "--dry-run"]).ok();
+}
+
+#[test]
+fn template_errors_name_the_file_and_line_and_write_nothing() {
+    let p = Project::new(CONFIG);
+    p.write(
+        "templates/nginx.conf.j2",
+        "server {\n  server_name {{ hots }};\n}\n",
+    );
+    let err = p.run(&["build"]).fails();
+    assert!(err.contains("templates/nginx.conf.j2, line 2"), "{err}");
+    assert!(err.contains("undefined"), "{err}");
+    assert!(!p.path().join("output").exists());
+    assert!(!p.path().join("domains.lock").exists());
+}
+
+#[test]
+fn templates_dir_option_overrides_the_default_location() {
+    let p = Project::new(CONFIG);
+    p.write("custom/zone.j2", "; {{ domain }} {{ id }}\n");
+    p.run(&["--templates", "custom", "build"]).ok();
+    assert_eq!(
+        p.read("output/dns/a.example.zone"),
+        "; a.example 20251128000000\n"
+    );
+}
+
+#[test]
+fn a_bad_source_date_epoch_is_reported() {
+    let p = Project::new(CONFIG);
+    let err = p
+        .run_env(&["build"], &[("SOURCE_DATE_EPOCH", "tomorrow")])
+        .fails();
+    assert!(err.contains("SOURCE_DATE_EPOCH=\"tomorrow\""), "{err}");
+}
+
+#[test]
+fn config_in_another_directory_keeps_lock_and_output_beside_it() {
+    let p = Project::new("");
+    p.write("site/mail.toml", CONFIG);
+    p.run(&["-c", "site/mail.toml", "build"]).ok();
+    assert!(p.path().join("site/mail.lock").is_file());
+    assert!(p.path().join("site/output/manifest.json").is_file());
+    p.write(
+        "site/mail.toml",
+        "[domains.\"x.example\"]\nmx = [\"a_b.example\"]\n",
+    );
+    let err = p.run(&["-c", "site/mail.toml", "validate"]).fails();
+    assert!(
+        err.starts_with("site/mail.toml:2:7: error: invalid mx pattern"),
+        "{err}"
+    );
+}

@@ -1,0 +1,65 @@
+//! The other commands and the exit-code contract.
+
+use crate::harness::Project;
+
+#[test]
+fn init_writes_a_valid_sample_and_refuses_to_overwrite() {
+    let p = Project::new("");
+    std::fs::remove_file(p.path().join("domains.toml")).unwrap();
+    p.run(&["init"]).ok();
+    let sample = p.read("domains.toml");
+    assert_eq!(sample, include_str!("../../domains.toml"));
+    let out = p.run(&["validate"]).ok();
+    assert!(out.contains("4 domain(s), no errors"), "{out}");
+    let err = p.run(&["init"]).fails();
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(p.read("domains.toml"), sample);
+}
+
+#[test]
+fn validate_reports_warnings_but_succeeds() {
+    let p = Project::new(
+        "[domains.\"example.com\"]\nmode = \"enforce\"\nmax_age = 3600\nmx = [\"mx.example.com\"]\npolicy_cname = \"mx.example.com\"\n",
+    );
+    let run = p.run(&["validate"]);
+    assert!(run.ok().contains("1 domain(s), no errors, 1 warning(s)"));
+    assert!(
+        run.stderr()
+            .contains("domains.toml:3:11: warning: max_age 3600 is less than one day"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!p.path().join("output").exists());
+}
+
+#[test]
+fn templates_eject_copies_the_builtins_and_output_is_unchanged() {
+    let plain = Project::new(include_str!("../../domains.toml"));
+    plain.run(&["build"]).ok();
+    let p = Project::new(include_str!("../../domains.toml"));
+    let out = p.run(&["templates", "eject"]).ok();
+    assert!(out.contains("templates/nginx.conf.j2"), "{out}");
+    assert_eq!(
+        p.read("templates/zone.j2"),
+        include_str!("../../templates/zone.j2")
+    );
+    p.run(&["build"]).ok();
+    assert_eq!(plain.files("output"), p.files("output"));
+    let err = p.run(&["templates", "eject"]).fails();
+    assert!(err.contains("already exists"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let p = Project::new("");
+    assert_eq!(p.run(&["build", "--format", "yaml"]).code(), 2);
+    assert_eq!(p.run(&["frobnicate"]).code(), 2);
+    assert_eq!(p.run(&["--help"]).code(), 0);
+}
+
+#[test]
+fn a_missing_config_is_a_clear_error() {
+    let p = Project::new("");
+    let err = p.run(&["-c", "nope.toml", "build"]).fails();
+    assert!(err.contains("nope.toml: No such file"), "{err}");
+}

@@ -1,0 +1,356 @@
+//! Shared test helpers: run the real binary in a temp project, compare trees, find real tools.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The clock every test build uses (2025-11-28 00:00:00 UTC).
+pub(crate) const EPOCH: &str = "1764288000";
+
+/// A temp directory holding a config, where `mtasts` runs with that directory as cwd.
+pub(crate) struct Project {
+    pub(crate) dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub(crate) fn new(config: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("domains.toml"), config).unwrap();
+        Project { dir }
+    }
+
+    /// Copies a fixture directory (config, optional lock and templates) into a new project.
+    pub(crate) fn from_fixture(fixture: &Path) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        for entry in walkdir::WalkDir::new(fixture) {
+            let entry = entry.unwrap();
+            let rel = entry.path().strip_prefix(fixture).unwrap();
+            if rel.starts_with("expected") || rel.as_os_str() == "expected.stderr" {
+                continue;
+            }
+            let target = dir.path().join(rel);
+            if entry.file_type().is_dir() {
+                fs::create_dir_all(&target).unwrap();
+            } else {
+                fs::copy(entry.path(), &target).unwrap();
+            }
+        }
+        Project { dir }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub(crate) fn write(&self, rel: &str, text: &str) {
+        let p = self.path().join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+
+    pub(crate) fn read(&self, rel: &str) -> String {
+        fs::read_to_string(self.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    /// Runs `mtasts ARGS` in the project with the fixed clock.
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
+        self.run_env(args, &[("SOURCE_DATE_EPOCH", EPOCH)])
+    }
+
+    pub(crate) fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mtasts"));
+        cmd.args(args)
+            .current_dir(self.path())
+            .env_remove("SOURCE_DATE_EPOCH")
+            .env("NO_COLOR", "1");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Run(cmd.output().unwrap())
+    }
+
+    /// Every file below the project (relative path → bytes), optionally under one subdirectory.
+    pub(crate) fn files(&self, under: &str) -> BTreeMap<String, Vec<u8>> {
+        tree(&self.path().join(under))
+    }
+}
+
+/// Every regular file below `root`, relative path with `/` → bytes.
+pub(crate) fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    if !root.exists() {
+        return out;
+    }
+    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let rel = entry.path().strip_prefix(root).unwrap();
+            let rel = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.insert(rel, fs::read(entry.path()).unwrap());
+        }
+    }
+    out
+}
+
+/// Modification times of every file below `root`.
+pub(crate) fn mtimes(root: &Path) -> BTreeMap<String, std::time::SystemTime> {
+    tree(root)
+        .keys()
+        .map(|k| {
+            (
+                k.clone(),
+                fs::metadata(root.join(k)).unwrap().modified().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// A finished process.
+pub(crate) struct Run(pub(crate) Output);
+
+impl Run {
+    pub(crate) fn code(&self) -> i32 {
+        self.0.status.code().expect("exited normally")
+    }
+    pub(crate) fn stdout(&self) -> String {
+        String::from_utf8(self.0.stdout.clone()).unwrap()
+    }
+    pub(crate) fn stderr(&self) -> String {
+        String::from_utf8(self.0.stderr.clone()).unwrap()
+    }
+    /// Asserts success and returns stdout.
+    pub(crate) fn ok(&self) -> String {
+        assert_eq!(
+            self.code(),
+            0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self.stdout()
+    }
+    /// Asserts exit code 1 and returns stderr.
+    pub(crate) fn fails(&self) -> String {
+        assert_eq!(
+            self.code(),
+            1,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self.stderr()
+    }
+}
+
+/// Replaces the run-time figure so summaries can be compared.
+pub(crate) fn without_timing(s: &str) -> String {
+    s.lines()
+        .map(|l| match (l.rfind(" ("), l.ends_with(" ms)")) {
+            (Some(i), true) => format!("{} (<time>)", &l[..i]),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// Compares `actual` with the snapshot directory; `MTASTS_BLESS=1` rewrites it instead.
+pub(crate) fn assert_tree_matches(expected_dir: &Path, actual: &BTreeMap<String, Vec<u8>>) {
+    if std::env::var_os("MTASTS_BLESS").is_some() {
+        let _ = fs::remove_dir_all(expected_dir);
+        for (rel, bytes) in actual {
+            let p = expected_dir.join(rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, bytes).unwrap();
+        }
+        return;
+    }
+    let expected = tree(expected_dir);
+    let names = |m: &BTreeMap<String, Vec<u8>>| m.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        names(actual),
+        names(&expected),
+        "file set differs from {}",
+        expected_dir.display()
+    );
+    for (rel, bytes) in actual {
+        assert!(
+            &expected[rel] == bytes,
+            "{rel} differs from the snapshot in {}:\n--- expected\n{}\n--- actual\n{}",
+            expected_dir.display(),
+            String::from_utf8_lossy(&expected[rel]),
+            String::from_utf8_lossy(bytes)
+        );
+    }
+}
+
+/// The fixtures directory.
+pub(crate) fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Finds a real tool; when it is missing, skips loudly or fails under `MTASTS_REQUIRE_REAL=1`.
+pub(crate) fn real_tool(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/bin", "/sbin"].map(PathBuf::from))
+        .map(|d| d.join(name))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        if std::env::var("MTASTS_REQUIRE_REAL").as_deref() == Ok("1") {
+            panic!(
+                "{name} is required (MTASTS_REQUIRE_REAL=1) but not installed; run .ci/run or install it"
+            );
+        }
+        eprintln!(
+            "\n!!!!!!!! SKIPPED: {name} is not installed; this real-component test did not run !!!!!!!!\n"
+        );
+    }
+    found
+}
+
+/// A free TCP port on loopback (bound then released).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs a command and asserts it succeeded, returning stdout.
+pub(crate) fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A throwaway CA and, per host, `tls/<host>/fullchain.pem` + `privkey.pem` signed by it.
+/// Returns the CA certificate path.
+pub(crate) fn make_certs(openssl: &Path, dir: &Path, hosts: &[String]) -> PathBuf {
+    let tls = dir.join("tls");
+    fs::create_dir_all(&tls).unwrap();
+    let ca = tls.join("ca.pem");
+    let ca_key = tls.join("ca.key");
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    run_ok(
+        Command::new(openssl)
+            .args(["req", "-x509"])
+            .args(ec)
+            .arg("-keyout")
+            .arg(&ca_key)
+            .arg("-out")
+            .arg(&ca)
+            .args(["-days", "2", "-subj", "/CN=mtasts test CA"])
+            .args(["-addext", "basicConstraints=critical,CA:TRUE"])
+            .args(["-addext", "keyUsage=critical,keyCertSign,cRLSign"]),
+    );
+    for (serial, host) in hosts.iter().enumerate() {
+        let d = tls.join(host);
+        fs::create_dir_all(&d).unwrap();
+        let ext = d.join("ext.cnf");
+        fs::write(
+            &ext,
+            format!("subjectAltName=DNS:{host}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"),
+        )
+        .unwrap();
+        run_ok(
+            Command::new(openssl)
+                .arg("req")
+                .args(ec)
+                .arg("-keyout")
+                .arg(d.join("privkey.pem"))
+                .arg("-out")
+                .arg(d.join("req.csr"))
+                .args(["-subj", &format!("/CN={host}")]),
+        );
+        run_ok(
+            Command::new(openssl)
+                .args(["x509", "-req", "-in"])
+                .arg(d.join("req.csr"))
+                .arg("-CA")
+                .arg(&ca)
+                .arg("-CAkey")
+                .arg(&ca_key)
+                .args([
+                    "-set_serial",
+                    &(serial + 2).to_string(),
+                    "-days",
+                    "2",
+                    "-extfile",
+                ])
+                .arg(&ext)
+                .arg("-out")
+                .arg(d.join("fullchain.pem")),
+        );
+    }
+    ca
+}
+
+/// A child process stopped (TERM, then KILL) when dropped, also when a test fails.
+pub(crate) struct Server {
+    pub(crate) child: std::process::Child,
+    pub(crate) name: &'static str,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Waits until `addr` accepts TCP connections; panics with `log` if the server died.
+    pub(crate) fn wait_for(&mut self, addr: &str, log: &Path) {
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(addr).is_ok() {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "{} exited with {status}:\n{}",
+                    self.name,
+                    fs::read_to_string(log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!(
+            "{} did not listen on {addr}:\n{}",
+            self.name,
+            fs::read_to_string(log).unwrap_or_default()
+        );
+    }
+}
+
+/// Whether this machine can bind IPv6 loopback.
+pub(crate) fn has_ipv6_loopback() -> bool {
+    std::net::TcpListener::bind("[::1]:0").is_ok()
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the real `mtasts` binary on fixture projects, plus real nginx and DNS tools.
+
+mod build;
+mod cli;
+mod harness;
+mod nginx;
+mod snapshots;
+mod zone;

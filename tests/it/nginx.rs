@@ -1,0 +1,218 @@
+//! The generated vhosts in a real nginx on loopback, fetched over TLS by a real client (curl).
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use crate::harness::{
+    Project, Server, free_port, has_ipv6_loopback, make_certs, real_tool, run_ok,
+};
+
+struct Fetched {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Fetched {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn fetch(
+    curl: &Path,
+    ca: &Path,
+    host: &str,
+    ip: &str,
+    port: u16,
+    path: &str,
+    dir: &Path,
+) -> Fetched {
+    let body = dir.join("body");
+    let headers = dir.join("headers");
+    let _ = fs::remove_file(&body);
+    run_ok(
+        Command::new(curl)
+            .args(["-sS", "--max-time", "10", "--proto", "=https", "--tlsv1.2"])
+            .arg("--cacert")
+            .arg(ca)
+            .args(["--resolve", &format!("{host}:{port}:{ip}")])
+            .arg("-D")
+            .arg(&headers)
+            .arg("-o")
+            .arg(&body)
+            .arg(format!("https://{host}:{port}{path}")),
+    );
+    let head = fs::read_to_string(&headers).unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Fetched {
+        status,
+        headers,
+        body: fs::read(&body).unwrap_or_default(),
+    }
+}
+
+#[test]
+fn srv_real_nginx_serves_each_policy_with_200_text_plain_and_no_redirect() {
+    let (Some(nginx), Some(openssl), Some(curl)) =
+        (real_tool("nginx"), real_tool("openssl"), real_tool("curl"))
+    else {
+        return;
+    };
+    let p = Project::new("");
+    let root = p.path();
+    // nginx workers drop privileges; they must be able to traverse the temp dir.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(root, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let domains = ["example.com", "xn--bcher-kva.example", "legacy.example"];
+    let hosts: Vec<String> = domains.iter().map(|d| format!("mta-sts.{d}")).collect();
+    let ca = make_certs(&openssl, root, &hosts);
+    let port = free_port();
+    let ipv6 = has_ipv6_loopback();
+    let mut listen = vec![format!("\"127.0.0.1:{port} ssl\"")];
+    if ipv6 {
+        listen.push(format!("\"[::1]:{port} ssl\""));
+    }
+    p.write(
+        "domains.toml",
+        &format!(
+            r#"
+[defaults]
+mx = ["mx1.example.com", "*.mx.example.net"]
+policy_cname = "mail.example.net"
+
+[nginx]
+listen = [{listen}]
+certificate = "{root}/tls/{{host}}/fullchain.pem"
+certificate_key = "{root}/tls/{{host}}/privkey.pem"
+webroot = "{root}/output/webroot"
+
+[domains."example.com"]
+mode = "enforce"
+
+[domains."bücher.example"]
+
+[domains."legacy.example"]
+mode = "none"
+max_age = 86400
+"#,
+            listen = listen.join(", "),
+            root = root.display()
+        ),
+    );
+    p.run(&["build"]).ok();
+    fs::create_dir_all(root.join("nginx-tmp")).unwrap();
+    let conf = root.join("nginx-test.conf");
+    fs::write(
+        &conf,
+        format!(
+            r#"daemon off;
+worker_processes 1;
+pid {root}/nginx.pid;
+error_log {root}/nginx-error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    default_type application/octet-stream;
+    client_body_temp_path {root}/nginx-tmp/body;
+    proxy_temp_path {root}/nginx-tmp/proxy;
+    fastcgi_temp_path {root}/nginx-tmp/fastcgi;
+    uwsgi_temp_path {root}/nginx-tmp/uwsgi;
+    scgi_temp_path {root}/nginx-tmp/scgi;
+    include {root}/output/nginx/*.conf;
+}}
+"#,
+            root = root.display()
+        ),
+    )
+    .unwrap();
+    let log = root.join("nginx-error.log");
+    let base = |cmd: &mut Command| {
+        cmd.arg("-p")
+            .arg(root)
+            .arg("-e")
+            .arg(&log)
+            .arg("-c")
+            .arg(&conf);
+    };
+    let mut test = Command::new(&nginx);
+    base(&mut test);
+    run_ok(test.arg("-t"));
+
+    let mut start = Command::new(&nginx);
+    base(&mut start);
+    let mut server = Server {
+        child: start.spawn().unwrap(),
+        name: "nginx",
+    };
+    server.wait_for(&format!("127.0.0.1:{port}"), &log);
+
+    let mut addresses = vec!["127.0.0.1"];
+    if ipv6 {
+        addresses.push("[::1]");
+    } else {
+        eprintln!(
+            "!!!!!!!! IPv6 loopback unavailable: the [::1] listen line was not exercised !!!!!!!!"
+        );
+    }
+    for (domain, host) in domains.iter().zip(&hosts) {
+        let policy =
+            fs::read(root.join(format!("output/webroot/{host}/.well-known/mta-sts.txt"))).unwrap();
+        for ip in &addresses {
+            let got = fetch(&curl, &ca, host, ip, port, "/.well-known/mta-sts.txt", root);
+            assert_eq!(got.status, 200, "{domain} via {ip}");
+            assert_eq!(got.header("content-type"), Some("text/plain"), "{domain}");
+            assert_eq!(got.header("location"), None, "{domain}");
+            assert_eq!(
+                got.body, policy,
+                "{domain}: served bytes differ from the policy file"
+            );
+        }
+        for other in [
+            "/",
+            "/.well-known/",
+            "/.well-known",
+            "/.well-known/mta-sts.txt/",
+            "/index.html",
+            "/mta-sts.txt",
+        ] {
+            let got = fetch(&curl, &ca, host, "127.0.0.1", port, other, root);
+            assert_eq!(got.status, 404, "{domain}{other}");
+            assert_eq!(got.header("location"), None, "{domain}{other}");
+        }
+    }
+    let parsed = mtasts::policy::parse(
+        &fetch(
+            &curl,
+            &ca,
+            &hosts[0],
+            "127.0.0.1",
+            port,
+            "/.well-known/mta-sts.txt",
+            root,
+        )
+        .body,
+    )
+    .unwrap();
+    assert_eq!(parsed.mode, mtasts::model::Mode::Enforce);
+    assert_eq!(parsed.mx, ["mx1.example.com", "*.mx.example.net"]);
+}
