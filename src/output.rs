@@ -72,7 +72,7 @@ pub fn diff(out: &Path, files: &[OutFile], previous: Option<&Manifest>) -> Resul
 pub fn write(out: &Path, files: &[OutFile], previous: Option<&Manifest>) -> Result<Report, Error> {
     fs::create_dir_all(out).map_err(Error::io(out))?;
     remove_stale_temps(out);
-    preflight(out, files)?;
+    let mut dirs = preflight(out, files)?;
     let mut report = Report::default();
     for f in files {
         let path = out.join(&f.path);
@@ -80,7 +80,7 @@ pub fn write(out: &Path, files: &[OutFile], previous: Option<&Manifest>) -> Resu
             report.unchanged += 1;
             continue;
         }
-        make_parents(out, &f.path)?;
+        make_parents(out, &f.path, &mut dirs)?;
         write_atomic(&path, &f.bytes)?;
         report.written.push(f.path.clone());
     }
@@ -114,8 +114,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 }
 
 /// Checks every target before anything is written: no symlinked or non-directory parents,
-/// no directory where a file goes.
-fn preflight(out: &Path, files: &[OutFile]) -> Result<(), Error> {
+/// no directory where a file goes. Returns the parent directories that already exist.
+fn preflight(out: &Path, files: &[OutFile]) -> Result<BTreeSet<PathBuf>, Error> {
     if let Ok(meta) = fs::symlink_metadata(out)
         && !meta.is_dir()
         && !meta.file_type().is_symlink()
@@ -123,6 +123,7 @@ fn preflight(out: &Path, files: &[OutFile]) -> Result<(), Error> {
         return Err(unsafe_output(out, "it is a file, not a directory"));
     }
     let mut checked = BTreeSet::new();
+    let mut existing = BTreeSet::new();
     for f in files {
         let rel = safe_relative(&f.path)
             .ok_or_else(|| unsafe_output(Path::new(&f.path), "not a plain relative path"))?;
@@ -146,7 +147,10 @@ fn preflight(out: &Path, files: &[OutFile]) -> Result<(), Error> {
                         "a file stands where a directory must be",
                     ));
                 }
-                _ => {}
+                Ok(_) => {
+                    existing.insert(dir.clone());
+                }
+                Err(_) => {}
             }
         }
         let target = out.join(rel);
@@ -157,14 +161,18 @@ fn preflight(out: &Path, files: &[OutFile]) -> Result<(), Error> {
             ));
         }
     }
-    Ok(())
+    Ok(existing)
 }
 
-fn make_parents(out: &Path, rel: &str) -> Result<(), Error> {
+/// Creates the missing parents of `rel`; `dirs` holds those known to exist (checked, not links).
+fn make_parents(out: &Path, rel: &str, dirs: &mut BTreeSet<PathBuf>) -> Result<(), Error> {
     let mut dir = out.to_path_buf();
     let parts: Vec<_> = Path::new(rel).components().collect();
     for part in &parts[..parts.len() - 1] {
         dir.push(part);
+        if dirs.contains(&dir) {
+            continue;
+        }
         match fs::create_dir(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -180,6 +188,7 @@ fn make_parents(out: &Path, rel: &str) -> Result<(), Error> {
             }
             Err(e) => return Err(Error::io(&dir)(e)),
         }
+        dirs.insert(dir.clone());
     }
     Ok(())
 }
