@@ -399,6 +399,23 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_input_is_refused_or_normalised_to_ldh(input in "\\PC{0,80}") {
+            if let Ok(h) = HostName::parse(&input) {
+                let s = h.as_str();
+                proptest::prop_assert!(s.len() <= 253 && s.contains('.'));
+                proptest::prop_assert!(s.split('.').all(|l| !l.is_empty() && l.len() <= 63
+                    && !l.starts_with('-') && !l.ends_with('-')
+                    && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')));
+                proptest::prop_assert_eq!(HostName::parse(s).unwrap(), h.clone());
+            }
+            if let Ok(p) = MxPattern::parse(&input) {
+                proptest::prop_assert_eq!(MxPattern::parse(&p.to_string()).unwrap(), p);
+            }
+        }
+    }
+
     #[test]
     fn rfc_8461_section_4_1_matching() {
         let w = MxPattern::parse("*.example.com").unwrap();

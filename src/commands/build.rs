@@ -142,6 +142,9 @@ pub fn tree(plan: &Plan, nginx: &Nginx, templates: &Templates) -> Result<Vec<Out
     Ok(files)
 }
 
+/// New or changed domains listed by name in the text summary; the rest are counted.
+const LISTED: usize = 50;
+
 struct Summary<'a> {
     plan: &'a Plan,
     report: &'a output::Report,
@@ -159,14 +162,17 @@ impl Summary<'_> {
             .domains
             .iter()
             .filter(|d| d.change != Change::Unchanged)
+            .take(LISTED)
             .map(|d| d.domain.name.as_str().len())
             .max()
             .unwrap_or(0);
+        let changed = self.plan.domains.len() - count(Change::Unchanged);
         for d in self
             .plan
             .domains
             .iter()
             .filter(|d| d.change != Change::Unchanged)
+            .take(LISTED)
         {
             let change = if d.change == Change::New {
                 "new"
@@ -178,6 +184,12 @@ impl Summary<'_> {
                 d.domain.name.as_str(),
                 d.domain.mode.as_str(),
                 d.id
+            ));
+        }
+        if changed > LISTED {
+            ui.out(&format!(
+                "... and {} more new or changed domain(s) (--format json lists all)",
+                changed - LISTED
             ));
         }
         let verb = if self.dry_run { "would write" } else { "wrote" };

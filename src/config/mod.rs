@@ -72,3 +72,31 @@ fn decode(bytes: &[u8], name: &str) -> Result<String, Error> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+            let _ = super::parse(&text);
+        }
+
+        #[test]
+        fn arbitrary_values_never_panic_and_errors_have_spans(
+            name in "\\PC{0,40}", mx in "\\PC{0,40}", rua in "\\PC{0,40}", listen in "\\PC{0,30}",
+        ) {
+            let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+            let text = format!(
+                "[nginx]\nlisten = [\"{}\"]\n[domains.\"{}\"]\nmx = [\"{}\"]\npolicy_cname = \"a.example\"\ntlsrpt_rua = [\"{}\"]\n",
+                quote(&listen), quote(&name), quote(&mx), quote(&rua)
+            );
+            let (config, problems) = super::parse(&text);
+            prop_assert_eq!(config.is_none(), problems.iter().any(|p| p.level == crate::diag::Level::Error));
+            for p in &problems {
+                prop_assert!(p.span.end <= text.len() && p.span.start <= p.span.end);
+            }
+        }
+    }
+}

@@ -220,7 +220,25 @@ fn json_summary_is_machine_readable() {
     assert_eq!(doc["domains"][0]["id"], "20251128000000");
     assert_eq!(doc["domains"][0]["mode"], "enforce");
     assert_eq!(doc["domains"][0]["changed"], true);
-    assert_eq!(doc["files"]["written"].as_array().unwrap().len(), 7);
+    let written: Vec<&str> = doc["files"]["written"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        written,
+        [
+            "webroot/mta-sts.a.example/.well-known/mta-sts.txt",
+            "webroot/mta-sts.b.example/.well-known/mta-sts.txt",
+            "nginx/mta-sts.a.example.conf",
+            "nginx/mta-sts.b.example.conf",
+            "dns/a.example.zone",
+            "dns/b.example.zone",
+            "manifest.json"
+        ],
+        "GEN-07: policies before vhosts before DNS records, manifest last"
+    );
     let again: serde_json::Value =
         serde_json::from_str(&p.run(&["build", "--format", "json"]).ok()).unwrap();
     assert_eq!(again["domains"][1]["changed"], false);
@@ -346,5 +364,26 @@ fn config_in_another_directory_keeps_lock_and_output_beside_it() {
     assert!(
         err.starts_with("site/mail.toml:2:7: error: invalid mx pattern"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_large_first_build_lists_fifty_domains_and_counts_the_rest() {
+    let mut config = String::from(
+        "[defaults]\nmx = [\"mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n",
+    );
+    for i in 0..60 {
+        config.push_str(&format!("[domains.\"d{i:02}.example\"]\n"));
+    }
+    let p = Project::new(&config);
+    let out = p.run(&["build"]).ok();
+    assert_eq!(
+        out.lines().filter(|l| l.ends_with("(new)")).count(),
+        50,
+        "{out}"
+    );
+    assert!(
+        out.contains("... and 10 more new or changed domain(s)"),
+        "{out}"
     );
 }
