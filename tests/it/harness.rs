@@ -354,3 +354,33 @@ impl Server {
 pub(crate) fn has_ipv6_loopback() -> bool {
     std::net::TcpListener::bind("[::1]:0").is_ok()
 }
+
+/// Writes a minimal nginx main config (temp paths under `root`, named by `tag`) that includes
+/// the generated vhosts unmodified; returns the config and error-log paths.
+pub(crate) fn nginx_test_conf(root: &Path, tag: &str) -> (PathBuf, PathBuf) {
+    let tmp = root.join(format!("{tag}-tmp"));
+    fs::create_dir_all(&tmp).unwrap();
+    let conf = root.join(format!("{tag}.conf"));
+    let log = root.join(format!("{tag}-error.log"));
+    let (r, t) = (root.display(), tmp.display());
+    fs::write(
+        &conf,
+        format!(
+            "daemon off;\nworker_processes 1;\npid {r}/{tag}.pid;\nerror_log {log} warn;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n\
+             \x20   access_log off;\n\
+             \x20   default_type application/octet-stream;\n\
+             \x20   client_body_temp_path {t}/body;\n\
+             \x20   proxy_temp_path {t}/proxy;\n\
+             \x20   fastcgi_temp_path {t}/fastcgi;\n\
+             \x20   uwsgi_temp_path {t}/uwsgi;\n\
+             \x20   scgi_temp_path {t}/scgi;\n\
+             \x20   include {r}/output/nginx/*.conf;\n\
+             }}\n",
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    (conf, log)
+}

@@ -2,7 +2,9 @@
 
 mod build;
 mod cli;
+mod e2e;
 mod harness;
 mod nginx;
 mod snapshots;
+mod system;
 mod zone;

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::harness::{
-    Project, Server, free_port, has_ipv6_loopback, make_certs, real_tool, run_ok,
+    Project, Server, free_port, has_ipv6_loopback, make_certs, nginx_test_conf, real_tool, run_ok,
 };
 
 struct Fetched {
@@ -120,32 +120,7 @@ max_age = 86400
         ),
     );
     p.run(&["build"]).ok();
-    fs::create_dir_all(root.join("nginx-tmp")).unwrap();
-    let conf = root.join("nginx-test.conf");
-    fs::write(
-        &conf,
-        format!(
-            r#"daemon off;
-worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/nginx-error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    default_type application/octet-stream;
-    client_body_temp_path {root}/nginx-tmp/body;
-    proxy_temp_path {root}/nginx-tmp/proxy;
-    fastcgi_temp_path {root}/nginx-tmp/fastcgi;
-    uwsgi_temp_path {root}/nginx-tmp/uwsgi;
-    scgi_temp_path {root}/nginx-tmp/scgi;
-    include {root}/output/nginx/*.conf;
-}}
-"#,
-            root = root.display()
-        ),
-    )
-    .unwrap();
-    let log = root.join("nginx-error.log");
+    let (conf, log) = nginx_test_conf(root, "nginx-test");
     let base = |cmd: &mut Command| {
         cmd.arg("-p")
             .arg(root)
