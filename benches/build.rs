@@ -49,6 +49,8 @@ fn build_once(ctx: &Context, out: &Path) -> Duration {
         locked: false,
         dry_run: false,
         format: Format::Text,
+        forget: Vec::new(),
+        wait: 0,
     };
     let t = Instant::now();
     build::run(ctx, &args, &mut Quiet).expect("build succeeds");

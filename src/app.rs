@@ -20,6 +20,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Init => commands::init::run(&ctx, &mut ui),
         Command::Validate => commands::validate::run(&ctx, &mut ui),
         Command::Build(args) => commands::build::run(&ctx, args, &mut ui),
+        Command::Status(args) => commands::status::run(&ctx, args, &mut ui),
         Command::Templates(TemplatesCommand::Eject { dir }) => {
             commands::templates::eject(&ctx, dir.clone(), &mut ui)
         }
@@ -46,6 +47,12 @@ fn report(error: &Error) {
             "error: {}: {errors} error(s); nothing was written",
             file.name
         );
+    } else if let Error::Refused(reasons) = error {
+        // One unwrapped line per reason: each names its domain, so scripts can grep for it.
+        let _ = writeln!(err, "error: refusing to build; nothing was written:");
+        for reason in reasons {
+            let _ = writeln!(err, "  - {reason}");
+        }
     } else {
         let _ = write!(err, "{}", diag::render(error));
     }

@@ -36,6 +36,8 @@ pub enum Command {
     Validate,
     /// Generate the output tree and update the lock file.
     Build(BuildArgs),
+    /// One line per domain: mode, id, lifecycle stage, the next date that matters, warnings.
+    Status(StatusArgs),
     /// Work with the built-in templates.
     #[command(subcommand)]
     Templates(TemplatesCommand),
@@ -54,6 +56,20 @@ pub struct BuildArgs {
     #[arg(long)]
     pub dry_run: bool,
     /// How to print the summary.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Drop DOMAIN from the lock although senders may still hold its policy (repeatable).
+    #[arg(long, value_name = "DOMAIN")]
+    pub forget: Vec<String>,
+    /// Seconds to wait for another mtasts working on the same config before giving up.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub wait: u64,
+}
+
+/// Options of `status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// How to print it.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }

@@ -38,6 +38,10 @@ pub enum Error {
     ))]
     Busy(PathBuf),
 
+    /// The plan would break senders that still hold a policy; `app` prints each reason.
+    #[error("refusing to build: {}", .0.join("; "))]
+    Refused(Vec<String>),
+
     /// `build --locked` would have changed the lock file.
     #[error("{} would change (--locked): {}", lock.display(), domains.join(", "))]
     #[diagnostic(help(

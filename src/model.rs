@@ -9,7 +9,10 @@ use crate::names::{DomainName, HostName, MxPattern};
 pub const MAX_AGE_LIMIT: u32 = 31_557_600;
 
 /// The policy mode (RFC 8461 §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Senders treat the domain as having no active policy.
     None,
@@ -70,6 +73,28 @@ pub struct Domain {
     pub tlsrpt_rua: Vec<String>,
     /// TTL of every record the domain emits.
     pub ttl: u32,
+    /// How new ids are made.
+    pub id_scheme: IdScheme,
+    /// An id to publish for the current policy (until the policy changes).
+    pub pinned_id: Option<String>,
+    /// Retire MTA-STS for this domain (RFC 8461 §8.3).
+    pub retire: bool,
+    /// `max_age` of the `mode: none` policy published while retiring.
+    pub retire_max_age: u32,
+}
+
+/// How a new policy id is derived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdScheme {
+    /// `YYYYMMDDHHMMSS` (UTC), strictly increasing per domain.
+    Timestamp,
+    /// The first 32 hex digits of the sha256 of the policy bytes: stable, needs no state.
+    Hash,
+}
+
+/// Whether `id` is a valid `_mta-sts` id (RFC 8461 §3.1: 1 to 32 letters and digits).
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// How the nginx snippets are written.

@@ -1,100 +1,487 @@
-//! Pure planning: config + previous lock + clock → per-domain policy bytes, ids and records.
+//! Pure planning: config + previous lock + clock → per-domain policy bytes, ids, records and
+//! lifecycle (RFC 8461 §8.1 ordering, §8.3 retirement). No I/O, no clock reads.
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::model::{Config, Domain};
+use crate::model::{Config, Domain, IdScheme, Mode};
 use crate::policy::Policy;
 use crate::records::{self, Record};
-use crate::state::{Entry, Lock};
+use crate::state::{Entry, Lock, Notice, Stage};
 
 const ID_FORMAT: &str = "%Y%m%d%H%M%S";
+/// Below this, RFC 8461 §3.2's "weeks or greater" is far off for an enforced policy.
+const ONE_DAY: u32 = 86_400;
 
 /// Why a domain's id is what it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Change {
-    /// First time in the lock (or back after leaving the config): new id.
+    /// First policy in the lock (or the first after retirement or removal): new id.
     New,
-    /// Policy bytes differ from the ones the previous id names: new id.
+    /// Policy bytes (or the pinned id) differ from the ones the previous id names: new id.
     Changed,
     /// Same policy bytes: same id.
     Unchanged,
 }
 
-/// Everything to publish for one domain.
+/// A message about one domain that a person should read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Warning {
+    /// The domain (A-label).
+    pub domain: String,
+    /// A stable keyword: `mx-dropped`, `max-age-lowered`, `mode-none`, `short-enforce`,
+    /// `wildcard-enforce`, `pin-spent`, `retiring`, `retired`, `forgotten`.
+    pub kind: &'static str,
+    /// The message.
+    pub text: String,
+    /// When it stops mattering, if it has such a date.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Everything to publish for one configured domain.
 #[derive(Debug, Clone)]
 pub struct DomainPlan {
     /// The validated domain.
     pub domain: Domain,
-    /// Canonical policy bytes.
+    /// Canonical policy bytes (the `mode: none` policy while retiring).
     pub policy: String,
-    /// The `_mta-sts` id naming those bytes.
+    /// The `_mta-sts` id naming those bytes (empty for a domain that never published).
     pub id: String,
     /// Whether the id is new.
     pub change: Change,
-    /// DNS records in publishing order.
+    /// Lifecycle stage after this build.
+    pub stage: Stage,
+    /// DNS records in publishing order (empty once retired).
     pub records: Vec<Record>,
+    /// For a retiring domain: when its files and records may go.
+    pub remove_after: Option<DateTime<Utc>>,
+}
+
+impl DomainPlan {
+    /// Whether the domain's files and records are part of the output.
+    pub fn published(&self) -> bool {
+        matches!(self.stage, Stage::Active | Stage::Retiring)
+    }
+
+    /// The mode senders see (none while retiring).
+    pub fn mode(&self) -> Mode {
+        if self.domain.retire {
+            Mode::None
+        } else {
+            self.domain.mode
+        }
+    }
 }
 
 /// The outcome of planning a whole config.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// Per domain, sorted by A-label name.
+    /// Configured domains, sorted by A-label name.
     pub domains: Vec<DomainPlan>,
     /// The lock as it must be after publishing this plan.
     pub lock: Lock,
-    /// Domains whose lock entry differs from the previous lock (added, new id, or gone).
+    /// Domains whose lock entry differs from the previous lock.
     pub lock_changes: Vec<String>,
+    /// Messages for people, in domain order.
+    pub warnings: Vec<Warning>,
+    /// Why this plan must not be published (each message names its domain and the fix).
+    pub refusals: Vec<String>,
 }
 
-/// Plans every domain; ids change only where policy bytes changed.
-pub fn plan(config: &Config, previous: &Lock, now: DateTime<Utc>) -> Plan {
-    let mut lock = Lock::new();
-    let mut domains = Vec::with_capacity(config.domains.len());
+/// Plans every domain; ids change only where policy bytes changed; domains in `forget` may
+/// leave the lock whatever their stage.
+pub fn plan(config: &Config, previous: &Lock, now: DateTime<Utc>, forget: &[String]) -> Plan {
+    let mut out = Plan {
+        domains: Vec::with_capacity(config.domains.len()),
+        lock: Lock::new(),
+        lock_changes: Vec::new(),
+        warnings: Vec::new(),
+        refusals: Vec::new(),
+    };
     for domain in &config.domains {
-        let policy = Policy::new(domain.mode, &domain.mx, domain.max_age).render();
-        let sha = sha256_hex(policy.as_bytes());
         let prev = previous.domains.get(domain.name.as_str());
-        let (id, change) = match prev {
-            Some(e) if !e.removed && e.policy_sha256 == sha => (e.id.clone(), Change::Unchanged),
-            Some(e) if !e.removed => (next_id(Some(&e.id), now), Change::Changed),
-            Some(e) => (next_id(Some(&e.id), now), Change::New),
-            None => (next_id(None, now), Change::New),
-        };
-        lock.domains.insert(
-            domain.name.as_str().to_string(),
-            Entry {
-                id: id.clone(),
-                policy_sha256: sha,
-                removed: false,
-            },
-        );
-        domains.push(DomainPlan {
-            records: records::for_domain(domain, &id),
-            domain: domain.clone(),
-            policy,
-            id,
-            change,
-        });
+        let (plan, entry) = plan_domain(domain, prev, now, &mut out);
+        if let Some(entry) = entry {
+            out.lock.domains.insert(domain.name.to_string(), entry);
+        }
+        out.domains.push(plan);
     }
     for (name, entry) in &previous.domains {
-        lock.domains.entry(name.clone()).or_insert_with(|| Entry {
-            removed: true,
-            ..entry.clone()
-        });
+        if out.lock.domains.contains_key(name)
+            || config.domains.iter().any(|d| d.name.as_str() == name)
+        {
+            continue;
+        }
+        if forget.contains(name) {
+            out.warnings.push(Warning {
+                domain: name.clone(),
+                kind: "forgotten",
+                text: format!("{name} is forgotten (--forget): its lock entry is dropped"),
+                until: None,
+            });
+            continue;
+        }
+        match leaving(entry, now) {
+            Ok(entry) => {
+                out.lock.domains.insert(name.clone(), entry);
+            }
+            Err(until) => out.refusals.push(format!(
+                "{name} was removed from the config, but senders may hold its {} policy until {}. \
+                 RFC 8461 §8.3: put it back with `retire = true` so that a `mode: none` policy \
+                 replaces it first; mtasts then removes it when that date has passed. \
+                 To drop it anyway, pass --forget {name}.",
+                entry.mode,
+                day(until)
+            )),
+        }
     }
-    let lock_changes = lock
+    for name in forget {
+        if config.domains.iter().any(|d| d.name.as_str() == name) {
+            out.warnings.push(Warning {
+                domain: name.clone(),
+                kind: "forgotten",
+                text: format!("--forget {name} ignored: it is still in the config"),
+                until: None,
+            });
+        }
+    }
+    out.lock_changes = out
+        .lock
         .domains
         .iter()
         .filter(|(name, entry)| previous.domains.get(*name) != Some(entry))
         .map(|(name, _)| name.clone())
+        .chain(
+            previous
+                .domains
+                .keys()
+                .filter(|n| !out.lock.domains.contains_key(*n))
+                .cloned(),
+        )
         .collect();
-    Plan {
-        domains,
-        lock,
-        lock_changes,
+    out.lock_changes.sort();
+    out
+}
+
+/// A domain absent from the config keeps its entry (marked removed) when no testing/enforce
+/// policy of it can still be cached; otherwise `Err` holds the date until which one can.
+fn leaving(entry: &Entry, now: DateTime<Utc>) -> Result<Entry, DateTime<Utc>> {
+    if matches!(entry.stage, Stage::Retired | Stage::Removed) {
+        return Ok(entry.clone());
     }
+    let cached_until = match entry.mode {
+        Mode::None => entry
+            .remove_after
+            .or_else(|| entry.sts_ended.map(|t| after(t, entry.max_age_high))),
+        // Still published right now, so cacheable for its whole lifetime from now.
+        _ => Some(after(now, entry.max_age_high)),
+    };
+    match cached_until {
+        Some(until) if until > now => Err(until),
+        _ => Ok(Entry {
+            stage: Stage::Removed,
+            ..entry.clone()
+        }),
+    }
+}
+
+fn plan_domain(
+    d: &Domain,
+    prev: Option<&Entry>,
+    now: DateTime<Utc>,
+    out: &mut Plan,
+) -> (DomainPlan, Option<Entry>) {
+    let name = d.name.to_string();
+    let (mode, max_age) = if d.retire {
+        (Mode::None, d.retire_max_age)
+    } else {
+        (d.mode, d.max_age)
+    };
+    let policy = Policy::new(mode, &d.mx, max_age).render();
+    let sha = sha256_hex(policy.as_bytes());
+    let mut result = DomainPlan {
+        domain: d.clone(),
+        policy,
+        id: prev.map(|e| e.id.clone()).unwrap_or_default(),
+        change: Change::Unchanged,
+        stage: prev.map_or(Stage::Retired, |e| e.stage),
+        records: Vec::new(),
+        remove_after: None,
+    };
+
+    // Retired (or never published) and asked to stay retired: nothing to publish.
+    let live = prev.filter(|e| matches!(e.stage, Stage::Active | Stage::Retiring));
+    if d.retire && live.is_none() {
+        let entry = prev.map(|e| Entry {
+            stage: Stage::Retired,
+            ..e.clone()
+        });
+        result.stage = Stage::Retired;
+        return (result, entry);
+    }
+
+    let same_policy = live.is_some_and(|e| e.policy_sha256 == sha);
+    let new_pin = d
+        .pinned_id
+        .as_ref()
+        .filter(|p| prev.and_then(|e| e.pin.as_ref()) != Some(*p));
+    let (id, change) = match (live, new_pin) {
+        (Some(e), None) if same_policy => (e.id.clone(), Change::Unchanged),
+        (Some(e), Some(pin)) if same_policy && *pin == e.id => (e.id.clone(), Change::Unchanged),
+        (_, Some(pin)) => {
+            if prev.is_some_and(|e| e.id == *pin) && !same_policy {
+                out.refusals.push(format!(
+                    "{name}: the pinned id {pin:?} already names the previous policy; an id must \
+                     change whenever the policy does (RFC 8461 §3.1): remove `id` or pick another"
+                ));
+            }
+            (
+                pin.clone(),
+                if live.is_some() {
+                    Change::Changed
+                } else {
+                    Change::New
+                },
+            )
+        }
+        (_, None) => {
+            if let (Some(pin), Some(_)) = (&d.pinned_id, live) {
+                out.warnings.push(Warning {
+                    domain: name.clone(),
+                    kind: "pin-spent",
+                    text: format!(
+                        "{name}: the policy changed, so the pinned id {pin:?} no longer applies and a new id was made; remove `id` from its table"
+                    ),
+                    until: None,
+                });
+            }
+            let id = match d.id_scheme {
+                IdScheme::Timestamp => next_id(prev.map(|e| e.id.as_str()), now),
+                IdScheme::Hash => sha[..32].to_string(),
+            };
+            (
+                id,
+                if live.is_some() {
+                    Change::Changed
+                } else {
+                    Change::New
+                },
+            )
+        }
+    };
+
+    let fresh = if change == Change::Unchanged || d.retire {
+        Vec::new()
+    } else {
+        live.map_or_else(Vec::new, |e| change_notices(d, e, max_age, now))
+    };
+    let mut entry = match live {
+        Some(e) if change == Change::Unchanged => Entry {
+            pin: d.pinned_id.clone(),
+            ..e.clone()
+        },
+        Some(e) => Entry {
+            id: id.clone(),
+            policy_sha256: sha.clone(),
+            stage: Stage::Active,
+            mode,
+            max_age,
+            mx: d.mx.iter().map(ToString::to_string).collect(),
+            published: now,
+            max_age_high: e.max_age_high.max(max_age),
+            sts_ended: match (e.mode, mode) {
+                (Mode::Testing | Mode::Enforce, Mode::None) => Some(now),
+                (_, Mode::None) => e.sts_ended,
+                _ => None,
+            },
+            retiring_since: None,
+            remove_after: None,
+            pin: d.pinned_id.clone(),
+            notices: e
+                .notices
+                .iter()
+                .filter(|n| n.until > now)
+                .chain(fresh.iter().map(|(_, n)| n))
+                .cloned()
+                .collect(),
+        },
+        None => Entry {
+            id: id.clone(),
+            policy_sha256: sha.clone(),
+            stage: Stage::Active,
+            mode,
+            max_age,
+            mx: d.mx.iter().map(ToString::to_string).collect(),
+            published: now,
+            max_age_high: max_age,
+            sts_ended: None,
+            retiring_since: None,
+            remove_after: None,
+            pin: d.pinned_id.clone(),
+            notices: Vec::new(),
+        },
+    };
+    if change != Change::Unchanged {
+        enforce_warnings(d, live.map(|e| e.mode), &mut out.warnings);
+    }
+    out.warnings
+        .extend(fresh.into_iter().map(|(kind, n)| Warning {
+            domain: name.clone(),
+            kind,
+            text: n.text,
+            until: Some(n.until),
+        }));
+
+    result.id = id;
+    result.change = change;
+    result.stage = Stage::Active;
+    if d.retire {
+        let since = match live {
+            Some(e) if e.stage == Stage::Retiring => e.retiring_since.unwrap_or(now),
+            _ => now,
+        };
+        let remove_after = after(after(since, entry.max_age_high), d.ttl);
+        entry.stage = Stage::Retiring;
+        entry.retiring_since = Some(since);
+        entry.remove_after = Some(remove_after);
+        result.remove_after = Some(remove_after);
+        if now >= remove_after && since < now {
+            entry.stage = Stage::Retired;
+            result.stage = Stage::Retired;
+            let records = records::for_domain(d, &result.id);
+            out.warnings.push(Warning {
+                domain: name.clone(),
+                kind: "retired",
+                text: format!(
+                    "{name}: retirement complete; its policy file and vhost are no longer generated. \
+                     Delete these DNS records now: {} (the _smtp._tls record is independent: keep it \
+                     while you want TLS reports)",
+                    records
+                        .iter()
+                        .filter(|r| !r.owner.starts_with("_smtp._tls."))
+                        .map(|r| format!("{} {}", r.owner, r.rtype))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                until: None,
+            });
+            return (result, Some(entry));
+        }
+        result.stage = Stage::Retiring;
+        out.warnings.push(Warning {
+            domain: name.clone(),
+            kind: "retiring",
+            text: format!(
+                "{name}: retiring; `mode: none` is published since {}; keep its records, vhost and \
+                 policy until {}, after which the build removes them",
+                day(since),
+                day(remove_after)
+            ),
+            until: Some(remove_after),
+        });
+    }
+    result.records = records::for_domain(d, &result.id);
+    (result, Some(entry))
+}
+
+/// Notices (kind, and the date until which they matter) for a change of a published policy:
+/// senders may keep the previous one for up to the largest max_age published (RFC 8461 §8.3).
+fn change_notices(
+    d: &Domain,
+    prev: &Entry,
+    max_age: u32,
+    now: DateTime<Utc>,
+) -> Vec<(&'static str, Notice)> {
+    let mut notices = Vec::new();
+    if prev.mode == Mode::None {
+        return notices;
+    }
+    let until = after(now, prev.max_age_high);
+    let name = d.name.as_str();
+    let kept: Vec<String> = d.mx.iter().map(ToString::to_string).collect();
+    for dropped in prev.mx.iter().filter(|p| !kept.contains(p)) {
+        notices.push((
+            "mx-dropped",
+            Notice {
+                until,
+                text: format!(
+                    "{name}: mx {dropped} was dropped from the {} policy; senders may keep that \
+                     policy until {}: keep the hosts it matches valid MX hosts (DNS and \
+                     certificate) until then",
+                    prev.mode,
+                    day(until)
+                ),
+            },
+        ));
+    }
+    if max_age < prev.max_age {
+        notices.push((
+            "max-age-lowered",
+            Notice {
+                until,
+                text: format!(
+                    "{name}: max_age lowered from {} to {max_age}; the old policy still governs \
+                     senders that cached it until {} (RFC 8461 §8.3)",
+                    prev.max_age,
+                    day(until)
+                ),
+            },
+        ));
+    }
+    if d.mode == Mode::None {
+        notices.push((
+            "mode-none",
+            Notice {
+                until,
+                text: format!(
+                    "{name}: mode none published; senders may hold the {} policy until {}",
+                    prev.mode,
+                    day(until)
+                ),
+            },
+        ));
+    }
+    notices
+}
+
+/// Warnings for a new or changed enforce policy (no date: they hold while it is published).
+fn enforce_warnings(d: &Domain, prev_mode: Option<Mode>, warnings: &mut Vec<Warning>) {
+    if d.mode != Mode::Enforce || d.retire {
+        return;
+    }
+    let name = d.name.to_string();
+    if d.max_age < ONE_DAY && prev_mode != Some(Mode::Enforce) {
+        warnings.push(Warning {
+            domain: name.clone(),
+            kind: "short-enforce",
+            text: format!(
+                "{name}: switched to enforce with max_age {} (under a day); senders refetch often and an attacker who blocks the fetch wins sooner (RFC 8461 §3.2 expects weeks)",
+                d.max_age
+            ),
+            until: None,
+        });
+    }
+    for wildcard in d.mx.iter().filter(|m| m.is_wildcard()) {
+        warnings.push(Warning {
+            domain: name.clone(),
+            kind: "wildcard-enforce",
+            text: format!(
+                "{name}: enforce policy with wildcard mx {wildcard}: any host with a valid certificate one label below it is accepted as an MX (RFC 8461 §10.4)"
+            ),
+            until: None,
+        });
+    }
+}
+
+/// `t` plus `secs` seconds.
+fn after(t: DateTime<Utc>, secs: u32) -> DateTime<Utc> {
+    t + TimeDelta::seconds(i64::from(secs))
+}
+
+/// A date and time for messages: `2025-11-28 00:00 UTC`.
+pub fn day(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// A `YYYYMMDDHHMMSS` id for `now`, strictly greater than a previous timestamp id.
@@ -140,76 +527,289 @@ mode = "enforce"
 [domains."b.example"]
 "#;
 
+    const DAY: i64 = 86_400;
+    const T0: i64 = 1_700_000_000;
+
     fn t(epoch: i64) -> DateTime<Utc> {
         from_epoch(&epoch.to_string()).unwrap()
     }
 
+    fn run(text: &str, lock: &Lock, at: i64) -> Plan {
+        plan(&config(text), lock, t(at), &[])
+    }
+
+    fn kinds(p: &Plan) -> Vec<(&str, &str)> {
+        p.warnings
+            .iter()
+            .map(|w| (w.domain.as_str(), w.kind))
+            .collect()
+    }
+
     #[test]
     fn gen_04_new_domains_get_timestamp_ids() {
-        let p = plan(&config(BASE), &Lock::new(), t(1_700_000_000));
+        let p = run(BASE, &Lock::new(), T0);
         assert_eq!(p.domains[0].id, "20231114221320");
-        assert!(p.domains.iter().all(|d| d.change == Change::New));
+        assert!(
+            p.domains
+                .iter()
+                .all(|d| d.change == Change::New && d.stage == Stage::Active)
+        );
         assert_eq!(p.lock_changes, ["a.example", "b.example"]);
+        let e = &p.lock.domains["a.example"];
+        assert_eq!(
+            (e.published, e.max_age_high, e.mode),
+            (t(T0), 604800, Mode::Enforce)
+        );
     }
 
     #[test]
     fn gen_05_ids_change_iff_policy_bytes_change() {
-        let first = plan(&config(BASE), &Lock::new(), t(1_700_000_000));
-        let same = plan(&config(BASE), &first.lock, t(1_800_000_000));
+        let first = run(BASE, &Lock::new(), T0);
+        let same = run(BASE, &first.lock, T0 + 100 * DAY);
         assert!(same.domains.iter().all(|d| d.change == Change::Unchanged));
         assert!(same.lock_changes.is_empty());
-        assert_eq!(same.lock, first.lock);
+        assert_eq!(
+            same.lock, first.lock,
+            "an unchanged plan leaves the lock byte-identical"
+        );
 
         let edited = BASE.replace(
             "[domains.\"b.example\"]",
-            "[domains.\"b.example\"]\nmax_age = 86400",
+            "[domains.\"b.example\"]\nmax_age = 1209600",
         );
-        let next = plan(&config(&edited), &first.lock, t(1_800_000_000));
+        let next = run(&edited, &first.lock, 1_800_000_000);
         assert_eq!(next.domains[0].change, Change::Unchanged);
         assert_eq!(next.domains[1].change, Change::Changed);
         assert_eq!(next.domains[1].id, "20270115080000");
         assert_eq!(next.lock_changes, ["b.example"]);
+        assert_eq!(next.lock.domains["b.example"].published, t(1_800_000_000));
     }
 
     #[test]
-    fn gen_06_rpt_06_tlsrpt_and_ttl_do_not_bump_the_id() {
-        let first = plan(&config(BASE), &Lock::new(), t(1_700_000_000));
+    fn gen_06_rpt_06_tlsrpt_ttl_and_policy_host_do_not_bump_the_id() {
+        let first = run(BASE, &Lock::new(), T0);
         let edited = BASE.replace(
             "[domains.\"b.example\"]",
             "[domains.\"b.example\"]\ntlsrpt_rua = [\"mailto:r@example.net\"]\nttl = 300\npolicy_addresses = [\"192.0.2.1\"]",
         );
-        let next = plan(&config(&edited), &first.lock, t(1_800_000_000));
+        let next = run(&edited, &first.lock, T0 + DAY);
         assert_eq!(next.domains[1].change, Change::Unchanged);
         assert_eq!(next.domains[1].records.len(), 3);
     }
 
     #[test]
     fn ids_strictly_increase_when_the_clock_repeats_or_goes_back() {
-        assert_eq!(
-            next_id(Some("20231114221320"), t(1_700_000_000)),
-            "20231114221321"
-        );
-        assert_eq!(
-            next_id(Some("20991231235959"), t(1_700_000_000)),
-            "21000101000000"
-        );
-        assert_eq!(next_id(Some("custom1"), t(1_700_000_000)), "20231114221320");
+        assert_eq!(next_id(Some("20231114221320"), t(T0)), "20231114221321");
+        assert_eq!(next_id(Some("20991231235959"), t(T0)), "21000101000000");
+        assert_eq!(next_id(Some("custom1"), t(T0)), "20231114221320");
+        let first = run(BASE, &Lock::new(), T0);
+        let edited = BASE.replace("mode = \"enforce\"", "mode = \"testing\"");
+        let again = run(&edited, &first.lock, T0);
+        assert_eq!(again.domains[0].id, "20231114221321", "same second: +1s");
+        let back = run(BASE, &again.lock, T0 - DAY);
+        assert_eq!(back.domains[0].id, "20231114221322", "clock went back: +1s");
     }
 
     #[test]
-    fn a_domain_that_leaves_and_returns_gets_a_greater_id() {
-        let first = plan(&config(BASE), &Lock::new(), t(1_700_000_000));
-        let without_b = BASE.replace("[domains.\"b.example\"]\n", "");
-        let gone = plan(&config(&without_b), &first.lock, t(1_700_000_000));
-        assert!(gone.lock.domains["b.example"].removed);
+    fn hash_ids_are_stable_and_derived_from_the_policy_bytes() {
+        let text = BASE.replace("[defaults]", "[defaults]\nid_scheme = \"hash\"");
+        let one = run(&text, &Lock::new(), T0);
+        let two = run(&text, &Lock::new(), T0 + 1000 * DAY);
         assert_eq!(
-            gone.lock.domains["b.example"].id,
-            first.lock.domains["b.example"].id
+            one.domains[0].id, two.domains[0].id,
+            "independent of clock and state"
         );
-        assert_eq!(gone.lock_changes, ["b.example"]);
-        let back = plan(&config(BASE), &gone.lock, t(1_700_000_000));
+        assert_eq!(
+            one.domains[0].id,
+            &sha256_hex(one.domains[0].policy.as_bytes())[..32]
+        );
+        // The same bytes on any machine: pinned here so that a change to the derivation shows.
+        assert_eq!(one.domains[0].id, "4389fbf47eaa156356cf6dca6f97c9a1");
+        let edited = text.replace("mode = \"enforce\"", "mode = \"testing\"");
+        let changed = run(&edited, &one.lock, T0 + DAY);
+        assert_ne!(changed.domains[0].id, one.domains[0].id);
+        assert!(valid_ids(&changed));
+    }
+
+    fn valid_ids(p: &Plan) -> bool {
+        p.domains.iter().all(|d| crate::model::valid_id(&d.id))
+    }
+
+    #[test]
+    fn a_pinned_id_holds_until_the_policy_changes() {
+        let pinned = BASE.replace(
+            "mode = \"enforce\"",
+            "mode = \"enforce\"\nid = \"mailcow2024\"",
+        );
+        let first = run(&pinned, &Lock::new(), T0);
+        assert_eq!(first.domains[0].id, "mailcow2024");
+        let again = run(&pinned, &first.lock, T0 + DAY);
+        assert_eq!(again.domains[0].id, "mailcow2024");
+        assert!(again.lock_changes.is_empty());
+        let changed = pinned.replace("mode = \"enforce\"", "mode = \"testing\"");
+        let next = run(&changed, &again.lock, T0 + 2 * DAY);
+        assert_eq!(next.domains[0].id, "20231116221320");
+        assert!(kinds(&next).contains(&("a.example", "pin-spent")));
+        let later = run(&changed, &next.lock, T0 + 3 * DAY);
+        assert_eq!(
+            later.domains[0].id, "20231116221320",
+            "a spent pin is not applied again"
+        );
+        // Pinning the id that already names the previous policy to a new policy is refused.
+        let reuse = changed
+            .replace("id = \"mailcow2024\"", "id = \"20231116221320\"")
+            .replace("mode = \"testing\"", "mode = \"enforce\"");
+        let refused = run(&reuse, &later.lock, T0 + 4 * DAY);
+        assert_eq!(refused.refusals.len(), 1, "{:?}", refused.refusals);
+    }
+
+    #[test]
+    fn leaving_the_config_needs_retirement_or_forget() {
+        let first = run(BASE, &Lock::new(), T0);
+        let without_b = BASE.replace("[domains.\"b.example\"]\n", "");
+        let refused = run(&without_b, &first.lock, T0 + DAY);
+        assert_eq!(refused.refusals.len(), 1);
+        assert!(
+            refused.refusals[0].starts_with("b.example was removed"),
+            "{}",
+            refused.refusals[0]
+        );
+        assert!(
+            refused.refusals[0].contains("retire = true")
+                && refused.refusals[0].contains("--forget b.example")
+        );
+        let forgotten = plan(
+            &config(&without_b),
+            &first.lock,
+            t(T0 + DAY),
+            &["b.example".into()],
+        );
+        assert!(forgotten.refusals.is_empty());
+        assert!(!forgotten.lock.domains.contains_key("b.example"));
+        assert_eq!(forgotten.lock_changes, ["b.example"]);
+        assert!(kinds(&forgotten).contains(&("b.example", "forgotten")));
+    }
+
+    #[test]
+    fn a_domain_that_only_ever_published_none_may_leave_and_comes_back_with_a_greater_id() {
+        let none = BASE.replace(
+            "[domains.\"b.example\"]",
+            "[domains.\"b.example\"]\nmode = \"none\"",
+        );
+        let first = run(&none, &Lock::new(), T0);
+        let without_b = BASE.replace("[domains.\"b.example\"]\n", "");
+        let gone = run(&without_b, &first.lock, T0 + DAY);
+        assert!(gone.refusals.is_empty(), "{:?}", gone.refusals);
+        assert_eq!(gone.lock.domains["b.example"].stage, Stage::Removed);
+        let back = run(&none, &gone.lock, T0 + DAY);
         assert_eq!(back.domains[1].change, Change::New);
         assert!(back.domains[1].id > first.domains[1].id);
+    }
+
+    #[test]
+    fn ret_01_to_06_retirement_timeline_honours_the_largest_max_age() {
+        let thirty_days = BASE.replace(
+            "mode = \"enforce\"",
+            "mode = \"enforce\"\nmax_age = 2592000",
+        );
+        let p0 = run(&thirty_days, &Lock::new(), T0);
+        // Lowering max_age: the 30 days still govern (RET-06).
+        let one_day = BASE.replace("mode = \"enforce\"", "mode = \"enforce\"\nmax_age = 86400");
+        let p1 = run(&one_day, &p0.lock, T0 + DAY);
+        let lowered = p1
+            .warnings
+            .iter()
+            .find(|w| w.kind == "max-age-lowered")
+            .unwrap();
+        assert_eq!(lowered.until, Some(t(T0 + 31 * DAY)));
+        assert_eq!(p1.lock.domains["a.example"].max_age_high, 2_592_000);
+        // Retire (RET-01): mode none, short max_age, new id, still one mx line.
+        let retire = one_day.replace("mode = \"enforce\"", "mode = \"enforce\"\nretire = true");
+        let p2 = run(&retire, &p1.lock, T0 + 2 * DAY);
+        let a = &p2.domains[0];
+        assert_eq!(
+            (a.stage, a.change, a.mode()),
+            (Stage::Retiring, Change::Changed, Mode::None)
+        );
+        assert!(
+            a.policy
+                .contains("mode: none\r\nmx: mx.example.net\r\nmax_age: 86400\r\n")
+        );
+        let remove_after = t(T0 + 2 * DAY + 30 * DAY + 3600);
+        assert_eq!(
+            a.remove_after,
+            Some(remove_after),
+            "none went out + largest max_age + ttl (RET-02)"
+        );
+        assert!(kinds(&p2).contains(&("a.example", "retiring")));
+        // Before that moment it keeps publishing (RET-03) ...
+        let p3 = run(&retire, &p2.lock, T0 + 31 * DAY);
+        assert_eq!(
+            (p3.domains[0].stage, p3.domains[0].change),
+            (Stage::Retiring, Change::Unchanged)
+        );
+        assert!(p3.domains[0].published() && !p3.domains[0].records.is_empty());
+        assert!(p3.lock_changes.is_empty());
+        // ... and leaving the config is still refused.
+        let without_a = "[domains.\"b.example\"]\nmx = [\"mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n";
+        assert_eq!(run(without_a, &p2.lock, T0 + 31 * DAY).refusals.len(), 1);
+        // After it, nothing is published and the lock says retired.
+        let p4 = run(&retire, &p3.lock, T0 + 32 * DAY + 3601);
+        assert_eq!(p4.domains[0].stage, Stage::Retired);
+        assert!(!p4.domains[0].published() && p4.domains[0].records.is_empty());
+        let retired = p4.warnings.iter().find(|w| w.kind == "retired").unwrap();
+        assert!(
+            retired.text.contains("_mta-sts.a.example. TXT")
+                && retired.text.contains("mta-sts.a.example. CNAME")
+        );
+        assert_eq!(p4.lock.domains["a.example"].stage, Stage::Retired);
+        let p5 = run(&retire, &p4.lock, T0 + 40 * DAY);
+        assert!(p5.lock_changes.is_empty() && !p5.domains[0].published());
+        // A retired domain may leave the config.
+        assert!(run(without_a, &p5.lock, T0 + 40 * DAY).refusals.is_empty());
+        // Re-enabling publishes a fresh policy with a new id (RET-04) and fresh history.
+        let p6 = run(&one_day, &p5.lock, T0 + 41 * DAY);
+        let a = &p6.domains[0];
+        assert_eq!(
+            (a.stage, a.change, a.mode()),
+            (Stage::Active, Change::New, Mode::Enforce)
+        );
+        assert_ne!(a.id, p4.domains[0].id);
+        assert_eq!(p6.lock.domains["a.example"].max_age_high, 86_400);
+    }
+
+    #[test]
+    fn ret_05_change_warnings() {
+        let first = run(
+            &BASE.replace(
+                "mx = [\"mx.example.net\"]",
+                "mx = [\"mx.example.net\", \"old.example.net\"]",
+            ),
+            &Lock::new(),
+            T0,
+        );
+        let dropped = run(BASE, &first.lock, T0 + DAY);
+        let w: Vec<_> = dropped
+            .warnings
+            .iter()
+            .filter(|w| w.kind == "mx-dropped")
+            .collect();
+        assert_eq!(w.len(), 2, "both domains had old.example.net");
+        assert!(w[0].text.contains("old.example.net") && w[0].until == Some(t(T0 + 8 * DAY)));
+        assert_eq!(
+            dropped.lock.domains["a.example"].notices.len(),
+            1,
+            "kept for `status`"
+        );
+        let short = BASE.replace("[domains.\"b.example\"]", "[domains.\"b.example\"]\nmode = \"enforce\"\nmax_age = 3600\nmx = [\"*.mx.example.net\"]");
+        let p = run(&short, &dropped.lock, T0 + 2 * DAY);
+        let k = kinds(&p);
+        assert!(k.contains(&("b.example", "short-enforce")), "{k:?}");
+        assert!(k.contains(&("b.example", "wildcard-enforce")), "{k:?}");
+        assert!(
+            !k.iter().any(|(d, _)| *d == "a.example"),
+            "an unchanged policy warns nothing: {k:?}"
+        );
     }
 
     #[test]

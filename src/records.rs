@@ -143,6 +143,10 @@ mod tests {
             policy_host: host,
             tlsrpt_rua: rua.iter().map(|s| s.to_string()).collect(),
             ttl: 3600,
+            id_scheme: crate::model::IdScheme::Timestamp,
+            pinned_id: None,
+            retire: false,
+            retire_max_age: 86400,
         }
     }
 

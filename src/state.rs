@@ -4,17 +4,19 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::diag::{Problem, SourceFile};
 use crate::error::Error;
+use crate::model::{Mode, valid_id};
 
 /// Format version written by this build of mtasts.
 pub const LOCK_VERSION: u32 = 1;
 
 const HEADER: &str = "# domains.lock: written by `mtasts build`. Commit it with domains.toml.\n\
-# It records the MTA-STS policy id published for each domain and the sha256 of the policy\n\
-# bytes that id names, so an id changes only when the policy does. Do not edit by hand.\n\n";
+# It records, per domain, the MTA-STS policy id, the policy it names, and the history that\n\
+# makes changes and retirement safe (RFC 8461 section 8.3). Do not edit by hand.\n\n";
 
 /// The whole lock file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,7 +29,43 @@ pub struct Lock {
     pub domains: BTreeMap<String, Entry>,
 }
 
-/// What was last published for one domain.
+/// Where a domain is in its MTA-STS life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Its configured policy is published.
+    Active,
+    /// `retire = true`: a `mode: none` policy is published until every older policy expired.
+    Retiring,
+    /// Retirement completed; nothing is published any more.
+    Retired,
+    /// Left the config when no testing/enforce policy of it could be cached any more.
+    Removed,
+}
+
+impl Stage {
+    /// The lower-case name used in the lock and in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Active => "active",
+            Stage::Retiring => "retiring",
+            Stage::Retired => "retired",
+            Stage::Removed => "removed",
+        }
+    }
+}
+
+/// A warning that matters until a date (for example while senders may hold an older policy).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notice {
+    /// When it stops mattering.
+    pub until: DateTime<Utc>,
+    /// What to keep in mind.
+    pub text: String,
+}
+
+/// What was last published for one domain, and the history lifecycle rules need.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
@@ -35,9 +73,33 @@ pub struct Entry {
     pub id: String,
     /// sha256 (hex) of the policy bytes the id names.
     pub policy_sha256: String,
-    /// The domain has left the config; kept so that a returning domain gets a greater id.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub removed: bool,
+    /// Lifecycle stage.
+    pub stage: Stage,
+    /// Mode of the policy the id names.
+    pub mode: Mode,
+    /// max_age of the policy the id names.
+    pub max_age: u32,
+    /// mx patterns of the policy the id names.
+    pub mx: Vec<String>,
+    /// When the policy the id names was first published.
+    pub published: DateTime<Utc>,
+    /// Largest max_age published since the domain last became active (RFC 8461 §8.3 step 3).
+    pub max_age_high: u32,
+    /// When a testing/enforce policy was last replaced by a `mode: none` one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sts_ended: Option<DateTime<Utc>>,
+    /// When retirement started (the `mode: none` policy went out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring_since: Option<DateTime<Utc>>,
+    /// When a retiring domain's records and files may go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remove_after: Option<DateTime<Utc>>,
+    /// The pinned `id` of the config that this policy was published under, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
+    /// Warnings that still matter until their date.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<Notice>,
 }
 
 impl Lock {
@@ -63,30 +125,35 @@ impl Lock {
                 problems: vec![Problem::error(span, message, label).help(help)],
             }
         };
-        let lock: Lock = toml::from_str(text).map_err(|e| {
+        /// Read first, so that a lock from another release gets the right message.
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        let damaged = |e: toml::de::Error| {
             invalid(
                 e.span().unwrap_or(0..0),
                 format!("the lock file is damaged: {}", e.message().trim()),
                 "cannot read this",
                 "restore it from version control (git checkout -- domains.lock); deleting it gives every domain a new id",
             )
-        })?;
-        if lock.version != LOCK_VERSION {
+        };
+        let version: Version = toml::from_str(text).map_err(damaged)?;
+        if version.version != LOCK_VERSION {
             let at = text.find("version").unwrap_or(0);
             return Err(invalid(
                 at..at + "version".len(),
                 format!(
                     "lock file version {} is not supported (this mtasts writes version {LOCK_VERSION})",
-                    lock.version
+                    version.version
                 ),
                 "unknown version",
                 "it was written by another mtasts release; use that release, or restore the file from version control",
             ));
         }
+        let lock: Lock = toml::from_str(text).map_err(damaged)?;
         for (domain, entry) in &lock.domains {
-            let id_ok = !entry.id.is_empty()
-                && entry.id.len() <= 32
-                && entry.id.bytes().all(|b| b.is_ascii_alphanumeric());
+            let id_ok = valid_id(&entry.id);
             let hash_ok = entry.policy_sha256.len() == 64
                 && entry
                     .policy_sha256
@@ -139,8 +206,8 @@ pub struct WorkLock {
 }
 
 impl WorkLock {
-    /// Takes the lock or fails at once with [`Error::Busy`].
-    pub fn acquire(config: &Path) -> Result<WorkLock, Error> {
+    /// Takes the lock, waiting up to `wait` for another holder, else fails with [`Error::Busy`].
+    pub fn acquire(config: &Path, wait: std::time::Duration) -> Result<WorkLock, Error> {
         let dir = config
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -152,10 +219,16 @@ impl WorkLock {
             .write(true)
             .open(&path)
             .map_err(Error::io(&path))?;
-        match file.try_lock() {
-            Ok(()) => Ok(WorkLock { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => Err(Error::Busy(path)),
-            Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path)(e)),
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(WorkLock { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Busy(path)),
+                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path)(e)),
+            }
         }
     }
 }
@@ -164,18 +237,30 @@ impl WorkLock {
 mod tests {
     use super::*;
 
+    fn entry(id: &str, stage: Stage) -> Entry {
+        Entry {
+            id: id.into(),
+            policy_sha256: "0".repeat(64),
+            stage,
+            mode: Mode::Enforce,
+            max_age: 604800,
+            mx: vec!["mx.example.net".into()],
+            published: crate::clock::from_epoch("1700000000").unwrap(),
+            max_age_high: 604800,
+            sts_ended: None,
+            retiring_since: None,
+            remove_after: None,
+            pin: None,
+            notices: vec![],
+        }
+    }
+
     fn sample() -> Lock {
         let mut lock = Lock::new();
-        for (d, id) in [("b.example", "20250101000000"), ("a.example", "7")] {
-            lock.domains.insert(
-                d.into(),
-                Entry {
-                    id: id.into(),
-                    policy_sha256: "0".repeat(64),
-                    removed: d == "a.example",
-                },
-            );
-        }
+        lock.domains
+            .insert("b.example".into(), entry("20250101000000", Stage::Active));
+        lock.domains
+            .insert("a.example".into(), entry("7", Stage::Removed));
         lock
     }
 
@@ -183,7 +268,11 @@ mod tests {
     fn text_is_sorted_and_round_trips() {
         let text = sample().to_text();
         assert!(text.find("a.example").unwrap() < text.find("b.example").unwrap());
-        assert_eq!(text.matches("removed = true").count(), 1);
+        assert_eq!(text.matches("stage = \"removed\"").count(), 1);
+        assert!(
+            text.contains("published = \"2023-11-14T22:13:20Z\""),
+            "{text}"
+        );
         assert_eq!(Lock::parse(&text, "domains.lock").unwrap(), sample());
     }
 
@@ -216,9 +305,13 @@ mod tests {
     fn work_lock_is_exclusive() {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("domains.toml");
-        let first = WorkLock::acquire(&config).unwrap();
-        assert!(matches!(WorkLock::acquire(&config), Err(Error::Busy(_))));
+        let no_wait = std::time::Duration::ZERO;
+        let first = WorkLock::acquire(&config, no_wait).unwrap();
+        assert!(matches!(
+            WorkLock::acquire(&config, no_wait),
+            Err(Error::Busy(_))
+        ));
         drop(first);
-        WorkLock::acquire(&config).unwrap();
+        WorkLock::acquire(&config, no_wait).unwrap();
     }
 }

@@ -22,7 +22,10 @@ pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error
     let _guard = if args.dry_run {
         None
     } else {
-        Some(WorkLock::acquire(&ctx.config)?)
+        Some(WorkLock::acquire(
+            &ctx.config,
+            std::time::Duration::from_secs(args.wait),
+        )?)
     };
     let loaded = config::load(&ctx.config, &ctx.config_name)?;
     for w in &loaded.warnings {
@@ -31,11 +34,16 @@ pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error
     let (lock_path, lock_name) = ctx.lock();
     let previous = Lock::load(&lock_path, &lock_name)?;
     let now = crate::clock::now()?;
+    let forget: Vec<String> = args.forget.iter().map(|d| normalise_domain(d)).collect();
     let plan = plan::plan(
         &loaded.config,
         previous.as_ref().unwrap_or(&Lock::new()),
         now,
+        &forget,
     );
+    if !plan.refusals.is_empty() {
+        return Err(Error::Refused(plan.refusals));
+    }
     if args.locked && (previous.is_none() || !plan.lock_changes.is_empty()) {
         let domains = if previous.is_none() {
             vec!["(no lock file yet)".to_string()]
@@ -85,9 +93,9 @@ pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error
 
 /// Every output file, in write order: policies, nginx, DNS, then the manifest.
 pub fn tree(plan: &Plan, nginx: &Nginx, templates: &Templates) -> Result<Vec<OutFile>, Error> {
-    let n = plan.domains.len();
-    let mut files = Vec::with_capacity(3 * n + 1);
-    for d in &plan.domains {
+    let published: Vec<_> = plan.domains.iter().filter(|d| d.published()).collect();
+    let mut files = Vec::with_capacity(3 * published.len() + 1);
+    for d in &published {
         files.push(OutFile {
             path: format!(
                 "webroot/{}/.well-known/mta-sts.txt",
@@ -97,14 +105,14 @@ pub fn tree(plan: &Plan, nginx: &Nginx, templates: &Templates) -> Result<Vec<Out
             media_type: "text/plain",
         });
     }
-    for d in &plan.domains {
+    for d in &published {
         files.push(OutFile {
             path: format!("nginx/{}.conf", d.domain.name.policy_host()),
             bytes: templates.nginx(d, nginx)?.into_bytes(),
             media_type: "text/x-nginx-conf",
         });
     }
-    for d in &plan.domains {
+    for d in &published {
         files.push(OutFile {
             path: format!("dns/{}.zone", d.domain.name),
             bytes: templates.zone(d)?.into_bytes(),
@@ -124,13 +132,12 @@ pub fn tree(plan: &Plan, nginx: &Nginx, templates: &Templates) -> Result<Vec<Out
     let manifest = Manifest {
         generator: "mtasts".into(),
         files: entries,
-        domains: plan
-            .domains
+        domains: published
             .iter()
             .map(|d| DomainEntry {
                 domain: d.domain.name.to_string(),
                 id: d.id.clone(),
-                mode: d.domain.mode.to_string(),
+                mode: d.mode().to_string(),
             })
             .collect(),
     };
@@ -144,6 +151,11 @@ pub fn tree(plan: &Plan, nginx: &Nginx, templates: &Templates) -> Result<Vec<Out
 
 /// New or changed domains listed by name in the text summary; the rest are counted.
 const LISTED: usize = 50;
+
+/// A domain named on the command line, in the lock's A-label form when it is a valid name.
+pub fn normalise_domain(name: &str) -> String {
+    crate::names::DomainName::parse(name).map_or_else(|_| name.to_string(), |d| d.to_string())
+}
 
 struct Summary<'a> {
     plan: &'a Plan,
@@ -182,9 +194,15 @@ impl Summary<'_> {
             ui.out(&format!(
                 "{:width$}  {:7}  id {}  ({change})",
                 d.domain.name.as_str(),
-                d.domain.mode.as_str(),
+                d.mode().as_str(),
                 d.id
             ));
+        }
+        for w in &self.plan.warnings {
+            match w.kind {
+                "retiring" | "retired" | "forgotten" => ui.out(&w.text),
+                _ => ui.warn(&w.text),
+            }
         }
         if changed > LISTED {
             ui.out(&format!(
@@ -228,9 +246,11 @@ impl Summary<'_> {
                 json!({
                     "domain": d.domain.name.as_str(),
                     "id": d.id,
-                    "mode": d.domain.mode.as_str(),
+                    "mode": d.mode().as_str(),
                     "change": d.change,
                     "changed": d.change != Change::Unchanged,
+                    "stage": d.stage.as_str(),
+                    "remove_after": d.remove_after,
                 })
             })
             .collect();
@@ -244,6 +264,7 @@ impl Summary<'_> {
                 "removed": self.report.removed,
             },
             "lock_changed": self.lock_changed,
+            "warnings": self.plan.warnings,
         });
         serde_json::to_string_pretty(&doc).expect("summary serialises")
     }

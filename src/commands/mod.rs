@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod init;
+pub mod status;
 pub mod templates;
 pub mod validate;
 

@@ -25,6 +25,12 @@ pub(crate) struct RawSettings {
     pub(crate) policy_addresses: Option<Sp<Vec<Sp<String>>>>,
     pub(crate) tlsrpt_rua: Option<Sp<Vec<Sp<String>>>>,
     pub(crate) ttl: Option<Sp<i64>>,
+    pub(crate) id_scheme: Option<Sp<String>>,
+    pub(crate) retire_max_age: Option<Sp<i64>>,
+    /// Domain tables only.
+    pub(crate) id: Option<Sp<String>>,
+    /// Domain tables only.
+    pub(crate) retire: Option<Sp<bool>>,
 }
 
 const SETTINGS_KEYS: &[&str] = &[
@@ -35,7 +41,10 @@ const SETTINGS_KEYS: &[&str] = &[
     "policy_addresses",
     "tlsrpt_rua",
     "ttl",
+    "id_scheme",
+    "retire_max_age",
 ];
+const DOMAIN_ONLY_KEYS: &[&str] = &["id", "retire"];
 
 /// The `[nginx]` table.
 #[derive(Debug, Default)]
@@ -99,7 +108,7 @@ impl Walker {
             match key.get_ref().as_ref() {
                 "defaults" => {
                     if let Some(t) = self.table(key, value) {
-                        raw.defaults = self.settings(t, "[defaults]");
+                        raw.defaults = self.settings(t, false);
                     }
                 }
                 "nginx" => {
@@ -113,7 +122,7 @@ impl Walker {
                         raw.domains_seen = t.len();
                         for (name, body) in t.iter() {
                             if let Some(body) = self.table(name, body) {
-                                let settings = self.settings(body, "a domain table");
+                                let settings = self.settings(body, true);
                                 raw.domains.push((
                                     Sp {
                                         value: name.get_ref().to_string(),
@@ -131,10 +140,26 @@ impl Walker {
         raw
     }
 
-    fn settings(&mut self, t: &DeTable<'_>, place: &str) -> RawSettings {
+    fn settings(&mut self, t: &DeTable<'_>, domain: bool) -> RawSettings {
         let mut s = RawSettings::default();
         for entry in t.iter() {
             match entry.0.get_ref().as_ref() {
+                "id" if domain => s.id = self.string(entry),
+                "retire" if domain => s.retire = self.boolean(entry),
+                "id_scheme" => s.id_scheme = self.string(entry),
+                "retire_max_age" => s.retire_max_age = self.integer(entry),
+                key @ ("id" | "retire") => {
+                    self.problems.push(
+                        Problem::error(
+                            entry.0.span(),
+                            format!("`{key}` cannot be a default"),
+                            "only allowed in a domain table",
+                        )
+                        .help(format!(
+                            "set `{key}` in the [domains.\"...\"] table it is meant for"
+                        )),
+                    );
+                }
                 "mode" => s.mode = self.string(entry),
                 "max_age" => s.max_age = self.integer(entry),
                 "mx" => s.mx = self.strings(entry),
@@ -142,7 +167,15 @@ impl Walker {
                 "policy_addresses" => s.policy_addresses = self.strings(entry),
                 "tlsrpt_rua" => s.tlsrpt_rua = self.strings(entry),
                 "ttl" => s.ttl = self.integer(entry),
-                _ => self.unknown(entry, SETTINGS_KEYS, &format!("in {place}")),
+                _ if domain => {
+                    let known: Vec<&str> = SETTINGS_KEYS
+                        .iter()
+                        .chain(DOMAIN_ONLY_KEYS)
+                        .copied()
+                        .collect();
+                    self.unknown(entry, &known, "in a domain table");
+                }
+                _ => self.unknown(entry, SETTINGS_KEYS, "in [defaults]"),
             }
         }
         s
@@ -229,6 +262,19 @@ impl Walker {
             }),
             _ => {
                 self.wrong_type(entry, "a string", "\"...\"");
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, entry: Entry<'_, '_>) -> Option<Sp<bool>> {
+        match entry.1.get_ref() {
+            DeValue::Boolean(b) => Some(Sp {
+                value: *b,
+                span: entry.1.span(),
+            }),
+            _ => {
+                self.wrong_type(entry, "true or false", "true");
                 None
             }
         }

@@ -7,13 +7,15 @@ use std::ops::Range;
 use crate::config::raw::{RawConfig, RawNginx, RawSettings, Sp};
 use crate::config::uri;
 use crate::diag::Problem;
-use crate::model::{Config, Domain, MAX_AGE_LIMIT, Mode, Nginx, PolicyHost};
+use crate::model::{Config, Domain, IdScheme, MAX_AGE_LIMIT, Mode, Nginx, PolicyHost, valid_id};
 use crate::names::{DomainName, HostName, MxPattern};
 
 /// Built-in defaults (DESIGN.md contract details).
 const DEFAULT_MODE: Mode = Mode::Testing;
 const DEFAULT_MAX_AGE: u32 = 604_800;
 const DEFAULT_TTL: u32 = 3600;
+/// RFC 8461 §8.3 step 1: "a small max_age (e.g., one day)".
+const DEFAULT_RETIRE_MAX_AGE: u32 = 86_400;
 const TTL_RANGE: std::ops::RangeInclusive<i64> = 60..=604_800;
 /// Below this, RFC 8461 §3.2's "weeks or greater" expectation is far off.
 const SHORT_MAX_AGE: u32 = 86_400;
@@ -43,6 +45,10 @@ struct Settings {
     host: Field<PolicyHost>,
     rua: Field<Vec<String>>,
     ttl: Field<u32>,
+    id_scheme: Field<IdScheme>,
+    retire_max_age: Field<u32>,
+    pinned_id: Field<String>,
+    retire: Field<bool>,
 }
 
 /// Validates the whole file; returns the model when there is no error, and all problems
@@ -166,6 +172,26 @@ fn merge(
         Field::Unset => DEFAULT_TTL,
         Field::Bad => return None,
     };
+    let id_scheme = match own.id_scheme.or(&defaults.id_scheme) {
+        Field::Set(s, _) => s,
+        Field::Unset => IdScheme::Timestamp,
+        Field::Bad => return None,
+    };
+    let retire_max_age = match own.retire_max_age.or(&defaults.retire_max_age) {
+        Field::Set(v, _) => v,
+        Field::Unset => DEFAULT_RETIRE_MAX_AGE,
+        Field::Bad => return None,
+    };
+    let pinned_id = match &own.pinned_id {
+        Field::Set(id, _) => Some(id.clone()),
+        Field::Unset => None,
+        Field::Bad => return None,
+    };
+    let retire = match &own.retire {
+        Field::Set(r, _) => *r,
+        Field::Unset => false,
+        Field::Bad => return None,
+    };
     Some(Domain {
         name,
         mode,
@@ -174,6 +200,10 @@ fn merge(
         policy_host,
         tlsrpt_rua,
         ttl,
+        id_scheme,
+        pinned_id,
+        retire,
+        retire_max_age,
     })
 }
 
@@ -188,18 +218,33 @@ fn settings(raw: &RawSettings, problems: &mut Vec<Problem>) -> Settings {
                 (format!("unknown mode {s:?}"), "not a mode".into(), help)
             })
         }),
-        max_age: field(&raw.max_age, problems, |&v| {
-            u32::try_from(v)
-                .ok()
-                .filter(|v| *v <= MAX_AGE_LIMIT)
-                .ok_or_else(|| {
-                    (
-                        format!("max_age {v} is out of range"),
-                        format!("must be 0..={MAX_AGE_LIMIT}"),
-                        "RFC 8461 §3.2 allows at most 31557600 seconds (one year); 604800 is one week".into(),
-                    )
-                })
+        max_age: field(&raw.max_age, problems, |&v| max_age("max_age", v)),
+        retire_max_age: field(&raw.retire_max_age, problems, |&v| {
+            max_age("retire_max_age", v)
         }),
+        id_scheme: field(&raw.id_scheme, problems, |s| {
+            match s.as_str() {
+            "timestamp" => Ok(IdScheme::Timestamp),
+            "hash" => Ok(IdScheme::Hash),
+            other => Err((
+                format!("unknown id_scheme {other:?}"),
+                "not an id scheme".into(),
+                "use \"timestamp\" (YYYYMMDDHHMMSS, the default) or \"hash\" (derived from the policy bytes)".into(),
+            )),
+        }
+        }),
+        pinned_id: field(&raw.id, problems, |s| {
+            if valid_id(s) {
+                Ok(s.clone())
+            } else {
+                Err((
+                    format!("invalid id {s:?}"),
+                    "not 1-32 letters and digits".into(),
+                    "RFC 8461 §3.1: an id is 1 to 32 ASCII letters and digits, e.g. \"20240101120000\"".into(),
+                ))
+            }
+        }),
+        retire: field(&raw.retire, problems, |&b| Ok(b)),
         ttl: field(&raw.ttl, problems, |&v| {
             if TTL_RANGE.contains(&v) {
                 Ok(v as u32)
@@ -222,6 +267,20 @@ fn settings(raw: &RawSettings, problems: &mut Vec<Problem>) -> Settings {
             }),
         },
     }
+}
+
+fn max_age(key: &str, v: i64) -> Result<u32, Refusal> {
+    u32::try_from(v)
+        .ok()
+        .filter(|v| *v <= MAX_AGE_LIMIT)
+        .ok_or_else(|| {
+            (
+                format!("{key} {v} is out of range"),
+                format!("must be 0..={MAX_AGE_LIMIT}"),
+                "RFC 8461 §3.2 allows at most 31557600 seconds (one year); 604800 is one week"
+                    .into(),
+            )
+        })
 }
 
 fn policy_host(raw: &RawSettings, problems: &mut Vec<Problem>) -> Field<PolicyHost> {

@@ -2,6 +2,7 @@
 //! --dry-run, JSON, and nothing lost on bad input.
 
 use std::fs;
+use std::time::{Duration, Instant};
 
 use crate::harness::{Project, mtimes, tree};
 
@@ -109,16 +110,25 @@ fn gen_06_changing_tlsrpt_changes_only_that_record() {
 }
 
 #[test]
-fn a_removed_domain_is_pruned_and_user_files_survive() {
+fn removing_a_published_domain_is_refused_until_forgotten_and_user_files_survive() {
     let p = Project::new(CONFIG);
     p.run(&["build"]).ok();
     p.write("output/dns/my-own.zone", "; mine\n");
     p.write("output/webroot/index.html", "hello\n");
-    p.write(
-        "domains.toml",
-        &CONFIG.replace("[domains.\"b.example\"]\n", ""),
+    p.write("domains.toml", &without_b());
+    let before = tree(p.path());
+    let err = p.run(&["build"]).fails();
+    assert!(
+        err.contains("b.example was removed from the config, but senders may hold its testing policy until 2025-12-05 00:00 UTC"),
+        "{err}"
     );
-    let out = p.run(&["build"]).ok();
+    assert!(
+        err.contains("retire = true") && err.contains("--forget b.example"),
+        "{err}"
+    );
+    assert_eq!(tree(p.path()), before, "a refused build wrote something");
+    let out = p.run(&["build", "--forget", "b.example"]).ok();
+    assert!(out.contains("b.example is forgotten"), "{out}");
     assert!(out.contains("3 removed"), "{out}");
     let files: Vec<_> = p.files("output").into_keys().collect();
     assert_eq!(
@@ -133,12 +143,11 @@ fn a_removed_domain_is_pruned_and_user_files_survive() {
         ]
     );
     assert!(!p.path().join("output/webroot/mta-sts.b.example").exists());
-    let lock = p.read("domains.lock");
-    assert!(
-        lock.contains("[domains.\"b.example\"]\nid = \"20251128000000\""),
-        "{lock}"
-    );
-    assert!(lock.contains("removed = true"), "{lock}");
+    assert!(!p.read("domains.lock").contains("b.example"));
+}
+
+fn without_b() -> String {
+    CONFIG.replace("[domains.\"b.example\"]\n", "")
 }
 
 #[test]
@@ -198,12 +207,9 @@ fn dry_run_writes_nothing_and_says_what_would_change() {
     let files: Vec<_> = tree(p.path()).into_keys().collect();
     assert_eq!(files, ["domains.toml"]);
     p.run(&["build"]).ok();
-    p.write(
-        "domains.toml",
-        &CONFIG.replace("[domains.\"b.example\"]\n", ""),
-    );
+    p.write("domains.toml", &without_b());
     let before = tree(p.path());
-    let out = p.run(&["build", "--dry-run"]).ok();
+    let out = p.run(&["build", "--dry-run", "--forget", "b.example"]).ok();
     assert!(
         out.contains("would remove nginx/mta-sts.b.example.conf"),
         "{out}"
@@ -274,11 +280,8 @@ fn a_corrupt_manifest_is_a_warning_and_prunes_nothing() {
     let p = Project::new(CONFIG);
     p.run(&["build"]).ok();
     p.write("output/manifest.json", "{ not json");
-    p.write(
-        "domains.toml",
-        &CONFIG.replace("[domains.\"b.example\"]\n", ""),
-    );
-    let run = p.run(&["build"]);
+    p.write("domains.toml", &without_b());
+    let run = p.run(&["build", "--forget", "b.example"]);
     run.ok();
     assert!(
         run.stderr().contains("manifest.json is damaged"),
@@ -307,12 +310,61 @@ fn a_symlink_planted_in_the_output_is_refused_before_any_write() {
 }
 
 #[test]
-fn a_second_writer_is_refused_while_the_first_holds_the_lock() {
+fn a_second_writer_waits_a_bounded_time_then_is_refused() {
     let p = Project::new(CONFIG);
-    let _held = mtasts::state::WorkLock::acquire(&p.path().join("domains.toml")).unwrap();
-    let err = p.run(&["build"]).fails();
+    let held =
+        mtasts::state::WorkLock::acquire(&p.path().join("domains.toml"), Duration::ZERO).unwrap();
+    let started = Instant::now();
+    let err = p.run(&["build", "--wait", "1"]).fails();
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "did not wait"
+    );
     assert!(err.contains("another mtasts process"), "{err}");
+    assert!(!p.path().join("output").exists());
     p.run(&["build", "--dry-run"]).ok();
+    // Released while the second one waits: it proceeds.
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(held);
+    });
+    p.run(&["build", "--wait", "10"]).ok();
+    releaser.join().unwrap();
+}
+
+#[test]
+fn two_concurrent_builds_never_interleave() {
+    // Enough domains that one build takes a while; both must succeed, one after the other.
+    let mut config = String::from(
+        "[defaults]\nmx = [\"mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n",
+    );
+    for i in 0..300 {
+        config.push_str(&format!("[domains.\"d{i:03}.example\"]\n"));
+    }
+    let p = Project::new(&config);
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mtasts"))
+            .args(["build", "--format", "json", "--wait", "60"])
+            .current_dir(p.path())
+            .env("SOURCE_DATE_EPOCH", crate::harness::EPOCH)
+            .output()
+            .unwrap()
+    };
+    let (one, two) = std::thread::scope(|s| {
+        let a = s.spawn(spawn);
+        let b = s.spawn(spawn);
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert!(one.status.success() && two.status.success());
+    let written = |o: &std::process::Output| {
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        doc["files"]["written"].as_array().unwrap().len()
+    };
+    // Exactly one of them wrote the tree; the other found it complete and identical.
+    let mut counts = [written(&one), written(&two)];
+    counts.sort();
+    assert_eq!(counts, [0, 901]);
+    mtasts::state::Lock::parse(&p.read("domains.lock"), "domains.lock").unwrap();
 }
 
 #[test]

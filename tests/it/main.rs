@@ -4,6 +4,7 @@ mod build;
 mod cli;
 mod e2e;
 mod harness;
+mod lifecycle;
 mod nginx;
 mod snapshots;
 mod system;

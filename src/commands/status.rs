@@ -1,0 +1,133 @@
+//! `mtasts status`: what is published per domain (from the lock), its lifecycle stage, the next
+//! date that matters, and pending warnings; also whether the config has changed since the build.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+
+use super::{Context, Ui};
+use crate::cli::{Format, StatusArgs};
+use crate::config;
+use crate::error::Error;
+use crate::plan::{self, day};
+use crate::state::{Entry, Lock, Stage};
+
+#[derive(Serialize)]
+struct Row {
+    domain: String,
+    mode: Option<String>,
+    id: Option<String>,
+    stage: String,
+    next: Option<DateTime<Utc>>,
+    next_reason: Option<String>,
+    built: bool,
+    warnings: Vec<String>,
+}
+
+/// Prints one row per domain in the config or the lock.
+pub fn run(ctx: &Context, args: &StatusArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+    let loaded = config::load(&ctx.config, &ctx.config_name)?;
+    let (lock_path, lock_name) = ctx.lock();
+    let lock = Lock::load(&lock_path, &lock_name)?.unwrap_or_default();
+    let now = crate::clock::now()?;
+    let plan = plan::plan(&loaded.config, &lock, now, &[]);
+    let mut names: Vec<String> = lock.domains.keys().cloned().collect();
+    names.extend(plan.domains.iter().map(|d| d.domain.name.to_string()));
+    names.sort();
+    names.dedup();
+    let rows: Vec<Row> = names
+        .iter()
+        .map(|name| row(name, lock.domains.get(name), &plan, now))
+        .collect();
+    match args.format {
+        Format::Json => ui.out(
+            &serde_json::to_string_pretty(&serde_json::json!({ "domains": rows }))
+                .expect("status serialises"),
+        ),
+        Format::Text => text(&rows, ui),
+    }
+    Ok(())
+}
+
+fn row(name: &str, entry: Option<&Entry>, plan: &plan::Plan, now: DateTime<Utc>) -> Row {
+    let built = !plan.lock_changes.iter().any(|n| n == name)
+        && plan.refusals.iter().all(|r| !r.starts_with(name));
+    let mut warnings: Vec<String> = entry
+        .map(|e| {
+            e.notices
+                .iter()
+                .filter(|n| n.until > now)
+                .map(|n| n.text.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    warnings.extend(
+        plan.refusals
+            .iter()
+            .filter(|r| r.starts_with(&format!("{name} ")) || r.starts_with(&format!("{name}:")))
+            .cloned(),
+    );
+    if !built && entry.is_some() {
+        warnings.push(format!(
+            "{name}: the config changed since the last build; run `mtasts build`"
+        ));
+    }
+    let (next, next_reason) = entry.map_or((None, None), |e| next_date(e, now));
+    Row {
+        domain: name.to_string(),
+        mode: entry.map(|e| e.mode.to_string()),
+        id: entry.map(|e| e.id.clone()),
+        stage: entry.map_or("not built", |e| e.stage.as_str()).to_string(),
+        next,
+        next_reason,
+        built,
+        warnings,
+    }
+}
+
+/// The next moment something changes for this domain, and what.
+fn next_date(e: &Entry, now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Option<String>) {
+    if e.stage == Stage::Retiring {
+        return (e.remove_after, Some("retirement completes".into()));
+    }
+    let sts_cached = e
+        .sts_ended
+        .map(|t| t + TimeDelta::seconds(i64::from(e.max_age_high)))
+        .filter(|t| *t > now && e.stage == Stage::Active);
+    let notice = e
+        .notices
+        .iter()
+        .filter(|n| n.until > now)
+        .map(|n| n.until)
+        .min();
+    match (notice, sts_cached) {
+        (Some(n), _) => (
+            Some(n),
+            Some("an older policy may be cached until then".into()),
+        ),
+        (None, Some(t)) => (
+            Some(t),
+            Some("a testing/enforce policy may be cached until then".into()),
+        ),
+        (None, None) => (None, None),
+    }
+}
+
+fn text(rows: &[Row], ui: &mut dyn Ui) {
+    let width = rows.iter().map(|r| r.domain.len()).max().unwrap_or(0);
+    for r in rows {
+        let next = match (&r.next, &r.next_reason) {
+            (Some(t), Some(why)) => format!("  next: {} ({why})", day(*t)),
+            _ => String::new(),
+        };
+        ui.out(&format!(
+            "{:width$}  {:7}  {:14}  {:9}{next}",
+            r.domain,
+            r.mode.as_deref().unwrap_or("-"),
+            r.id.as_deref().unwrap_or("-"),
+            r.stage,
+        ));
+        for w in &r.warnings {
+            ui.out(&format!("    ! {w}"));
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! The RFC 8461 §8.3 story through the CLI, with `SOURCE_DATE_EPOCH` stepping the clock:
+//! lower max_age, retire, wait, retirement completes, leave the config, come back.
+
+use crate::harness::Project;
+
+const DAY: i64 = 86_400;
+/// 2025-11-28 00:00:00 UTC.
+const T0: i64 = 1_764_288_000;
+
+fn config(max_age: u32, retire: bool) -> String {
+    format!(
+        r#"[defaults]
+mx = ["mx.example.net"]
+policy_cname = "mail.example.net"
+
+[domains."keep.example"]
+
+[domains."bye.example"]
+mode = "enforce"
+max_age = {max_age}
+mx = ["mx1.bye.example", "mx2.bye.example"]
+{}"#,
+        if retire { "retire = true\n" } else { "" }
+    )
+}
+
+fn at(p: &Project, days: i64, extra_secs: i64, args: &[&str]) -> crate::harness::Run {
+    p.run_env(
+        args,
+        &[(
+            "SOURCE_DATE_EPOCH",
+            &(T0 + days * DAY + extra_secs).to_string(),
+        )],
+    )
+}
+
+const POLICY: &str = "output/webroot/mta-sts.bye.example/.well-known/mta-sts.txt";
+
+#[test]
+fn ret_story_lower_retire_wait_remove_return() {
+    let p = Project::new(&config(2_592_000, false));
+    at(&p, 0, 0, &["build"]).ok();
+    assert!(p.read(POLICY).contains("mode: enforce\r\n"));
+
+    // Day 1: max_age lowered to one day; the 30 days still govern.
+    p.write("domains.toml", &config(86_400, false));
+    let run = at(&p, 1, 0, &["build"]);
+    run.ok();
+    assert!(
+        run.stderr().contains("bye.example: max_age lowered from 2592000 to 86400; the old policy still governs senders that cached it until 2025-12-29 00:00 UTC"),
+        "{}",
+        run.stderr()
+    );
+
+    // Day 2: retire. mode none, one-day max_age, new id, the same mx lines.
+    p.write("domains.toml", &config(86_400, true));
+    let out = at(&p, 2, 0, &["build"]).ok();
+    assert!(
+        out.contains("bye.example  none     id 20251130000000  (changed)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("bye.example: retiring; `mode: none` is published since 2025-11-30 00:00 UTC; keep its records, vhost and policy until 2025-12-30 01:00 UTC"),
+        "{out}"
+    );
+    assert_eq!(
+        p.read(POLICY),
+        "version: STSv1\r\nmode: none\r\nmx: mx1.bye.example\r\nmx: mx2.bye.example\r\nmax_age: 86400\r\n"
+    );
+    assert!(
+        p.read("output/dns/bye.example.zone")
+            .contains("\"v=STSv1; id=20251130000000\"")
+    );
+    let status = at(&p, 3, 0, &["status"]).ok();
+    assert!(
+        status.contains("bye.example   none     20251130000000  retiring   next: 2025-12-30 01:00 UTC (retirement completes)"),
+        "{status}"
+    );
+
+    // Removing it now is refused: an enforce policy may still be cached.
+    let gone = config(86_400, true).replace("[domains.\"bye.example\"]\nmode = \"enforce\"\nmax_age = 86400\nmx = [\"mx1.bye.example\", \"mx2.bye.example\"]\nretire = true\n", "");
+    assert!(!gone.contains("bye"));
+    p.write("domains.toml", &gone);
+    let err = at(&p, 20, 0, &["build"]).fails();
+    assert!(err.contains("bye.example was removed from the config, but senders may hold its none policy until 2025-12-30 01:00 UTC"), "{err}");
+    p.write("domains.toml", &config(86_400, true));
+
+    // One second before the date: still published, nothing changes.
+    let out = at(&p, 32, 3599, &["build", "--locked"]).ok();
+    assert!(out.contains("retiring"), "{out}");
+    assert!(p.path().join(POLICY).exists());
+
+    // After the date: --locked notices the lifecycle change; a build completes retirement.
+    let err = at(&p, 32, 3600, &["build", "--locked"]).fails();
+    assert!(
+        err.contains("would change (--locked): bye.example"),
+        "{err}"
+    );
+    let out = at(&p, 32, 3600, &["build"]).ok();
+    assert!(
+        out.contains("bye.example: retirement complete; its policy file and vhost are no longer generated. Delete these DNS records now: _mta-sts.bye.example. TXT, mta-sts.bye.example. CNAME"),
+        "{out}"
+    );
+    assert!(!p.path().join(POLICY).exists());
+    assert!(
+        !p.path()
+            .join("output/nginx/mta-sts.bye.example.conf")
+            .exists()
+    );
+    assert!(!p.path().join("output/dns/bye.example.zone").exists());
+    assert!(p.path().join("output/dns/keep.example.zone").exists());
+    assert!(p.read("domains.lock").contains("stage = \"retired\""));
+    at(&p, 40, 0, &["build", "--locked"]).ok();
+
+    // Now it may leave the config.
+    p.write("domains.toml", &gone);
+    at(&p, 41, 0, &["build"]).ok();
+
+    // And come back with a fresh policy and a new, greater id.
+    p.write("domains.toml", &config(604_800, false));
+    let out = at(&p, 50, 0, &["build"]).ok();
+    assert!(
+        out.contains("bye.example  enforce  id 20260117000000  (new)"),
+        "{out}"
+    );
+    assert!(p.read(POLICY).contains("mode: enforce\r\n"));
+}
+
+#[test]
+fn ret_05_dropping_an_mx_warns_until_the_old_policy_expires_and_status_keeps_it() {
+    let p = Project::new(&config(604_800, false));
+    at(&p, 0, 0, &["build"]).ok();
+    p.write(
+        "domains.toml",
+        &config(604_800, false).replace(", \"mx2.bye.example\"", ""),
+    );
+    let run = at(&p, 1, 0, &["build", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&run.ok()).unwrap();
+    let w = &doc["warnings"][0];
+    assert_eq!(w["kind"], "mx-dropped");
+    assert_eq!(w["domain"], "bye.example");
+    assert_eq!(w["until"], "2025-12-06T00:00:00Z");
+    let status = at(&p, 2, 0, &["status", "--format", "json"]).ok();
+    let doc: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let bye = doc["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["domain"] == "bye.example")
+        .unwrap();
+    assert_eq!(bye["stage"], "active");
+    assert_eq!(bye["next"], "2025-12-06T00:00:00Z");
+    assert!(
+        bye["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("mx mx2.bye.example was dropped")
+    );
+    assert_eq!(bye["built"], true);
+    // After the date the notice is no longer pending.
+    let later = at(&p, 9, 0, &["status"]).ok();
+    assert!(!later.contains("dropped"), "{later}");
+}
+
+#[test]
+fn status_says_when_the_config_changed_since_the_build() {
+    let p = Project::new(&config(604_800, false));
+    let out = at(&p, 0, 0, &["status"]).ok();
+    assert!(
+        out.contains("bye.example   -        -               not built"),
+        "{out}"
+    );
+    at(&p, 0, 0, &["build"]).ok();
+    p.write("domains.toml", &config(1_209_600, false));
+    let out = at(&p, 1, 0, &["status"]).ok();
+    assert!(
+        out.contains("bye.example: the config changed since the last build; run `mtasts build`"),
+        "{out}"
+    );
+    assert!(!out.contains("keep.example: the config changed"), "{out}");
+}
+
+#[test]
+fn enforce_warnings_short_max_age_and_wildcard() {
+    let p = Project::new(&config(3600, false).replace(
+        "\"mx1.bye.example\", \"mx2.bye.example\"",
+        "\"*.mx.bye.example\"",
+    ));
+    let run = at(&p, 0, 0, &["build"]);
+    run.ok();
+    let err = run.stderr();
+    assert!(
+        err.contains("bye.example: switched to enforce with max_age 3600 (under a day)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("enforce policy with wildcard mx *.mx.bye.example"),
+        "{err}"
+    );
+}
