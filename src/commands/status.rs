@@ -119,13 +119,14 @@ fn text(rows: &[Row], ui: &mut dyn Ui) {
             (Some(t), Some(why)) => format!("  next: {} ({why})", day(*t)),
             _ => String::new(),
         };
-        ui.out(&format!(
+        let line = format!(
             "{:width$}  {:7}  {:14}  {:9}{next}",
             r.domain,
             r.mode.as_deref().unwrap_or("-"),
             r.id.as_deref().unwrap_or("-"),
             r.stage,
-        ));
+        );
+        ui.out(line.trim_end());
         for w in &r.warnings {
             ui.out(&format!("    ! {w}"));
         }
