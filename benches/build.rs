@@ -18,6 +18,7 @@ impl Ui for Quiet {
     fn out(&mut self, _: &str) {}
     fn problem(&mut self, _: &Problem, _: &SourceFile) {}
     fn warn(&mut self, _: &str) {}
+    fn error(&mut self, _: &mtasts::error::Error) {}
 }
 
 /// A config of `n` domains with mixed modes, several mx, TLS-RPT and some IDN names.

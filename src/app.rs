@@ -21,6 +21,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Validate => commands::validate::run(&ctx, &mut ui),
         Command::Build(args) => commands::build::run(&ctx, args, &mut ui),
         Command::Status(args) => commands::status::run(&ctx, args, &mut ui),
+        Command::Watch(args) => commands::watch::run(&ctx, args, &mut ui),
         Command::Templates(TemplatesCommand::Eject { dir }) => {
             commands::templates::eject(&ctx, dir.clone(), &mut ui)
         }
@@ -76,5 +77,9 @@ impl Ui for Terminal {
 
     fn warn(&mut self, message: &str) {
         let _ = writeln!(std::io::stderr().lock(), "warning: {message}");
+    }
+
+    fn error(&mut self, error: &Error) {
+        report(error);
     }
 }

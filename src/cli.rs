@@ -38,6 +38,8 @@ pub enum Command {
     Build(BuildArgs),
     /// One line per domain: mode, id, lifecycle stage, the next date that matters, warnings.
     Status(StatusArgs),
+    /// Build, then rebuild whenever the config or a template changes (Ctrl-C to stop).
+    Watch(WatchArgs),
     /// Work with the built-in templates.
     #[command(subcommand)]
     Templates(TemplatesCommand),
@@ -61,6 +63,20 @@ pub struct BuildArgs {
     /// Drop DOMAIN from the lock although senders may still hold its policy (repeatable).
     #[arg(long, value_name = "DOMAIN")]
     pub forget: Vec<String>,
+    /// Seconds to wait for another mtasts working on the same config before giving up.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub wait: u64,
+}
+
+/// Options of `watch`.
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    /// Output directory (default: `output/` beside the config).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Poll for changes instead of using inotify (network filesystems, some containers).
+    #[arg(long)]
+    pub poll: bool,
     /// Seconds to wait for another mtasts working on the same config before giving up.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub wait: u64,

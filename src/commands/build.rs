@@ -16,9 +16,8 @@ use crate::plan::{self, Change, Plan, sha256_hex};
 use crate::render::Templates;
 use crate::state::{Lock, WorkLock};
 
-/// Runs one build (or dry run) and reports through `ui`.
+/// Runs one build (or dry run) under the work lock and reports through `ui`.
 pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error> {
-    let started = Instant::now();
     let _guard = if args.dry_run {
         None
     } else {
@@ -27,6 +26,28 @@ pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error
             std::time::Duration::from_secs(args.wait),
         )?)
     };
+    let built = build_locked(ctx, args, ui)?;
+    match args.format {
+        Format::Text => built.text(ui),
+        Format::Json => ui.out(&built.json()),
+    }
+    Ok(())
+}
+
+/// What one build did.
+pub struct Built {
+    plan: Plan,
+    report: output::Report,
+    out: PathBuf,
+    lock_changed: bool,
+    dry_run: bool,
+    millis: u128,
+}
+
+/// The build itself, for a caller that already holds the work lock (`build`, `watch`):
+/// reload config, lock and templates from disk, plan, write, save the lock.
+pub fn build_locked(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<Built, Error> {
+    let started = Instant::now();
     let loaded = config::load(&ctx.config, &ctx.config_name)?;
     for w in &loaded.warnings {
         ui.problem(w, &loaded.file);
@@ -76,19 +97,14 @@ pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error
         }
         report
     };
-    let summary = Summary {
-        plan: &plan,
-        report: &report,
+    Ok(Built {
+        plan,
+        report,
         out,
         lock_changed: !lock_unchanged,
         dry_run: args.dry_run,
         millis: started.elapsed().as_millis(),
-    };
-    match args.format {
-        Format::Text => summary.text(ui),
-        Format::Json => ui.out(&summary.json()),
-    }
-    Ok(())
+    })
 }
 
 /// Every output file, in write order: policies, nginx, DNS, then the manifest.
@@ -157,16 +173,44 @@ pub fn normalise_domain(name: &str) -> String {
     crate::names::DomainName::parse(name).map_or_else(|_| name.to_string(), |d| d.to_string())
 }
 
-struct Summary<'a> {
-    plan: &'a Plan,
-    report: &'a output::Report,
-    out: PathBuf,
-    lock_changed: bool,
-    dry_run: bool,
-    millis: u128,
-}
+impl Built {
+    /// One line for `watch`: what changed (domains with their new ids), files, time.
+    pub fn line(&self) -> String {
+        let changed: Vec<String> = self
+            .plan
+            .domains
+            .iter()
+            .filter(|d| d.change != Change::Unchanged)
+            .map(|d| format!("{} {}", d.domain.name, d.id))
+            .collect();
+        let domains = match changed.len() {
+            0 => "no policy changed".to_string(),
+            n if n <= LISTED => format!("changed: {}", changed.join(", ")),
+            n => format!(
+                "changed: {} and {} more",
+                changed[..LISTED].join(", "),
+                n - LISTED
+            ),
+        };
+        format!(
+            "rebuilt in {} ms: {domains}; {} file(s) written, {} unchanged, {} removed",
+            self.millis,
+            self.report.written.len(),
+            self.report.unchanged,
+            self.report.removed.len()
+        )
+    }
 
-impl Summary<'_> {
+    /// The warnings of this build, printed through `ui` (notes on stdout, warnings on stderr).
+    pub fn warnings(&self, ui: &mut dyn Ui) {
+        for w in &self.plan.warnings {
+            match w.kind {
+                "retiring" | "retired" | "forgotten" => ui.out(&w.text),
+                _ => ui.warn(&w.text),
+            }
+        }
+    }
+
     fn text(&self, ui: &mut dyn Ui) {
         let count = |c: Change| self.plan.domains.iter().filter(|d| d.change == c).count();
         let width = self
@@ -198,12 +242,7 @@ impl Summary<'_> {
                 d.id
             ));
         }
-        for w in &self.plan.warnings {
-            match w.kind {
-                "retiring" | "retired" | "forgotten" => ui.out(&w.text),
-                _ => ui.warn(&w.text),
-            }
-        }
+        self.warnings(ui);
         if changed > LISTED {
             ui.out(&format!(
                 "... and {} more new or changed domain(s) (--format json lists all)",

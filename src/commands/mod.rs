@@ -5,6 +5,7 @@ pub mod init;
 pub mod status;
 pub mod templates;
 pub mod validate;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,8 @@ pub trait Ui {
     fn problem(&mut self, problem: &Problem, file: &SourceFile);
     /// A free-standing warning (stderr).
     fn warn(&mut self, message: &str);
+    /// A failure that does not end the command (`watch` keeps going), shown like a fatal one.
+    fn error(&mut self, error: &crate::error::Error);
 }
 
 /// Paths every command derives from the global options.

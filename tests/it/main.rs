@@ -8,4 +8,5 @@ mod lifecycle;
 mod nginx;
 mod snapshots;
 mod system;
+mod watch;
 mod zone;

@@ -1,0 +1,208 @@
+//! `mtasts watch`: one build, then a rebuild on every change of the config or a template, each
+//! through the same code path as `build`. A bad edit is reported and the last good output and
+//! lock stay as they are; the watcher keeps going until Ctrl-C or SIGTERM.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use notify::{EventKind, RecursiveMode, Watcher};
+use notify_debouncer_full::{DebounceEventResult, Debouncer, FileIdCache, RecommendedCache};
+
+use super::build::build_locked;
+use super::{Context, Ui};
+use crate::cli::{BuildArgs, Format, WatchArgs};
+use crate::error::Error;
+use crate::output::TEMP_PREFIX;
+use crate::state::WorkLock;
+
+/// Editors save in bursts (temp file, rename, chmod): wait this long for the burst to end.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+/// How often `--poll` looks at the files.
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+enum Message {
+    Changed(DebounceEventResult),
+    Stop,
+}
+
+/// Holds whichever debouncer runs, so that more paths can be added later.
+trait Watch {
+    fn add(&mut self, path: &Path, mode: RecursiveMode) -> notify::Result<()>;
+}
+
+impl<T: Watcher, C: FileIdCache> Watch for Debouncer<T, C> {
+    fn add(&mut self, path: &Path, mode: RecursiveMode) -> notify::Result<()> {
+        self.watch(path, mode)
+    }
+}
+
+/// Watches until stopped; returns only on a setup failure or after a clean stop.
+pub fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+    let _guard = WorkLock::acquire(&ctx.config, Duration::from_secs(args.wait))?;
+    let (tx, rx) = mpsc::channel();
+    let stop = tx.clone();
+    // Stop between rebuilds, never inside one: a rebuild always ends with its files renamed in.
+    ctrlc::set_handler(move || {
+        let _ = stop.send(Message::Stop);
+    })
+    .map_err(|e| Error::io("signal handler")(std::io::Error::other(e)))?;
+    let handler = move |result| {
+        let _ = tx.send(Message::Changed(result));
+    };
+    let mut watcher: Box<dyn Watch> = if args.poll {
+        // notify's poller compares mtimes in whole seconds; hashing the contents also catches
+        // two saves within one second.
+        let config = notify::Config::default()
+            .with_poll_interval(POLL_INTERVAL)
+            .with_compare_contents(true);
+        Box::new(
+            notify_debouncer_full::new_debouncer_opt::<_, notify::PollWatcher, _>(
+                DEBOUNCE,
+                None,
+                handler,
+                RecommendedCache::new(),
+                config,
+            )
+            .map_err(notify_error)?,
+        )
+    } else {
+        Box::new(
+            notify_debouncer_full::new_debouncer(DEBOUNCE, None, handler).map_err(notify_error)?,
+        )
+    };
+    let dir = absolute(ctx.config_dir());
+    let templates = absolute(
+        &ctx.templates
+            .clone()
+            .unwrap_or_else(|| ctx.config_dir().join("templates")),
+    );
+    let config_name = ctx
+        .config
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    // The directory, not the file: editors replace the file by rename, which a watch on the
+    // file itself would lose.
+    watcher
+        .add(&dir, RecursiveMode::NonRecursive)
+        .map_err(notify_error)?;
+    let mut templates_watched =
+        templates.is_dir() && watcher.add(&templates, RecursiveMode::Recursive).is_ok();
+    ui.out(&format!(
+        "watching {} and {}/ (Ctrl-C to stop)",
+        dir.join(&config_name).display(),
+        templates.display()
+    ));
+    let build_args = BuildArgs {
+        output: args.output.clone(),
+        locked: false,
+        dry_run: false,
+        format: Format::Text,
+        forget: Vec::new(),
+        wait: 0,
+    };
+    rebuild(ctx, &build_args, ui);
+    for message in rx {
+        match message {
+            Message::Stop => break,
+            Message::Changed(Err(errors)) => {
+                for e in errors {
+                    ui.warn(&format!("watch: {e}"));
+                }
+            }
+            Message::Changed(Ok(events)) => {
+                // Reads (our own rebuild opens the config) are not changes.
+                let relevant = events
+                    .iter()
+                    .filter(|e| !matches!(e.kind, EventKind::Access(_)))
+                    .flat_map(|e| e.paths.iter())
+                    .any(|p| is_input(p, &dir, &config_name, &templates));
+                if !templates_watched && templates.is_dir() {
+                    templates_watched = watcher.add(&templates, RecursiveMode::Recursive).is_ok();
+                }
+                if relevant {
+                    rebuild(ctx, &build_args, ui);
+                }
+            }
+        }
+    }
+    ui.out("watch stopped");
+    Ok(())
+}
+
+fn rebuild(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) {
+    match build_locked(ctx, args, ui) {
+        Ok(built) => {
+            built.warnings(ui);
+            ui.out(&built.line());
+        }
+        Err(e) => {
+            ui.error(&e);
+            ui.out("rebuild failed; the previous output and lock are unchanged; waiting for the next edit");
+        }
+    }
+}
+
+/// Whether a changed path is the config file or a template (not a temp, swap or backup file).
+fn is_input(path: &Path, dir: &Path, config_name: &Path, templates: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let scratch = name.starts_with(TEMP_PREFIX)
+        || name.starts_with(".#")
+        || (name.starts_with('#') && name.ends_with('#'))
+        || name.ends_with('~')
+        || [".swp", ".swx", ".swo", ".tmp", ".bak"]
+            .iter()
+            .any(|s| name.ends_with(s))
+        || name == "4913";
+    if scratch {
+        return false;
+    }
+    (path.parent() == Some(dir) && Path::new(name) == config_name) || path.starts_with(templates)
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    let path = if path.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        path
+    };
+    std::fs::canonicalize(path)
+        .unwrap_or_else(|_| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
+}
+
+fn notify_error(e: notify::Error) -> Error {
+    Error::io("file watcher")(std::io::Error::other(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_config_and_templates_count() {
+        let dir = Path::new("/p");
+        let t = Path::new("/p/templates");
+        let name = Path::new("domains.toml");
+        let yes = |p: &str| is_input(Path::new(p), dir, name, t);
+        assert!(yes("/p/domains.toml"));
+        assert!(yes("/p/templates/zone.j2"));
+        assert!(yes("/p/templates"));
+        for no in [
+            "/p/domains.lock",
+            "/p/.mtasts.lock",
+            "/p/output/dns/a.zone",
+            "/p/domains.toml~",
+            "/p/.domains.toml.swp",
+            "/p/templates/.zone.j2.swp",
+            "/p/templates/4913",
+            "/p/.#domains.toml",
+            "/p/other/domains.toml",
+            "/p/.mtasts-tmp-abc",
+        ] {
+            assert!(!yes(no), "{no}");
+        }
+    }
+}
