@@ -1,8 +1,10 @@
-//! `cargo bench`: times `mtasts build` on synthetic configs (median of several runs).
+//! `cargo bench`: times `mtasts build` and `mtasts watch` on synthetic configs (medians).
 //!
 //! Sizes come from `MTASTS_BENCH_SIZES` (default `1000,10000`), runs per figure from
 //! `MTASTS_BENCH_RUNS` (default 5). Figures: config load + validation, a full build into an
-//! empty directory, and a no-op rebuild (nothing changed, nothing rewritten).
+//! empty directory, a no-op rebuild (nothing changed, nothing rewritten), and for `watch`
+//! (sizes from `MTASTS_BENCH_WATCH_SIZES`, default `10,10000`) the delay from writing an edit
+//! of one domain's mx to that domain's policy file holding the new bytes.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -58,6 +60,50 @@ fn build_once(ctx: &Context, out: &Path) -> Duration {
     t.elapsed()
 }
 
+/// Median delay from an edit of one domain's mx to its rewritten policy file, over `runs` edits.
+fn watch_latency(n: usize, runs: usize) -> Duration {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("domains.toml");
+    let base = synthetic(n);
+    std::fs::write(&config, &base).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mtasts"))
+        .arg("watch")
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while !lines.next().unwrap().unwrap().starts_with("rebuilt in ") {}
+    // Keep the pipe drained so that watch never blocks on its output.
+    std::thread::spawn(move || lines.for_each(drop));
+    let policy = dir
+        .path()
+        .join("output/webroot/mta-sts.domain1.example/.well-known/mta-sts.txt");
+    let mut delays = Vec::new();
+    for run in 0..runs {
+        let marker = format!("mx{run}.example.net");
+        let edited = base.replace(
+            "[domains.\"domain1.example\"]\nmode = \"enforce\"\n",
+            &format!("[domains.\"domain1.example\"]\nmode = \"enforce\"\nmx = [\"{marker}\"]\n"),
+        );
+        let t = Instant::now();
+        std::fs::write(&config, edited).unwrap();
+        while !std::fs::read_to_string(&policy).is_ok_and(|p| p.contains(&marker)) {
+            assert!(
+                t.elapsed() < Duration::from_secs(120),
+                "watch did not rebuild"
+            );
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        delays.push(t.elapsed());
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    median(delays)
+}
+
 fn main() {
     let sizes = std::env::var("MTASTS_BENCH_SIZES").unwrap_or_else(|_| "1000,10000".into());
     let runs: usize = std::env::var("MTASTS_BENCH_RUNS")
@@ -107,6 +153,18 @@ fn main() {
             full.as_secs_f64() * 1e3,
             median(noop).as_secs_f64() * 1e3,
             full.as_secs_f64() * 1e6 / n as f64
+        );
+    }
+    let watch_sizes =
+        std::env::var("MTASTS_BENCH_WATCH_SIZES").unwrap_or_else(|_| "10,10000".into());
+    for n in watch_sizes
+        .split(',')
+        .filter_map(|s| s.trim().parse::<usize>().ok())
+    {
+        let delay = watch_latency(n, runs);
+        println!(
+            "watch, {n:>6} domains: edit -> rewritten policy file {:>8.1} ms (median of {runs})",
+            delay.as_secs_f64() * 1e3
         );
     }
 }
