@@ -297,6 +297,8 @@ fn plan_domain(
             },
             retiring_since: None,
             remove_after: None,
+            previous_id: Some(e.id.clone()),
+            previous_sha256: Some(e.policy_sha256.clone()),
             pin: d.pinned_id.clone(),
             notices: e
                 .notices
@@ -318,6 +320,8 @@ fn plan_domain(
             sts_ended: None,
             retiring_since: None,
             remove_after: None,
+            previous_id: prev.map(|e| e.id.clone()),
+            previous_sha256: prev.map(|e| e.policy_sha256.clone()),
             pin: d.pinned_id.clone(),
             notices: Vec::new(),
         },

@@ -68,6 +68,106 @@ pub fn for_domain(domain: &Domain, id: &str) -> Vec<Record> {
     out
 }
 
+/// The fields after the version tag of a `;`-separated record (RFC 8461 §3.1 / RFC 8460 §3
+/// ABNF): `*WSP ";" *WSP` between fields, an optional trailing delimiter, at least one field,
+/// no empty field and no whitespace after the last field without a `;`.
+fn fields(rest: &str) -> Result<Vec<&str>, String> {
+    let wsp = [' ', '\t'];
+    let parts: Vec<&str> = rest.split(';').collect();
+    if !parts[0].trim_matches(wsp).is_empty() {
+        return Err(format!("unexpected {:?} after the version", parts[0]));
+    }
+    if parts.len() < 2 {
+        return Err("no fields after the version".into());
+    }
+    let last = parts.len() - 1;
+    let mut out = Vec::new();
+    for (i, part) in parts.iter().enumerate().skip(1) {
+        let field = part.trim_start_matches(wsp);
+        if i == last {
+            if field.trim_end_matches(wsp).is_empty() {
+                break; // the optional trailing delimiter
+            }
+            if field.ends_with(wsp) {
+                return Err("whitespace after the last field (write it without, or end with ';')".into());
+            }
+        }
+        let field = field.trim_end_matches(wsp);
+        if field.is_empty() {
+            return Err("an empty field (';;')".into());
+        }
+        out.push(field);
+    }
+    if out.is_empty() {
+        return Err("no fields after the version".into());
+    }
+    Ok(out)
+}
+
+/// `name=value` with an extension name (1-32 of letters, digits, `_-.`, starting alphanumeric)
+/// and a value of printable ASCII without `=`, `;` and space.
+fn extension(field: &str) -> Result<(&str, &str), String> {
+    let (name, value) = field
+        .split_once('=')
+        .ok_or_else(|| format!("field {field:?} has no '='"))?;
+    let name_ok = name.len() <= 32
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    let value_ok = !value.is_empty() && value.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'=' && b != b';');
+    if name_ok && value_ok {
+        Ok((name, value))
+    } else {
+        Err(format!("invalid field {field:?}"))
+    }
+}
+
+/// Parses an `_mta-sts` TXT value strictly (RFC 8461 §3.1); returns the id (the first, §3.2).
+pub fn parse_sts(value: &str) -> Result<String, String> {
+    let rest = value
+        .strip_prefix("v=STSv1")
+        .ok_or("does not start with \"v=STSv1\"")?;
+    let mut id = None;
+    for field in fields(rest)? {
+        if let Some(v) = field.strip_prefix("id=") {
+            if !crate::model::valid_id(v) {
+                return Err(format!("id {v:?} is not 1-32 letters and digits"));
+            }
+            id.get_or_insert_with(|| v.to_string());
+        } else {
+            extension(field)?;
+        }
+    }
+    id.ok_or_else(|| "no id field".to_string())
+}
+
+/// Parses a `_smtp._tls` TXT value strictly (RFC 8460 §3); returns the `rua` URIs.
+pub fn parse_tlsrpt(value: &str) -> Result<Vec<String>, String> {
+    let rest = value
+        .strip_prefix("v=TLSRPTv1")
+        .ok_or("does not start with \"v=TLSRPTv1\"")?;
+    let mut rua = None;
+    for field in fields(rest)? {
+        if let Some(list) = field.strip_prefix("rua=") {
+            let uris: Vec<String> = list.split(',').map(|u| u.trim_matches([' ', '\t']).to_string()).collect();
+            for uri in &uris {
+                let scheme = uri.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+                match scheme.as_deref() {
+                    Some("mailto" | "https") if uri.len() > scheme.as_ref().map_or(0, |s| s.len() + 1) => {}
+                    Some("http") => return Err(format!("{uri:?}: only mailto: and https: are supported")),
+                    _ => return Err(format!("{uri:?} is not a mailto: or https: URI (a ',' inside a URI must be %2C)")),
+                }
+                if uri.chars().any(|c| c.is_whitespace() || c == '!') {
+                    return Err(format!("{uri:?} contains a character that must be percent-encoded"));
+                }
+            }
+            rua.get_or_insert(uris);
+        } else {
+            extension(field)?;
+        }
+    }
+    rua.ok_or_else(|| "no rua field".to_string())
+}
+
 /// TXT RDATA: the value in quoted strings of at most 255 octets, `"` and `\` escaped.
 pub fn txt_rdata(value: &str) -> String {
     let bytes = value.as_bytes();
@@ -191,6 +291,68 @@ mod tests {
                 ("AAAA", "2001:db8::10")
             ]
         );
+    }
+
+    #[test]
+    fn spec_7_2_sts_record_vectors() {
+        let ok = |v: &str, id: &str| assert_eq!(parse_sts(v).as_deref(), Ok(id), "{v:?}");
+        ok("v=STSv1; id=20160831085700Z;", "20160831085700Z"); // T01
+        ok("v=STSv1; id=20160831085700Z", "20160831085700Z"); // T02
+        ok("v=STSv1;id=abc123", "abc123"); // T03
+        ok("v=STSv1;\tid=abc123\t;", "abc123"); // T04
+        ok(&format!("v=STSv1; id={}", "a".repeat(32)), &"a".repeat(32)); // T05
+        ok("v=STSv1 ; id=abc", "abc"); // T18
+        ok("v=STSv1; id=abc; ext=value", "abc"); // T19
+        ok("v=STSv1; ext=1; id=abc", "abc"); // T20
+        ok("v=STSv1; id=abc; ", "abc"); // T23
+        ok("v=STSv1; id=a; id=b", "a"); // T24: the first wins
+        for bad in [
+            format!("v=STSv1; id={}", "a".repeat(33)), // T06
+            "v=STSv1; id=2024-01-01".into(),           // T07
+            "v=STSv1; id=2024-01-01T00:00:00Z".into(), // T08
+            "v=STSv1; id=abc+def/ghi=".into(),         // T09
+            "v=STSv1; id=".into(),                     // T10
+            "v=STSv1;".into(),                         // T11
+            "v=STSv1".into(),                          // T12
+            "id=abc; v=STSv1".into(),                  // T13
+            "v=stsv1; id=abc".into(),                  // T14
+            "V=STSv1; id=abc".into(),                  // T15
+            "v=STSv1; ID=abc".into(),                  // T16
+            "v = STSv1; id = abc".into(),              // T17
+            "v=STSv1; id=abc;;".into(),                // T21
+            "v=STSv1; id=abc ".into(),                 // T22
+            "v=STSv10; id=abc".into(),                 // T25
+            "v=STSv1; id=abc; e=a=b".into(),           // T26
+            "v=spf1 -all".into(),                      // T27
+        ] {
+            assert!(parse_sts(&bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(parse_sts(&sts_value("20250101000000")).unwrap(), "20250101000000");
+    }
+
+    #[test]
+    fn spec_7_4_tlsrpt_record_vectors() {
+        let ok = |v: &str, rua: &[&str]| assert_eq!(parse_tlsrpt(v).unwrap(), rua, "{v:?}");
+        ok("v=TLSRPTv1;rua=mailto:reports@example.com", &["mailto:reports@example.com"]); // R01
+        ok("v=TLSRPTv1; rua=https://reporting.example.com/v1/tlsrpt", &["https://reporting.example.com/v1/tlsrpt"]); // R02
+        ok(
+            "v=TLSRPTv1; rua=mailto:a@example.com,https://r.example.com/tlsrpt",
+            &["mailto:a@example.com", "https://r.example.com/tlsrpt"],
+        ); // R03
+        ok("v=TLSRPTv1; rua=mailto:a@example.com, mailto:b@example.com", &["mailto:a@example.com", "mailto:b@example.com"]); // R04
+        ok("v=TLSRPTv1; rua=mailto:a@example.com;", &["mailto:a@example.com"]); // R08
+        for bad in [
+            "v=TLSRPTv1; rua=postmaster@example.com",   // R05
+            "v=TLSRPTv1;",                              // R06
+            "v=tlsrptv1; rua=mailto:a@example.com",     // R07
+            "v=TLSRPTv1; rua=http://r.example.com/",    // R09
+            "v=TLSRPTv1; rua=mailto:a,b@example.com",   // R10
+            "rua=mailto:a@example.com; v=TLSRPTv1",     // R11
+        ] {
+            assert!(parse_tlsrpt(bad).is_err(), "{bad:?} accepted");
+        }
+        let ours = tlsrpt_value(&["mailto:a@example.com".into(), "https://r.example.com/x".into()]);
+        assert_eq!(parse_tlsrpt(&ours).unwrap(), ["mailto:a@example.com", "https://r.example.com/x"]);
     }
 
     #[test]

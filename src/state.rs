@@ -94,6 +94,12 @@ pub struct Entry {
     /// When a retiring domain's records and files may go.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remove_after: Option<DateTime<Utc>>,
+    /// The id this one replaced: a sender may still see it while a deployment is under way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_id: Option<String>,
+    /// sha256 of the policy `previous_id` named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_sha256: Option<String>,
     /// The pinned `id` of the config that this policy was published under, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<String>,
@@ -250,6 +256,8 @@ mod tests {
             sts_ended: None,
             retiring_since: None,
             remove_after: None,
+            previous_id: None,
+            previous_sha256: None,
             pin: None,
             notices: vec![],
         }
