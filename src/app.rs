@@ -22,6 +22,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Build(args) => commands::build::run(&ctx, args, &mut ui),
         Command::Status(args) => commands::status::run(&ctx, args, &mut ui),
         Command::Watch(args) => commands::watch::run(&ctx, args, &mut ui),
+        Command::Check(args) => commands::check::run(&ctx, args, &mut ui),
         Command::Templates(TemplatesCommand::Eject { dir }) => {
             commands::templates::eject(&ctx, dir.clone(), &mut ui)
         }

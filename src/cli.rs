@@ -40,6 +40,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Build, then rebuild whenever the config or a template changes (Ctrl-C to stop).
     Watch(WatchArgs),
+    /// Compare the live DNS and HTTPS with what was built; exit 1 on any failure.
+    Check(CheckArgs),
     /// Work with the built-in templates.
     #[command(subcommand)]
     Templates(TemplatesCommand),
@@ -80,6 +82,36 @@ pub struct WatchArgs {
     /// Seconds to wait for another mtasts working on the same config before giving up.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub wait: u64,
+}
+
+/// Options of `check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Domains to check (default: every domain in the config).
+    pub domains: Vec<String>,
+    /// Ask this DNS server (IP, IP:PORT or [IPv6]:PORT; port 53 by default) instead of the system resolver.
+    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_nameserver)]
+    pub nameserver: Option<std::net::SocketAddr>,
+    /// Trust the CA certificates in this PEM file instead of Mozilla's roots.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Connect to ADDR:PORT whenever HOST:PORT is meant (like curl); repeatable.
+    #[arg(long, value_name = "HOST:PORT:ADDR:PORT")]
+    pub connect_to: Vec<crate::fetch::ConnectTo>,
+    /// Seconds each DNS query and each HTTPS request may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub timeout: u64,
+    /// How to print the results.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+fn parse_nameserver(s: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(ip) = s.parse::<std::net::IpAddr>() {
+        return Ok(std::net::SocketAddr::new(ip, 53));
+    }
+    s.parse()
+        .map_err(|_| format!("{s:?} is not IP, IP:PORT or [IPv6]:PORT"))
 }
 
 /// Options of `status`.

@@ -66,7 +66,10 @@ impl Dns {
 
     fn lookup(&self, name: &str, rtype: RecordType) -> Result<Vec<RData>, DnsError> {
         let fqdn = format!("{}.", name.trim_end_matches('.'));
-        match self.runtime.block_on(self.resolver.lookup(fqdn.as_str(), rtype)) {
+        match self
+            .runtime
+            .block_on(self.resolver.lookup(fqdn.as_str(), rtype))
+        {
             Ok(lookup) => {
                 let data: Vec<RData> = lookup
                     .answers()
@@ -74,7 +77,11 @@ impl Dns {
                     .map(|r| r.data.clone())
                     .filter(|d| d.record_type() == rtype)
                     .collect();
-                if data.is_empty() { Err(DnsError::NoRecords) } else { Ok(data) }
+                if data.is_empty() {
+                    Err(DnsError::NoRecords)
+                } else {
+                    Ok(data)
+                }
             }
             Err(e) if e.is_no_records_found() || e.is_nx_domain() => Err(DnsError::NoRecords),
             Err(e) => Err(DnsError::Failed(e.to_string())),

@@ -42,6 +42,20 @@ pub enum Error {
     #[error("refusing to build: {}", .0.join("; "))]
     Refused(Vec<String>),
 
+    /// `check` found failures (already printed).
+    #[error("{0} check(s) failed")]
+    #[diagnostic(help("each FAIL line above says what to publish or deploy"))]
+    CheckFailed(usize),
+
+    /// Domains named on the command line are not in the config.
+    #[error("not in the config: {}", .0.join(", "))]
+    #[diagnostic(help("name domains as they appear in domains.toml (U-labels or A-labels)"))]
+    NotConfigured(Vec<String>),
+
+    /// A network client could not be set up.
+    #[error("{0}")]
+    Setup(String),
+
     /// `build --locked` would have changed the lock file.
     #[error("{} would change (--locked): {}", lock.display(), domains.join(", "))]
     #[diagnostic(help(

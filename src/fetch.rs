@@ -41,7 +41,11 @@ impl std::str::FromStr for ConnectTo {
             }
         };
         let port_of = |p: &str| -> Result<Option<u16>, String> {
-            if p.is_empty() { Ok(None) } else { p.parse().map(Some).map_err(|_| bad()) }
+            if p.is_empty() {
+                Ok(None)
+            } else {
+                p.parse().map(Some).map_err(|_| bad())
+            }
         };
         Ok(ConnectTo {
             host: host.to_ascii_lowercase(),
@@ -103,7 +107,8 @@ impl Fetcher {
             .user_agent("mtasts-check")
             .tls_config(TlsConfig::builder().root_certs(roots).build())
             .build();
-        let agent = ureq::Agent::with_parts(config, DefaultConnector::new(), Route { dns, connect_to });
+        let agent =
+            ureq::Agent::with_parts(config, DefaultConnector::new(), Route { dns, connect_to });
         Ok(Fetcher { agent })
     }
 
@@ -145,11 +150,12 @@ impl Fetcher {
 
 fn describe(e: ureq::Error) -> String {
     let text = e.to_string();
-    if text.contains("UnknownIssuer") {
+    let squashed = text.to_ascii_lowercase().replace(' ', "");
+    if squashed.contains("unknownissuer") {
         format!("certificate not trusted (unknown issuer): {text}")
-    } else if text.contains("NotValidForName") {
+    } else if squashed.contains("notvalidforname") {
         format!("certificate not valid for this host name: {text}")
-    } else if text.contains("Expired") {
+    } else if squashed.contains("expired") {
         format!("certificate expired: {text}")
     } else {
         text
@@ -164,7 +170,9 @@ struct Route {
 
 impl std::fmt::Debug for Route {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Route").field("connect_to", &self.connect_to).finish()
+        f.debug_struct("Route")
+            .field("connect_to", &self.connect_to)
+            .finish()
     }
 }
 
@@ -175,20 +183,32 @@ impl Resolver for Route {
         _config: &ureq::config::Config,
         _timeout: NextTimeout,
     ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let host = uri.host().ok_or(ureq::Error::HostNotFound)?.to_ascii_lowercase();
+        let host = uri
+            .host()
+            .ok_or(ureq::Error::HostNotFound)?
+            .to_ascii_lowercase();
         let port = uri.port_u16().unwrap_or(443);
-        let (target, port) = match self.connect_to.iter().find(|c| {
-            (c.host.is_empty() || c.host == host) && c.port.is_none_or(|p| p == port)
-        }) {
+        let (target, port) = match self
+            .connect_to
+            .iter()
+            .find(|c| (c.host.is_empty() || c.host == host) && c.port.is_none_or(|p| p == port))
+        {
             Some(c) => (
-                if c.addr.is_empty() { host.clone() } else { c.addr.clone() },
+                if c.addr.is_empty() {
+                    host.clone()
+                } else {
+                    c.addr.clone()
+                },
                 c.to_port.unwrap_or(port),
             ),
             None => (host.clone(), port),
         };
         let ips = match target.trim_matches(['[', ']']).parse::<IpAddr>() {
             Ok(ip) => vec![ip],
-            Err(_) => self.dns.addresses(&target).map_err(|_| ureq::Error::HostNotFound)?,
+            Err(_) => self
+                .dns
+                .addresses(&target)
+                .map_err(|_| ureq::Error::HostNotFound)?,
         };
         let mut out = self.empty();
         for ip in ips.into_iter().take(16) {
@@ -205,9 +225,15 @@ mod tests {
     #[test]
     fn connect_to_parses_like_curl() {
         let c: ConnectTo = "mta-sts.example.com:443:127.0.0.1:8443".parse().unwrap();
-        assert_eq!((c.host.as_str(), c.port, c.addr.as_str(), c.to_port), ("mta-sts.example.com", Some(443), "127.0.0.1", Some(8443)));
+        assert_eq!(
+            (c.host.as_str(), c.port, c.addr.as_str(), c.to_port),
+            ("mta-sts.example.com", Some(443), "127.0.0.1", Some(8443))
+        );
         let v6: ConnectTo = "::[::1]:8443".parse().unwrap();
-        assert_eq!((v6.host.as_str(), v6.port, v6.addr.as_str(), v6.to_port), ("", None, "::1", Some(8443)));
+        assert_eq!(
+            (v6.host.as_str(), v6.port, v6.addr.as_str(), v6.to_port),
+            ("", None, "::1", Some(8443))
+        );
         assert!("nonsense".parse::<ConnectTo>().is_err());
         assert!("a:b:c:d".parse::<ConnectTo>().is_err());
     }

@@ -8,6 +8,7 @@
 //! → `output`. Everything up to `render` is pure.
 
 pub mod app;
+pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod commands;

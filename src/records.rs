@@ -89,7 +89,9 @@ fn fields(rest: &str) -> Result<Vec<&str>, String> {
                 break; // the optional trailing delimiter
             }
             if field.ends_with(wsp) {
-                return Err("whitespace after the last field (write it without, or end with ';')".into());
+                return Err(
+                    "whitespace after the last field (write it without, or end with ';')".into(),
+                );
             }
         }
         let field = field.trim_end_matches(wsp);
@@ -111,9 +113,17 @@ fn extension(field: &str) -> Result<(&str, &str), String> {
         .split_once('=')
         .ok_or_else(|| format!("field {field:?} has no '='"))?;
     let name_ok = name.len() <= 32
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
-    let value_ok = !value.is_empty() && value.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'=' && b != b';');
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    let value_ok = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b'=' && b != b';');
     if name_ok && value_ok {
         Ok((name, value))
     } else {
@@ -148,16 +158,28 @@ pub fn parse_tlsrpt(value: &str) -> Result<Vec<String>, String> {
     let mut rua = None;
     for field in fields(rest)? {
         if let Some(list) = field.strip_prefix("rua=") {
-            let uris: Vec<String> = list.split(',').map(|u| u.trim_matches([' ', '\t']).to_string()).collect();
+            let uris: Vec<String> = list
+                .split(',')
+                .map(|u| u.trim_matches([' ', '\t']).to_string())
+                .collect();
             for uri in &uris {
                 let scheme = uri.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
                 match scheme.as_deref() {
-                    Some("mailto" | "https") if uri.len() > scheme.as_ref().map_or(0, |s| s.len() + 1) => {}
-                    Some("http") => return Err(format!("{uri:?}: only mailto: and https: are supported")),
-                    _ => return Err(format!("{uri:?} is not a mailto: or https: URI (a ',' inside a URI must be %2C)")),
+                    Some("mailto" | "https")
+                        if uri.len() > scheme.as_ref().map_or(0, |s| s.len() + 1) => {}
+                    Some("http") => {
+                        return Err(format!("{uri:?}: only mailto: and https: are supported"));
+                    }
+                    _ => {
+                        return Err(format!(
+                            "{uri:?} is not a mailto: or https: URI (a ',' inside a URI must be %2C)"
+                        ));
+                    }
                 }
                 if uri.chars().any(|c| c.is_whitespace() || c == '!') {
-                    return Err(format!("{uri:?} contains a character that must be percent-encoded"));
+                    return Err(format!(
+                        "{uri:?} contains a character that must be percent-encoded"
+                    ));
                 }
             }
             rua.get_or_insert(uris);
@@ -327,32 +349,53 @@ mod tests {
         ] {
             assert!(parse_sts(&bad).is_err(), "{bad:?} accepted");
         }
-        assert_eq!(parse_sts(&sts_value("20250101000000")).unwrap(), "20250101000000");
+        assert_eq!(
+            parse_sts(&sts_value("20250101000000")).unwrap(),
+            "20250101000000"
+        );
     }
 
     #[test]
     fn spec_7_4_tlsrpt_record_vectors() {
         let ok = |v: &str, rua: &[&str]| assert_eq!(parse_tlsrpt(v).unwrap(), rua, "{v:?}");
-        ok("v=TLSRPTv1;rua=mailto:reports@example.com", &["mailto:reports@example.com"]); // R01
-        ok("v=TLSRPTv1; rua=https://reporting.example.com/v1/tlsrpt", &["https://reporting.example.com/v1/tlsrpt"]); // R02
+        ok(
+            "v=TLSRPTv1;rua=mailto:reports@example.com",
+            &["mailto:reports@example.com"],
+        ); // R01
+        ok(
+            "v=TLSRPTv1; rua=https://reporting.example.com/v1/tlsrpt",
+            &["https://reporting.example.com/v1/tlsrpt"],
+        ); // R02
         ok(
             "v=TLSRPTv1; rua=mailto:a@example.com,https://r.example.com/tlsrpt",
             &["mailto:a@example.com", "https://r.example.com/tlsrpt"],
         ); // R03
-        ok("v=TLSRPTv1; rua=mailto:a@example.com, mailto:b@example.com", &["mailto:a@example.com", "mailto:b@example.com"]); // R04
-        ok("v=TLSRPTv1; rua=mailto:a@example.com;", &["mailto:a@example.com"]); // R08
+        ok(
+            "v=TLSRPTv1; rua=mailto:a@example.com, mailto:b@example.com",
+            &["mailto:a@example.com", "mailto:b@example.com"],
+        ); // R04
+        ok(
+            "v=TLSRPTv1; rua=mailto:a@example.com;",
+            &["mailto:a@example.com"],
+        ); // R08
         for bad in [
-            "v=TLSRPTv1; rua=postmaster@example.com",   // R05
-            "v=TLSRPTv1;",                              // R06
-            "v=tlsrptv1; rua=mailto:a@example.com",     // R07
-            "v=TLSRPTv1; rua=http://r.example.com/",    // R09
-            "v=TLSRPTv1; rua=mailto:a,b@example.com",   // R10
-            "rua=mailto:a@example.com; v=TLSRPTv1",     // R11
+            "v=TLSRPTv1; rua=postmaster@example.com", // R05
+            "v=TLSRPTv1;",                            // R06
+            "v=tlsrptv1; rua=mailto:a@example.com",   // R07
+            "v=TLSRPTv1; rua=http://r.example.com/",  // R09
+            "v=TLSRPTv1; rua=mailto:a,b@example.com", // R10
+            "rua=mailto:a@example.com; v=TLSRPTv1",   // R11
         ] {
             assert!(parse_tlsrpt(bad).is_err(), "{bad:?} accepted");
         }
-        let ours = tlsrpt_value(&["mailto:a@example.com".into(), "https://r.example.com/x".into()]);
-        assert_eq!(parse_tlsrpt(&ours).unwrap(), ["mailto:a@example.com", "https://r.example.com/x"]);
+        let ours = tlsrpt_value(&[
+            "mailto:a@example.com".into(),
+            "https://r.example.com/x".into(),
+        ]);
+        assert_eq!(
+            parse_tlsrpt(&ours).unwrap(),
+            ["mailto:a@example.com", "https://r.example.com/x"]
+        );
     }
 
     #[test]

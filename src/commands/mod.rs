@@ -1,6 +1,7 @@
 //! Thin adapters from parsed arguments to the library; they report through [`Ui`].
 
 pub mod build;
+pub mod check;
 pub mod init;
 pub mod status;
 pub mod templates;

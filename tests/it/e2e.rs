@@ -8,7 +8,7 @@ use crate::harness::{Project, fixtures, make_certs, real_tool};
 use crate::system::{DnsTweaks, Outcome, System, Tools};
 
 /// Every fixture domain in A-label form, with the policy the client must report.
-const EXPECTED: &[(&str, &str, &[&str], u64)] = &[
+pub(crate) const EXPECTED: &[(&str, &str, &[&str], u64)] = &[
     (
         "enforce.test",
         "enforce",
@@ -46,18 +46,18 @@ const EXPECTED: &[(&str, &str, &[&str], u64)] = &[
     ("v6only.test", "enforce", &["mx.v6only.test"], 604800),
 ];
 
-fn domains() -> Vec<&'static str> {
+pub(crate) fn domains() -> Vec<&'static str> {
     EXPECTED.iter().map(|e| e.0).collect()
 }
 
 /// The fixture built into a fresh project with certificates for every policy host.
-struct Setup {
-    project: Project,
-    ca: PathBuf,
+pub(crate) struct Setup {
+    pub(crate) project: Project,
+    pub(crate) ca: PathBuf,
 }
 
 impl Setup {
-    fn new(openssl: &Path) -> Setup {
+    pub(crate) fn new(openssl: &Path) -> Setup {
         let project = Project::new("");
         let root = project.path().to_path_buf();
         #[cfg(unix)]
@@ -75,13 +75,13 @@ impl Setup {
         Setup { project, ca }
     }
 
-    fn build(&self, args: &[&str]) {
+    pub(crate) fn build(&self, args: &[&str]) {
         let mut all = vec!["build"];
         all.extend_from_slice(args);
         self.project.run(&all).ok();
     }
 
-    fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         self.project.path()
     }
 
@@ -105,7 +105,7 @@ fn assert_valid(outcome: &Outcome, domain: &str, mode: &str, mx: &[&str], max_ag
     assert_eq!(outcome.id.as_deref(), Some(id), "{domain}");
 }
 
-fn tools() -> Option<(Tools, PathBuf)> {
+pub(crate) fn tools() -> Option<(Tools, PathBuf)> {
     let openssl = real_tool("openssl")?;
     Some((Tools::find()?, openssl))
 }

@@ -1,6 +1,7 @@
 //! Integration tests: the real `mtasts` binary on fixture projects, plus real nginx and DNS tools.
 
 mod build;
+mod check;
 mod cli;
 mod e2e;
 mod harness;

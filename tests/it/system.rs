@@ -199,6 +199,16 @@ impl<'a> System<'a> {
         self.nginx = Some(server);
     }
 
+    /// Runs `mtasts ARGS` inside the namespace, in the project directory, with the test clock.
+    pub(crate) fn mtasts(&self, args: &[&str]) -> crate::harness::Run {
+        let mut cmd = self.netns.exec(env!("CARGO_BIN_EXE_mtasts"));
+        cmd.args(args)
+            .current_dir(&self.root)
+            .env("SOURCE_DATE_EPOCH", crate::harness::EPOCH)
+            .env("NO_COLOR", "1");
+        crate::harness::Run(cmd.output().unwrap())
+    }
+
     /// Asks the real client for each domain's policy; one outcome per domain.
     pub(crate) fn resolve(&self, ca: &Path, domains: &[&str]) -> BTreeMap<String, Outcome> {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/query.py");

@@ -81,6 +81,19 @@ impl Watching {
         }
     }
 
+    /// Waits (bounded) until stderr, read on its own thread, holds `text`.
+    fn stderr_has(&self, text: &str) {
+        let deadline = Instant::now() + LIMIT;
+        while !self.stderr.lock().unwrap().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "stderr never showed {text:?}:\n{}",
+                self.stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     fn terminate(&mut self) -> i32 {
         Command::new("kill")
             .arg("-TERM")
@@ -185,12 +198,7 @@ fn watch_keeps_the_last_good_output_on_a_bad_edit_and_rebuilds_when_fixed() {
         &CONFIG.replace("mode = \"enforce\"", "mode = \"Enforce\""),
     );
     w.next_line(|l| l.starts_with("rebuild failed"));
-    assert!(
-        w.stderr
-            .lock()
-            .unwrap()
-            .contains("domains.toml:6:8: error: unknown mode \"Enforce\"")
-    );
+    w.stderr_has("domains.toml:6:8: error: unknown mode \"Enforce\"");
     let mut after = tree(p.path());
     after.remove("domains.toml");
     let mut before = good;
