@@ -60,6 +60,15 @@ impl HostName {
         if let Some(c) = trimmed.chars().find(|c| forbidden_ascii(*c)) {
             return Err(forbidden_char_error(c));
         }
+        if let Some(c) = trimmed.chars().find(|c| invisible(*c)) {
+            return Err(NameError::new(
+                format!(
+                    "the name contains the invisible character U+{:04X}",
+                    c as u32
+                ),
+                "IDNA would silently drop it, so the published name would differ from what you see; delete it",
+            ));
+        }
         if trimmed
             .chars()
             .any(|c| matches!(c, '\u{3002}' | '\u{ff0e}' | '\u{ff61}'))
@@ -252,6 +261,15 @@ fn misplaced_wildcard() -> NameError {
     )
 }
 
+/// Unicode default-ignorable code points: UTS #46 maps them to nothing, so a name that holds
+/// one would be published as a different name than the one the user reads.
+fn invisible(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x034F | 0x061C | 0x115F..=0x1160 | 0x17B4..=0x17B5 | 0x180B..=0x180F
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
+        | 0xFEFF | 0xFFA0 | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF)
+}
+
 /// ASCII characters that never belong in a host name (STD3 would reject them too, less clearly).
 fn forbidden_ascii(c: char) -> bool {
     c.is_ascii() && !(c.is_ascii_alphanumeric() || c == '-' || c == '.')
@@ -353,6 +371,9 @@ mod tests {
             "mail.example.123",
             "a\u{ff0e}example",
             "a\u{202e}b.example",
+            "a\u{200b}b.example",
+            "a\u{ad}b.example",
+            "a\u{fe0f}b.example",
         ] {
             assert!(host(bad).is_err(), "{bad:?} accepted");
         }

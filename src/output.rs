@@ -55,6 +55,7 @@ pub fn previous_manifest(out: &Path) -> (Option<Manifest>, Option<String>) {
 
 /// Compares the plan with the disk without writing anything.
 pub fn diff(out: &Path, files: &[OutFile], previous: Option<&Manifest>) -> Result<Report, Error> {
+    check_root(out)?;
     preflight(out, files)?;
     let mut report = Report::default();
     for f in files {
@@ -69,11 +70,18 @@ pub fn diff(out: &Path, files: &[OutFile], previous: Option<&Manifest>) -> Resul
 }
 
 /// Writes `files` (in order) under `out`, then prunes what `previous` listed and `files` lacks.
+///
+/// Two phases: every changed file is first written to a temp file beside its target; only
+/// when all of them are on disk are they renamed into place, in order. A failure while staging
+/// (disk full, read-only directory) removes the temp files and leaves the previous tree as it
+/// was; a crash at any moment leaves each file old or new, never partial.
 pub fn write(out: &Path, files: &[OutFile], previous: Option<&Manifest>) -> Result<Report, Error> {
+    check_root(out)?;
     fs::create_dir_all(out).map_err(Error::io(out))?;
     remove_stale_temps(out);
     let mut dirs = preflight(out, files)?;
     let mut report = Report::default();
+    let mut staged = Vec::new();
     for f in files {
         let path = out.join(&f.path);
         if same_bytes(&path, &f.bytes) {
@@ -81,8 +89,12 @@ pub fn write(out: &Path, files: &[OutFile], previous: Option<&Manifest>) -> Resu
             continue;
         }
         make_parents(out, &f.path, &mut dirs)?;
-        write_atomic(&path, &f.bytes)?;
-        report.written.push(f.path.clone());
+        staged.push((stage(&path, &f.bytes)?, path, &f.path));
+    }
+    for (tmp, path, rel) in staged {
+        tmp.persist(&path).map_err(|e| Error::io(&path)(e.error))?;
+        crash_point();
+        report.written.push(rel.clone());
     }
     for rel in stale(out, files, previous) {
         let path = out.join(&rel);
@@ -95,6 +107,15 @@ pub fn write(out: &Path, files: &[OutFile], previous: Option<&Manifest>) -> Resu
 
 /// Replaces `path` atomically: a temp file in the same directory, renamed over it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    stage(path, bytes)?
+        .persist(path)
+        .map_err(|e| Error::io(path)(e.error))?;
+    crash_point();
+    Ok(())
+}
+
+/// Writes `bytes` to a closed temp file beside `path` (deleted again if dropped unrenamed).
+fn stage(path: &Path, bytes: &[u8]) -> Result<tempfile::TempPath, Error> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -108,20 +129,45 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         builder.permissions(fs::Permissions::from_mode(0o644));
     }
     let mut tmp = builder.tempfile_in(dir).map_err(Error::io(dir))?;
-    tmp.write_all(bytes).map_err(Error::io(tmp.path()))?;
-    tmp.persist(path).map_err(|e| Error::io(path)(e.error))?;
-    Ok(())
+    tmp.write_all(bytes).map_err(Error::io(path))?;
+    Ok(tmp.into_temp_path())
+}
+
+/// Test hook for the crash-safety test: with `MTASTS_CRASH_AFTER_WRITES=N` the process dies
+/// (abort: no destructors, no cleanup, like SIGKILL) right after its N-th rename.
+fn crash_point() {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static LIMIT: OnceLock<Option<usize>> = OnceLock::new();
+    static DONE: AtomicUsize = AtomicUsize::new(0);
+    let limit = LIMIT.get_or_init(|| {
+        std::env::var("MTASTS_CRASH_AFTER_WRITES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    if let Some(limit) = limit
+        && DONE.fetch_add(1, Ordering::SeqCst) + 1 >= *limit
+    {
+        std::process::abort();
+    }
+}
+
+/// The output directory itself must not be a link (writing through it would land elsewhere)
+/// nor a file.
+fn check_root(out: &Path) -> Result<(), Error> {
+    match fs::symlink_metadata(out) {
+        Ok(m) if m.file_type().is_symlink() => Err(unsafe_output(
+            out,
+            "it is a symbolic link; pass the real directory with -o",
+        )),
+        Ok(m) if !m.is_dir() => Err(unsafe_output(out, "it is a file, not a directory")),
+        _ => Ok(()),
+    }
 }
 
 /// Checks every target before anything is written: no symlinked or non-directory parents,
 /// no directory where a file goes. Returns the parent directories that already exist.
 fn preflight(out: &Path, files: &[OutFile]) -> Result<BTreeSet<PathBuf>, Error> {
-    if let Ok(meta) = fs::symlink_metadata(out)
-        && !meta.is_dir()
-        && !meta.file_type().is_symlink()
-    {
-        return Err(unsafe_output(out, "it is a file, not a directory"));
-    }
     let mut checked = BTreeSet::new();
     let mut existing = BTreeSet::new();
     for f in files {

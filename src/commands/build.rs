@@ -18,6 +18,11 @@ use crate::state::{Lock, WorkLock};
 
 /// Runs one build (or dry run) under the work lock and reports through `ui`.
 pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+    // Validate first: an invalid config or lock file is refused before anything, even the work
+    // lock's file, is created. The lock is read again under the work lock.
+    let loaded = config::load(&ctx.config, &ctx.config_name)?;
+    let (lock_path, lock_name) = ctx.lock();
+    Lock::load(&lock_path, &lock_name)?;
     let _guard = if args.dry_run {
         None
     } else {
@@ -26,7 +31,7 @@ pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error
             std::time::Duration::from_secs(args.wait),
         )?)
     };
-    let built = build_locked(ctx, args, ui)?;
+    let built = build_loaded(ctx, args, loaded, ui)?;
     match args.format {
         Format::Text => built.text(ui),
         Format::Json => ui.out(&built.json()),
@@ -47,8 +52,17 @@ pub struct Built {
 /// The build itself, for a caller that already holds the work lock (`build`, `watch`):
 /// reload config, lock and templates from disk, plan, write, save the lock.
 pub fn build_locked(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<Built, Error> {
-    let started = Instant::now();
     let loaded = config::load(&ctx.config, &ctx.config_name)?;
+    build_loaded(ctx, args, loaded, ui)
+}
+
+fn build_loaded(
+    ctx: &Context,
+    args: &BuildArgs,
+    loaded: config::Loaded,
+    ui: &mut dyn Ui,
+) -> Result<Built, Error> {
+    let started = Instant::now();
     for w in &loaded.warnings {
         ui.problem(w, &loaded.file);
     }
