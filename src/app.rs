@@ -23,6 +23,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Status(args) => commands::status::run(&ctx, args, &mut ui),
         Command::Watch(args) => commands::watch::run(&ctx, args, &mut ui),
         Command::Check(args) => commands::check::run(&ctx, args, &mut ui),
+        Command::Report(args) => commands::report::run(&ctx, args, &mut ui),
         Command::Templates(TemplatesCommand::Eject { dir }) => {
             commands::templates::eject(&ctx, dir.clone(), &mut ui)
         }

@@ -42,6 +42,8 @@ pub enum Command {
     Watch(WatchArgs),
     /// Compare the live DNS and HTTPS with what was built; exit 1 on any failure.
     Check(CheckArgs),
+    /// Summarise TLS-RPT reports and say which testing domains are ready for enforce.
+    Report(ReportArgs),
     /// Work with the built-in templates.
     #[command(subcommand)]
     Templates(TemplatesCommand),
@@ -112,6 +114,23 @@ fn parse_nameserver(s: &str) -> Result<std::net::SocketAddr, String> {
     }
     s.parse()
         .map_err(|_| format!("{s:?} is not IP, IP:PORT or [IPv6]:PORT"))
+}
+
+/// Options of `report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Report files (.json, .json.gz), emails (.eml), Maildirs or directories of them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Only reports whose range ends on or after this day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<chrono::NaiveDate>,
+    /// Days of reports a testing domain needs before it is ready for enforce.
+    #[arg(long, value_name = "N", default_value_t = 14)]
+    pub days: usize,
+    /// How to print the summary.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 /// Options of `status`.

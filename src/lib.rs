@@ -25,4 +25,5 @@ pub mod plan;
 pub mod policy;
 pub mod records;
 pub mod render;
+pub mod report;
 pub mod state;

@@ -9,6 +9,7 @@ mod hostile;
 mod lifecycle;
 mod nginx;
 mod properties;
+mod report;
 mod snapshots;
 mod system;
 mod watch;

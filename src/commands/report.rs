@@ -1,0 +1,251 @@
+//! `mtasts report`: read TLS-RPT reports from files, emails and Maildirs; summarise them per
+//! policy domain; judge which `testing` domains are ready for `enforce`.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use super::{Context, Ui};
+use crate::cli::{Format, ReportArgs};
+use crate::config;
+use crate::error::Error;
+use crate::model::{Config, Mode};
+use crate::policy::Policy;
+use crate::report::{self, DomainSummary, Report};
+
+/// Largest input file read (an email carries its reports base64-encoded).
+const MAX_INPUT_BYTES: u64 = 20 * 1024 * 1024;
+
+/// Reads every input, prints the summary; malformed inputs are listed and skipped.
+pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+    let config = if ctx.config.exists() {
+        Some(config::load(&ctx.config, &ctx.config_name)?.config)
+    } else {
+        None
+    };
+    let mut reports = Vec::new();
+    let mut skipped = Vec::new();
+    for input in inputs(&args.paths) {
+        match read(&input) {
+            Ok(found) => reports.extend(found),
+            Err(reason) => skipped.push((input.path, reason)),
+        }
+    }
+    if let Some(since) = args.since {
+        reports.retain(|r| r.end.date_naive() >= since);
+    }
+    let summaries = report::summarise(&reports);
+    let rows: Vec<Row> = summaries
+        .iter()
+        .map(|s| Row::new(s, config.as_ref(), args.days))
+        .collect();
+    match args.format {
+        Format::Json => {
+            let domains: Vec<_> = rows.iter().map(Row::json).collect();
+            let skipped: Vec<_> = skipped
+                .iter()
+                .map(|(p, r)| json!({"path": p.display().to_string(), "reason": r}))
+                .collect();
+            let doc = json!({"reports": reports.len(), "domains": domains, "skipped": skipped});
+            ui.out(&serde_json::to_string_pretty(&doc).expect("summary serialises"));
+        }
+        Format::Text => {
+            for (path, reason) in &skipped {
+                ui.warn(&format!("skipped {}: {reason}", path.display()));
+            }
+            ui.out(&format!(
+                "{} report(s) read, {} skipped",
+                reports.len(),
+                skipped.len()
+            ));
+            for row in &rows {
+                row.text(ui);
+            }
+        }
+    }
+    Ok(())
+}
+
+struct Input {
+    path: PathBuf,
+    email: bool,
+}
+
+/// Every file to read: named files, and the report-looking files under named directories.
+fn inputs(paths: &[PathBuf]) -> Vec<Input> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found: Vec<Input> = walkdir::WalkDir::new(path)
+                .follow_links(false)
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file())
+                .filter_map(|e| classify(e.path(), false))
+                .collect();
+            found.sort_by(|a, b| a.path.cmp(&b.path));
+            out.extend(found);
+        } else if let Some(input) = classify(path, true) {
+            out.push(input);
+        }
+    }
+    out
+}
+
+fn classify(path: &Path, named: bool) -> Option<Input> {
+    let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+    let in_maildir = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|d| d == "cur" || d == "new");
+    let email = name.ends_with(".eml") || in_maildir;
+    let report = name.ends_with(".json") || name.ends_with(".json.gz") || name.ends_with(".gz");
+    (email || report || named).then(|| Input {
+        path: path.to_path_buf(),
+        email: email || (named && !report),
+    })
+}
+
+fn read(input: &Input) -> Result<Vec<Report>, String> {
+    let meta = std::fs::metadata(&input.path).map_err(|e| e.to_string())?;
+    if meta.len() > MAX_INPUT_BYTES {
+        return Err(format!("larger than {} MiB", MAX_INPUT_BYTES / 1024 / 1024));
+    }
+    let bytes = std::fs::read(&input.path).map_err(|e| e.to_string())?;
+    let looks_json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    report::unpack(&bytes, input.email && !looks_json)?
+        .iter()
+        .map(|json| report::parse(json))
+        .collect()
+}
+
+struct Row<'a> {
+    s: &'a DomainSummary,
+    mode: Option<Mode>,
+    ready: Option<bool>,
+    reasons: Vec<String>,
+    policy_matches: Option<bool>,
+}
+
+impl<'a> Row<'a> {
+    fn new(s: &'a DomainSummary, config: Option<&Config>, days: usize) -> Row<'a> {
+        let domain = config.and_then(|c| c.domains.iter().find(|d| d.name.as_str() == s.domain));
+        let mode = domain.map(|d| if d.retire { Mode::None } else { d.mode });
+        let (ready, reasons) = mode.map_or((None, Vec::new()), |m| report::readiness(s, m, days));
+        let policy_matches = domain.filter(|_| !s.policies_seen.is_empty()).map(|d| {
+            let ours: Vec<String> = Policy::new(d.mode, &d.mx, d.max_age)
+                .render()
+                .lines()
+                .map(str::to_string)
+                .collect();
+            s.policies_seen.iter().any(|seen| lines_equal(seen, &ours))
+        });
+        Row {
+            s,
+            mode,
+            ready,
+            reasons,
+            policy_matches,
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let s = self.s;
+        json!({
+            "domain": s.domain,
+            "mode": self.mode.map(|m| m.as_str()),
+            "from": s.from,
+            "to": s.to,
+            "days": s.days,
+            "reports": s.reports,
+            "organizations": s.organizations,
+            "successful": s.successful,
+            "failed": s.failed,
+            "failures": s.failures,
+            "policies_seen": s.policies_seen,
+            "policy_matches": self.policy_matches,
+            "ready_for_enforce": self.ready,
+            "reasons": self.reasons,
+        })
+    }
+
+    fn text(&self, ui: &mut dyn Ui) {
+        let s = self.s;
+        let mode = self
+            .mode
+            .map_or("not in the config".to_string(), |m| m.to_string());
+        ui.out(&format!(
+            "{} ({mode}): {} .. {}, {} day(s), {} report(s) from {}",
+            s.domain,
+            s.from.format("%Y-%m-%d"),
+            s.to.format("%Y-%m-%d"),
+            s.days,
+            s.reports,
+            s.organizations
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let total = (s.successful + s.failed).max(1) as f64;
+        ui.out(&format!(
+            "  sessions: {} successful, {} failed ({:.1}%)",
+            s.successful,
+            s.failed,
+            s.failed as f64 * 100.0 / total
+        ));
+        for f in &s.failures {
+            ui.out(&format!(
+                "  failure: {} at {}: {} ({}%) since {}{}",
+                f.result_type,
+                f.mx,
+                f.count,
+                f.percent,
+                f.since,
+                if f.sts {
+                    ""
+                } else {
+                    " (not under our STS policy)"
+                }
+            ));
+        }
+        match self.policy_matches {
+            Some(true) => ui.out("  policy seen by reporters: the one published now"),
+            Some(false) => ui.out(&format!(
+                "  policy seen by reporters: differs from the one published now ({})",
+                s.policies_seen
+                    .iter()
+                    .map(|p| p.join("; "))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            )),
+            None => {}
+        }
+        match (self.ready, self.mode) {
+            (Some(true), _) => ui.out("  verdict: ready for enforce"),
+            (Some(false), _) => ui.out(&format!(
+                "  verdict: not ready for enforce: {}",
+                self.reasons.join("; ")
+            )),
+            (None, Some(Mode::Enforce)) if !self.reasons.is_empty() => {
+                for r in &self.reasons {
+                    ui.out(&format!("  warning: {r}"));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Policy lines compared as senders would: keys and values, whitespace around them ignored.
+fn lines_equal(a: &[String], b: &[String]) -> bool {
+    let norm = |v: &[String]| {
+        let mut l: Vec<String> = v
+            .iter()
+            .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        l.sort();
+        l
+    };
+    norm(a) == norm(b)
+}

@@ -1,0 +1,304 @@
+//! `mtasts report` on reports written for these tests: the RFC 8460 shape, Google- and
+//! Microsoft-like shapes (SPEC §5.3), gzip, email and Maildir carriers, duplicates, unknown
+//! types, malformed and oversized input; summary numbers and readiness verdicts.
+
+use std::io::Write;
+
+use crate::harness::{Project, fixtures};
+
+const CONFIG: &str = r#"[defaults]
+mx = ["mx.example.net"]
+policy_cname = "mail.example.net"
+
+[domains."testing.example"]
+
+[domains."enforce.example"]
+mode = "enforce"
+mx = ["mx1.enforce.example", "mx2.enforce.example"]
+"#;
+
+/// A Google-like daily report: `mx-host` as an array, `sending-mta-ip` empty, full UTC day.
+fn google_day(domain: &str, day: u32, ok: u64, failures: &[(&str, &str, u64)]) -> String {
+    let details: Vec<String> = failures
+        .iter()
+        .map(|(t, mx, n)| {
+            format!(
+                r#"{{"result-type":"{t}","sending-mta-ip":"","receiving-mx-hostname":"{mx}","receiving-ip":"192.0.2.1","failed-session-count":{n}}}"#
+            )
+        })
+        .collect();
+    let failed: u64 = failures.iter().map(|f| f.2).sum();
+    format!(
+        r#"{{"organization-name":"Google Inc.","date-range":{{"start-datetime":"2025-11-{day:02}T00:00:00Z","end-datetime":"2025-11-{day:02}T23:59:59Z"}},"contact-info":"smtp-tls-reporting@google.com","report-id":"2025-11-{day:02}T00:00:00Z_{domain}","policies":[{{"policy":{{"policy-type":"sts","policy-string":["version: STSv1","mode: testing","mx: mx.example.net","max_age: 604800"],"policy-domain":"{domain}","mx-host":["mx.example.net"]}},"summary":{{"total-successful-session-count":{ok},"total-failure-session-count":{failed}}},"failure-details":[{}]}}]}}"#,
+        details.join(",")
+    )
+}
+
+fn gzip(text: &str) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(text.as_bytes()).unwrap();
+    enc.finish().unwrap()
+}
+
+/// A report email as RFC 8460 §5.3 describes it, the report as an application/tlsrpt+gzip part.
+fn email(report: &str) -> String {
+    use std::fmt::Write as _;
+    let b64 = base64(&gzip(report));
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "From: tlsrpt@reporter.example\r\nTo: tls-reports@example.net\r\nSubject: Report Domain: testing.example Submitter: reporter.example Report-ID: <x@reporter.example>\r\n\
+         TLS-Report-Domain: testing.example\r\nTLS-Report-Submitter: reporter.example\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=\"tlsrpt\"; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: text/plain; charset=\"us-ascii\"\r\n\r\nThis is an aggregate TLS report.\r\n\
+         --b1\r\nContent-Type: application/tlsrpt+gzip\r\nContent-Transfer-Encoding: base64\r\n\
+         Content-Disposition: attachment; filename=\"reporter.example!testing.example!1!2.json.gz\"\r\n\r\n{b64}\r\n--b1--\r\n"
+    );
+    body
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+        if out.len() % 76 == 0 {
+            out.push_str("\r\n");
+        }
+    }
+    out
+}
+
+fn json(p: &Project, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["report", "--format", "json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&p.run(&all).ok()).unwrap()
+}
+
+fn domain<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["domain"] == name)
+        .unwrap_or_else(|| panic!("{name} missing: {doc:#}"))
+}
+
+#[test]
+fn fifteen_clean_days_make_a_testing_domain_ready_and_gzip_is_read() {
+    let p = Project::new(CONFIG);
+    for day in 1..=15 {
+        std::fs::create_dir_all(p.path().join("reports")).unwrap();
+        std::fs::write(
+            p.path().join(format!("reports/google-{day}.json.gz")),
+            gzip(&google_day("testing.example", day, 100, &[])),
+        )
+        .unwrap();
+    }
+    let doc = json(&p, &["reports"]);
+    let t = domain(&doc, "testing.example");
+    assert_eq!(t["days"], 15);
+    assert_eq!(t["successful"], 1500);
+    assert_eq!(t["failed"], 0);
+    assert_eq!(t["ready_for_enforce"], true);
+    assert_eq!(t["policy_matches"], true);
+    let text = p.run(&["report", "reports"]).ok();
+    assert!(text.contains("testing.example (testing): 2025-11-01 .. 2025-11-15, 15 day(s), 15 report(s) from Google Inc."), "{text}");
+    assert!(text.contains("verdict: ready for enforce"), "{text}");
+    // Fewer days than asked for is not enough.
+    let doc = json(&p, &["--days", "20", "reports"]);
+    assert_eq!(domain(&doc, "testing.example")["ready_for_enforce"], false);
+    assert_eq!(
+        domain(&doc, "testing.example")["reasons"][0],
+        "the reports cover 15 of the 20 days needed"
+    );
+    // --since drops the older ones.
+    let doc = json(&p, &["--since", "2025-11-10", "reports"]);
+    assert_eq!(domain(&doc, "testing.example")["days"], 6);
+}
+
+#[test]
+fn sts_failures_block_enforce_and_say_which_mx_which_type_since_when() {
+    let p = Project::new(CONFIG);
+    std::fs::create_dir_all(p.path().join("r")).unwrap();
+    for day in 1..=15 {
+        let failures: &[(&str, &str, u64)] = if day >= 9 {
+            &[("sts-webpki-invalid", "mx.example.net", 5)]
+        } else {
+            &[]
+        };
+        std::fs::write(
+            p.path().join(format!("r/{day}.json")),
+            google_day("testing.example", day, 95, failures),
+        )
+        .unwrap();
+    }
+    let doc = json(&p, &["r"]);
+    let t = domain(&doc, "testing.example");
+    assert_eq!(t["ready_for_enforce"], false);
+    assert_eq!(t["failed"], 35);
+    assert_eq!(t["failures"][0]["result_type"], "sts-webpki-invalid");
+    assert_eq!(t["failures"][0]["mx"], "mx.example.net");
+    assert_eq!(t["failures"][0]["count"], 35);
+    assert_eq!(t["failures"][0]["percent"], 2.4);
+    assert_eq!(
+        t["reasons"][0],
+        "STS failure: sts-webpki-invalid at mx.example.net: 35 session(s) (2.4%) since 2025-11-09"
+    );
+}
+
+#[test]
+fn rfc_and_microsoft_shapes_unknown_types_duplicates_and_an_enforce_regression() {
+    let p = Project::new(CONFIG);
+    let dir = fixtures().join("reports");
+    for f in [
+        "rfc8460-example.json",
+        "microsoft-like.json",
+        "unknown-types.json",
+    ] {
+        std::fs::copy(dir.join(f), p.path().join(f)).unwrap();
+    }
+    // The same report twice (another copy of the file) counts once.
+    std::fs::copy(
+        dir.join("microsoft-like.json"),
+        p.path().join("microsoft-copy.json"),
+    )
+    .unwrap();
+    let doc = json(
+        &p,
+        &[
+            "rfc8460-example.json",
+            "microsoft-like.json",
+            "microsoft-copy.json",
+            "unknown-types.json",
+        ],
+    );
+    let y = domain(&doc, "company-y.example");
+    assert_eq!(
+        (y["successful"].as_u64(), y["failed"].as_u64()),
+        (Some(5326), Some(303))
+    );
+    assert_eq!(
+        y["ready_for_enforce"],
+        serde_json::Value::Null,
+        "not in the config: no verdict"
+    );
+    assert_eq!(y["failures"][0]["result_type"], "starttls-not-supported");
+    assert_eq!(y["failures"][0]["percent"], 3.6);
+    let e = domain(&doc, "enforce.example");
+    assert_eq!(e["reports"], 1, "the duplicate counted once");
+    assert_eq!(e["successful"], 40);
+    assert_eq!(e["ready_for_enforce"], serde_json::Value::Null);
+    assert_eq!(
+        e["reasons"][0],
+        "regression under enforce: certificate-host-mismatch at mx2.enforce.example: 2 session(s) (4.8%) since 2025-11-02"
+    );
+    let t = domain(&doc, "testing.example");
+    assert_eq!(t["failures"][0]["result_type"], "other");
+    assert_eq!(t["failures"][0]["mx"], "192.0.2.25");
+    assert_eq!(t["successful"], 8);
+    let text = p.run(&["report", "microsoft-like.json"]).ok();
+    assert!(
+        text.contains(
+            "warning: regression under enforce: certificate-host-mismatch at mx2.enforce.example"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn emails_and_maildirs_are_read() {
+    let p = Project::new(CONFIG);
+    p.write(
+        "report.eml",
+        &email(&google_day("testing.example", 1, 10, &[])),
+    );
+    for (sub, day) in [("cur", 2), ("new", 3)] {
+        p.write(
+            &format!("Maildir/{sub}/17000{day}.M1P2.host:2,S"),
+            &email(&google_day("testing.example", day, 10, &[])),
+        );
+    }
+    p.write("Maildir/tmp/ignored", "half-delivered");
+    let doc = json(&p, &["report.eml", "Maildir"]);
+    let t = domain(&doc, "testing.example");
+    assert_eq!(
+        (
+            t["reports"].as_u64(),
+            t["successful"].as_u64(),
+            t["days"].as_u64()
+        ),
+        (Some(3), Some(30), Some(3))
+    );
+    assert_eq!(doc["skipped"].as_array().unwrap().len(), 0, "{doc:#}");
+}
+
+#[test]
+fn malformed_oversized_and_bomb_inputs_are_named_and_skipped() {
+    let p = Project::new(CONFIG);
+    std::fs::copy(
+        fixtures().join("reports/malformed.json"),
+        p.path().join("malformed.json"),
+    )
+    .unwrap();
+    let big = std::fs::File::create(p.path().join("huge.json")).unwrap();
+    big.set_len(21 * 1024 * 1024).unwrap();
+    let mut bomb = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    bomb.write_all(&vec![b' '; 11 * 1024 * 1024]).unwrap();
+    std::fs::write(p.path().join("bomb.json.gz"), bomb.finish().unwrap()).unwrap();
+    p.write(
+        "not-a-report.eml",
+        "Subject: hello\r\n\r\nno attachment\r\n",
+    );
+    p.write("good.json", &google_day("testing.example", 1, 10, &[]));
+    let doc = json(
+        &p,
+        &[
+            "malformed.json",
+            "huge.json",
+            "bomb.json.gz",
+            "not-a-report.eml",
+            "good.json",
+        ],
+    );
+    let skipped: Vec<(String, String)> = doc["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["path"].as_str().unwrap().to_string(),
+                s["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(skipped.len(), 4, "{skipped:?}");
+    assert!(skipped[0].1.starts_with("not JSON"), "{skipped:?}");
+    assert_eq!(skipped[1].1, "larger than 20 MiB");
+    assert_eq!(skipped[2].1, "decompresses to more than 10 MiB");
+    assert!(
+        skipped[3]
+            .1
+            .contains("no application/tlsrpt+json or +gzip part"),
+        "{skipped:?}"
+    );
+    assert_eq!(doc["reports"], 1);
+    let run = p.run(&["report", "malformed.json", "good.json"]);
+    assert!(
+        run.stderr().contains("skipped malformed.json: not JSON"),
+        "{}",
+        run.stderr()
+    );
+}
