@@ -74,11 +74,13 @@ fn base64(bytes: &[u8]) -> String {
                 out.push('=');
             }
         }
-        if out.len() % 76 == 0 {
-            out.push_str("\r\n");
-        }
     }
-    out
+    // MIME lines of at most 76 characters.
+    out.as_bytes()
+        .chunks(76)
+        .map(|l| std::str::from_utf8(l).unwrap())
+        .collect::<Vec<_>>()
+        .join("\r\n")
 }
 
 fn json(p: &Project, args: &[&str]) -> serde_json::Value {
