@@ -439,3 +439,16 @@ fn a_large_first_build_lists_fifty_domains_and_counts_the_rest() {
         "{out}"
     );
 }
+
+#[test]
+fn a_hand_edit_of_an_output_file_is_repaired_even_when_its_size_is_unchanged() {
+    let p = Project::new(CONFIG);
+    p.run(&["build"]).ok();
+    let policy = "output/webroot/mta-sts.b.example/.well-known/mta-sts.txt";
+    let good = p.read(policy);
+    std::thread::sleep(Duration::from_millis(20));
+    p.write(policy, &good.replace("mode: testing", "mode: Testing"));
+    let out = p.run(&["build"]).ok();
+    assert!(out.contains("wrote 1 file(s), 6 unchanged"), "{out}");
+    assert_eq!(p.read(policy), good);
+}
