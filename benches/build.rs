@@ -1,27 +1,15 @@
-//! `cargo bench`: times `mtasts build` and `mtasts watch` on synthetic configs (medians).
+//! `cargo bench`: `mtasts build` and `watch` on synthetic configs, side by side with the floor:
+//! `tar -x` of the same output tree, alternating build and floor so that drift on a shared
+//! machine hits both. Every figure is the median of `MTASTS_BENCH_RUNS` (default 5) runs.
 //!
-//! Sizes come from `MTASTS_BENCH_SIZES` (default `1000,10000`), runs per figure from
-//! `MTASTS_BENCH_RUNS` (default 5). Figures: config load + validation, a full build into an
-//! empty directory, a no-op rebuild (nothing changed, nothing rewritten), and for `watch`
-//! (sizes from `MTASTS_BENCH_WATCH_SIZES`, default `10,10000`) the delay from writing an edit
-//! of one domain's mx to that domain's policy file holding the new bytes.
+//! Sizes: `MTASTS_BENCH_SIZES` (default `1000,10000`; add `100000` for the full table, which
+//! takes a while), watch sizes `MTASTS_BENCH_WATCH_SIZES` (default `10,10000`). User CPU and
+//! peak RSS come from GNU time (`/usr/bin/time`, Debian package `time`) when it is installed.
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-use mtasts::cli::{BuildArgs, Format};
-use mtasts::commands::{Context, Ui, build};
-use mtasts::diag::{Problem, SourceFile};
-
-struct Quiet;
-
-impl Ui for Quiet {
-    fn out(&mut self, _: &str) {}
-    fn problem(&mut self, _: &Problem, _: &SourceFile) {}
-    fn warn(&mut self, _: &str) {}
-    fn error(&mut self, _: &mtasts::error::Error) {}
-}
 
 /// A config of `n` domains with mixed modes, several mx, TLS-RPT and some IDN names.
 fn synthetic(n: usize) -> String {
@@ -41,23 +29,148 @@ fn synthetic(n: usize) -> String {
     s
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
+fn median<T: PartialOrd + Copy>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
     v[v.len() / 2]
 }
 
-fn build_once(ctx: &Context, out: &Path) -> Duration {
-    let args = BuildArgs {
-        output: Some(out.to_path_buf()),
-        locked: false,
-        dry_run: false,
-        format: Format::Text,
-        forget: Vec::new(),
-        wait: 0,
+/// Wall time, user CPU seconds and peak RSS (KiB) of one command.
+struct Measured {
+    wall: Duration,
+    user: Option<f64>,
+    rss_kib: Option<u64>,
+    stdout: String,
+}
+
+fn measure(cmd: &mut Command) -> Measured {
+    let gnu_time = Path::new("/usr/bin/time").exists();
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let mut full = if gnu_time {
+        let mut c = Command::new("/usr/bin/time");
+        c.arg("-f").arg("%U %M").arg("-o").arg(report.path());
+        c.arg(cmd.get_program()).args(cmd.get_args());
+        if let Some(dir) = cmd.get_current_dir() {
+            c.current_dir(dir);
+        }
+        c
+    } else {
+        std::mem::replace(cmd, Command::new("true"))
     };
+    full.env("SOURCE_DATE_EPOCH", "1764288000")
+        .stderr(Stdio::null());
     let t = Instant::now();
-    build::run(ctx, &args, &mut Quiet).expect("build succeeds");
-    t.elapsed()
+    let out = full.output().unwrap();
+    let wall = t.elapsed();
+    assert!(out.status.success(), "{:?} failed", full);
+    let (user, rss_kib) = std::fs::read_to_string(report.path())
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace();
+            Some((it.next()?.parse().ok(), it.next()?.parse().ok()))
+        })
+        .unwrap_or((None, None));
+    Measured {
+        wall,
+        user,
+        rss_kib,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+    }
+}
+
+fn mtasts(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mtasts"));
+    c.args(args).current_dir(dir);
+    c
+}
+
+fn written(stdout: &str) -> usize {
+    let doc: serde_json::Value = serde_json::from_str(stdout).unwrap();
+    doc["files"]["written"].as_array().unwrap().len()
+}
+
+fn bench_size(n: usize, runs: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = synthetic(n);
+    std::fs::write(dir.path().join("domains.toml"), &config).unwrap();
+    let json = ["build", "--format", "json"];
+    // One build to get the tree the floor unpacks.
+    measure(&mut mtasts(dir.path(), &json));
+    let archive = dir.path().join("tree.tar");
+    assert!(
+        Command::new("tar")
+            .arg("-cf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(dir.path())
+            .arg("output")
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (mut builds, mut floors, mut ratios, mut users, mut rss) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..runs {
+        std::fs::remove_dir_all(dir.path().join("output")).unwrap();
+        let _ = std::fs::remove_file(dir.path().join("domains.lock"));
+        let b = measure(&mut mtasts(dir.path(), &json));
+        let floor_dir = dir.path().join("floor");
+        let _ = std::fs::remove_dir_all(&floor_dir);
+        std::fs::create_dir(&floor_dir).unwrap();
+        let f = measure(
+            Command::new("tar")
+                .arg("-xf")
+                .arg(&archive)
+                .arg("-C")
+                .arg(&floor_dir),
+        );
+        ratios.push(b.wall.as_secs_f64() / f.wall.as_secs_f64());
+        builds.push(b.wall.as_secs_f64());
+        floors.push(f.wall.as_secs_f64());
+        users.extend(b.user);
+        rss.extend(b.rss_kib);
+    }
+    let full = median(builds);
+    let noops: Vec<_> = (0..runs)
+        .map(|_| measure(&mut mtasts(dir.path(), &json)))
+        .collect();
+    let noop_written: usize = noops.iter().map(|m| written(&m.stdout)).sum();
+    let noop = median(noops.iter().map(|m| m.wall.as_secs_f64()).collect());
+    let mut one = Vec::new();
+    let mut one_written = Vec::new();
+    for run in 0..runs {
+        let edited = config.replacen(
+            "[domains.\"domain1.example\"]\nmode = \"enforce\"\n",
+            &format!(
+                "[domains.\"domain1.example\"]\nmode = \"enforce\"\nmax_age = {}\n",
+                86400 + run
+            ),
+            1,
+        );
+        std::fs::write(dir.path().join("domains.toml"), edited).unwrap();
+        let m = measure(&mut mtasts(dir.path(), &json));
+        one_written.push(written(&m.stdout));
+        one.push(m.wall.as_secs_f64());
+    }
+    println!(
+        "{n:>7} | {:>9.2} s | {:>9.2} s | {:>5.2}x | {:>8} | {:>8} | {:>8.3} s ({:.3}x, {noop_written} written) | {:>7.3} s ({} written)",
+        full,
+        median(floors),
+        median(ratios),
+        if users.is_empty() {
+            "-".into()
+        } else {
+            format!("{:.2} s", median(users))
+        },
+        if rss.is_empty() {
+            "-".into()
+        } else {
+            format!("{} MB", median(rss) / 1024)
+        },
+        noop,
+        noop / full,
+        median(one),
+        median(one_written),
+    );
 }
 
 /// Median delay from an edit of one domain's mx to its rewritten policy file, over `runs` edits.
@@ -67,11 +180,9 @@ fn watch_latency(n: usize, runs: usize) -> Duration {
     let config = dir.path().join("domains.toml");
     let base = synthetic(n);
     std::fs::write(&config, &base).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mtasts"))
-        .arg("watch")
-        .current_dir(dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+    let mut child = mtasts(dir.path(), &["watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -110,50 +221,14 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(5);
-    // SAFETY: set before any other thread exists; ids then match run to run.
-    unsafe { std::env::set_var("SOURCE_DATE_EPOCH", "1764288000") };
     println!(
-        "{:>8}  {:>12}  {:>12}  {:>12}  {:>10}",
-        "domains", "load+check", "full build", "no-op", "per domain"
+        "domains |    build  | tar -x floor | build/floor | user CPU | peak RSS | no-op rebuild (x full) | one-domain change"
     );
     for n in sizes
         .split(',')
         .filter_map(|s| s.trim().parse::<usize>().ok())
     {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("domains.toml");
-        std::fs::write(&config, synthetic(n)).unwrap();
-        let ctx = Context {
-            config: config.clone(),
-            config_name: "domains.toml".into(),
-            templates: None,
-        };
-        let load = median(
-            (0..runs)
-                .map(|_| {
-                    let t = Instant::now();
-                    mtasts::config::load(&config, "domains.toml").unwrap();
-                    t.elapsed()
-                })
-                .collect(),
-        );
-        let mut full = Vec::new();
-        let mut noop = Vec::new();
-        for run in 0..runs {
-            let out = dir.path().join(format!("out{run}"));
-            let _ = std::fs::remove_file(dir.path().join("domains.lock"));
-            full.push(build_once(&ctx, &out));
-            noop.push(build_once(&ctx, &out));
-            std::fs::remove_dir_all(&out).unwrap();
-        }
-        let full = median(full);
-        println!(
-            "{n:>8}  {:>10.1}ms  {:>10.1}ms  {:>10.1}ms  {:>8.1}µs",
-            load.as_secs_f64() * 1e3,
-            full.as_secs_f64() * 1e3,
-            median(noop).as_secs_f64() * 1e3,
-            full.as_secs_f64() * 1e6 / n as f64
-        );
+        bench_size(n, runs);
     }
     let watch_sizes =
         std::env::var("MTASTS_BENCH_WATCH_SIZES").unwrap_or_else(|_| "10,10000".into());
