@@ -2,7 +2,7 @@
 //! atomically (temp file + rename), identical files left alone, stale generated files pruned,
 //! nothing written outside the output directory or through a symlink inside it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -107,7 +107,7 @@ pub fn write(out: &Path, files: &[OutFile], previous: Option<&Manifest>) -> Resu
 fn stage_all<'f>(
     out: &Path,
     files: &[&'f OutFile],
-    dirs: &BTreeSet<PathBuf>,
+    dirs: &Dirs,
 ) -> Result<Vec<(tempfile::TempPath, PathBuf, &'f String)>, Error> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -249,41 +249,52 @@ fn check_root(out: &Path) -> Result<(), Error> {
     }
 }
 
+/// Directories (relative, `/`-separated) known to exist as real directories.
+type Dirs = HashSet<String>;
+
+/// The parent directories of a relative path, outermost first: `a`, `a/b` for `a/b/c`.
+fn parents(rel: &str) -> impl Iterator<Item = &str> {
+    rel.match_indices('/').map(move |(i, _)| &rel[..i])
+}
+
 /// Checks every target before anything is written: no symlinked or non-directory parents,
 /// no directory where a file goes. Returns the parent directories that already exist.
-fn preflight(out: &Path, files: &[OutFile]) -> Result<BTreeSet<PathBuf>, Error> {
-    let mut checked = BTreeSet::new();
-    let mut existing = BTreeSet::new();
+fn preflight(out: &Path, files: &[OutFile]) -> Result<Dirs, Error> {
+    let mut checked = HashSet::new();
+    let mut existing = Dirs::new();
     for f in files {
-        let rel = safe_relative(&f.path)
-            .ok_or_else(|| unsafe_output(Path::new(&f.path), "not a plain relative path"))?;
-        let mut dir = out.to_path_buf();
-        let parts: Vec<_> = rel.components().collect();
-        for part in &parts[..parts.len() - 1] {
-            dir.push(part);
-            if !checked.insert(dir.clone()) {
+        if safe_relative(&f.path).is_none() {
+            return Err(unsafe_output(
+                Path::new(&f.path),
+                "not a plain relative path",
+            ));
+        }
+        for dir in parents(&f.path) {
+            // Below a missing directory nothing exists; checking the first is enough.
+            if !checked.insert(dir) {
                 continue;
             }
-            match fs::symlink_metadata(&dir) {
+            let path = out.join(dir);
+            match fs::symlink_metadata(&path) {
                 Ok(m) if m.file_type().is_symlink() => {
                     return Err(unsafe_output(
-                        &dir,
+                        &path,
                         "it is a symbolic link; mtasts never writes through links",
                     ));
                 }
                 Ok(m) if !m.is_dir() => {
                     return Err(unsafe_output(
-                        &dir,
+                        &path,
                         "a file stands where a directory must be",
                     ));
                 }
                 Ok(_) => {
-                    existing.insert(dir.clone());
+                    existing.insert(dir.to_string());
                 }
                 Err(_) => {}
             }
         }
-        let target = out.join(rel);
+        let target = out.join(&f.path);
         if fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
             return Err(unsafe_output(
                 &target,
@@ -295,30 +306,28 @@ fn preflight(out: &Path, files: &[OutFile]) -> Result<BTreeSet<PathBuf>, Error> 
 }
 
 /// Creates the missing parents of `rel`; `dirs` holds those known to exist (checked, not links).
-fn make_parents(out: &Path, rel: &str, dirs: &mut BTreeSet<PathBuf>) -> Result<(), Error> {
-    let mut dir = out.to_path_buf();
-    let parts: Vec<_> = Path::new(rel).components().collect();
-    for part in &parts[..parts.len() - 1] {
-        dir.push(part);
-        if dirs.contains(&dir) {
+fn make_parents(out: &Path, rel: &str, dirs: &mut Dirs) -> Result<(), Error> {
+    for dir in parents(rel) {
+        if dirs.contains(dir) {
             continue;
         }
-        match fs::create_dir(&dir) {
+        let path = out.join(dir);
+        match fs::create_dir(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                if fs::symlink_metadata(&dir)
+                if fs::symlink_metadata(&path)
                     .map(|m| !m.is_dir())
                     .unwrap_or(true)
                 {
                     return Err(unsafe_output(
-                        &dir,
+                        &path,
                         "it changed into something other than a directory",
                     ));
                 }
             }
-            Err(e) => return Err(Error::io(&dir)(e)),
+            Err(e) => return Err(Error::io(&path)(e)),
         }
-        dirs.insert(dir.clone());
+        dirs.insert(dir.to_string());
     }
     Ok(())
 }

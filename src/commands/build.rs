@@ -18,11 +18,9 @@ use crate::state::{Lock, WorkLock};
 
 /// Runs one build (or dry run) under the work lock and reports through `ui`.
 pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error> {
-    // Validate first: an invalid config or lock file is refused before anything, even the work
-    // lock's file, is created. The lock is read again under the work lock.
+    // Validate first: an invalid config is refused before anything, even the work lock's
+    // file, is created.
     let loaded = config::load(&ctx.config, &ctx.config_name)?;
-    let (lock_path, lock_name) = ctx.lock();
-    Lock::load(&lock_path, &lock_name)?;
     let _guard = if args.dry_run {
         None
     } else {
@@ -215,13 +213,28 @@ impl Built {
         )
     }
 
-    /// The warnings of this build, printed through `ui` (notes on stdout, warnings on stderr).
+    /// The warnings of this build, printed through `ui` (notes on stdout, warnings on stderr);
+    /// at most `LISTED` of one kind, then a count (`--format json` lists all).
     pub fn warnings(&self, ui: &mut dyn Ui) {
+        let mut shown: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         for w in &self.plan.warnings {
+            let n = shown.entry(w.kind).or_default();
+            *n += 1;
+            if *n > LISTED {
+                continue;
+            }
             match w.kind {
                 "retiring" | "retired" | "forgotten" => ui.out(&w.text),
                 _ => ui.warn(&w.text),
             }
+        }
+        let mut more: Vec<_> = shown.into_iter().filter(|(_, n)| *n > LISTED).collect();
+        more.sort();
+        for (kind, n) in more {
+            ui.warn(&format!(
+                "... and {} more `{kind}` warning(s) (--format json lists all)",
+                n - LISTED
+            ));
         }
     }
 

@@ -61,7 +61,12 @@ fn invalid_fixtures_fail_with_the_snapshot_diagnostics_and_write_nothing() {
                 && l.contains(": error: ")
         });
         assert!(located, "{}: no file:line:col\n{stderr}", case.display());
-        let after = project.files("");
+        // The work lock's empty file may appear when only the lock file is damaged.
+        let after: BTreeMap<_, _> = project
+            .files("")
+            .into_iter()
+            .filter(|(k, _)| k != ".mtasts.lock")
+            .collect();
         assert_eq!(before, after, "{} changed files", case.display());
         let validate = project.run(&["validate"]);
         assert_eq!(
