@@ -108,6 +108,17 @@ pub struct Nginx {
     pub certificate_key: String,
     /// Where `output/webroot` is deployed.
     pub webroot: String,
+    /// One server block per policy host, or one for all of them.
+    pub vhosts: Vhosts,
+}
+
+/// How the nginx output is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vhosts {
+    /// `nginx/mta-sts.<domain>.conf` per host: clearest for a few domains.
+    PerHost,
+    /// One `nginx/mta-sts.conf` serving every host through maps: loads instantly at any size.
+    Shared,
 }
 
 impl Default for Nginx {
@@ -117,6 +128,7 @@ impl Default for Nginx {
             certificate: "/etc/letsencrypt/live/{host}/fullchain.pem".into(),
             certificate_key: "/etc/letsencrypt/live/{host}/privkey.pem".into(),
             webroot: "/var/www/mta-sts".into(),
+            vhosts: Vhosts::PerHost,
         }
     }
 }

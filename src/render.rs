@@ -13,11 +13,17 @@ use crate::plan::DomainPlan;
 pub const NGINX: &str = "nginx.conf.j2";
 /// Template name of the zone fragment.
 pub const ZONE: &str = "zone.j2";
+/// Template name of the shared nginx configuration (`vhosts = "shared"`).
+pub const NGINX_SHARED: &str = "nginx-shared.conf.j2";
 
 /// The built-in templates, by name.
 pub const BUILTIN: &[(&str, &str)] = &[
     (NGINX, include_str!("../templates/nginx.conf.j2")),
     (ZONE, include_str!("../templates/zone.j2")),
+    (
+        NGINX_SHARED,
+        include_str!("../templates/nginx-shared.conf.j2"),
+    ),
 ];
 
 /// A compiled template set; overrides were read and compiled when it was made.
@@ -38,6 +44,41 @@ struct NginxContext<'a> {
     certificate_key: String,
     webroot: &'a str,
     root: String,
+}
+
+/// One policy host of the shared layout (also the certificate inventory's unit).
+#[derive(Debug, Clone, Serialize)]
+pub struct HostEntry {
+    /// `mta-sts.<domain>`.
+    pub host: String,
+    /// Certificate path for it.
+    pub certificate: String,
+    /// Key path for it.
+    pub certificate_key: String,
+    /// Its document root.
+    pub root: String,
+}
+
+impl HostEntry {
+    /// The entry of one domain under `nginx`'s settings.
+    pub fn new(domain: &crate::names::DomainName, nginx: &Nginx) -> HostEntry {
+        let host = domain.policy_host();
+        HostEntry {
+            certificate: Nginx::expand(&nginx.certificate, domain),
+            certificate_key: Nginx::expand(&nginx.certificate_key, domain),
+            root: format!("{}/{host}", nginx.webroot.trim_end_matches('/')),
+            host,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct SharedContext<'a> {
+    hosts: &'a [HostEntry],
+    listen: &'a [String],
+    webroot: &'a str,
+    map_hash_max_size: usize,
+    map_hash_bucket_size: usize,
 }
 
 #[derive(Serialize)]
@@ -84,7 +125,7 @@ impl Templates {
     /// The nginx server block for one domain.
     pub fn nginx(&self, plan: &DomainPlan, nginx: &Nginx) -> Result<String, Error> {
         let d = &plan.domain.name;
-        let host = d.policy_host();
+        let entry = HostEntry::new(d, nginx);
         self.render(
             NGINX,
             NginxContext {
@@ -93,11 +134,31 @@ impl Templates {
                 id: &plan.id,
                 mode: plan.domain.mode.as_str(),
                 listen: &nginx.listen,
-                certificate: Nginx::expand(&nginx.certificate, d),
-                certificate_key: Nginx::expand(&nginx.certificate_key, d),
+                certificate: entry.certificate,
+                certificate_key: entry.certificate_key,
                 webroot: &nginx.webroot,
-                root: format!("{}/{host}", nginx.webroot.trim_end_matches('/')),
-                host,
+                root: entry.root,
+                host: entry.host,
+            },
+        )
+    }
+
+    /// The one nginx file of the shared layout, serving `hosts`.
+    pub fn nginx_shared(&self, hosts: &[HostEntry], nginx: &Nginx) -> Result<String, Error> {
+        let longest = hosts
+            .iter()
+            .map(|h| h.host.len().max(h.root.len()).max(h.certificate.len()))
+            .max()
+            .unwrap_or(0);
+        self.render(
+            NGINX_SHARED,
+            SharedContext {
+                hosts,
+                listen: &nginx.listen,
+                webroot: &nginx.webroot,
+                // Sized so that nginx starts without tuning by hand at any number of hosts.
+                map_hash_max_size: (hosts.len() * 2).next_power_of_two().max(2048),
+                map_hash_bucket_size: (longest + 64).next_multiple_of(64).max(128),
             },
         )
     }

@@ -10,10 +10,10 @@ use crate::cli::{BuildArgs, Format};
 use crate::config;
 use crate::error::Error;
 use crate::manifest::{self, DomainEntry, FileEntry, Manifest};
-use crate::model::Nginx;
+use crate::model::{Nginx, Vhosts};
 use crate::output::{self, OutFile};
 use crate::plan::{self, Change, Plan, sha256_hex};
-use crate::render::Templates;
+use crate::render::{HostEntry, Templates};
 use crate::state::{Lock, WorkLock};
 
 /// Runs one build (or dry run) under the work lock and reports through `ui`.
@@ -89,6 +89,12 @@ fn build_loaded(
         });
     }
     let templates = Templates::load(ctx.template_dir().as_deref())?;
+    let hosts = plan.domains.iter().filter(|d| d.published()).count();
+    if loaded.config.nginx.vhosts == Vhosts::PerHost && hosts > PER_HOST_LIMIT {
+        ui.warn(&format!(
+            "{hosts} policy hosts with one nginx server block each: nginx needs seconds and hundreds of MB to load them; set `vhosts = \"shared\"` in [nginx] (see the README)"
+        ));
+    }
     let files = tree(&plan, &loaded.config.nginx, &templates)?;
     let out = args
         .output
@@ -133,12 +139,25 @@ pub fn tree(plan: &Plan, nginx: &Nginx, templates: &Templates) -> Result<Vec<Out
             media_type: "text/plain",
         });
     }
-    for d in &published {
-        files.push(OutFile {
-            path: format!("nginx/{}.conf", d.domain.name.policy_host()),
-            bytes: templates.nginx(d, nginx)?.into_bytes(),
+    let hosts: Vec<HostEntry> = published
+        .iter()
+        .map(|d| HostEntry::new(&d.domain.name, nginx))
+        .collect();
+    match nginx.vhosts {
+        Vhosts::PerHost => {
+            for d in &published {
+                files.push(OutFile {
+                    path: format!("nginx/{}.conf", d.domain.name.policy_host()),
+                    bytes: templates.nginx(d, nginx)?.into_bytes(),
+                    media_type: "text/x-nginx-conf",
+                });
+            }
+        }
+        Vhosts::Shared => files.push(OutFile {
+            path: "nginx/mta-sts.conf".into(),
+            bytes: templates.nginx_shared(&hosts, nginx)?.into_bytes(),
             media_type: "text/x-nginx-conf",
-        });
+        }),
     }
     for d in &published {
         files.push(OutFile {
@@ -147,6 +166,17 @@ pub fn tree(plan: &Plan, nginx: &Nginx, templates: &Templates) -> Result<Vec<Out
             media_type: "text/dns",
         });
     }
+    let (txt, json) = certificate_inventory(&hosts);
+    files.push(OutFile {
+        path: "certificates.txt".into(),
+        bytes: txt.into_bytes(),
+        media_type: "text/plain",
+    });
+    files.push(OutFile {
+        path: "certificates.json".into(),
+        bytes: json.into_bytes(),
+        media_type: "application/json",
+    });
     let mut entries: Vec<FileEntry> = files
         .iter()
         .map(|f| FileEntry {
@@ -177,8 +207,37 @@ pub fn tree(plan: &Plan, nginx: &Nginx, templates: &Templates) -> Result<Vec<Out
     Ok(files)
 }
 
+/// Above this many hosts, the per-host nginx layout gets a warning pointing at `shared`.
+const PER_HOST_LIMIT: usize = 1000;
+
 /// New or changed domains listed by name in the text summary; the rest are counted.
 const LISTED: usize = 50;
+
+/// Per certificate path the nginx output expects, the host names it must cover (for an ACME
+/// client): a text form (`certificate key host...` per line) and a JSON form.
+fn certificate_inventory(hosts: &[HostEntry]) -> (String, String) {
+    let mut by_cert: std::collections::BTreeMap<(&str, &str), Vec<&str>> =
+        std::collections::BTreeMap::new();
+    for h in hosts {
+        by_cert
+            .entry((h.certificate.as_str(), h.certificate_key.as_str()))
+            .or_default()
+            .push(h.host.as_str());
+    }
+    let mut txt = String::from(
+        "# mtasts certificate inventory: certificate path, key path, then every host name the\n\
+         # certificate must cover (active and retiring domains). One line per certificate.\n",
+    );
+    let mut list = Vec::with_capacity(by_cert.len());
+    for ((cert, key), names) in &by_cert {
+        txt.push_str(&format!("{cert}\t{key}\t{}\n", names.join(" ")));
+        list.push(json!({"certificate": cert, "certificate_key": key, "hosts": names}));
+    }
+    let mut json = serde_json::to_string_pretty(&json!({ "certificates": list }))
+        .expect("inventory serialises");
+    json.push('\n');
+    (txt, json)
+}
 
 /// A domain named on the command line, in the lock's A-label form when it is a valid name.
 pub fn normalise_domain(name: &str) -> String {

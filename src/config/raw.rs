@@ -53,9 +53,16 @@ pub(crate) struct RawNginx {
     pub(crate) certificate: Option<Sp<String>>,
     pub(crate) certificate_key: Option<Sp<String>>,
     pub(crate) webroot: Option<Sp<String>>,
+    pub(crate) vhosts: Option<Sp<String>>,
 }
 
-const NGINX_KEYS: &[&str] = &["listen", "certificate", "certificate_key", "webroot"];
+const NGINX_KEYS: &[&str] = &[
+    "listen",
+    "certificate",
+    "certificate_key",
+    "webroot",
+    "vhosts",
+];
 
 /// The whole file.
 #[derive(Debug, Default)]
@@ -189,6 +196,7 @@ impl Walker {
                 "certificate" => n.certificate = self.string(entry),
                 "certificate_key" => n.certificate_key = self.string(entry),
                 "webroot" => n.webroot = self.string(entry),
+                "vhosts" => n.vhosts = self.string(entry),
                 _ => self.unknown(entry, NGINX_KEYS, "in [nginx]"),
             }
         }

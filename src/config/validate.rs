@@ -7,7 +7,9 @@ use std::ops::Range;
 use crate::config::raw::{RawConfig, RawNginx, RawSettings, Sp};
 use crate::config::uri;
 use crate::diag::Problem;
-use crate::model::{Config, Domain, IdScheme, MAX_AGE_LIMIT, Mode, Nginx, PolicyHost, valid_id};
+use crate::model::{
+    Config, Domain, IdScheme, MAX_AGE_LIMIT, Mode, Nginx, PolicyHost, Vhosts, valid_id,
+};
 use crate::names::{DomainName, HostName, MxPattern};
 
 /// Built-in defaults (DESIGN.md contract details).
@@ -413,7 +415,22 @@ fn nginx(raw: &RawNginx, problems: &mut Vec<Problem>) -> Nginx {
             _ => default,
         }
     };
+    let vhosts = match field(&raw.vhosts, problems, |s| {
+        match s.as_str() {
+        "per-host" => Ok(Vhosts::PerHost),
+        "shared" => Ok(Vhosts::Shared),
+        other => Err((
+            format!("unknown vhosts layout {other:?}"),
+            "not a layout".into(),
+            "use \"per-host\" (a server block per host) or \"shared\" (one server for every host; for thousands of domains)".into(),
+        )),
+    }
+    }) {
+        Field::Set(v, _) => v,
+        _ => d.vhosts,
+    };
     Nginx {
+        vhosts,
         listen,
         certificate: path(
             &raw.certificate,

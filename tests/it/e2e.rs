@@ -58,6 +58,11 @@ pub(crate) struct Setup {
 
 impl Setup {
     pub(crate) fn new(openssl: &Path) -> Setup {
+        Setup::with_nginx(openssl, "")
+    }
+
+    /// The fixture with extra `[nginx]` lines (for example the shared layout).
+    pub(crate) fn with_nginx(openssl: &Path, nginx_lines: &str) -> Setup {
         let project = Project::new("");
         let root = project.path().to_path_buf();
         #[cfg(unix)]
@@ -66,10 +71,10 @@ impl Setup {
             fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
         }
         let config = fs::read_to_string(fixtures().join("e2e/domains.toml")).unwrap();
-        project.write(
-            "domains.toml",
-            &config.replace("@ROOT@", &root.display().to_string()),
-        );
+        let config = config
+            .replace("@ROOT@", &root.display().to_string())
+            .replace("[nginx]\n", &format!("[nginx]\n{nginx_lines}"));
+        project.write("domains.toml", &config);
         let hosts: Vec<String> = domains().iter().map(|d| format!("mta-sts.{d}")).collect();
         let ca = make_certs(openssl, &root, &hosts);
         Setup { project, ca }
@@ -152,6 +157,29 @@ fn e2e_real_client_accepts_every_generated_domain_and_notices_each_missing_file(
     let got = system.resolve(&setup.ca, &["enforce.test", "none.test"]);
     assert_eq!(got["enforce.test"].result, "NONE", "zone fragment left out");
     assert_eq!(got["none.test"].result, "VALID");
+}
+
+#[test]
+fn e2e_real_client_accepts_every_domain_from_the_shared_nginx_layout() {
+    let Some((tools, openssl)) = tools() else {
+        return;
+    };
+    let setup = Setup::with_nginx(&openssl, "vhosts = \"shared\"\n");
+    crate::harness::keys_readable_by_workers(setup.root());
+    setup.build(&[]);
+    assert!(setup.root().join("output/nginx/mta-sts.conf").is_file());
+    assert!(
+        !setup
+            .root()
+            .join("output/nginx/mta-sts.enforce.test.conf")
+            .exists()
+    );
+    let id = setup.id();
+    let system = System::start(&tools, setup.root(), &DnsTweaks::default()).unwrap();
+    let got = system.resolve(&setup.ca, &domains());
+    for (domain, mode, mx, max_age) in EXPECTED {
+        assert_valid(&got[*domain], domain, mode, mx, *max_age, &id);
+    }
 }
 
 #[test]

@@ -303,6 +303,18 @@ pub(crate) fn make_certs(openssl: &Path, dir: &Path, hosts: &[String]) -> PathBu
     ca
 }
 
+/// Lets nginx workers (an unprivileged user) read the test keys: with `vhosts = "shared"`
+/// certificates are loaded per handshake by the worker, not at start by the master.
+pub(crate) fn keys_readable_by_workers(root: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in walkdir::WalkDir::new(root.join("tls")) {
+        let entry = entry.unwrap();
+        if entry.file_name() == "privkey.pem" {
+            fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+}
+
 /// A child process stopped (TERM, then KILL) when dropped, also when a test fails.
 pub(crate) struct Server {
     pub(crate) child: std::process::Child,

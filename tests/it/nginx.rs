@@ -5,7 +5,8 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::harness::{
-    Project, Server, free_port, has_ipv6_loopback, make_certs, nginx_test_conf, real_tool, run_ok,
+    Project, Server, free_port, has_ipv6_loopback, keys_readable_by_workers, make_certs,
+    nginx_test_conf, real_tool, run_ok,
 };
 
 struct Fetched {
@@ -190,4 +191,213 @@ max_age = 86400
     .unwrap();
     assert_eq!(parsed.mode, mtasts::model::Mode::Enforce);
     assert_eq!(parsed.mx, ["mx1.example.com", "*.mx.example.net"]);
+}
+
+/// The subject CN of the certificate nginx presents for `sni`, or `None` when the handshake fails.
+fn presented(openssl: &Path, port: u16, sni: &str) -> Option<String> {
+    let out = Command::new(openssl)
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-servername",
+            sni,
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines().find_map(|l| {
+        l.strip_prefix("subject=").map(|s| {
+            s.trim_start_matches("CN = ")
+                .trim_start_matches("CN=")
+                .to_string()
+        })
+    })
+}
+
+#[test]
+fn shared_layout_serves_only_generated_hosts_with_their_own_certificates() {
+    let (Some(nginx), Some(openssl), Some(curl)) =
+        (real_tool("nginx"), real_tool("openssl"), real_tool("curl"))
+    else {
+        return;
+    };
+    let p = Project::new("");
+    let root = p.path();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(root, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let domains = ["a.example", "xn--bcher-kva.example", "c.example"];
+    let mut hosts: Vec<String> = domains.iter().map(|d| format!("mta-sts.{d}")).collect();
+    // A certificate exists for this host, but mtasts does not generate it: it must not be served.
+    hosts.push("mta-sts.stranger.example".into());
+    let ca = make_certs(&openssl, root, &hosts);
+    keys_readable_by_workers(root);
+    let port = free_port();
+    p.write(
+        "domains.toml",
+        &format!(
+            r#"[defaults]
+mx = ["mx.example.net"]
+policy_cname = "mail.example.net"
+
+[nginx]
+vhosts = "shared"
+listen = ["127.0.0.1:{port} ssl"]
+certificate = "{root}/tls/{{host}}/fullchain.pem"
+certificate_key = "{root}/tls/{{host}}/privkey.pem"
+webroot = "{root}/output/webroot"
+
+[domains."a.example"]
+mode = "enforce"
+[domains."bücher.example"]
+[domains."c.example"]
+mode = "none"
+"#,
+            root = root.display()
+        ),
+    );
+    p.run(&["build"]).ok();
+    fs::create_dir_all(root.join("output/webroot/mta-sts.stranger.example/.well-known")).unwrap();
+    fs::write(
+        root.join("output/webroot/mta-sts.stranger.example/.well-known/mta-sts.txt"),
+        "secret",
+    )
+    .unwrap();
+    let inventory = p.read("output/certificates.txt");
+    assert!(
+        inventory.contains(&format!(
+            "{}/tls/mta-sts.a.example/fullchain.pem",
+            root.display()
+        )),
+        "{inventory}"
+    );
+    let (conf, log) = nginx_test_conf(root, "nginx-shared");
+    run_ok(
+        Command::new(&nginx)
+            .arg("-p")
+            .arg(root)
+            .arg("-e")
+            .arg(&log)
+            .arg("-c")
+            .arg(&conf)
+            .arg("-t"),
+    );
+    let mut server = Server {
+        child: Command::new(&nginx)
+            .arg("-p")
+            .arg(root)
+            .arg("-e")
+            .arg(&log)
+            .arg("-c")
+            .arg(&conf)
+            .spawn()
+            .unwrap(),
+        name: "nginx",
+    };
+    server.wait_for(&format!("127.0.0.1:{port}"), &log);
+    for host in &hosts[..3] {
+        assert_eq!(
+            presented(&openssl, port, host).as_deref(),
+            Some(host.as_str()),
+            "certificate for {host}"
+        );
+        let policy =
+            fs::read(root.join(format!("output/webroot/{host}/.well-known/mta-sts.txt"))).unwrap();
+        let got = fetch(
+            &curl,
+            &ca,
+            host,
+            "127.0.0.1",
+            port,
+            "/.well-known/mta-sts.txt",
+            root,
+        );
+        assert_eq!(
+            (got.status, got.header("content-type")),
+            (200, Some("text/plain")),
+            "{host}"
+        );
+        assert_eq!(got.body, policy, "{host}");
+        assert_eq!(
+            fetch(&curl, &ca, host, "127.0.0.1", port, "/", root).status,
+            404
+        );
+    }
+    // A name we did not generate gets no certificate at all.
+    assert_eq!(presented(&openssl, port, "mta-sts.stranger.example"), None);
+    // Hostile Host headers over a valid TLS session never leave the generated roots.
+    let a_policy =
+        fs::read(root.join("output/webroot/mta-sts.a.example/.well-known/mta-sts.txt")).unwrap();
+    for host in [
+        "mta-sts.stranger.example",
+        "..",
+        "mta-sts.a.example/..",
+        "mta-sts.a.example%2f..",
+        "../../etc",
+        "mta-sts.a.example.",
+        "MTA-STS.A.EXAMPLE",
+        "mta-sts.a.example:443",
+        "",
+    ] {
+        let out = Command::new(&curl)
+            .args(["-sS", "--max-time", "10", "--cacert"])
+            .arg(&ca)
+            .args(["--resolve", &format!("mta-sts.a.example:{port}:127.0.0.1")])
+            .args([
+                "-H",
+                &format!("Host: {host}"),
+                "-o",
+                "-",
+                "-w",
+                "\n%{http_code}",
+            ])
+            .arg(format!(
+                "https://mta-sts.a.example:{port}/.well-known/mta-sts.txt"
+            ))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap();
+        assert!(
+            !body.contains("secret"),
+            "Host {host:?} reached another root"
+        );
+        match code {
+            "200" => assert_eq!(body.as_bytes(), a_policy.as_slice(), "Host {host:?}"),
+            "400" | "404" => {}
+            other => panic!("Host {host:?}: status {other}"),
+        }
+    }
+}
+
+#[test]
+fn shared_layout_of_10k_domains_passes_nginx_t() {
+    let Some(nginx) = real_tool("nginx") else {
+        return;
+    };
+    let mut config = String::from(
+        "[defaults]\nmx = [\"mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n[nginx]\nvhosts = \"shared\"\ncertificate = \"/etc/ssl/{host}.pem\"\ncertificate_key = \"/etc/ssl/{host}.key\"\n",
+    );
+    for i in 0..10_000 {
+        config.push_str(&format!("[domains.\"d{i}.example\"]\n"));
+    }
+    let p = Project::new(&config);
+    p.run(&["build"]).ok();
+    let conf = p.read("output/nginx/mta-sts.conf");
+    assert_eq!(conf.matches("mta-sts.d9999.example ").count(), 3);
+    let (wrapper, log) = nginx_test_conf(p.path(), "nginx-10k");
+    run_ok(
+        Command::new(&nginx)
+            .arg("-p")
+            .arg(p.path())
+            .arg("-e")
+            .arg(&log)
+            .arg("-c")
+            .arg(&wrapper)
+            .arg("-t"),
+    );
 }
