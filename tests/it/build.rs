@@ -38,7 +38,7 @@ fn rebuild_with_nothing_changed_rewrites_no_file() {
         .run_env(&["build"], &[("SOURCE_DATE_EPOCH", "1900000000")])
         .ok();
     assert!(
-        out.contains("wrote 0 file(s), 7 unchanged, 0 removed"),
+        out.contains("wrote 0 file(s), 9 unchanged, 0 removed"),
         "{out}"
     );
     let after = mtimes(p.path());
@@ -134,6 +134,8 @@ fn removing_a_published_domain_is_refused_until_forgotten_and_user_files_survive
     assert_eq!(
         files,
         [
+            "certificates.json",
+            "certificates.txt",
             "dns/a.example.zone",
             "dns/my-own.zone",
             "manifest.json",
@@ -203,7 +205,7 @@ fn dry_run_writes_nothing_and_says_what_would_change() {
         out.contains("would write webroot/mta-sts.a.example/.well-known/mta-sts.txt"),
         "{out}"
     );
-    assert!(out.contains("would write 7 file(s)"), "{out}");
+    assert!(out.contains("would write 9 file(s)"), "{out}");
     let files: Vec<_> = tree(p.path()).into_keys().collect();
     assert_eq!(files, ["domains.toml"]);
     p.run(&["build"]).ok();
@@ -241,6 +243,8 @@ fn json_summary_is_machine_readable() {
             "nginx/mta-sts.b.example.conf",
             "dns/a.example.zone",
             "dns/b.example.zone",
+            "certificates.txt",
+            "certificates.json",
             "manifest.json"
         ],
         "GEN-07: policies before vhosts before DNS records, manifest last"
@@ -248,7 +252,7 @@ fn json_summary_is_machine_readable() {
     let again: serde_json::Value =
         serde_json::from_str(&p.run(&["build", "--format", "json"]).ok()).unwrap();
     assert_eq!(again["domains"][1]["changed"], false);
-    assert_eq!(again["files"]["unchanged"], 7);
+    assert_eq!(again["files"]["unchanged"], 9);
 }
 
 #[test]
@@ -363,7 +367,7 @@ fn two_concurrent_builds_never_interleave() {
     // Exactly one of them wrote the tree; the other found it complete and identical.
     let mut counts = [written(&one), written(&two)];
     counts.sort();
-    assert_eq!(counts, [0, 901]);
+    assert_eq!(counts, [0, 903]);
     mtasts::state::Lock::parse(&p.read("domains.lock"), "domains.lock").unwrap();
 }
 
@@ -449,6 +453,6 @@ fn a_hand_edit_of_an_output_file_is_repaired_even_when_its_size_is_unchanged() {
     std::thread::sleep(Duration::from_millis(20));
     p.write(policy, &good.replace("mode: testing", "mode: Testing"));
     let out = p.run(&["build"]).ok();
-    assert!(out.contains("wrote 1 file(s), 6 unchanged"), "{out}");
+    assert!(out.contains("wrote 1 file(s), 8 unchanged"), "{out}");
     assert_eq!(p.read(policy), good);
 }

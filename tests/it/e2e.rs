@@ -63,13 +63,8 @@ impl Setup {
 
     /// The fixture with extra `[nginx]` lines (for example the shared layout).
     pub(crate) fn with_nginx(openssl: &Path, nginx_lines: &str) -> Setup {
-        let project = Project::new("");
+        let project = Project::for_nginx();
         let root = project.path().to_path_buf();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
-        }
         let config = fs::read_to_string(fixtures().join("e2e/domains.toml")).unwrap();
         let config = config
             .replace("@ROOT@", &root.display().to_string())

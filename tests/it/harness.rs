@@ -20,6 +20,14 @@ impl Project {
         Project { dir }
     }
 
+    /// An empty project that nginx workers (which drop privileges) can traverse.
+    pub(crate) fn for_nginx() -> Project {
+        use std::os::unix::fs::PermissionsExt;
+        let p = Project::new("");
+        fs::set_permissions(p.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
     /// Copies a fixture directory (config, optional lock and templates) into a new project.
     pub(crate) fn from_fixture(fixture: &Path) -> Project {
         let dir = tempfile::tempdir().unwrap();
@@ -95,6 +103,12 @@ pub(crate) fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
         }
     }
     out
+}
+
+/// The domain a zone fragment `output/dns/<domain>.zone` is for.
+pub(crate) fn zone_domain(fragment: &Path) -> String {
+    let name = fragment.file_name().unwrap().to_str().unwrap();
+    name.strip_suffix(".zone").unwrap().to_string()
 }
 
 /// Modification times of every file below `root`.

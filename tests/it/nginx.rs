@@ -76,14 +76,8 @@ fn srv_real_nginx_serves_each_policy_with_200_text_plain_and_no_redirect() {
     else {
         return;
     };
-    let p = Project::new("");
+    let p = Project::for_nginx();
     let root = p.path();
-    // nginx workers drop privileges; they must be able to traverse the temp dir.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(root, fs::Permissions::from_mode(0o755)).unwrap();
-    }
     let domains = ["example.com", "xn--bcher-kva.example", "legacy.example"];
     let hosts: Vec<String> = domains.iter().map(|d| format!("mta-sts.{d}")).collect();
     let ca = make_certs(&openssl, root, &hosts);
@@ -223,13 +217,8 @@ fn shared_layout_serves_only_generated_hosts_with_their_own_certificates() {
     else {
         return;
     };
-    let p = Project::new("");
+    let p = Project::for_nginx();
     let root = p.path();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(root, fs::Permissions::from_mode(0o755)).unwrap();
-    }
     let domains = ["a.example", "xn--bcher-kva.example", "c.example"];
     let mut hosts: Vec<String> = domains.iter().map(|d| format!("mta-sts.{d}")).collect();
     // A certificate exists for this host, but mtasts does not generate it: it must not be served.

@@ -267,14 +267,7 @@ fn start_nsd(netns: &Netns, nsd: &Path, root: &Path, dns: &DnsTweaks) -> Server 
     .unwrap();
     for entry in fs::read_dir(root.join("output/dns")).unwrap() {
         let fragment = entry.unwrap().path();
-        let domain = fragment
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .strip_suffix(".zone")
-            .unwrap()
-            .to_string();
+        let domain = crate::harness::zone_domain(&fragment);
         let mut text = format!("$ORIGIN {domain}.\n$TTL 60\n{soa}");
         if !dns.omit.contains(&domain) {
             text.push_str(&format!("$INCLUDE {}\n", fragment.display()));

@@ -47,14 +47,7 @@ fn check_all(p: &Project, check: impl Fn(&str, &Path)) {
     let mut n = 0;
     for entry in fs::read_dir(&dns).unwrap() {
         let path = entry.unwrap().path();
-        let domain = path
-            .file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .strip_suffix(".zone")
-            .unwrap()
-            .to_string();
+        let domain = crate::harness::zone_domain(&path);
         check(&domain, &wrapper(p.path(), &domain, &path));
         n += 1;
     }
