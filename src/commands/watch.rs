@@ -46,7 +46,7 @@ pub fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error
     ctrlc::set_handler(move || {
         let _ = stop.send(Message::Stop);
     })
-    .map_err(|e| Error::io("signal handler")(std::io::Error::other(e)))?;
+    .map_err(|e| Error::Setup(format!("cannot handle Ctrl-C and SIGTERM: {e}")))?;
     let handler = move |result| {
         let _ = tx.send(Message::Changed(result));
     };
@@ -174,7 +174,7 @@ fn absolute(path: &Path) -> PathBuf {
 }
 
 fn notify_error(e: notify::Error) -> Error {
-    Error::io("file watcher")(std::io::Error::other(e))
+    Error::Setup(format!("cannot watch for changes: {e} (try --poll)"))
 }
 
 #[cfg(test)]
