@@ -13,6 +13,10 @@ use crate::manifest::Manifest;
 /// Prefix of the tool's temp files; leftovers of a killed build are removed by the next one.
 pub const TEMP_PREFIX: &str = ".mtasts-tmp-";
 
+/// Present in the output directory while a build writes into it; left behind only by a build
+/// that died, which tells the next one to look for its temp files.
+const IN_PROGRESS: &str = ".mtasts-tmp-build-in-progress";
+
 /// One file to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutFile {
@@ -59,6 +63,7 @@ pub fn diff(out: &Path, files: &[OutFile], previous: Option<&Manifest>) -> Resul
     preflight(out, files)?;
     let mut report = Report::default();
     for f in files {
+        target_meta(&out.join(&f.path))?;
         if same_bytes(&out.join(&f.path), &f.bytes) {
             report.unchanged += 1;
         } else {
@@ -78,22 +83,47 @@ pub fn diff(out: &Path, files: &[OutFile], previous: Option<&Manifest>) -> Resul
 pub fn write(out: &Path, files: &[OutFile], previous: Option<&Manifest>) -> Result<Report, Error> {
     check_root(out)?;
     fs::create_dir_all(out).map_err(Error::io(out))?;
-    remove_stale_temps(out);
+    let marker = out.join(IN_PROGRESS);
+    // Only a build that did not finish can have left temp files: walk the tree only then.
+    if marker.exists() {
+        remove_stale_temps(out);
+    }
     let dirs = preflight(out, files)?;
     let mut report = Report::default();
     let known = Known::new(out, previous);
-    let changed: Vec<&OutFile> = files
-        .iter()
-        .filter(|f| !known.unchanged(&out.join(&f.path), f))
-        .collect();
+    let mut changed = Vec::new();
+    for f in files {
+        if !known.unchanged(&out.join(&f.path), f)? {
+            changed.push(f);
+        }
+    }
     report.unchanged = files.len() - changed.len();
-    let staged = stage_all(out, &changed, &dirs)?;
+    let stale = stale(out, files, previous);
+    if changed.is_empty() && stale.is_empty() {
+        return Ok(report);
+    }
+    fs::write(&marker, b"").map_err(Error::io(&marker))?;
+    let result = replace_and_prune(out, &changed, &dirs, stale, report);
+    // A failure (unlike a crash) has already deleted its temp files when it returns here.
+    let _ = fs::remove_file(&marker);
+    result
+}
+
+/// Stages `changed`, renames everything into place in order, then removes `stale`.
+fn replace_and_prune(
+    out: &Path,
+    changed: &[&OutFile],
+    dirs: &Dirs,
+    stale: Vec<String>,
+    mut report: Report,
+) -> Result<Report, Error> {
+    let staged = stage_all(out, changed, dirs)?;
     for (tmp, path, rel) in staged {
         tmp.persist(&path).map_err(|e| Error::io(&path)(e.error))?;
         crash_point();
         report.written.push(rel.clone());
     }
-    for rel in stale(out, files, previous) {
+    for rel in stale {
         let path = out.join(&rel);
         fs::remove_file(&path).map_err(Error::io(&path))?;
         remove_empty_parents(out, &rel);
@@ -169,12 +199,12 @@ impl<'m> Known<'m> {
     /// same hash and size, and not modified after that manifest was written, is trusted without
     /// reading it (the manifest is renamed into place after every other file); anything else is
     /// compared byte for byte.
-    fn unchanged(&self, path: &Path, f: &OutFile) -> bool {
-        let Ok(meta) = fs::symlink_metadata(path) else {
-            return false;
+    fn unchanged(&self, path: &Path, f: &OutFile) -> Result<bool, Error> {
+        let Some(meta) = target_meta(path)? else {
+            return Ok(false);
         };
         if !meta.is_file() || meta.len() != f.bytes.len() as u64 {
-            return false;
+            return Ok(false);
         }
         let recorded = self.files.get(f.path.as_str()).is_some_and(|(sha, size)| {
             *size == meta.len()
@@ -185,12 +215,37 @@ impl<'m> Known<'m> {
                     .is_some_and(|(m, t)| m <= t)
                 && *sha == crate::plan::sha256_hex(&f.bytes)
         });
-        recorded || same_bytes(path, &f.bytes)
+        Ok(recorded || same_bytes(path, &f.bytes))
     }
 }
 
-/// Replaces `path` atomically: a temp file in the same directory, renamed over it.
+/// The metadata of a target file (not following links), refusing a directory in its place.
+fn target_meta(path: &Path) -> Result<Option<fs::Metadata>, Error> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => Err(unsafe_output(
+            path,
+            "a directory stands where a file must be",
+        )),
+        Ok(m) => Ok(Some(m)),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Replaces `path` atomically: a temp file in the same directory, renamed over it. Temp files
+/// that a killed run left in that directory are removed first.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.filter_map(Result::ok) {
+            let name = e.file_name();
+            if name.to_string_lossy().starts_with(TEMP_PREFIX) && name != IN_PROGRESS {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
     stage(path, bytes)?
         .persist(path)
         .map_err(|e| Error::io(path)(e.error))?;
@@ -293,13 +348,6 @@ fn preflight(out: &Path, files: &[OutFile]) -> Result<Dirs, Error> {
                 }
                 Err(_) => {}
             }
-        }
-        let target = out.join(&f.path);
-        if fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
-            return Err(unsafe_output(
-                &target,
-                "a directory stands where a file must be",
-            ));
         }
     }
     Ok(existing)
@@ -489,7 +537,9 @@ mod tests {
     fn files_are_world_readable_and_no_temp_is_left() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
+        // What a killed build leaves: a temp file, and the in-progress marker.
         fs::write(dir.path().join(format!("{TEMP_PREFIX}old")), "stale").unwrap();
+        fs::write(dir.path().join(IN_PROGRESS), "").unwrap();
         write(dir.path(), &[file("a/b.txt", "x")], None).unwrap();
         let mode = fs::metadata(dir.path().join("a/b.txt"))
             .unwrap()
