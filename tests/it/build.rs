@@ -339,12 +339,11 @@ fn a_second_writer_waits_a_bounded_time_then_is_refused() {
 #[test]
 fn two_concurrent_builds_never_interleave() {
     // Enough domains that one build takes a while; both must succeed, one after the other.
-    let mut config = String::from(
+    let config = crate::harness::domains_config(
+        300,
         "[defaults]\nmx = [\"mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n",
+        "",
     );
-    for i in 0..300 {
-        config.push_str(&format!("[domains.\"d{i:03}.example\"]\n"));
-    }
     let p = Project::new(&config);
     let spawn = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_mtasts"))
@@ -425,12 +424,11 @@ fn config_in_another_directory_keeps_lock_and_output_beside_it() {
 
 #[test]
 fn a_large_first_build_lists_fifty_domains_and_counts_the_rest() {
-    let mut config = String::from(
+    let config = crate::harness::domains_config(
+        60,
         "[defaults]\nmx = [\"mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n",
+        "",
     );
-    for i in 0..60 {
-        config.push_str(&format!("[domains.\"d{i:02}.example\"]\n"));
-    }
     let p = Project::new(&config);
     let out = p.run(&["build"]).ok();
     assert_eq!(

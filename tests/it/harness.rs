@@ -317,6 +317,27 @@ pub(crate) fn make_certs(openssl: &Path, dir: &Path, hosts: &[String]) -> PathBu
     ca
 }
 
+/// `-p ROOT -e LOG -c CONF`: nginx running in the test's directory with the test's files.
+pub(crate) fn nginx_args(root: &Path, conf: &Path, log: &Path) -> [std::ffi::OsString; 6] {
+    [
+        "-p".into(),
+        root.into(),
+        "-e".into(),
+        log.into(),
+        "-c".into(),
+        conf.into(),
+    ]
+}
+
+/// A config of `n` domains `d00000.example`...: `head`, then each domain's table with `body`.
+pub(crate) fn domains_config(n: usize, head: &str, body: &str) -> String {
+    let mut c = head.to_string();
+    for i in 0..n {
+        c.push_str(&format!("[domains.\"d{i:05}.example\"]\n{body}"));
+    }
+    c
+}
+
 /// Lets nginx workers (an unprivileged user) read the test keys: with `vhosts = "shared"`
 /// certificates are loaded per handshake by the worker, not at start by the master.
 pub(crate) fn keys_readable_by_workers(root: &Path) {

@@ -315,13 +315,7 @@ impl Drop for Unmount {
 }
 
 fn many_domains(n: usize, mode: &str) -> String {
-    let mut c = format!("{BASE}[defaults.x]\n").replace("[defaults.x]\n", "");
-    for i in 0..n {
-        c.push_str(&format!(
-            "[domains.\"d{i:04}.example\"]\nmode = \"{mode}\"\n"
-        ));
-    }
-    c
+    crate::harness::domains_config(n, BASE, &format!("mode = \"{mode}\"\n"))
 }
 
 #[test]

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::harness::{
-    Project, Server, free_port, has_ipv6_loopback, keys_readable_by_workers, make_certs,
-    nginx_test_conf, real_tool, run_ok,
+    Project, Server, domains_config, free_port, has_ipv6_loopback, keys_readable_by_workers,
+    make_certs, nginx_args, nginx_test_conf, real_tool, run_ok,
 };
 
 struct Fetched {
@@ -117,12 +117,7 @@ max_age = 86400
     p.run(&["build"]).ok();
     let (conf, log) = nginx_test_conf(root, "nginx-test");
     let base = |cmd: &mut Command| {
-        cmd.arg("-p")
-            .arg(root)
-            .arg("-e")
-            .arg(&log)
-            .arg("-c")
-            .arg(&conf);
+        cmd.args(nginx_args(root, &conf, &log));
     };
     let mut test = Command::new(&nginx);
     base(&mut test);
@@ -267,22 +262,12 @@ mode = "none"
     let (conf, log) = nginx_test_conf(root, "nginx-shared");
     run_ok(
         Command::new(&nginx)
-            .arg("-p")
-            .arg(root)
-            .arg("-e")
-            .arg(&log)
-            .arg("-c")
-            .arg(&conf)
+            .args(nginx_args(root, &conf, &log))
             .arg("-t"),
     );
     let mut server = Server {
         child: Command::new(&nginx)
-            .arg("-p")
-            .arg(root)
-            .arg("-e")
-            .arg(&log)
-            .arg("-c")
-            .arg(&conf)
+            .args(nginx_args(root, &conf, &log))
             .spawn()
             .unwrap(),
         name: "nginx",
@@ -368,25 +353,19 @@ fn shared_layout_of_10k_domains_passes_nginx_t() {
     let Some(nginx) = real_tool("nginx") else {
         return;
     };
-    let mut config = String::from(
+    let config = domains_config(
+        10_000,
         "[defaults]\nmx = [\"mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n[nginx]\nvhosts = \"shared\"\ncertificate = \"/etc/ssl/{host}.pem\"\ncertificate_key = \"/etc/ssl/{host}.key\"\n",
+        "",
     );
-    for i in 0..10_000 {
-        config.push_str(&format!("[domains.\"d{i}.example\"]\n"));
-    }
     let p = Project::new(&config);
     p.run(&["build"]).ok();
     let conf = p.read("output/nginx/mta-sts.conf");
-    assert_eq!(conf.matches("mta-sts.d9999.example ").count(), 3);
+    assert_eq!(conf.matches("mta-sts.d09999.example ").count(), 3);
     let (wrapper, log) = nginx_test_conf(p.path(), "nginx-10k");
     run_ok(
         Command::new(&nginx)
-            .arg("-p")
-            .arg(p.path())
-            .arg("-e")
-            .arg(&log)
-            .arg("-c")
-            .arg(&wrapper)
+            .args(nginx_args(p.path(), &wrapper, &log))
             .arg("-t"),
     );
 }

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::harness::{Server, nginx_test_conf, real_tool, run_ok};
+use crate::harness::{Server, nginx_args, nginx_test_conf, real_tool, run_ok};
 
 /// Name and addresses every `policy_cname` of the e2e fixture points at.
 pub(crate) const GLUE_ZONE: &str = "glue.test";
@@ -185,12 +185,7 @@ impl<'a> System<'a> {
         let root = &self.root;
         let (conf, log) = nginx_test_conf(root, "e2e-nginx");
         let mut cmd = self.netns.exec(&self.tools.nginx);
-        cmd.arg("-p")
-            .arg(root)
-            .arg("-e")
-            .arg(&log)
-            .arg("-c")
-            .arg(&conf);
+        cmd.args(nginx_args(root, &conf, &log));
         let mut server = Server {
             child: cmd.spawn().unwrap(),
             name: "nginx",
