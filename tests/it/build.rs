@@ -64,11 +64,7 @@ fn gen_05_only_the_changed_policy_gets_a_new_id_and_files() {
     );
     assert!(!out.contains("a.example"), "{out}");
     let after = p.files("output");
-    let changed: Vec<_> = after
-        .keys()
-        .filter(|k| before.get(*k) != after.get(*k))
-        .cloned()
-        .collect();
+    let changed = crate::harness::changed_files(&before, &after);
     assert_eq!(
         changed,
         [
@@ -98,11 +94,7 @@ fn gen_06_changing_tlsrpt_changes_only_that_record() {
         .ok();
     assert_eq!(p.read("domains.lock"), lock, "the id changed");
     let after = p.files("output");
-    let changed: Vec<_> = after
-        .keys()
-        .filter(|k| before.get(*k) != after.get(*k))
-        .cloned()
-        .collect();
+    let changed = crate::harness::changed_files(&before, &after);
     assert_eq!(
         changed,
         ["dns/a.example.zone", "dns/b.example.zone", "manifest.json"]

@@ -30,6 +30,14 @@ fn healthy_mx() -> Vec<(String, String)> {
     out
 }
 
+/// The generated zones plus MX records that every pattern covers.
+fn healthy() -> DnsTweaks {
+    DnsTweaks {
+        extra: healthy_mx(),
+        ..DnsTweaks::default()
+    }
+}
+
 /// The generated fragment's record lines for `domain`, minus those `drop` rejects.
 fn fragment(setup: &Setup, domain: &str, drop: impl Fn(&str) -> bool) -> Vec<(String, String)> {
     setup
@@ -104,10 +112,7 @@ fn check_a_correct_deployment_is_all_ok_and_dns_breakages_are_named() {
     };
     let setup = Setup::new(&openssl);
     setup.build(&[]);
-    let healthy = DnsTweaks {
-        extra: healthy_mx(),
-        ..DnsTweaks::default()
-    };
+    let healthy = healthy();
     let system = System::start(&tools, setup.root(), &healthy).unwrap();
     let (code, doc, stderr) = check(&system, &setup, &[]);
     assert_eq!(code, 0, "{doc:#}\n{stderr}");
@@ -234,15 +239,7 @@ fn check_names_each_https_breakage() {
         "/tls/mta-sts.xn--bcher-kva.test/",
         "/tls/mta-sts.v6only.test/",
     );
-    let system = System::start(
-        &tools,
-        setup.root(),
-        &DnsTweaks {
-            extra: healthy_mx(),
-            ..DnsTweaks::default()
-        },
-    )
-    .unwrap();
+    let system = System::start(&tools, setup.root(), &healthy()).unwrap();
     let (code, doc, _) = check(&system, &setup, &[]);
     assert_eq!(code, 1);
     has(

@@ -111,6 +111,18 @@ pub(crate) fn zone_domain(fragment: &Path) -> String {
     name.strip_suffix(".zone").unwrap().to_string()
 }
 
+/// The paths whose bytes differ between two trees (added, changed or removed), sorted.
+pub(crate) fn changed_files(
+    before: &BTreeMap<String, Vec<u8>>,
+    after: &BTreeMap<String, Vec<u8>>,
+) -> Vec<String> {
+    let mut keys: Vec<String> = before.keys().chain(after.keys()).cloned().collect();
+    keys.sort();
+    keys.dedup();
+    keys.retain(|k| before.get(k) != after.get(k));
+    keys
+}
+
 /// Modification times of every file below `root`.
 pub(crate) fn mtimes(root: &Path) -> BTreeMap<String, std::time::SystemTime> {
     tree(root)
