@@ -85,15 +85,9 @@ impl Setup {
         self.project.path()
     }
 
+    /// Every fixture domain is built at the same clock, so all share one id.
     fn id(&self) -> String {
-        let lock = self.project.read("domains.lock");
-        lock.split("id = \"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string()
+        self.project.lock_id("enforce.test")
     }
 }
 

@@ -78,6 +78,12 @@ impl Project {
         Run(cmd.output().unwrap())
     }
 
+    /// The id the lock records for `domain`.
+    pub(crate) fn lock_id(&self, domain: &str) -> String {
+        let lock = mtasts::state::Lock::parse(&self.read("domains.lock"), "domains.lock").unwrap();
+        lock.domains[domain].id.clone()
+    }
+
     /// Every file below the project (relative path → bytes), optionally under one subdirectory.
     pub(crate) fn files(&self, under: &str) -> BTreeMap<String, Vec<u8>> {
         tree(&self.path().join(under))
@@ -388,24 +394,23 @@ impl Drop for Server {
 impl Server {
     /// Waits until `addr` accepts TCP connections; panics with `log` if the server died.
     pub(crate) fn wait_for(&mut self, addr: &str, log: &Path) {
+        self.wait_until(addr, log, || std::net::TcpStream::connect(addr).is_ok());
+    }
+
+    /// Polls `ready` (bounded: 10 s) until it holds; panics with `log` if the server died or
+    /// never became ready for `what`.
+    pub(crate) fn wait_until(&mut self, what: &str, log: &Path, mut ready: impl FnMut() -> bool) {
+        let log_text = || fs::read_to_string(log).unwrap_or_default();
         for _ in 0..100 {
-            if std::net::TcpStream::connect(addr).is_ok() {
+            if ready() {
                 return;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "{} exited with {status}:\n{}",
-                    self.name,
-                    fs::read_to_string(log).unwrap_or_default()
-                );
+                panic!("{} exited with {status}:\n{}", self.name, log_text());
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        panic!(
-            "{} did not listen on {addr}:\n{}",
-            self.name,
-            fs::read_to_string(log).unwrap_or_default()
-        );
+        panic!("{} was not ready for {what}:\n{}", self.name, log_text());
     }
 }
 

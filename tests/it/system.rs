@@ -70,30 +70,13 @@ impl Netns {
 
     /// Waits until a TCP port inside the namespace accepts connections.
     fn wait_for(&self, server: &mut Server, port: u16, log: &Path) {
-        for _ in 0..100 {
-            let probe = self
-                .exec("bash")
+        server.wait_until(&format!("port {port} in the namespace"), log, || {
+            self.exec("bash")
                 .arg("-c")
                 .arg(format!("exec 3<>/dev/tcp/127.0.0.1/{port}"))
                 .output()
-                .unwrap();
-            if probe.status.success() {
-                return;
-            }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!(
-                    "{} exited with {status}:\n{}",
-                    server.name,
-                    fs::read_to_string(log).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!(
-            "{} never listened on {port}:\n{}",
-            server.name,
-            fs::read_to_string(log).unwrap_or_default()
-        );
+                .is_ok_and(|o| o.status.success())
+        });
     }
 }
 

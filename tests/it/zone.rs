@@ -89,15 +89,7 @@ fn gen_08_named_checkzone_accepts_every_fragment_and_reads_the_txt_values_back()
     };
     let p = Project::new(CONFIG);
     p.run(&["build"]).ok();
-    let lock = p.read("domains.lock");
-    let id = lock
-        .split("id = \"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let id = p.lock_id("example.com");
     check_all(&p, |domain, zone| {
         let dump = run_ok(
             Command::new(&named)
