@@ -61,6 +61,10 @@ pub struct BuildArgs {
     /// Say what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Compare every file on disk with the plan instead of trusting manifest.json, and repair
+    /// what was edited or deleted by hand.
+    #[arg(long)]
+    pub verify: bool,
     /// How to print the summary.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

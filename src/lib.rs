@@ -17,6 +17,7 @@ pub mod diag;
 pub mod dns;
 pub mod error;
 pub mod fetch;
+pub mod generate;
 pub mod manifest;
 pub mod model;
 pub mod names;

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::Error;
-use crate::manifest::Manifest;
+use crate::manifest::{Digest, DomainEntry, FileEntry, Recorded};
 
 /// Prefix of the tool's temp files; leftovers of a killed build are removed by the next one.
 pub const TEMP_PREFIX: &str = ".mtasts-tmp-";
@@ -17,15 +17,19 @@ pub const TEMP_PREFIX: &str = ".mtasts-tmp-";
 /// that died, which tells the next one to look for its temp files.
 const IN_PROGRESS: &str = ".mtasts-tmp-build-in-progress";
 
-/// One file to publish.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutFile {
-    /// Relative path with `/` separators.
-    pub path: String,
-    /// Contents.
-    pub bytes: Vec<u8>,
-    /// Media type recorded in the manifest.
-    pub media_type: &'static str,
+/// Which part of the tree a file belongs to: files are renamed into place in this order, so
+/// that a policy is live before the vhost serving it and both before the DNS record naming its
+/// id (RFC 8461 §8.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Class {
+    /// `webroot/...`: policy files.
+    Policy,
+    /// `nginx/...`: vhosts.
+    Nginx,
+    /// `dns/...`: zone fragments.
+    Dns,
+    /// Everything else but the manifest, which always comes last.
+    Other,
 }
 
 /// What a write did (or, for a dry run, would do).
@@ -39,184 +43,392 @@ pub struct Report {
     pub removed: Vec<String>,
 }
 
-/// The previous build's manifest, if it can be used; a warning when it exists but cannot.
-pub fn previous_manifest(out: &Path) -> (Option<Manifest>, Option<String>) {
-    let path = out.join(crate::manifest::PATH);
-    match fs::read(&path) {
-        Ok(bytes) => match Manifest::parse(&bytes) {
-            Ok(m) => (Some(m), None),
-            Err(e) => (
-                None,
-                Some(format!(
-                    "{} is damaged ({e}); treating it as missing, so no stale file is pruned this time",
-                    path.display()
-                )),
-            ),
-        },
-        Err(_) => (None, None),
+/// What the previous build left: its manifest, and whether the disk can be assumed to match it.
+pub struct Previous {
+    recorded: Recorded,
+    manifest_sha: Option<Digest>,
+    trusted: bool,
+}
+
+impl Previous {
+    /// Reads `out`'s manifest. The previous build's files are trusted to be as it recorded them
+    /// unless `verify` is set, that build did not finish, or a directory it wrote into is gone;
+    /// an untrusted tree is compared byte for byte. The warning says why a manifest that exists
+    /// cannot be used.
+    pub fn load(out: &Path, verify: bool) -> (Previous, Option<String>) {
+        let path = out.join(crate::manifest::PATH);
+        let regular = fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+        let (recorded, manifest_sha, warning) = match fs::read(&path) {
+            Ok(bytes) if regular => match crate::manifest::parse(&bytes) {
+                Ok(r) => (Some(r), Some(crate::plan::sha256(&bytes)), None),
+                Err(e) => (
+                    None,
+                    None,
+                    Some(format!(
+                        "{} is damaged ({e}); treating it as missing, so no stale file is pruned this time",
+                        path.display()
+                    )),
+                ),
+            },
+            _ => (None, None, None),
+        };
+        let trusted = recorded.as_ref().is_some_and(|r| {
+            !verify
+                && !out.join(IN_PROGRESS).exists()
+                && top_dirs(r)
+                    .iter()
+                    .all(|d| fs::symlink_metadata(out.join(d)).is_ok_and(|m| m.is_dir()))
+        });
+        (
+            Previous {
+                recorded: recorded.unwrap_or_default(),
+                manifest_sha,
+                trusted,
+            },
+            warning,
+        )
+    }
+
+    /// Whether files the manifest lists with the planned hash are taken as they are, unread.
+    pub fn trusted(&self) -> bool {
+        self.trusted
+    }
+
+    /// The input digest the manifest recorded for `domain`.
+    pub fn inputs(&self, domain: &str) -> Option<&Digest> {
+        self.recorded.inputs.get(domain)
+    }
+
+    /// The manifest's entry for `path`, as (sha256, size).
+    pub fn file(&self, path: &str) -> Option<(Digest, u64)> {
+        self.recorded.files.get(path).copied()
     }
 }
 
-/// Compares the plan with the disk without writing anything.
-pub fn diff(out: &Path, files: &[OutFile], previous: Option<&Manifest>) -> Result<Report, Error> {
-    check_root(out)?;
-    preflight(out, files)?;
-    let mut report = Report::default();
-    for f in files {
-        target_meta(&out.join(&f.path))?;
-        if same_bytes(&out.join(&f.path), &f.bytes) {
-            report.unchanged += 1;
-        } else {
-            report.written.push(f.path.clone());
-        }
-    }
-    report.removed = stale(out, files, previous);
-    Ok(report)
+/// The top-level directories a manifest lists files under.
+fn top_dirs(r: &Recorded) -> BTreeSet<&str> {
+    r.files
+        .keys()
+        .filter_map(|p| p.split_once('/').map(|(top, _)| top))
+        .collect()
 }
 
-/// Writes `files` (in order) under `out`, then prunes what `previous` listed and `files` lacks.
-///
-/// Two phases: every changed file is first written to a temp file beside its target; only
-/// when all of them are on disk are they renamed into place, in order. A failure while staging
-/// (disk full, read-only directory) removes the temp files and leaves the previous tree as it
-/// was; a crash at any moment leaves each file old or new, never partial.
-pub fn write(out: &Path, files: &[OutFile], previous: Option<&Manifest>) -> Result<Report, Error> {
-    check_root(out)?;
-    fs::create_dir_all(out).map_err(Error::io(out))?;
-    let marker = out.join(IN_PROGRESS);
-    // Only a build that did not finish can have left temp files: walk the tree only then.
-    if marker.exists() {
-        remove_stale_temps(out);
-    }
-    let dirs = preflight(out, files)?;
-    let mut report = Report::default();
-    let known = Known::new(out, previous);
-    let mut changed = Vec::new();
-    for f in files {
-        if !known.unchanged(&out.join(&f.path), f)? {
-            changed.push(f);
-        }
-    }
-    report.unchanged = files.len() - changed.len();
-    let stale = stale(out, files, previous);
-    if changed.is_empty() && stale.is_empty() {
-        return Ok(report);
-    }
-    fs::write(&marker, b"").map_err(Error::io(&marker))?;
-    let result = replace_and_prune(out, &changed, &dirs, stale, report);
-    // A failure (unlike a crash) has already deleted its temp files when it returns here.
-    let _ = fs::remove_file(&marker);
-    result
+/// One worker's share of a build: the files it staged and how many it found unchanged. Temp
+/// files not yet renamed are deleted when it is dropped.
+pub struct Batch {
+    staged: Vec<(Class, String)>,
+    unchanged: usize,
+    dirs: Dirs,
+    out: PathBuf,
+    dry_run: bool,
 }
 
-/// Stages `changed`, renames everything into place in order, then removes `stale`.
-fn replace_and_prune(
-    out: &Path,
-    changed: &[&OutFile],
-    dirs: &Dirs,
-    stale: Vec<String>,
-    mut report: Report,
-) -> Result<Report, Error> {
-    let staged = stage_all(out, changed, dirs)?;
-    for (tmp, path, rel) in staged {
-        tmp.persist(&path).map_err(|e| Error::io(&path)(e.error))?;
-        crash_point();
-        report.written.push(rel.clone());
-    }
-    for rel in stale {
-        let path = out.join(&rel);
-        fs::remove_file(&path).map_err(Error::io(&path))?;
-        remove_empty_parents(out, &rel);
-        report.removed.push(rel);
-    }
-    Ok(report)
-}
-
-/// Stages `files` as temp files, on several threads: on a slow filesystem, creating files and
-/// directories dominates, and the kernel overlaps them well. The result keeps the input order.
-fn stage_all<'f>(
-    out: &Path,
-    files: &[&'f OutFile],
-    dirs: &Dirs,
-) -> Result<Vec<(tempfile::TempPath, PathBuf, &'f String)>, Error> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    let chunk = files.len().div_ceil(threads).max(64);
-    std::thread::scope(|s| {
-        let workers: Vec<_> = files
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    let mut dirs = dirs.clone();
-                    part.iter()
-                        .map(|f| {
-                            let path = out.join(&f.path);
-                            make_parents(out, &f.path, &mut dirs)?;
-                            Ok((stage(&path, &f.bytes)?, path, &f.path))
-                        })
-                        .collect::<Result<Vec<_>, Error>>()
-                })
-            })
-            .collect();
-        let mut staged = Vec::with_capacity(files.len());
-        let mut first_error = None;
-        for w in workers {
-            match w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)) {
-                Ok(part) => staged.extend(part),
-                Err(e) => first_error = first_error.or(Some(e)),
+impl Drop for Batch {
+    fn drop(&mut self) {
+        if !self.dry_run {
+            for (_, rel) in &self.staged {
+                let _ = fs::remove_file(temp_path(&self.out.join(rel)));
             }
         }
-        // On error, `staged` drops here and its temp files are deleted.
-        first_error.map_or(Ok(staged), Err)
-    })
+    }
 }
 
-/// What the previous build recorded, to skip reading files that cannot have changed.
-struct Known<'m> {
-    files: std::collections::HashMap<&'m str, (&'m str, u64)>,
-    manifest_time: Option<std::time::SystemTime>,
+/// Writes one output tree: files are offered one by one (from several threads), those that
+/// differ from what is there are staged as temp files beside their targets, and `finish`
+/// renames them into place, prunes stale files and writes the manifest last. A build that
+/// fails before `finish` removes its temp files and the directories it created, leaving the
+/// previous tree as it was; a crash at any moment leaves each file old or new, never partial.
+pub struct Writer<'p> {
+    out: PathBuf,
+    previous: &'p Previous,
+    dry_run: bool,
+    marker: std::sync::Mutex<bool>,
+    created: std::sync::Mutex<Vec<PathBuf>>,
+    renamed: bool,
+    finished: bool,
 }
 
-impl<'m> Known<'m> {
-    fn new(out: &Path, previous: Option<&'m Manifest>) -> Known<'m> {
-        Known {
-            files: previous
-                .map(|m| {
-                    m.files
-                        .iter()
-                        .map(|f| (f.path.as_str(), (f.sha256.as_str(), f.size)))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            manifest_time: fs::metadata(out.join(crate::manifest::PATH))
-                .and_then(|m| m.modified())
-                .ok(),
+impl<'p> Writer<'p> {
+    /// Checks `out` (not a link, not a file) and, after an unfinished build, removes its temp
+    /// files.
+    pub fn new(out: &Path, previous: &'p Previous, dry_run: bool) -> Result<Writer<'p>, Error> {
+        check_root(out)?;
+        // Only a build that did not finish can have left temp files: walk the tree only then.
+        if !dry_run && out.join(IN_PROGRESS).exists() {
+            remove_stale_temps(out);
+        }
+        Ok(Writer {
+            out: out.to_path_buf(),
+            previous,
+            dry_run,
+            marker: std::sync::Mutex::new(false),
+            created: std::sync::Mutex::new(Vec::new()),
+            renamed: false,
+            finished: false,
+        })
+    }
+
+    /// An empty batch for one worker.
+    pub fn batch(&self) -> Batch {
+        Batch {
+            staged: Vec::new(),
+            unchanged: 0,
+            dirs: Dirs::new(),
+            out: self.out.clone(),
+            dry_run: self.dry_run,
         }
     }
 
-    /// True when `path` already holds `f`'s bytes. A file the previous manifest lists with the
-    /// same hash and size, and not modified after that manifest was written, is trusted without
-    /// reading it (the manifest is renamed into place after every other file); anything else is
-    /// compared byte for byte.
-    fn unchanged(&self, path: &Path, f: &OutFile) -> Result<bool, Error> {
-        let Some(meta) = target_meta(path)? else {
-            return Ok(false);
+    /// Offers one file; stages it unless the tree already holds these bytes. Returns its
+    /// manifest entry.
+    pub fn offer(
+        &self,
+        batch: &mut Batch,
+        class: Class,
+        path: String,
+        media_type: &'static str,
+        bytes: &[u8],
+    ) -> Result<FileEntry, Error> {
+        let entry = FileEntry {
+            sha256: crate::plan::sha256(bytes),
+            size: bytes.len() as u64,
+            media_type,
+            path,
         };
-        if !meta.is_file() || meta.len() != f.bytes.len() as u64 {
-            return Ok(false);
+        if safe_relative(&entry.path).is_none() {
+            return Err(unsafe_output(
+                Path::new(&entry.path),
+                "not a plain relative path",
+            ));
         }
-        let recorded = self.files.get(f.path.as_str()).is_some_and(|(sha, size)| {
-            *size == meta.len()
-                && meta
-                    .modified()
-                    .ok()
-                    .zip(self.manifest_time)
-                    .is_some_and(|(m, t)| m <= t)
-                && *sha == crate::plan::sha256_hex(&f.bytes)
-        });
-        Ok(recorded || same_bytes(path, &f.bytes))
+        let target = self.out.join(&entry.path);
+        let same = if self.previous.trusted {
+            self.previous.file(&entry.path) == Some((entry.sha256, entry.size))
+        } else {
+            target_meta(&target)?;
+            same_bytes(&target, bytes)
+        };
+        if same {
+            batch.unchanged += 1;
+            return Ok(entry);
+        }
+        if !self.dry_run {
+            self.begin()?;
+            self.make_parents(&entry.path, &mut batch.dirs)?;
+            target_meta(&target)?;
+            write_new(&temp_path(&target), bytes)?;
+        }
+        batch.staged.push((class, entry.path.clone()));
+        Ok(entry)
     }
+
+    /// Takes over a file the previous build wrote, unchanged and unread.
+    pub fn keep(&self, batch: &mut Batch, entry: FileEntry) -> FileEntry {
+        batch.unchanged += 1;
+        entry
+    }
+
+    /// Renames every staged file into place (by class, then in offer order), removes the
+    /// files the previous manifest lists and `files` lacks, then writes the manifest of
+    /// `files` and `domains`.
+    pub fn finish(
+        mut self,
+        mut batches: Vec<Batch>,
+        mut files: Vec<FileEntry>,
+        domains: &[DomainEntry],
+    ) -> Result<Report, Error> {
+        files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        let manifest = crate::manifest::to_bytes(&files, domains);
+        let manifest_path = self.out.join(crate::manifest::PATH);
+        let manifest_same = if self.previous.trusted {
+            self.previous.manifest_sha == Some(crate::plan::sha256(&manifest))
+        } else {
+            same_bytes(&manifest_path, &manifest)
+        };
+        let stale = self.stale(&files);
+        drop(files);
+        let mut report = Report {
+            unchanged: batches.iter().map(|b| b.unchanged).sum::<usize>()
+                + usize::from(manifest_same),
+            ..Report::default()
+        };
+        let mut staged: Vec<(Class, String)> = batches
+            .iter_mut()
+            .flat_map(|b| std::mem::take(&mut b.staged))
+            .collect();
+        staged.sort_by_key(|(class, _)| *class);
+        if self.dry_run {
+            report.written = staged.into_iter().map(|(_, rel)| rel).collect();
+            if !manifest_same {
+                report.written.push(crate::manifest::PATH.into());
+            }
+            report.removed = stale;
+            self.finished = true;
+            return Ok(report);
+        }
+        if staged.is_empty() && stale.is_empty() && manifest_same {
+            self.finished = true;
+            return Ok(report);
+        }
+        self.begin()?;
+        let mut pending = staged.into_iter();
+        let renamed = pending.try_for_each(|(_, rel)| {
+            let target = self.out.join(&rel);
+            fs::rename(temp_path(&target), &target).map_err(Error::io(&target))?;
+            self.renamed = true;
+            crash_point();
+            report.written.push(rel);
+            Ok::<_, Error>(())
+        });
+        if let Err(e) = renamed {
+            for (_, rel) in pending {
+                let _ = fs::remove_file(temp_path(&self.out.join(rel)));
+            }
+            return Err(e);
+        }
+        for rel in stale {
+            let path = self.out.join(&rel);
+            fs::remove_file(&path).map_err(Error::io(&path))?;
+            remove_empty_parents(&self.out, &rel);
+            report.removed.push(rel);
+        }
+        if !manifest_same {
+            write_atomic(&manifest_path, &manifest)?;
+            report.written.push(crate::manifest::PATH.into());
+        }
+        self.finished = true;
+        let _ = fs::remove_file(self.out.join(IN_PROGRESS));
+        Ok(report)
+    }
+
+    /// Creates the output directory and the in-progress marker before the first temp file.
+    fn begin(&self) -> Result<(), Error> {
+        let mut marked = self.marker.lock().unwrap_or_else(|p| p.into_inner());
+        if !*marked {
+            if !self.out.exists() {
+                fs::create_dir_all(&self.out).map_err(Error::io(&self.out))?;
+                self.created
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(self.out.clone());
+            }
+            let marker = self.out.join(IN_PROGRESS);
+            fs::write(&marker, b"").map_err(Error::io(&marker))?;
+            *marked = true;
+        }
+        Ok(())
+    }
+
+    /// Creates the missing parents of `rel`; `dirs` holds those known to be real directories.
+    fn make_parents(&self, rel: &str, dirs: &mut Dirs) -> Result<(), Error> {
+        for dir in parents(rel) {
+            if dirs.contains(dir) {
+                continue;
+            }
+            let path = self.out.join(dir);
+            match fs::create_dir(&path) {
+                Ok(()) => self
+                    .created
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(path),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    match fs::symlink_metadata(&path) {
+                        Ok(m) if m.is_dir() => {}
+                        Ok(m) if m.file_type().is_symlink() => {
+                            return Err(unsafe_output(
+                                &path,
+                                "it is a symbolic link; mtasts never writes through links",
+                            ));
+                        }
+                        _ => {
+                            return Err(unsafe_output(
+                                &path,
+                                "a file stands where a directory must be",
+                            ));
+                        }
+                    }
+                }
+                Err(e) => return Err(Error::io(&path)(e)),
+            }
+            dirs.insert(dir.to_string());
+        }
+        Ok(())
+    }
+
+    /// Files the previous manifest lists, `files` lacks, and that are safe to delete.
+    fn stale(&self, files: &[FileEntry]) -> Vec<String> {
+        let keep: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        let mut stale: Vec<String> = self
+            .previous
+            .recorded
+            .files
+            .keys()
+            .map(String::as_str)
+            .filter(|p| !keep.contains(p))
+            .filter(|p| safe_relative(p).is_some() && no_links_below(&self.out, p))
+            .filter(|p| fs::symlink_metadata(self.out.join(p)).is_ok_and(|m| m.is_file()))
+            .map(str::to_string)
+            .collect();
+        stale.sort();
+        stale
+    }
+}
+
+impl Drop for Writer<'_> {
+    /// A build that failed before renaming anything removes the directories it created and
+    /// its marker; one that failed while renaming keeps the marker, so that the next build
+    /// compares every file instead of trusting the manifest.
+    fn drop(&mut self) {
+        if self.finished || self.renamed {
+            return;
+        }
+        let mut created = std::mem::take(self.created.get_mut().unwrap_or_else(|p| p.into_inner()));
+        if *self.marker.get_mut().unwrap_or_else(|p| p.into_inner()) {
+            let _ = fs::remove_file(self.out.join(IN_PROGRESS));
+        }
+        created.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        for dir in created {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+/// The fixed temp name beside `target`; the work lock keeps two builds from sharing it.
+fn temp_path(target: &Path) -> PathBuf {
+    let mut name = std::ffi::OsString::from(TEMP_PREFIX);
+    name.push(target.file_name().unwrap_or_default());
+    target.with_file_name(name)
+}
+
+/// Creates `path` afresh (never opening what stands there: a planted link is removed, not
+/// followed) and writes `bytes`, world-readable.
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let open = || {
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            // Web servers read these files as another user.
+            options.mode(0o644);
+        }
+        options.open(path)
+    };
+    let mut file = match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            fs::remove_file(path).map_err(Error::io(path))?;
+            open()
+        }
+        other => other,
+    }
+    .map_err(Error::io(path))?;
+    if let Err(e) = file.write_all(bytes) {
+        drop(file);
+        let _ = fs::remove_file(path);
+        return Err(Error::io(path)(e));
+    }
+    Ok(())
 }
 
 /// The metadata of a target file (not following links), refusing a directory in its place.
@@ -312,74 +524,6 @@ fn parents(rel: &str) -> impl Iterator<Item = &str> {
     rel.match_indices('/').map(move |(i, _)| &rel[..i])
 }
 
-/// Checks every target before anything is written: no symlinked or non-directory parents,
-/// no directory where a file goes. Returns the parent directories that already exist.
-fn preflight(out: &Path, files: &[OutFile]) -> Result<Dirs, Error> {
-    let mut checked = HashSet::new();
-    let mut existing = Dirs::new();
-    for f in files {
-        if safe_relative(&f.path).is_none() {
-            return Err(unsafe_output(
-                Path::new(&f.path),
-                "not a plain relative path",
-            ));
-        }
-        for dir in parents(&f.path) {
-            // Below a missing directory nothing exists; checking the first is enough.
-            if !checked.insert(dir) {
-                continue;
-            }
-            let path = out.join(dir);
-            match fs::symlink_metadata(&path) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    return Err(unsafe_output(
-                        &path,
-                        "it is a symbolic link; mtasts never writes through links",
-                    ));
-                }
-                Ok(m) if !m.is_dir() => {
-                    return Err(unsafe_output(
-                        &path,
-                        "a file stands where a directory must be",
-                    ));
-                }
-                Ok(_) => {
-                    existing.insert(dir.to_string());
-                }
-                Err(_) => {}
-            }
-        }
-    }
-    Ok(existing)
-}
-
-/// Creates the missing parents of `rel`; `dirs` holds those known to exist (checked, not links).
-fn make_parents(out: &Path, rel: &str, dirs: &mut Dirs) -> Result<(), Error> {
-    for dir in parents(rel) {
-        if dirs.contains(dir) {
-            continue;
-        }
-        let path = out.join(dir);
-        match fs::create_dir(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                if fs::symlink_metadata(&path)
-                    .map(|m| !m.is_dir())
-                    .unwrap_or(true)
-                {
-                    return Err(unsafe_output(
-                        &path,
-                        "it changed into something other than a directory",
-                    ));
-                }
-            }
-            Err(e) => return Err(Error::io(&path)(e)),
-        }
-        dirs.insert(dir.to_string());
-    }
-    Ok(())
-}
-
 /// True when `path` is a regular file (not a link) holding exactly `bytes`.
 fn same_bytes(path: &Path, bytes: &[u8]) -> bool {
     match fs::symlink_metadata(path) {
@@ -388,23 +532,6 @@ fn same_bytes(path: &Path, bytes: &[u8]) -> bool {
         }
         _ => false,
     }
-}
-
-/// Files the previous manifest lists, the new plan lacks, and that are safe to delete.
-fn stale(out: &Path, files: &[OutFile], previous: Option<&Manifest>) -> Vec<String> {
-    let Some(previous) = previous else {
-        return Vec::new();
-    };
-    let keep: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
-    previous
-        .files
-        .iter()
-        .map(|f| f.path.as_str())
-        .filter(|p| !keep.contains(p))
-        .filter(|p| safe_relative(p).is_some() && no_links_below(out, p))
-        .filter(|p| fs::symlink_metadata(out.join(p)).is_ok_and(|m| m.is_file()))
-        .map(str::to_string)
-        .collect()
 }
 
 fn no_links_below(out: &Path, rel: &str) -> bool {
@@ -457,52 +584,53 @@ fn unsafe_output(path: &Path, reason: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::FileEntry;
 
-    fn file(path: &str, body: &str) -> OutFile {
-        OutFile {
-            path: path.into(),
-            bytes: body.as_bytes().to_vec(),
-            media_type: "text/plain",
+    /// One build of `files` (path, body) into `out`.
+    fn write(out: &Path, files: &[(&str, &str)], verify: bool) -> Result<Report, Error> {
+        let (previous, _) = Previous::load(out, verify);
+        let writer = Writer::new(out, &previous, false)?;
+        let mut batch = writer.batch();
+        let mut entries = Vec::new();
+        for (path, body) in files {
+            entries.push(writer.offer(
+                &mut batch,
+                Class::Other,
+                path.to_string(),
+                "text/plain",
+                body.as_bytes(),
+            )?);
         }
-    }
-
-    fn manifest(paths: &[&str]) -> Manifest {
-        Manifest {
-            generator: "mtasts".into(),
-            files: paths
-                .iter()
-                .map(|p| FileEntry {
-                    path: p.to_string(),
-                    sha256: String::new(),
-                    size: 0,
-                    media_type: "text/plain".into(),
-                })
-                .collect(),
-            domains: vec![],
-        }
+        writer.finish(vec![batch], entries, &[])
     }
 
     #[test]
     fn writes_skips_identical_and_prunes_only_what_it_generated() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path();
-        let first = [file("webroot/a/x.txt", "1"), file("dns/a.zone", "2")];
-        let r = write(out, &first, None).unwrap();
-        assert_eq!(r.written.len(), 2);
+        let r = write(out, &[("webroot/a/x.txt", "1"), ("dns/a.zone", "2")], false).unwrap();
+        assert_eq!(r.written.len(), 3, "{r:?}");
         fs::write(out.join("dns/mine.zone"), "user file").unwrap();
-        let second = [file("dns/a.zone", "2")];
-        let r = write(
-            out,
-            &second,
-            Some(&manifest(&[
-                "webroot/a/x.txt",
-                "dns/a.zone",
-                "../evil",
-                "/etc/passwd",
-            ])),
+        // A manifest that lists paths outside the tree: they are never touched.
+        let mut listed = crate::manifest::parse(&fs::read(out.join("manifest.json")).unwrap())
+            .unwrap()
+            .files;
+        listed.insert("../evil".into(), ([0; 32], 1));
+        listed.insert("/etc/passwd".into(), ([0; 32], 1));
+        let entries: Vec<FileEntry> = listed
+            .into_iter()
+            .map(|(path, (sha256, size))| FileEntry {
+                path,
+                sha256,
+                size,
+                media_type: "text/plain",
+            })
+            .collect();
+        fs::write(
+            out.join("manifest.json"),
+            crate::manifest::to_bytes(&entries, &[]),
         )
         .unwrap();
+        let r = write(out, &[("dns/a.zone", "2")], false).unwrap();
         assert_eq!(r.unchanged, 1);
         assert_eq!(r.removed, ["webroot/a/x.txt"]);
         assert!(
@@ -511,6 +639,39 @@ mod tests {
         );
         assert!(out.join("webroot").exists());
         assert!(out.join("dns/mine.zone").exists());
+    }
+
+    #[test]
+    fn the_manifest_is_trusted_until_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        write(out, &[("dns/a.zone", "2")], false).unwrap();
+        fs::write(out.join("dns/a.zone"), "edited by hand").unwrap();
+        let r = write(out, &[("dns/a.zone", "2")], false).unwrap();
+        assert_eq!((r.written.len(), r.unchanged), (0, 2));
+        assert_eq!(
+            fs::read_to_string(out.join("dns/a.zone")).unwrap(),
+            "edited by hand"
+        );
+        let r = write(out, &[("dns/a.zone", "2")], true).unwrap();
+        assert_eq!(r.written, ["dns/a.zone"]);
+        assert_eq!(fs::read_to_string(out.join("dns/a.zone")).unwrap(), "2");
+        // A deleted directory is noticed without --verify.
+        fs::remove_dir_all(out.join("dns")).unwrap();
+        let r = write(out, &[("dns/a.zone", "2")], false).unwrap();
+        assert_eq!(r.written, ["dns/a.zone"]);
+    }
+
+    #[test]
+    fn an_unfinished_build_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        write(out, &[("dns/a.zone", "2")], false).unwrap();
+        fs::write(out.join("dns/a.zone"), "half").unwrap();
+        fs::write(out.join(IN_PROGRESS), "").unwrap();
+        let r = write(out, &[("dns/a.zone", "2")], false).unwrap();
+        assert_eq!(r.written, ["dns/a.zone"]);
+        assert!(!out.join(IN_PROGRESS).exists());
     }
 
     #[cfg(unix)]
@@ -523,13 +684,31 @@ mod tests {
         std::os::unix::fs::symlink(elsewhere.path(), out.join("webroot")).unwrap();
         let err = write(
             &out,
-            &[file("dns/a.zone", "1"), file("webroot/a/x.txt", "1")],
-            None,
+            &[("dns/a.zone", "1"), ("webroot/a/x.txt", "1")],
+            false,
         )
         .unwrap_err();
         assert!(matches!(err, Error::UnsafeOutput { .. }), "{err:?}");
         assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0);
-        assert!(!out.join("dns").exists(), "wrote before the check finished");
+        let left: Vec<_> = fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["webroot"], "a failed build left files behind");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_link_at_the_temp_name_is_replaced_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "keep").unwrap();
+        let out = dir.path().join("out");
+        fs::create_dir_all(out.join("dns")).unwrap();
+        std::os::unix::fs::symlink(&victim, out.join(format!("dns/{TEMP_PREFIX}a.zone"))).unwrap();
+        write(&out, &[("dns/a.zone", "1")], false).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
+        assert_eq!(fs::read_to_string(out.join("dns/a.zone")).unwrap(), "1");
     }
 
     #[cfg(unix)]
@@ -540,7 +719,7 @@ mod tests {
         // What a killed build leaves: a temp file, and the in-progress marker.
         fs::write(dir.path().join(format!("{TEMP_PREFIX}old")), "stale").unwrap();
         fs::write(dir.path().join(IN_PROGRESS), "").unwrap();
-        write(dir.path(), &[file("a/b.txt", "x")], None).unwrap();
+        write(dir.path(), &[("a/b.txt", "x")], false).unwrap();
         let mode = fs::metadata(dir.path().join("a/b.txt"))
             .unwrap()
             .permissions()

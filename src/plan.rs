@@ -503,13 +503,12 @@ pub fn next_id(previous: Option<&str>, now: DateTime<Utc>) -> String {
 
 /// Lower-case hex sha256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for b in digest.iter() {
-        out.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
-        out.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
-    }
-    out
+    crate::manifest::hex(&sha256(bytes))
+}
+
+/// sha256.
+pub fn sha256(bytes: &[u8]) -> crate::manifest::Digest {
+    Sha256::digest(bytes).into()
 }
 
 #[cfg(test)]

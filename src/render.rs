@@ -4,8 +4,10 @@ use std::path::{Path, PathBuf};
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 
 use crate::error::Error;
+use crate::manifest::Digest;
 use crate::model::Nginx;
 use crate::plan::DomainPlan;
 
@@ -30,6 +32,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
 pub struct Templates {
     env: Environment<'static>,
     origins: Vec<(&'static str, String)>,
+    /// sha256 over this release and every template source: part of each domain's input digest.
+    digest: Digest,
+}
+
+/// Everything one domain's nginx and zone files are rendered from.
+pub struct DomainInputs<'a> {
+    nginx: NginxContext<'a>,
+    zone: ZoneContext<'a>,
 }
 
 #[derive(Serialize)]
@@ -106,6 +116,8 @@ impl Templates {
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.add_filter("nginx_quote", nginx_quote);
         let mut origins = Vec::new();
+        let mut digest = Sha256::new();
+        digest.update(env!("CARGO_PKG_VERSION").as_bytes());
         for &(name, builtin) in BUILTIN {
             let user: Option<PathBuf> = dir.map(|d| d.join(name)).filter(|p| p.is_file());
             let (source, origin) = match user {
@@ -115,22 +127,36 @@ impl Templates {
                 ),
                 None => (builtin.to_string(), format!("built-in {name}")),
             };
+            for part in [name, "\0", &source, "\0"] {
+                digest.update(part.as_bytes());
+            }
             env.add_template_owned(name, source)
                 .map_err(|e| template_error(&e, &origin))?;
             origins.push((name, origin));
         }
-        Ok(Templates { env, origins })
+        Ok(Templates {
+            env,
+            origins,
+            digest: digest.finalize().into(),
+        })
     }
 
-    /// The nginx server block for one domain.
-    pub fn nginx(&self, plan: &DomainPlan, nginx: &Nginx) -> Result<String, Error> {
+    /// The template contexts of one domain.
+    pub fn inputs<'a>(&self, plan: &'a DomainPlan, nginx: &'a Nginx) -> DomainInputs<'a> {
         let d = &plan.domain.name;
         let entry = HostEntry::new(d, nginx);
-        self.render(
-            NGINX,
-            NginxContext {
+        let domain_unicode = d.host().to_unicode();
+        DomainInputs {
+            zone: ZoneContext {
                 domain: d.as_str(),
-                domain_unicode: d.host().to_unicode(),
+                domain_unicode: domain_unicode.clone(),
+                id: &plan.id,
+                mode: plan.domain.mode.as_str(),
+                records: &plan.records,
+            },
+            nginx: NginxContext {
+                domain: d.as_str(),
+                domain_unicode,
                 id: &plan.id,
                 mode: plan.domain.mode.as_str(),
                 listen: &nginx.listen,
@@ -140,7 +166,26 @@ impl Templates {
                 root: entry.root,
                 host: entry.host,
             },
-        )
+        }
+    }
+
+    /// sha256 over the templates, `inputs` and `extra` (the policy bytes, the layout): equal
+    /// digests render equal files, so an unchanged domain need not be rendered again.
+    pub fn digest(&self, inputs: &DomainInputs, extra: &[&[u8]]) -> Digest {
+        let mut hasher = HashWriter(Sha256::new());
+        hasher.0.update(self.digest);
+        serde_json::to_writer(&mut hasher, &inputs.nginx).expect("a context serialises");
+        serde_json::to_writer(&mut hasher, &inputs.zone).expect("a context serialises");
+        for part in extra {
+            hasher.0.update((part.len() as u64).to_le_bytes());
+            hasher.0.update(part);
+        }
+        hasher.0.finalize().into()
+    }
+
+    /// The nginx server block for one domain.
+    pub fn nginx(&self, inputs: &DomainInputs) -> Result<String, Error> {
+        self.render(NGINX, &inputs.nginx)
     }
 
     /// The one nginx file of the shared layout, serving `hosts`.
@@ -164,18 +209,8 @@ impl Templates {
     }
 
     /// The zone fragment for one domain.
-    pub fn zone(&self, plan: &DomainPlan) -> Result<String, Error> {
-        let d = &plan.domain.name;
-        self.render(
-            ZONE,
-            ZoneContext {
-                domain: d.as_str(),
-                domain_unicode: d.host().to_unicode(),
-                id: &plan.id,
-                mode: plan.domain.mode.as_str(),
-                records: &plan.records,
-            },
-        )
+    pub fn zone(&self, inputs: &DomainInputs) -> Result<String, Error> {
+        self.render(ZONE, &inputs.zone)
     }
 
     fn render(&self, name: &'static str, ctx: impl Serialize) -> Result<String, Error> {
@@ -188,6 +223,20 @@ impl Templates {
             .get_template(name)
             .and_then(|t| t.render(minijinja::value::Serde(ctx)))
             .map_err(|e| template_error(&e, origin))
+    }
+}
+
+/// Feeds serde_json's output straight into the hash, without an intermediate buffer.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

@@ -117,20 +117,83 @@ impl Lock {
         }
     }
 
-    /// The file text: header comment, then sorted TOML.
+    /// The file text: header comment, then sorted TOML. Large locks are written in pieces on
+    /// several threads; the pieces join into the bytes one serialisation would give.
     pub fn to_text(&self) -> String {
-        let body = toml::to_string(self).expect("a lock of strings and integers serialises");
-        format!("{HEADER}{body}")
+        if self.domains.is_empty() {
+            let body = toml::to_string(self).expect("a version serialises");
+            return format!("{HEADER}{body}");
+        }
+        let version = format!("version = {}\n", self.version);
+        let entries: Vec<(&String, &Entry)> = self.domains.iter().collect();
+        let pieces = on_threads(entries.chunks(PIECE_DOMAINS).collect(), |part| {
+            let part = Part {
+                domains: part.iter().map(|(k, v)| (*k, *v)).collect(),
+            };
+            let text = toml::to_string(&part).expect("a lock of strings and integers serialises");
+            // Alone, a part gets the parent table's header, which the whole lock has not.
+            match text.strip_prefix("[domains]\n\n") {
+                Some(rest) => rest.to_string(),
+                None => text,
+            }
+        });
+        let mut text = String::with_capacity(
+            HEADER.len() + version.len() + pieces.iter().map(|p| p.len() + 1).sum::<usize>(),
+        );
+        text.push_str(HEADER);
+        text.push_str(&version);
+        for piece in pieces {
+            text.push('\n');
+            text.push_str(&piece);
+        }
+        text
     }
 
     /// Parses and checks lock text; `name` is how diagnostics call the file.
     pub fn parse(text: &str, name: &str) -> Result<Lock, Error> {
-        let invalid = |span: std::ops::Range<usize>, message: String, label: &str, help: &str| {
-            Error::Invalid {
-                file: SourceFile::new(name, text),
-                problems: vec![Problem::error(span, message, label).help(help)],
-            }
+        let lock = match Lock::parse_in_pieces(text) {
+            Some(lock) => lock,
+            None => Lock::parse_whole(text, name)?,
         };
+        lock.check_entries(text, name)?;
+        Ok(lock)
+    }
+
+    /// The fast path for the lock as mtasts writes it: the text is cut before each
+    /// `[domains."..."]` header and the pieces are parsed on several threads, so that a lock of
+    /// 100,000 domains never exists as one TOML document in memory. Anything unusual (a
+    /// duplicate domain, a header inside a string, an error) returns `None`, and the whole text
+    /// is parsed again for a precise diagnostic.
+    fn parse_in_pieces(text: &str) -> Option<Lock> {
+        let headers: Vec<usize> = text
+            .match_indices("\n[domains.")
+            .map(|(i, _)| i + 1)
+            .collect();
+        let bounds: Vec<usize> = headers
+            .iter()
+            .step_by(PIECE_DOMAINS)
+            .copied()
+            .chain(std::iter::once(text.len()))
+            .collect();
+        let head = &text[..bounds[0]];
+        let pieces: Vec<&str> = bounds.windows(2).map(|w| &text[w[0]..w[1]]).collect();
+        let mut lock: Lock = toml::from_str(head).ok()?;
+        if lock.version != LOCK_VERSION {
+            return None;
+        }
+        for part in on_threads(pieces, |piece| {
+            toml::from_str::<Part<String, Entry>>(piece).ok()
+        }) {
+            for (domain, entry) in part?.domains {
+                if lock.domains.insert(domain, entry).is_some() {
+                    return None;
+                }
+            }
+        }
+        Some(lock)
+    }
+
+    fn parse_whole(text: &str, name: &str) -> Result<Lock, Error> {
         /// Read first, so that a lock from another release gets the right message.
         #[derive(Deserialize)]
         struct Version {
@@ -138,6 +201,8 @@ impl Lock {
         }
         let damaged = |e: toml::de::Error| {
             invalid(
+                text,
+                name,
                 e.span().unwrap_or(0..0),
                 format!("the lock file is damaged: {}", e.message().trim()),
                 "cannot read this",
@@ -148,6 +213,8 @@ impl Lock {
         if version.version != LOCK_VERSION {
             let at = text.find("version").unwrap_or(0);
             return Err(invalid(
+                text,
+                name,
                 at..at + "version".len(),
                 format!(
                     "lock file version {} is not supported (this mtasts writes version {LOCK_VERSION})",
@@ -157,8 +224,12 @@ impl Lock {
                 "it was written by another mtasts release; use that release, or restore the file from version control",
             ));
         }
-        let lock: Lock = toml::from_str(text).map_err(damaged)?;
-        for (domain, entry) in &lock.domains {
+        toml::from_str(text).map_err(damaged)
+    }
+
+    /// Refuses ids and hashes that mtasts never writes (a hand edit).
+    fn check_entries(&self, text: &str, name: &str) -> Result<(), Error> {
+        for (domain, entry) in &self.domains {
             let id_ok = valid_id(&entry.id);
             let hash_ok = entry.policy_sha256.len() == 64
                 && entry
@@ -168,6 +239,8 @@ impl Lock {
             if !id_ok || !hash_ok {
                 let at = text.find(domain.as_str()).unwrap_or(0);
                 return Err(invalid(
+                    text,
+                    name,
                     at..at + domain.len(),
                     format!(
                         "the lock entry for {domain} has an invalid {}",
@@ -178,7 +251,7 @@ impl Lock {
                 ));
             }
         }
-        Ok(lock)
+        Ok(())
     }
 
     /// Reads the lock at `path`; a missing file is an empty lock.
@@ -198,6 +271,62 @@ impl Lock {
             Err(e) => Err(Error::io(path)(e)),
         }
     }
+}
+
+/// A located problem in the lock file.
+fn invalid(
+    text: &str,
+    name: &str,
+    span: std::ops::Range<usize>,
+    message: String,
+    label: &str,
+    help: &str,
+) -> Error {
+    Error::Invalid {
+        file: SourceFile::new(name, text),
+        problems: vec![Problem::error(span, message, label).help(help)],
+    }
+}
+
+/// Domains per piece when the lock is parsed or written on several threads.
+const PIECE_DOMAINS: usize = 1000;
+
+/// A run of the lock's domains, parsed or serialised on its own.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Part<K: Ord, V> {
+    domains: BTreeMap<K, V>,
+}
+
+/// Maps `f` over `items` on up to 8 threads (contiguous runs, one per thread), in order.
+pub fn on_threads<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    if items.len() < 2 || threads == 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let run = items.len().div_ceil(threads);
+    let mut runs: Vec<Vec<T>> = Vec::with_capacity(threads);
+    let mut items = items.into_iter();
+    loop {
+        let next: Vec<T> = items.by_ref().take(run).collect();
+        if next.is_empty() {
+            break;
+        }
+        runs.push(next);
+    }
+    let f = &f;
+    std::thread::scope(|s| {
+        let workers: Vec<_> = runs
+            .into_iter()
+            .map(|run| s.spawn(move || run.into_iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 /// Where the lock file of a config lives: beside it, same stem, `.lock`.
@@ -282,6 +411,57 @@ mod tests {
             "{text}"
         );
         assert_eq!(Lock::parse(&text, "domains.lock").unwrap(), sample());
+    }
+
+    /// Enough domains for several pieces, with every optional field somewhere.
+    fn big() -> Lock {
+        let mut lock = Lock::new();
+        for i in 0..2 * PIECE_DOMAINS + 7 {
+            let mut e = entry(&format!("{}", 20250101000000u64 + i as u64), Stage::Active);
+            if i % 7 == 0 {
+                e.previous_id = Some("1".into());
+                e.previous_sha256 = Some("1".repeat(64));
+                e.notices = vec![Notice {
+                    until: crate::clock::from_epoch("1800000000").unwrap(),
+                    text: "a \"quoted\" note\nover [domains.\"x\"] two lines".into(),
+                }];
+            }
+            lock.domains.insert(format!("d{i}.example"), e);
+        }
+        lock
+    }
+
+    #[test]
+    fn pieces_give_the_bytes_and_the_lock_of_one_whole_pass() {
+        let lock = big();
+        let text = lock.to_text();
+        let whole = format!("{HEADER}{}", toml::to_string(&lock).unwrap());
+        let at = text
+            .bytes()
+            .zip(whole.bytes())
+            .position(|(a, b)| a != b)
+            .unwrap_or(text.len().min(whole.len()));
+        assert!(
+            text == whole,
+            "pieces differ from the whole at {at}: {:?} vs {:?}",
+            &text[at.saturating_sub(80)..(at + 80).min(text.len())],
+            &whole[at.saturating_sub(80)..(at + 80).min(whole.len())]
+        );
+        assert_eq!(Lock::parse_in_pieces(&text).as_ref(), Some(&lock));
+        assert_eq!(Lock::parse(&text, "x").unwrap(), lock);
+    }
+
+    #[test]
+    fn a_duplicate_in_another_piece_is_the_whole_parser_s_error() {
+        let text = big().to_text();
+        let first = text.find("[domains.\"d0.example\"]").unwrap();
+        let second = text[first + 1..].find("\n[domains.").unwrap() + first + 2;
+        let doubled = format!("{text}\n{}", &text[first..second]);
+        assert_eq!(Lock::parse_in_pieces(&doubled), None);
+        assert!(matches!(
+            Lock::parse(&doubled, "x"),
+            Err(Error::Invalid { .. })
+        ));
     }
 
     #[test]

@@ -9,11 +9,11 @@ use super::{Context, Ui};
 use crate::cli::{BuildArgs, Format};
 use crate::config;
 use crate::error::Error;
-use crate::manifest::{self, DomainEntry, FileEntry, Manifest};
-use crate::model::{Nginx, Vhosts};
-use crate::output::{self, OutFile};
-use crate::plan::{self, Change, Plan, sha256_hex};
-use crate::render::{HostEntry, Templates};
+use crate::generate::{Options, write_tree};
+use crate::model::Vhosts;
+use crate::output;
+use crate::plan::{self, Change, Plan};
+use crate::render::Templates;
 use crate::state::{Lock, WorkLock};
 
 /// Runs one build (or dry run) under the work lock and reports through `ui`.
@@ -95,26 +95,24 @@ fn build_loaded(
             "{hosts} policy hosts with one nginx server block each: nginx needs seconds and hundreds of MB to load them; set `vhosts = \"shared\"` in [nginx] (see the README)"
         ));
     }
-    let files = tree(&plan, &loaded.config.nginx, &templates)?;
     let out = args
         .output
         .clone()
         .unwrap_or_else(|| ctx.config_dir().join("output"));
-    let (prev_manifest, manifest_warning) = output::previous_manifest(&out);
+    let options = Options {
+        verify: args.verify,
+        dry_run: args.dry_run,
+    };
+    let (report, manifest_warning) =
+        write_tree(&plan, &loaded.config.nginx, &templates, &out, options)?;
     if let Some(w) = manifest_warning {
         ui.warn(&w);
     }
     let lock_text = plan.lock.to_text();
     let lock_unchanged = std::fs::read(&lock_path).is_ok_and(|b| b == lock_text.as_bytes());
-    let report = if args.dry_run {
-        output::diff(&out, &files, prev_manifest.as_ref())?
-    } else {
-        let report = output::write(&out, &files, prev_manifest.as_ref())?;
-        if !lock_unchanged {
-            output::write_atomic(&lock_path, lock_text.as_bytes())?;
-        }
-        report
-    };
+    if !args.dry_run && !lock_unchanged {
+        output::write_atomic(&lock_path, lock_text.as_bytes())?;
+    }
     Ok(Built {
         plan,
         report,
@@ -125,119 +123,11 @@ fn build_loaded(
     })
 }
 
-/// Every output file, in write order: policies, nginx, DNS, then the manifest.
-pub fn tree(plan: &Plan, nginx: &Nginx, templates: &Templates) -> Result<Vec<OutFile>, Error> {
-    let published: Vec<_> = plan.domains.iter().filter(|d| d.published()).collect();
-    let mut files = Vec::with_capacity(3 * published.len() + 1);
-    for d in &published {
-        files.push(OutFile {
-            path: format!(
-                "webroot/{}/.well-known/mta-sts.txt",
-                d.domain.name.policy_host()
-            ),
-            bytes: d.policy.clone().into_bytes(),
-            media_type: "text/plain",
-        });
-    }
-    let hosts: Vec<HostEntry> = published
-        .iter()
-        .map(|d| HostEntry::new(&d.domain.name, nginx))
-        .collect();
-    match nginx.vhosts {
-        Vhosts::PerHost => {
-            for d in &published {
-                files.push(OutFile {
-                    path: format!("nginx/{}.conf", d.domain.name.policy_host()),
-                    bytes: templates.nginx(d, nginx)?.into_bytes(),
-                    media_type: "text/x-nginx-conf",
-                });
-            }
-        }
-        Vhosts::Shared => files.push(OutFile {
-            path: "nginx/mta-sts.conf".into(),
-            bytes: templates.nginx_shared(&hosts, nginx)?.into_bytes(),
-            media_type: "text/x-nginx-conf",
-        }),
-    }
-    for d in &published {
-        files.push(OutFile {
-            path: format!("dns/{}.zone", d.domain.name),
-            bytes: templates.zone(d)?.into_bytes(),
-            media_type: "text/dns",
-        });
-    }
-    let (txt, json) = certificate_inventory(&hosts);
-    files.push(OutFile {
-        path: "certificates.txt".into(),
-        bytes: txt.into_bytes(),
-        media_type: "text/plain",
-    });
-    files.push(OutFile {
-        path: "certificates.json".into(),
-        bytes: json.into_bytes(),
-        media_type: "application/json",
-    });
-    let mut entries: Vec<FileEntry> = files
-        .iter()
-        .map(|f| FileEntry {
-            path: f.path.clone(),
-            sha256: sha256_hex(&f.bytes),
-            size: f.bytes.len() as u64,
-            media_type: f.media_type.to_string(),
-        })
-        .collect();
-    entries.sort_by(|a, b| a.path.cmp(&b.path));
-    let manifest = Manifest {
-        generator: "mtasts".into(),
-        files: entries,
-        domains: published
-            .iter()
-            .map(|d| DomainEntry {
-                domain: d.domain.name.to_string(),
-                id: d.id.clone(),
-                mode: d.mode().to_string(),
-            })
-            .collect(),
-    };
-    files.push(OutFile {
-        path: manifest::PATH.into(),
-        bytes: manifest.to_bytes(),
-        media_type: "application/json",
-    });
-    Ok(files)
-}
-
 /// Above this many hosts, the per-host nginx layout gets a warning pointing at `shared`.
 const PER_HOST_LIMIT: usize = 1000;
 
 /// New or changed domains listed by name in the text summary; the rest are counted.
 const LISTED: usize = 50;
-
-/// Per certificate path the nginx output expects, the host names it must cover (for an ACME
-/// client): a text form (`certificate key host...` per line) and a JSON form.
-fn certificate_inventory(hosts: &[HostEntry]) -> (String, String) {
-    let mut by_cert: std::collections::BTreeMap<(&str, &str), Vec<&str>> =
-        std::collections::BTreeMap::new();
-    for h in hosts {
-        by_cert
-            .entry((h.certificate.as_str(), h.certificate_key.as_str()))
-            .or_default()
-            .push(h.host.as_str());
-    }
-    let mut txt = String::from(
-        "# mtasts certificate inventory: certificate path, key path, then every host name the\n\
-         # certificate must cover (active and retiring domains). One line per certificate.\n",
-    );
-    let mut list = Vec::with_capacity(by_cert.len());
-    for ((cert, key), names) in &by_cert {
-        txt.push_str(&format!("{cert}\t{key}\t{}\n", names.join(" ")));
-        list.push(json!({"certificate": cert, "certificate_key": key, "hosts": names}));
-    }
-    let mut json = serde_json::to_string_pretty(&json!({ "certificates": list }))
-        .expect("inventory serialises");
-    json.push('\n');
-    (txt, json)
-}
 
 /// A domain named on the command line, in the lock's A-label form when it is a valid name.
 pub fn normalise_domain(name: &str) -> String {

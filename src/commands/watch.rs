@@ -98,6 +98,7 @@ pub fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error
         output: args.output.clone(),
         locked: false,
         dry_run: false,
+        verify: false,
         format: Format::Text,
         forget: Vec::new(),
         wait: 0,

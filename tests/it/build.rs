@@ -267,8 +267,10 @@ fn manifest_lists_every_file_with_hash_size_and_type() {
     assert_eq!(policy["media_type"], "text/plain");
     assert_eq!(
         m["domains"][1],
-        serde_json::json!({"domain": "b.example", "id": "20251128000000", "mode": "testing"})
+        serde_json::json!({"domain": "b.example", "id": "20251128000000", "mode": "testing",
+            "inputs": m["domains"][1]["inputs"]})
     );
+    assert_eq!(m["domains"][1]["inputs"].as_str().unwrap().len(), 64);
 }
 
 #[test]
@@ -435,14 +437,23 @@ fn a_large_first_build_lists_fifty_domains_and_counts_the_rest() {
 }
 
 #[test]
-fn a_hand_edit_of_an_output_file_is_repaired_even_when_its_size_is_unchanged() {
+fn build_trusts_its_manifest_and_verify_repairs_hand_edits_and_deletions() {
     let p = Project::new(CONFIG);
     p.run(&["build"]).ok();
     let policy = "output/webroot/mta-sts.b.example/.well-known/mta-sts.txt";
+    let zone = "output/dns/a.example.zone";
     let good = p.read(policy);
-    std::thread::sleep(Duration::from_millis(20));
-    p.write(policy, &good.replace("mode: testing", "mode: Testing"));
+    let edited = good.replace("mode: testing", "mode: Testing");
+    p.write(policy, &edited);
+    std::fs::remove_file(p.path().join(zone)).unwrap();
+    // A plain build reads nothing it wrote before: the manifest says what is there.
     let out = p.run(&["build"]).ok();
-    assert!(out.contains("wrote 1 file(s), 8 unchanged"), "{out}");
+    assert!(out.contains("wrote 0 file(s), 9 unchanged"), "{out}");
+    assert_eq!(p.read(policy), edited);
+    let out = p.run(&["build", "--verify"]).ok();
+    assert!(out.contains("wrote 2 file(s), 7 unchanged"), "{out}");
     assert_eq!(p.read(policy), good);
+    assert!(p.path().join(zone).is_file());
+    let out = p.run(&["build", "--verify"]).ok();
+    assert!(out.contains("wrote 0 file(s), 9 unchanged"), "{out}");
 }

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use mtasts::commands::build::tree;
+use mtasts::generate::{Options, write_tree};
 use mtasts::plan::plan;
 use mtasts::records::{parse_sts, parse_tlsrpt, txt_value};
 use mtasts::render::Templates;
@@ -66,15 +66,21 @@ proptest! {
         let now = mtasts::clock::from_epoch("1764288000").unwrap();
         let plan = plan(&config, &Lock::new(), now, &[]);
         let templates = Templates::load(None).unwrap();
-        let files = tree(&plan, &config.nginx, &templates).unwrap();
-        for f in &files {
-            prop_assert!(f.bytes.is_ascii(), "{} is not ASCII", f.path);
-            prop_assert!(!f.path.contains("..") && !f.path.starts_with('/'));
-            let text = std::str::from_utf8(&f.bytes).unwrap();
-            if f.path.ends_with("mta-sts.txt") {
-                let policy = mtasts::policy::parse(&f.bytes).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        write_tree(&plan, &config.nginx, &templates, out.path(), Options::default()).unwrap();
+        for entry in walkdir::WalkDir::new(out.path()) {
+            let entry = entry.unwrap();
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let path = entry.path().to_string_lossy().into_owned();
+            let bytes = std::fs::read(entry.path()).unwrap();
+            prop_assert!(bytes.is_ascii(), "{} is not ASCII", path);
+            let text = std::str::from_utf8(&bytes).unwrap();
+            if path.ends_with("mta-sts.txt") {
+                let policy = mtasts::policy::parse(&bytes).unwrap();
                 prop_assert!(!policy.mx.is_empty());
-            } else if f.path.ends_with(".zone") {
+            } else if path.ends_with(".zone") {
                 for line in text.lines().filter(|l| !l.starts_with(';')) {
                     let fields: Vec<&str> = line.splitn(5, '\t').collect();
                     prop_assert_eq!(fields.len(), 5, "{}", line);
@@ -89,7 +95,7 @@ proptest! {
                         }
                     }
                 }
-            } else if f.path.ends_with(".conf") {
+            } else if path.ends_with(".conf") {
                 prop_assert!(text.contains("server_name mta-sts."));
                 prop_assert!(!text.contains("return 30") && !text.contains("rewrite"));
                 prop_assert_eq!(text.matches('{').count(), text.matches('}').count());

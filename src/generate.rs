@@ -1,0 +1,220 @@
+//! The output tree of a plan, generated per domain on several threads. A domain whose input
+//! digest matches the previous manifest keeps its files, unrendered and unread; the others are
+//! rendered, hashed, and staged where their bytes differ from what is there.
+
+use serde_json::json;
+
+use crate::error::Error;
+use crate::manifest::{DomainEntry, FileEntry};
+use crate::model::{Nginx, Vhosts};
+use crate::output::{Batch, Class, Previous, Report, Writer};
+use crate::plan::{DomainPlan, Plan};
+use crate::render::{HostEntry, Templates};
+
+/// Everything a build offered to its writer: the batches to finish, and the manifest.
+pub struct Generated {
+    /// One per worker, in domain order.
+    pub batches: Vec<Batch>,
+    /// Every generated file but the manifest.
+    pub files: Vec<FileEntry>,
+    /// Every published domain, in name order.
+    pub domains: Vec<DomainEntry>,
+}
+
+/// Writes (or, for a dry run, compares) the whole tree of `plan` under `out`. Returns what was
+/// done, and a warning when a previous manifest exists but cannot be used.
+pub fn write_tree(
+    plan: &Plan,
+    nginx: &Nginx,
+    templates: &Templates,
+    out: &std::path::Path,
+    options: Options,
+) -> Result<(Report, Option<String>), Error> {
+    let (previous, warning) = Previous::load(out, options.verify);
+    let writer = Writer::new(out, &previous, options.dry_run)?;
+    let generated = generate(plan, nginx, templates, &writer, &previous)?;
+    let report = writer.finish(generated.batches, generated.files, &generated.domains)?;
+    Ok((report, warning))
+}
+
+/// How `write_tree` treats the disk.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Compare every file on disk instead of trusting the previous manifest.
+    pub verify: bool,
+    /// Write nothing; report what would change.
+    pub dry_run: bool,
+}
+
+/// Generates the whole tree of `plan` through `writer`.
+fn generate(
+    plan: &Plan,
+    nginx: &Nginx,
+    templates: &Templates,
+    writer: &Writer,
+    previous: &Previous,
+) -> Result<Generated, Error> {
+    let published: Vec<&DomainPlan> = plan.domains.iter().filter(|d| d.published()).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    // Small trees are not worth a thread each.
+    let chunk = published.len().div_ceil(threads).max(256);
+    let parts = std::thread::scope(|s| {
+        let workers: Vec<_> = published
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    let mut out = Generated {
+                        batches: vec![writer.batch()],
+                        files: Vec::with_capacity(part.len() * 3),
+                        domains: Vec::with_capacity(part.len()),
+                    };
+                    for d in part {
+                        let entry = domain(d, nginx, templates, writer, previous, &mut out)?;
+                        out.domains.push(entry);
+                    }
+                    Ok::<_, Error>(out)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect::<Vec<_>>()
+    });
+    let mut all = Generated {
+        batches: Vec::with_capacity(parts.len() + 1),
+        files: Vec::with_capacity(published.len() * 3 + 3),
+        domains: Vec::with_capacity(published.len()),
+    };
+    for part in parts {
+        let mut part = part?;
+        all.batches.append(&mut part.batches);
+        all.files.append(&mut part.files);
+        all.domains.append(&mut part.domains);
+    }
+    let mut batch = writer.batch();
+    let hosts: Vec<HostEntry> = published
+        .iter()
+        .map(|d| HostEntry::new(&d.domain.name, nginx))
+        .collect();
+    if nginx.vhosts == Vhosts::Shared {
+        let text = templates.nginx_shared(&hosts, nginx)?;
+        all.files.push(writer.offer(
+            &mut batch,
+            Class::Nginx,
+            "nginx/mta-sts.conf".into(),
+            "text/x-nginx-conf",
+            text.as_bytes(),
+        )?);
+    }
+    let (txt, json) = certificate_inventory(&hosts);
+    drop(hosts);
+    for (path, media_type, bytes) in [
+        ("certificates.txt", "text/plain", txt.as_bytes()),
+        ("certificates.json", "application/json", json.as_bytes()),
+    ] {
+        all.files
+            .push(writer.offer(&mut batch, Class::Other, path.into(), media_type, bytes)?);
+    }
+    all.batches.push(batch);
+    Ok(all)
+}
+
+/// Offers one domain's files (policy, per-host vhost, zone) and returns its manifest entry.
+fn domain(
+    d: &DomainPlan,
+    nginx: &Nginx,
+    templates: &Templates,
+    writer: &Writer,
+    previous: &Previous,
+    out: &mut Generated,
+) -> Result<DomainEntry, Error> {
+    let name = d.domain.name.as_str();
+    let host = d.domain.name.policy_host();
+    let per_host = nginx.vhosts == Vhosts::PerHost;
+    let inputs = templates.inputs(d, nginx);
+    let layout: &[u8] = if per_host { b"per-host" } else { b"shared" };
+    let entry = DomainEntry {
+        domain: name.to_string(),
+        id: d.id.clone(),
+        mode: d.mode().as_str(),
+        inputs: templates.digest(&inputs, &[d.policy.as_bytes(), layout]),
+    };
+    let policy = format!("webroot/{host}/.well-known/mta-sts.txt");
+    let vhost = per_host.then(|| format!("nginx/{host}.conf"));
+    let zone = format!("dns/{name}.zone");
+    let batch = out.batches.last_mut().expect("a worker has a batch");
+    if previous.trusted() && previous.inputs(name) == Some(&entry.inputs) {
+        let paths = [
+            Some((&policy, "text/plain")),
+            vhost.as_ref().map(|v| (v, "text/x-nginx-conf")),
+            Some((&zone, "text/dns")),
+        ];
+        let kept: Option<Vec<FileEntry>> = paths
+            .into_iter()
+            .flatten()
+            .map(|(path, media_type)| {
+                previous.file(path).map(|(sha256, size)| FileEntry {
+                    path: path.clone(),
+                    sha256,
+                    size,
+                    media_type,
+                })
+            })
+            .collect();
+        if let Some(kept) = kept {
+            out.files
+                .extend(kept.into_iter().map(|f| writer.keep(batch, f)));
+            return Ok(entry);
+        }
+    }
+    out.files.push(writer.offer(
+        batch,
+        Class::Policy,
+        policy,
+        "text/plain",
+        d.policy.as_bytes(),
+    )?);
+    if let Some(vhost) = vhost {
+        let text = templates.nginx(&inputs)?;
+        out.files.push(writer.offer(
+            batch,
+            Class::Nginx,
+            vhost,
+            "text/x-nginx-conf",
+            text.as_bytes(),
+        )?);
+    }
+    let text = templates.zone(&inputs)?;
+    out.files
+        .push(writer.offer(batch, Class::Dns, zone, "text/dns", text.as_bytes())?);
+    Ok(entry)
+}
+
+/// Per certificate path the nginx output expects, the host names it must cover (for an ACME
+/// client): a text form (`certificate key host...` per line) and a JSON form.
+fn certificate_inventory(hosts: &[HostEntry]) -> (String, String) {
+    let mut by_cert: std::collections::BTreeMap<(&str, &str), Vec<&str>> =
+        std::collections::BTreeMap::new();
+    for h in hosts {
+        by_cert
+            .entry((h.certificate.as_str(), h.certificate_key.as_str()))
+            .or_default()
+            .push(h.host.as_str());
+    }
+    let mut txt = String::from(
+        "# mtasts certificate inventory: certificate path, key path, then every host name the\n\
+         # certificate must cover (active and retiring domains). One line per certificate.\n",
+    );
+    let mut list = Vec::with_capacity(by_cert.len());
+    for ((cert, key), names) in &by_cert {
+        txt.push_str(&format!("{cert}\t{key}\t{}\n", names.join(" ")));
+        list.push(json!({"certificate": cert, "certificate_key": key, "hosts": names}));
+    }
+    let mut json = serde_json::to_string_pretty(&json!({ "certificates": list }))
+        .expect("inventory serialises");
+    json.push('\n');
+    (txt, json)
+}
