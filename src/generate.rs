@@ -19,31 +19,23 @@ pub struct Generated {
     pub files: Vec<FileEntry>,
     /// Every published domain, in name order.
     pub domains: Vec<DomainEntry>,
+    /// How many domains kept their files from the previous build.
+    carried: usize,
 }
 
-/// Writes (or, for a dry run, compares) the whole tree of `plan` under `out`. Returns what was
-/// done, and a warning when a previous manifest exists but cannot be used.
+/// Writes (or, for a dry run, compares) the whole tree of `plan` under `out`, against what
+/// `previous` recorded there.
 pub fn write_tree(
     plan: &Plan,
     nginx: &Nginx,
     templates: &Templates,
     out: &std::path::Path,
-    options: Options,
-) -> Result<(Report, Option<String>), Error> {
-    let (previous, warning) = Previous::load(out, options.verify);
-    let writer = Writer::new(out, &previous, options.dry_run)?;
-    let generated = generate(plan, nginx, templates, &writer, &previous)?;
-    let report = writer.finish(generated.batches, generated.files, &generated.domains)?;
-    Ok((report, warning))
-}
-
-/// How `write_tree` treats the disk.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Options {
-    /// Compare every file on disk instead of trusting the previous manifest.
-    pub verify: bool,
-    /// Write nothing; report what would change.
-    pub dry_run: bool,
+    previous: &Previous,
+    dry_run: bool,
+) -> Result<Report, Error> {
+    let writer = Writer::new(out, previous, dry_run)?;
+    let generated = generate(plan, nginx, templates, &writer, previous)?;
+    writer.finish(generated.batches, generated.files, &generated.domains)
 }
 
 /// Generates the whole tree of `plan` through `writer`.
@@ -69,6 +61,7 @@ fn generate(
                         batches: vec![writer.batch()],
                         files: Vec::with_capacity(part.len() * 3),
                         domains: Vec::with_capacity(part.len()),
+                        carried: 0,
                     };
                     for d in part {
                         let entry = domain(d, nginx, templates, writer, previous, &mut out)?;
@@ -87,19 +80,47 @@ fn generate(
         batches: Vec::with_capacity(parts.len() + 1),
         files: Vec::with_capacity(published.len() * 3 + 3),
         domains: Vec::with_capacity(published.len()),
+        carried: 0,
     };
     for part in parts {
         let mut part = part?;
         all.batches.append(&mut part.batches);
         all.files.append(&mut part.files);
         all.domains.append(&mut part.domains);
+        all.carried += part.carried;
     }
     let mut batch = writer.batch();
+    let shared = nginx.vhosts == Vhosts::Shared;
+    let globals = [
+        (
+            shared,
+            Class::Nginx,
+            "nginx/mta-sts.conf",
+            "text/x-nginx-conf",
+        ),
+        (true, Class::Other, "certificates.txt", "text/plain"),
+        (true, Class::Other, "certificates.json", "application/json"),
+    ];
+    // The files made from every host are as before when every domain kept its inputs and no
+    // domain came or went: carry them too.
+    if all.carried == published.len() && previous.domains() == published.len() {
+        let kept: Option<Vec<FileEntry>> = globals
+            .iter()
+            .filter(|g| g.0)
+            .map(|&(_, _, path, media_type)| previous.entry(path, media_type))
+            .collect();
+        if let Some(kept) = kept {
+            all.files
+                .extend(kept.into_iter().map(|f| writer.keep(&mut batch, f)));
+            all.batches.push(batch);
+            return Ok(all);
+        }
+    }
     let hosts: Vec<HostEntry> = published
         .iter()
         .map(|d| HostEntry::new(&d.domain.name, nginx))
         .collect();
-    if nginx.vhosts == Vhosts::Shared {
+    if shared {
         let text = templates.nginx_shared(&hosts, nginx)?;
         all.files.push(writer.offer(
             &mut batch,
@@ -134,13 +155,11 @@ fn domain(
     let name = d.domain.name.as_str();
     let host = d.domain.name.policy_host();
     let per_host = nginx.vhosts == Vhosts::PerHost;
-    let inputs = templates.inputs(d, nginx);
-    let layout: &[u8] = if per_host { b"per-host" } else { b"shared" };
     let entry = DomainEntry {
         domain: name.to_string(),
         id: d.id.clone(),
         mode: d.mode().as_str(),
-        inputs: templates.digest(&inputs, &[d.policy.as_bytes(), layout]),
+        inputs: templates.digest(d, nginx),
     };
     let policy = format!("webroot/{host}/.well-known/mta-sts.txt");
     let vhost = per_host.then(|| format!("nginx/{host}.conf"));
@@ -155,21 +174,16 @@ fn domain(
         let kept: Option<Vec<FileEntry>> = paths
             .into_iter()
             .flatten()
-            .map(|(path, media_type)| {
-                previous.file(path).map(|(sha256, size)| FileEntry {
-                    path: path.clone(),
-                    sha256,
-                    size,
-                    media_type,
-                })
-            })
+            .map(|(path, media_type)| previous.entry(path, media_type))
             .collect();
         if let Some(kept) = kept {
             out.files
                 .extend(kept.into_iter().map(|f| writer.keep(batch, f)));
+            out.carried += 1;
             return Ok(entry);
         }
     }
+    let inputs = templates.inputs(d, nginx);
     out.files.push(writer.offer(
         batch,
         Class::Policy,

@@ -82,31 +82,43 @@ pub struct Recorded {
     pub inputs: HashMap<String, Digest>,
 }
 
+#[derive(Deserialize)]
+struct Doc<'a> {
+    #[serde(borrow)]
+    files: Vec<FileLine<'a>>,
+    #[serde(default, borrow)]
+    domains: Vec<DomainLine<'a>>,
+}
+
+#[derive(Deserialize)]
+struct FileLine<'a> {
+    #[serde(borrow)]
+    path: Cow<'a, str>,
+    #[serde(borrow)]
+    sha256: Cow<'a, str>,
+    size: u64,
+}
+
+#[derive(Deserialize)]
+struct DomainLine<'a> {
+    #[serde(borrow)]
+    domain: Cow<'a, str>,
+    #[serde(default, borrow)]
+    inputs: Option<Cow<'a, str>>,
+}
+
+/// One entry line of the layout `to_bytes` writes.
+enum Line<'a> {
+    File(FileLine<'a>),
+    Domain(DomainLine<'a>),
+}
+
 /// Parses a previous manifest; `Err` says why it cannot be used.
 pub fn parse(bytes: &[u8]) -> Result<Recorded, String> {
-    #[derive(Deserialize)]
-    struct Doc<'a> {
-        #[serde(borrow)]
-        files: Vec<File<'a>>,
-        #[serde(default, borrow)]
-        domains: Vec<Domain<'a>>,
-    }
-    #[derive(Deserialize)]
-    struct File<'a> {
-        #[serde(borrow)]
-        path: Cow<'a, str>,
-        #[serde(borrow)]
-        sha256: Cow<'a, str>,
-        size: u64,
-    }
-    #[derive(Deserialize)]
-    struct Domain<'a> {
-        #[serde(borrow)]
-        domain: Cow<'a, str>,
-        #[serde(default, borrow)]
-        inputs: Option<Cow<'a, str>>,
-    }
-    let doc: Doc = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let doc = match std::str::from_utf8(bytes).ok().and_then(parse_lines) {
+        Some(doc) => doc,
+        None => serde_json::from_slice(bytes).map_err(|e| e.to_string())?,
+    };
     let mut recorded = Recorded {
         files: HashMap::with_capacity(doc.files.len()),
         inputs: HashMap::with_capacity(doc.domains.len()),
@@ -122,6 +134,40 @@ pub fn parse(bytes: &[u8]) -> Result<Recorded, String> {
         }
     }
     Ok(recorded)
+}
+
+/// The fast path for a manifest in the layout `to_bytes` writes: its entry lines are parsed
+/// on several threads. Anything else gives `None`, and the document is parsed as a whole.
+fn parse_lines(text: &str) -> Option<Doc<'_>> {
+    let body = text.strip_prefix("{\n  \"generator\": \"mtasts\",\n  \"files\": [")?;
+    let (files, rest) = body.split_once("\n  ],\n  \"domains\": [")?;
+    let domains = rest.strip_suffix("\n  ]\n}\n")?;
+    let lines: Vec<(bool, &str)> = files
+        .lines()
+        .skip(1)
+        .map(|l| (true, l))
+        .chain(domains.lines().skip(1).map(|l| (false, l)))
+        .collect();
+    let parsed = crate::state::on_threads(lines, |(file, line)| {
+        let line = line.strip_prefix("    ")?;
+        let line = line.strip_suffix(',').unwrap_or(line);
+        if file {
+            serde_json::from_str(line).ok().map(Line::File)
+        } else {
+            serde_json::from_str(line).ok().map(Line::Domain)
+        }
+    });
+    let mut doc = Doc {
+        files: Vec::new(),
+        domains: Vec::new(),
+    };
+    for line in parsed {
+        match line? {
+            Line::File(f) => doc.files.push(f),
+            Line::Domain(d) => doc.domains.push(d),
+        }
+    }
+    Some(doc)
 }
 
 /// Lower-case hex.

@@ -10,6 +10,8 @@ use crate::records::{self, Record};
 use crate::state::{Entry, Lock, Notice, Stage};
 
 const ID_FORMAT: &str = "%Y%m%d%H%M%S";
+/// Domains per run when planning on several threads.
+const PLAN_RUN: usize = 2048;
 /// Below this, RFC 8461 §3.2's "weeks or greater" is far off for an enforced policy.
 const ONE_DAY: u32 = 86_400;
 
@@ -99,14 +101,35 @@ pub fn plan(config: &Config, previous: &Lock, now: DateTime<Utc>, forget: &[Stri
         warnings: Vec::new(),
         refusals: Vec::new(),
     };
-    for domain in &config.domains {
-        let prev = previous.domains.get(domain.name.as_str());
-        let (plan, entry) = plan_domain(domain, prev, now, &mut out);
-        if let Some(entry) = entry {
-            out.lock.domains.insert(domain.name.to_string(), entry);
+    // Domains are planned independently: in runs on several threads, joined in order.
+    let runs = crate::state::on_threads(config.domains.chunks(PLAN_RUN).collect(), |run| {
+        let mut part = Plan {
+            domains: Vec::with_capacity(run.len()),
+            lock: Lock::new(),
+            lock_changes: Vec::new(),
+            warnings: Vec::new(),
+            refusals: Vec::new(),
+        };
+        let mut entries = Vec::with_capacity(run.len());
+        for domain in run {
+            let prev = previous.domains.get(domain.name.as_str());
+            let (plan, entry) = plan_domain(domain, prev, now, &mut part);
+            if let Some(entry) = entry {
+                entries.push((domain.name.to_string(), entry));
+            }
+            part.domains.push(plan);
         }
-        out.domains.push(plan);
+        (part, entries)
+    });
+    let mut entries = Vec::with_capacity(config.domains.len());
+    for (mut part, mut run) in runs {
+        out.domains.append(&mut part.domains);
+        out.warnings.append(&mut part.warnings);
+        out.refusals.append(&mut part.refusals);
+        entries.append(&mut run);
     }
+    // One bulk build from sorted entries, not a merge per run.
+    out.lock.domains = entries.into_iter().collect();
     for (name, entry) in &previous.domains {
         if out.lock.domains.contains_key(name)
             || config.domains.iter().any(|d| d.name.as_str() == name)

@@ -8,7 +8,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::error::Error;
 use crate::manifest::Digest;
-use crate::model::Nginx;
+use crate::model::{Nginx, Vhosts};
 use crate::plan::DomainPlan;
 
 /// Template name of the nginx vhost snippet.
@@ -169,18 +169,43 @@ impl Templates {
         }
     }
 
-    /// sha256 over the templates, `inputs` and `extra` (the policy bytes, the layout): equal
-    /// digests render equal files, so an unchanged domain need not be rendered again.
-    pub fn digest(&self, inputs: &DomainInputs, extra: &[&[u8]]) -> Digest {
-        let mut hasher = HashWriter(Sha256::new());
-        hasher.0.update(self.digest);
-        serde_json::to_writer(&mut hasher, &inputs.nginx).expect("a context serialises");
-        serde_json::to_writer(&mut hasher, &inputs.zone).expect("a context serialises");
-        for part in extra {
-            hasher.0.update((part.len() as u64).to_le_bytes());
-            hasher.0.update(part);
+    /// sha256 over everything one domain's files are rendered from: this release and the
+    /// templates, the `[nginx]` settings, and the domain's name, id, mode, records and policy
+    /// bytes. These are exactly the fields `inputs` builds its contexts from (keep the two in
+    /// step), so equal digests render equal files and an unchanged domain is not rendered again.
+    pub fn digest(&self, plan: &DomainPlan, nginx: &Nginx) -> Digest {
+        let mut fields: Vec<&[u8]> = vec![
+            nginx.certificate.as_bytes(),
+            nginx.certificate_key.as_bytes(),
+            nginx.webroot.as_bytes(),
+            match nginx.vhosts {
+                Vhosts::PerHost => b"per-host",
+                Vhosts::Shared => b"shared",
+            },
+            plan.domain.name.as_str().as_bytes(),
+            plan.id.as_bytes(),
+            plan.domain.mode.as_str().as_bytes(),
+            plan.policy.as_bytes(),
+        ];
+        fields.extend(nginx.listen.iter().map(|l| l.as_bytes()));
+        let ttls: Vec<[u8; 4]> = plan.records.iter().map(|r| r.ttl.to_le_bytes()).collect();
+        for (r, ttl) in plan.records.iter().zip(&ttls) {
+            fields.extend([
+                r.owner.as_bytes(),
+                ttl,
+                r.rtype.as_bytes(),
+                r.rdata.as_bytes(),
+            ]);
         }
-        hasher.0.finalize().into()
+        let mut hasher = Sha256::new();
+        hasher.update(self.digest);
+        hasher.update((nginx.listen.len() as u64).to_le_bytes());
+        for field in fields {
+            // Length-prefixed, so that no two different field lists hash the same bytes.
+            hasher.update((field.len() as u64).to_le_bytes());
+            hasher.update(field);
+        }
+        hasher.finalize().into()
     }
 
     /// The nginx server block for one domain.
@@ -223,20 +248,6 @@ impl Templates {
             .get_template(name)
             .and_then(|t| t.render(minijinja::value::Serde(ctx)))
             .map_err(|e| template_error(&e, origin))
-    }
-}
-
-/// Feeds serde_json's output straight into the hash, without an intermediate buffer.
-struct HashWriter(Sha256);
-
-impl std::io::Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

@@ -3,7 +3,8 @@
 
 use proptest::prelude::*;
 
-use mtasts::generate::{Options, write_tree};
+use mtasts::generate::write_tree;
+use mtasts::output::Previous;
 use mtasts::plan::plan;
 use mtasts::records::{parse_sts, parse_tlsrpt, txt_value};
 use mtasts::render::Templates;
@@ -67,7 +68,8 @@ proptest! {
         let plan = plan(&config, &Lock::new(), now, &[]);
         let templates = Templates::load(None).unwrap();
         let out = tempfile::tempdir().unwrap();
-        write_tree(&plan, &config.nginx, &templates, out.path(), Options::default()).unwrap();
+        let (previous, _) = Previous::load(out.path(), false);
+        write_tree(&plan, &config.nginx, &templates, out.path(), &previous, false).unwrap();
         for entry in walkdir::WalkDir::new(out.path()) {
             let entry = entry.unwrap();
             if !entry.file_type().is_file() {
