@@ -5,6 +5,8 @@
 //! Sizes: `MTASTS_BENCH_SIZES` (default `1000,10000`; add `100000` for the full table, which
 //! takes a while), watch sizes `MTASTS_BENCH_WATCH_SIZES` (default `10,10000`). User CPU and
 //! peak RSS come from GNU time (`/usr/bin/time`, Debian package `time`) when it is installed.
+//! Each run also times `benches/baseline.py`, the plain Python/Jinja2 script writing the
+//! same three files per domain (`MTASTS_BENCH_PYTHON`, default `python3`, needs jinja2).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -109,6 +111,8 @@ fn bench_size(n: usize, runs: usize) {
     );
     let (mut builds, mut floors, mut ratios, mut users, mut rss) =
         (vec![], vec![], vec![], vec![], vec![]);
+    let (mut py_ratios, mut py_users) = (vec![], vec![]);
+    let python = python_with_jinja2();
     for _ in 0..runs {
         std::fs::remove_dir_all(dir.path().join("output")).unwrap();
         let _ = std::fs::remove_file(dir.path().join("domains.lock"));
@@ -124,6 +128,19 @@ fn bench_size(n: usize, runs: usize) {
                 .arg(&floor_dir),
         );
         ratios.push(b.wall.as_secs_f64() / f.wall.as_secs_f64());
+        if let Some(python) = &python {
+            let py_out = dir.path().join("python");
+            let _ = std::fs::remove_dir_all(&py_out);
+            let p = measure(
+                Command::new(python)
+                    .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/baseline.py"))
+                    .arg(dir.path().join("domains.toml"))
+                    .arg(&py_out)
+                    .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("templates")),
+            );
+            py_ratios.push(p.wall.as_secs_f64() / f.wall.as_secs_f64());
+            py_users.extend(p.user);
+        }
         builds.push(b.wall.as_secs_f64());
         floors.push(f.wall.as_secs_f64());
         users.extend(b.user);
@@ -159,7 +176,7 @@ fn bench_size(n: usize, runs: usize) {
         if users.is_empty() {
             "-".into()
         } else {
-            format!("{:.2} s", median(users))
+            format!("{:.2} s", median(users.clone()))
         },
         if rss.is_empty() {
             "-".into()
@@ -171,6 +188,28 @@ fn bench_size(n: usize, runs: usize) {
         median(one),
         median(one_written),
     );
+    if !py_ratios.is_empty() {
+        let py_user = median(py_users);
+        println!(
+            "        | Python/Jinja2 baseline: {:.2}x floor, user CPU {py_user:.2} s; mtasts user CPU / baseline {:.2}x",
+            median(py_ratios),
+            if users.is_empty() { f64::NAN } else { median(users.clone()) / py_user },
+        );
+    }
+}
+
+/// `python3` when it can import jinja2 (the baseline is skipped otherwise, with a note).
+fn python_with_jinja2() -> Option<String> {
+    let python = std::env::var("MTASTS_BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&python)
+        .args(["-c", "import jinja2, tomllib"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("note: {python} cannot import jinja2 and tomllib; the Python baseline is skipped");
+    }
+    ok.then_some(python)
 }
 
 /// Median delay from an edit of one domain's mx to its rewritten policy file, over `runs` edits.
