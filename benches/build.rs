@@ -193,7 +193,11 @@ fn bench_size(n: usize, runs: usize) {
         println!(
             "        | Python/Jinja2 baseline: {:.2}x floor, user CPU {py_user:.2} s; mtasts user CPU / baseline {:.2}x",
             median(py_ratios),
-            if users.is_empty() { f64::NAN } else { median(users.clone()) / py_user },
+            if users.is_empty() {
+                f64::NAN
+            } else {
+                median(users.clone()) / py_user
+            },
         );
     }
 }
@@ -207,7 +211,9 @@ fn python_with_jinja2() -> Option<String> {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("note: {python} cannot import jinja2 and tomllib; the Python baseline is skipped");
+        eprintln!(
+            "note: {python} cannot import jinja2 and tomllib; the Python baseline is skipped"
+        );
     }
     ok.then_some(python)
 }

@@ -29,7 +29,7 @@ pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error
             std::time::Duration::from_secs(args.wait),
         )?)
     };
-    let built = build_loaded(ctx, args, loaded, ui)?;
+    let built = build_loaded(ctx, args, loaded, ui, None)?;
     match args.format {
         Format::Text => built.text(ui),
         Format::Json => ui.out(&built.json()),
@@ -52,11 +52,41 @@ pub struct Built {
     _inputs: (config::Loaded, Option<Lock>, output::Previous),
 }
 
-/// The build itself, for a caller that already holds the work lock (`build`, `watch`):
-/// reload config, lock and templates from disk, plan, write, save the lock.
-pub fn build_locked(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<Built, Error> {
+/// The lock a long-running `watch` wrote last, with the identity its file had then: while the
+/// file is unchanged the next rebuild plans from this copy instead of parsing it again.
+#[derive(Default)]
+pub struct LockCache(Option<(Stamp, Lock)>);
+
+/// Size, modification time and inode: a lock replaced by rename or edited in place differs.
+type Stamp = (u64, Option<std::time::SystemTime>, u64);
+
+fn stamp(path: &std::path::Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| (m.len(), m.modified().ok(), m.ino()))
+}
+
+/// The build itself, for `watch`, which already holds the work lock: reload config, lock and
+/// templates (the lock from `cache` while its file is unchanged), plan, write, save the lock.
+pub fn build_locked(
+    ctx: &Context,
+    args: &BuildArgs,
+    ui: &mut dyn Ui,
+    cache: &mut LockCache,
+) -> Result<Built, Error> {
     let loaded = config::load(&ctx.config, &ctx.config_name)?;
-    build_loaded(ctx, args, loaded, ui)
+    let (lock_path, _) = ctx.lock();
+    let cached = cache
+        .0
+        .take()
+        .filter(|(s, _)| stamp(&lock_path).as_ref() == Some(s))
+        .map(|(_, lock)| lock);
+    let mut built = build_loaded(ctx, args, loaded, ui, cached)?;
+    if let Some(s) = stamp(&lock_path) {
+        cache.0 = Some((s, std::mem::take(&mut built.plan.lock)));
+    }
+    Ok(built)
 }
 
 fn build_loaded(
@@ -64,6 +94,7 @@ fn build_loaded(
     args: &BuildArgs,
     loaded: config::Loaded,
     ui: &mut dyn Ui,
+    cached_lock: Option<Lock>,
 ) -> Result<Built, Error> {
     let started = Instant::now();
     for w in &loaded.warnings {
@@ -77,7 +108,10 @@ fn build_loaded(
     // The lock and the manifest are independent reads: overlap them.
     let (previous, (manifest, manifest_warning)) = std::thread::scope(|s| {
         let manifest = s.spawn(|| output::Previous::load(&out, args.verify));
-        let lock = Lock::load(&lock_path, &lock_name);
+        let lock = match cached_lock {
+            Some(lock) => Ok(Some(lock)),
+            None => Lock::load(&lock_path, &lock_name),
+        };
         (
             lock,
             manifest

@@ -9,7 +9,7 @@ use std::time::Duration;
 use notify::{EventKind, RecursiveMode, Watcher};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, FileIdCache, RecommendedCache};
 
-use super::build::build_locked;
+use super::build::{LockCache, build_locked};
 use super::{Context, Ui};
 use crate::cli::{BuildArgs, Format, WatchArgs};
 use crate::error::Error;
@@ -17,7 +17,7 @@ use crate::output::TEMP_PREFIX;
 use crate::state::WorkLock;
 
 /// Editors save in bursts (temp file, rename, chmod): wait this long for the burst to end.
-const DEBOUNCE: Duration = Duration::from_millis(100);
+const DEBOUNCE: Duration = Duration::from_millis(50);
 /// How often `--poll` looks at the files.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -103,7 +103,8 @@ pub fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error
         forget: Vec::new(),
         wait: 0,
     };
-    rebuild(ctx, &build_args, ui);
+    let mut cache = LockCache::default();
+    rebuild(ctx, &build_args, ui, &mut cache);
     for message in rx {
         match message {
             Message::Stop => break,
@@ -123,7 +124,7 @@ pub fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error
                     templates_watched = watcher.add(&templates, RecursiveMode::Recursive).is_ok();
                 }
                 if relevant {
-                    rebuild(ctx, &build_args, ui);
+                    rebuild(ctx, &build_args, ui, &mut cache);
                 }
             }
         }
@@ -132,8 +133,8 @@ pub fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error
     Ok(())
 }
 
-fn rebuild(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) {
-    match build_locked(ctx, args, ui) {
+fn rebuild(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui, cache: &mut LockCache) {
+    match build_locked(ctx, args, ui, cache) {
         Ok(built) => {
             built.warnings(ui);
             ui.out(&built.line());

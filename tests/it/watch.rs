@@ -260,3 +260,30 @@ fn watch_stops_cleanly_on_sigterm_and_holds_the_work_lock_meanwhile() {
     assert!(temps.is_empty(), "{temps:?}");
     p.run(&["build", "--wait", "0"]).ok();
 }
+
+#[test]
+fn watch_plans_from_a_lock_replaced_behind_its_back() {
+    let p = Project::new(CONFIG);
+    let mut w = Watching::start(&p, &[]);
+    let a = id_of(&p, "a.example");
+    // As `git checkout` of another lock would: a.example's id differs, its policy does not.
+    let replaced =
+        p.read("domains.lock")
+            .replacen(&format!("id = \"{a}\""), "id = \"20990101000000\"", 1);
+    p.write("domains.lock.new", &replaced);
+    std::fs::rename(
+        p.path().join("domains.lock.new"),
+        p.path().join("domains.lock"),
+    )
+    .unwrap();
+    p.write(
+        "domains.toml",
+        &CONFIG.replace(
+            "[domains.\"b.example\"]",
+            "[domains.\"b.example\"]\nmx = [\"mx2.example.net\"]",
+        ),
+    );
+    w.next_line(|l| l.contains("changed: b.example"));
+    assert_eq!(id_of(&p, "a.example"), "20990101000000");
+    assert!(p.read("domains.lock").contains("id = \"20990101000000\""));
+}
