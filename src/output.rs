@@ -244,7 +244,10 @@ impl<'p> Writer<'p> {
         if !self.dry_run {
             self.begin()?;
             self.make_parents(&entry.path, &mut batch.dirs)?;
-            target_meta(&target)?;
+            // An untrusted tree had its target checked before the comparison above.
+            if self.previous.trusted {
+                target_meta(&target)?;
+            }
             write_new(&temp_path(&target), bytes)?;
         }
         batch.staged.push((class, entry.path.clone()));
