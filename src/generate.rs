@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::error::Error;
-use crate::manifest::{DomainEntry, FileEntry};
+use crate::manifest::{Digest, DomainEntry, FileEntry};
 use crate::model::{Nginx, Vhosts};
 use crate::output::{Batch, Class, Previous, Report, Writer};
 use crate::plan::{DomainPlan, Plan};
@@ -19,8 +19,8 @@ pub struct Generated {
     pub files: Vec<FileEntry>,
     /// Every published domain, in name order.
     pub domains: Vec<DomainEntry>,
-    /// How many domains kept their files from the previous build.
-    carried: usize,
+    /// What the files made from every host were rendered from.
+    pub hosts: Digest,
 }
 
 /// Writes (or, for a dry run, compares) the whole tree of `plan` under `out`, against what
@@ -35,7 +35,12 @@ pub fn write_tree(
 ) -> Result<Report, Error> {
     let writer = Writer::new(out, previous, dry_run)?;
     let generated = generate(plan, nginx, templates, &writer, previous)?;
-    writer.finish(generated.batches, generated.files, &generated.domains)
+    writer.finish(
+        generated.batches,
+        generated.files,
+        &generated.domains,
+        &generated.hosts,
+    )
 }
 
 /// Generates the whole tree of `plan` through `writer`.
@@ -61,7 +66,7 @@ fn generate(
                         batches: vec![writer.batch()],
                         files: Vec::with_capacity(part.len() * 3),
                         domains: Vec::with_capacity(part.len()),
-                        carried: 0,
+                        hosts: [0; 32],
                     };
                     for d in part {
                         let entry = domain(d, nginx, templates, writer, previous, &mut out)?;
@@ -80,14 +85,13 @@ fn generate(
         batches: Vec::with_capacity(parts.len() + 1),
         files: Vec::with_capacity(published.len() * 3 + 3),
         domains: Vec::with_capacity(published.len()),
-        carried: 0,
+        hosts: templates.hosts_digest(nginx, published.iter().map(|d| d.domain.name.as_str())),
     };
     for part in parts {
         let mut part = part?;
         all.batches.append(&mut part.batches);
         all.files.append(&mut part.files);
         all.domains.append(&mut part.domains);
-        all.carried += part.carried;
     }
     let mut batch = writer.batch();
     let shared = nginx.vhosts == Vhosts::Shared;
@@ -101,9 +105,9 @@ fn generate(
         (true, Class::Other, "certificates.txt", "text/plain"),
         (true, Class::Other, "certificates.json", "application/json"),
     ];
-    // The files made from every host are as before when every domain kept its inputs and no
-    // domain came or went: carry them too.
-    if all.carried == published.len() && previous.domains() == published.len() {
+    // The files made from every host are as before when the hosts and settings they were
+    // made from are: carry them.
+    if previous.trusted() && previous.hosts() == Some(&all.hosts) {
         let kept: Option<Vec<FileEntry>> = globals
             .iter()
             .filter(|g| g.0)
@@ -179,7 +183,6 @@ fn domain(
         if let Some(kept) = kept {
             out.files
                 .extend(kept.into_iter().map(|f| writer.keep(batch, f)));
-            out.carried += 1;
             return Ok(entry);
         }
     }

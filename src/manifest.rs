@@ -1,5 +1,5 @@
-//! `manifest.json`: every generated file (path, sha256, size, media type) and every domain's id,
-//! mode and input digest. One entry per line, so that 100,000 domains stay readable with
+//! `manifest.json`: the digest of the host set, every generated file (path, sha256, size, media
+//! type) and every domain's id, mode and input digest. One entry per line, so that 100,000 domains stay readable with
 //! `grep` and cheap to parse.
 
 use std::borrow::Cow;
@@ -41,11 +41,16 @@ pub struct DomainEntry {
     pub inputs: Digest,
 }
 
-/// The manifest text: `files` sorted by path, `domains` by name; no timestamps, so the same
+/// The manifest text: `hosts` (the digest of everything the files made from all hosts were
+/// rendered from), `files` sorted by path, `domains` by name; no timestamps, so the same
 /// inputs give the same bytes.
-pub fn to_bytes(files: &[FileEntry], domains: &[DomainEntry]) -> Vec<u8> {
-    let mut s = String::with_capacity(files.len() * 140 + domains.len() * 160 + 64);
-    s.push_str("{\n  \"generator\": \"mtasts\",\n  \"files\": [");
+pub fn to_bytes(hosts: &Digest, files: &[FileEntry], domains: &[DomainEntry]) -> Vec<u8> {
+    let mut s = String::with_capacity(files.len() * 140 + domains.len() * 160 + 160);
+    let _ = write!(
+        s,
+        "{{\n  \"generator\": \"mtasts\",\n  \"hosts\": \"{}\",\n  \"files\": [",
+        hex(hosts)
+    );
     for (i, f) in files.iter().enumerate() {
         let _ = write!(
             s,
@@ -80,10 +85,14 @@ pub struct Recorded {
     pub files: HashMap<String, (Digest, u64)>,
     /// Per domain: the input digest its files were rendered from.
     pub inputs: HashMap<String, Digest>,
+    /// The digest the files made from every host were rendered from.
+    pub hosts: Option<Digest>,
 }
 
 #[derive(Deserialize)]
 struct Doc<'a> {
+    #[serde(default, borrow)]
+    hosts: Option<Cow<'a, str>>,
     #[serde(borrow)]
     files: Vec<FileLine<'a>>,
     #[serde(default, borrow)]
@@ -122,6 +131,8 @@ pub fn parse(bytes: &[u8]) -> Result<Recorded, String> {
     let mut recorded = Recorded {
         files: HashMap::with_capacity(doc.files.len()),
         inputs: HashMap::with_capacity(doc.domains.len()),
+        // A manifest of an older release has none: its global files are rendered again.
+        hosts: doc.hosts.as_deref().and_then(unhex),
     };
     for f in doc.files {
         let sha = unhex(&f.sha256).ok_or_else(|| format!("{}: bad sha256", f.path))?;
@@ -139,7 +150,9 @@ pub fn parse(bytes: &[u8]) -> Result<Recorded, String> {
 /// The fast path for a manifest in the layout `to_bytes` writes: its entry lines are parsed
 /// on several threads. Anything else gives `None`, and the document is parsed as a whole.
 fn parse_lines(text: &str) -> Option<Doc<'_>> {
-    let body = text.strip_prefix("{\n  \"generator\": \"mtasts\",\n  \"files\": [")?;
+    let rest = text.strip_prefix("{\n  \"generator\": \"mtasts\",\n  \"hosts\": \"")?;
+    let (hosts, rest) = rest.split_once("\",\n")?;
+    let body = rest.strip_prefix("  \"files\": [")?;
     let (files, rest) = body.split_once("\n  ],\n  \"domains\": [")?;
     let domains = rest.strip_suffix("\n  ]\n}\n")?;
     let lines: Vec<(bool, &str)> = files
@@ -152,12 +165,17 @@ fn parse_lines(text: &str) -> Option<Doc<'_>> {
         let line = line.strip_prefix("    ")?;
         let line = line.strip_suffix(',').unwrap_or(line);
         if file {
-            serde_json::from_str(line).ok().map(Line::File)
+            plain_file(line)
+                .or_else(|| serde_json::from_str(line).ok())
+                .map(Line::File)
         } else {
-            serde_json::from_str(line).ok().map(Line::Domain)
+            plain_domain(line)
+                .or_else(|| serde_json::from_str(line).ok())
+                .map(Line::Domain)
         }
     });
     let mut doc = Doc {
+        hosts: plain(hosts).then_some(Cow::Borrowed(hosts)),
         files: Vec::new(),
         domains: Vec::new(),
     };
@@ -168,6 +186,47 @@ fn parse_lines(text: &str) -> Option<Doc<'_>> {
         }
     }
     Some(doc)
+}
+
+/// A file line as `to_bytes` writes it, read without a JSON parser when no string in it has
+/// an escape; `None` leaves the line to serde_json.
+fn plain_file(line: &str) -> Option<FileLine<'_>> {
+    let rest = line.strip_prefix("{\"path\": \"")?;
+    let (path, rest) = rest.split_once("\", \"sha256\": \"")?;
+    let (sha256, rest) = rest.split_once("\", \"size\": ")?;
+    let (size, rest) = rest.split_once(", \"media_type\": \"")?;
+    let media_type = rest.strip_suffix("\"}")?;
+    let digits = !size.is_empty()
+        && size.bytes().all(|b| b.is_ascii_digit())
+        && (size == "0" || !size.starts_with('0'));
+    (digits && [path, sha256, media_type].iter().all(|s| plain(s))).then_some(())?;
+    Some(FileLine {
+        path: Cow::Borrowed(path),
+        sha256: Cow::Borrowed(sha256),
+        size: size.parse().ok()?,
+    })
+}
+
+/// A domain line as `to_bytes` writes it, like `plain_file`.
+fn plain_domain(line: &str) -> Option<DomainLine<'_>> {
+    let rest = line.strip_prefix("{\"domain\": \"")?;
+    let (domain, rest) = rest.split_once("\", \"id\": \"")?;
+    let (id, rest) = rest.split_once("\", \"mode\": \"")?;
+    let (mode, rest) = rest.split_once("\", \"inputs\": \"")?;
+    let inputs = rest.strip_suffix("\"}")?;
+    [domain, id, mode, inputs]
+        .iter()
+        .all(|s| plain(s))
+        .then_some(())?;
+    Some(DomainLine {
+        domain: Cow::Borrowed(domain),
+        inputs: Some(Cow::Borrowed(inputs)),
+    })
+}
+
+/// A JSON string body that means itself: no quote, backslash or control character.
+fn plain(s: &str) -> bool {
+    !s.chars().any(|c| c == '"' || c == '\\' || c.is_control())
 }
 
 /// Lower-case hex.
@@ -220,7 +279,7 @@ mod tests {
             mode: "enforce",
             inputs: [9; 32],
         }];
-        let bytes = to_bytes(&files, &domains);
+        let bytes = to_bytes(&[5; 32], &files, &domains);
         let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(value["files"][0]["path"], "dns/a\"b.zone");
         assert_eq!(value["files"][0]["sha256"], hex(&[7; 32]));
@@ -228,8 +287,63 @@ mod tests {
         let back = parse(&bytes).unwrap();
         assert_eq!(back.files["dns/a\"b.zone"], ([7; 32], 12));
         assert_eq!(back.inputs["a.example"], [9; 32]);
+        assert_eq!(back.hosts, Some([5; 32]));
         assert!(
             parse(b"{\"files\": [{\"path\": \"x\", \"sha256\": \"zz\", \"size\": 1}]}").is_err()
         );
+    }
+
+    #[test]
+    fn plain_lines_are_read_as_serde_json_reads_them() {
+        let files = [
+            ("dns/a.example.zone", [1; 32], 0),
+            (
+                "webroot/mta-sts.xn--bcher-kva.example/.well-known/mta-sts.txt",
+                [2; 32],
+                448,
+            ),
+        ];
+        for (path, sha, size) in files {
+            let f = FileEntry {
+                path: path.into(),
+                sha256: sha,
+                size,
+                media_type: "text/plain",
+            };
+            let text = String::from_utf8(to_bytes(&[0; 32], &[f], &[])).unwrap();
+            let line = text.lines().nth(4).unwrap().trim_start();
+            let fast = plain_file(line).expect("a plain line");
+            let slow: FileLine = serde_json::from_str(line).unwrap();
+            assert_eq!(
+                (fast.path, fast.sha256, fast.size),
+                (slow.path, slow.sha256, slow.size)
+            );
+        }
+        let d = DomainEntry {
+            domain: "a.example".into(),
+            id: "7".into(),
+            mode: "none",
+            inputs: [3; 32],
+        };
+        let text = String::from_utf8(to_bytes(&[0; 32], &[], &[d])).unwrap();
+        let line = text.lines().nth(6).unwrap().trim_start();
+        let fast = plain_domain(line).expect("a plain line");
+        let slow: DomainLine = serde_json::from_str(line).unwrap();
+        assert_eq!((fast.domain, fast.inputs), (slow.domain, slow.inputs));
+        for line in [
+            r#"{"path": "a\u0062", "sha256": "00", "size": 1, "media_type": "text/plain"}"#,
+            r#"{"path": "a", "sha256": "00", "size": -1, "media_type": "text/plain"}"#,
+            r#"{"path": "a", "size": 1, "sha256": "00", "media_type": "text/plain"}"#,
+        ] {
+            assert!(plain_file(line).is_none(), "{line}");
+        }
+        let escaped = FileEntry {
+            path: "dns/a\"b.zone".into(),
+            sha256: [7; 32],
+            size: 1,
+            media_type: "text/dns",
+        };
+        let back = parse(&to_bytes(&[0; 32], &[escaped], &[])).unwrap();
+        assert_eq!(back.files["dns/a\"b.zone"], ([7; 32], 1));
     }
 }

@@ -114,15 +114,16 @@ impl Previous {
         })
     }
 
-    /// How many domains the manifest lists with an input digest.
-    pub fn domains(&self) -> usize {
-        self.recorded.inputs.len()
+    /// The digest the manifest recorded for the files made from every host.
+    pub fn hosts(&self) -> Option<&Digest> {
+        self.recorded.hosts.as_ref()
     }
 
     /// Whether `files` and `domains` are exactly what the manifest lists, so that the manifest
     /// would be written again byte for byte (and nothing is stale).
-    fn lists_exactly(&self, files: &[FileEntry], domains: &[DomainEntry]) -> bool {
+    fn lists_exactly(&self, hosts: &Digest, files: &[FileEntry], domains: &[DomainEntry]) -> bool {
         self.trusted
+            && self.recorded.hosts.as_ref() == Some(hosts)
             && files.len() == self.recorded.files.len()
             && domains.len() == self.recorded.inputs.len()
             && domains
@@ -262,34 +263,24 @@ impl<'p> Writer<'p> {
 
     /// Renames every staged file into place (by class, then in offer order), removes the
     /// files the previous manifest lists and `files` lacks, then writes the manifest of
-    /// `files` and `domains`.
+    /// `hosts`, `files` and `domains`.
     pub fn finish(
         mut self,
         mut batches: Vec<Batch>,
         mut files: Vec<FileEntry>,
         domains: &[DomainEntry],
+        hosts: &Digest,
     ) -> Result<Report, Error> {
         let staged_any = batches.iter().any(|b| !b.staged.is_empty());
-        if !staged_any && self.previous.lists_exactly(&files, domains) {
+        if !staged_any && self.previous.lists_exactly(hosts, &files, domains) {
             self.finished = true;
             return Ok(Report {
                 unchanged: files.len() + 1,
                 ..Report::default()
             });
         }
-        files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-        let manifest = crate::manifest::to_bytes(&files, domains);
-        let manifest_path = self.out.join(crate::manifest::PATH);
-        let manifest_same = if self.previous.trusted {
-            self.previous.manifest_sha == Some(crate::plan::sha256(&manifest))
-        } else {
-            same_bytes(&manifest_path, &manifest)
-        };
-        let stale = self.stale(&files);
-        drop(files);
         let mut report = Report {
-            unchanged: batches.iter().map(|b| b.unchanged).sum::<usize>()
-                + usize::from(manifest_same),
+            unchanged: batches.iter().map(|b| b.unchanged).sum::<usize>(),
             ..Report::default()
         };
         let mut staged: Vec<(Class, String)> = batches
@@ -297,8 +288,37 @@ impl<'p> Writer<'p> {
             .flat_map(|b| std::mem::take(&mut b.staged))
             .collect();
         staged.sort_by_key(|(class, _)| *class);
+        // New files go live first: the manifest and the pruning list are only needed after.
+        if !self.dry_run && !staged.is_empty() {
+            self.begin()?;
+            let mut pending = staged.iter();
+            let renamed = pending.try_for_each(|(_, rel)| {
+                let target = self.out.join(rel);
+                fs::rename(temp_path(&target), &target).map_err(Error::io(&target))?;
+                self.renamed = true;
+                crash_point();
+                Ok::<_, Error>(())
+            });
+            if let Err(e) = renamed {
+                for (_, rel) in pending {
+                    let _ = fs::remove_file(temp_path(&self.out.join(rel)));
+                }
+                return Err(e);
+            }
+        }
+        report.written = staged.into_iter().map(|(_, rel)| rel).collect();
+        files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        let manifest = crate::manifest::to_bytes(hosts, &files, domains);
+        let manifest_path = self.out.join(crate::manifest::PATH);
+        let manifest_same = if self.previous.trusted {
+            self.previous.manifest_sha == Some(crate::plan::sha256(&manifest))
+        } else {
+            same_bytes(&manifest_path, &manifest)
+        };
+        report.unchanged += usize::from(manifest_same);
+        let stale = self.stale(&files);
+        drop(files);
         if self.dry_run {
-            report.written = staged.into_iter().map(|(_, rel)| rel).collect();
             if !manifest_same {
                 report.written.push(crate::manifest::PATH.into());
             }
@@ -306,26 +326,11 @@ impl<'p> Writer<'p> {
             self.finished = true;
             return Ok(report);
         }
-        if staged.is_empty() && stale.is_empty() && manifest_same {
+        if report.written.is_empty() && stale.is_empty() && manifest_same {
             self.finished = true;
             return Ok(report);
         }
         self.begin()?;
-        let mut pending = staged.into_iter();
-        let renamed = pending.try_for_each(|(_, rel)| {
-            let target = self.out.join(&rel);
-            fs::rename(temp_path(&target), &target).map_err(Error::io(&target))?;
-            self.renamed = true;
-            crash_point();
-            report.written.push(rel);
-            Ok::<_, Error>(())
-        });
-        if let Err(e) = renamed {
-            for (_, rel) in pending {
-                let _ = fs::remove_file(temp_path(&self.out.join(rel)));
-            }
-            return Err(e);
-        }
         for rel in stale {
             let path = self.out.join(&rel);
             fs::remove_file(&path).map_err(Error::io(&path))?;
@@ -640,7 +645,7 @@ mod tests {
                 body.as_bytes(),
             )?);
         }
-        writer.finish(vec![batch], entries, &[])
+        writer.finish(vec![batch], entries, &[], &[0; 32])
     }
 
     #[test]
@@ -667,7 +672,7 @@ mod tests {
             .collect();
         fs::write(
             out.join("manifest.json"),
-            crate::manifest::to_bytes(&entries, &[]),
+            crate::manifest::to_bytes(&[0; 32], &entries, &[]),
         )
         .unwrap();
         let r = write(out, &[("dns/a.zone", "2")], false).unwrap();

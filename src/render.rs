@@ -174,20 +174,13 @@ impl Templates {
     /// bytes. These are exactly the fields `inputs` builds its contexts from (keep the two in
     /// step), so equal digests render equal files and an unchanged domain is not rendered again.
     pub fn digest(&self, plan: &DomainPlan, nginx: &Nginx) -> Digest {
-        let mut fields: Vec<&[u8]> = vec![
-            nginx.certificate.as_bytes(),
-            nginx.certificate_key.as_bytes(),
-            nginx.webroot.as_bytes(),
-            match nginx.vhosts {
-                Vhosts::PerHost => b"per-host",
-                Vhosts::Shared => b"shared",
-            },
+        let mut fields = nginx_fields(nginx);
+        fields.extend([
             plan.domain.name.as_str().as_bytes(),
             plan.id.as_bytes(),
             plan.domain.mode.as_str().as_bytes(),
             plan.policy.as_bytes(),
-        ];
-        fields.extend(nginx.listen.iter().map(|l| l.as_bytes()));
+        ]);
         let ttls: Vec<[u8; 4]> = plan.records.iter().map(|r| r.ttl.to_le_bytes()).collect();
         for (r, ttl) in plan.records.iter().zip(&ttls) {
             fields.extend([
@@ -197,11 +190,29 @@ impl Templates {
                 r.rdata.as_bytes(),
             ]);
         }
+        self.hash(nginx.listen.len(), fields)
+    }
+
+    /// sha256 over everything the files made from all hosts (certificate inventories, the
+    /// shared vhost) are rendered from: this release and the templates, the `[nginx]` settings
+    /// and the published domains' names, in order.
+    pub fn hosts_digest<'a>(
+        &self,
+        nginx: &'a Nginx,
+        names: impl Iterator<Item = &'a str>,
+    ) -> Digest {
+        let mut fields = nginx_fields(nginx);
+        fields.extend(names.map(str::as_bytes));
+        self.hash(nginx.listen.len(), fields)
+    }
+
+    /// The templates' digest, then `fields`, each length-prefixed so that no two different
+    /// field lists hash the same bytes; `listen` is the number of listen fields among them.
+    fn hash<'a>(&self, listen: usize, fields: impl IntoIterator<Item = &'a [u8]>) -> Digest {
         let mut hasher = Sha256::new();
         hasher.update(self.digest);
-        hasher.update((nginx.listen.len() as u64).to_le_bytes());
+        hasher.update((listen as u64).to_le_bytes());
         for field in fields {
-            // Length-prefixed, so that no two different field lists hash the same bytes.
             hasher.update((field.len() as u64).to_le_bytes());
             hasher.update(field);
         }
@@ -249,6 +260,21 @@ impl Templates {
             .and_then(|t| t.render(minijinja::value::Serde(ctx)))
             .map_err(|e| template_error(&e, origin))
     }
+}
+
+/// The `[nginx]` settings, as digest fields: every file of a domain is rendered from them.
+fn nginx_fields(nginx: &Nginx) -> Vec<&[u8]> {
+    let mut fields: Vec<&[u8]> = vec![
+        nginx.certificate.as_bytes(),
+        nginx.certificate_key.as_bytes(),
+        nginx.webroot.as_bytes(),
+        match nginx.vhosts {
+            Vhosts::PerHost => b"per-host",
+            Vhosts::Shared => b"shared",
+        },
+    ];
+    fields.extend(nginx.listen.iter().map(|l| l.as_bytes()));
+    fields
 }
 
 fn template_error(e: &minijinja::Error, origin: &str) -> Error {

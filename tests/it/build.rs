@@ -81,6 +81,56 @@ fn gen_05_only_the_changed_policy_gets_a_new_id_and_files() {
 }
 
 #[test]
+fn certificate_inventories_follow_the_hosts_and_the_nginx_settings_only() {
+    let p = Project::new(CONFIG);
+    p.run(&["build"]).ok();
+    let inventory = |p: &Project| p.read("output/certificates.txt");
+    let first = inventory(&p);
+    // A policy change keeps the host set: the inventories are carried, not rewritten.
+    p.write(
+        "domains.toml",
+        &CONFIG.replace("mode = \"enforce\"", "mode = \"testing\""),
+    );
+    let out = p.run(&["build", "--format", "json"]).ok();
+    let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let written: Vec<&str> = summary["files"]["written"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(
+        !written.iter().any(|f| f.starts_with("certificates")),
+        "{written:?}"
+    );
+    assert_eq!(inventory(&p), first);
+    // A new host is in them.
+    let added = format!("{CONFIG}\n[domains.\"c.example\"]\n");
+    p.write("domains.toml", &added);
+    p.run(&["build"]).ok();
+    assert!(
+        inventory(&p).contains("mta-sts.c.example"),
+        "{}",
+        inventory(&p)
+    );
+    assert!(
+        p.read("output/certificates.json")
+            .contains("mta-sts.c.example")
+    );
+    // So is a new certificate path.
+    p.write(
+        "domains.toml",
+        &format!("{added}\n[nginx]\ncertificate = \"/etc/ssl/{{host}}.crt\"\n"),
+    );
+    p.run(&["build"]).ok();
+    assert!(
+        inventory(&p).contains("/etc/ssl/mta-sts.c.example.crt"),
+        "{}",
+        inventory(&p)
+    );
+}
+
+#[test]
 fn gen_06_changing_tlsrpt_changes_only_that_record() {
     let p = Project::new(CONFIG);
     p.run(&["build"]).ok();
