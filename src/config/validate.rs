@@ -73,10 +73,22 @@ pub(crate) fn validate(
             .help("add a table per mail domain, e.g. [domains.\"example.com\"]"),
         );
     }
-    for (key, body) in &raw.domains {
-        let own = settings(body, &mut problems);
-        let name = match DomainName::parse(&key.value) {
-            Ok(name) => name,
+    // Each table is checked on its own, on several threads; names are compared afterwards, in
+    // file order, so that the second of two equal names is the one reported.
+    let checked = crate::state::on_threads(raw.domains.iter().collect(), |(key, body)| {
+        let mut own_problems = Vec::new();
+        let own = settings(body, &mut own_problems);
+        let name = DomainName::parse(&key.value).map(|name| {
+            let mut merge_problems = Vec::new();
+            let domain = merge(name.clone(), &key.span, &own, &defaults, &mut merge_problems);
+            (name, domain, merge_problems)
+        });
+        (key, own_problems, name)
+    });
+    for (key, own_problems, name) in checked {
+        problems.extend(own_problems);
+        let (name, domain, merge_problems) = match name {
+            Ok(checked) => checked,
             Err(e) => {
                 problems.push(
                     Problem::error(key.span.clone(), "invalid domain name", e.message).help(e.help),
@@ -96,10 +108,9 @@ pub(crate) fn validate(
             );
             continue;
         }
-        seen.insert(name.clone(), key.span.clone());
-        if let Some(domain) = merge(name, &key.span, &own, &defaults, &mut problems) {
-            domains.push(domain);
-        }
+        seen.insert(name, key.span.clone());
+        problems.extend(merge_problems);
+        domains.extend(domain);
     }
     dedupe(&mut problems);
     problems.sort_by_key(|p| (p.span.start, p.span.end));
