@@ -18,9 +18,18 @@ use crate::state::{Lock, WorkLock};
 
 /// Runs one build (or dry run) under the work lock and reports through `ui`.
 pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+    let started = Instant::now();
+    let out = output_dir(ctx, args);
+    // The lock and the manifest are read while the config is parsed; they are read again below
+    // if another build replaced them before this one held the work lock.
+    let (loaded, state) = std::thread::scope(|s| {
+        let state = s.spawn(|| State::read(ctx, &out, args.verify, None));
+        let loaded = config::load(&ctx.config, &ctx.config_name);
+        (loaded, joined(state))
+    });
     // Validate first: an invalid config is refused before anything, even the work lock's
     // file, is created.
-    let loaded = config::load(&ctx.config, &ctx.config_name)?;
+    let loaded = loaded?;
     let _guard = if args.dry_run {
         None
     } else {
@@ -29,7 +38,12 @@ pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error
             std::time::Duration::from_secs(args.wait),
         )?)
     };
-    let built = build_loaded(ctx, args, loaded, ui, None)?;
+    let state = if state.current(ctx, &out) {
+        state
+    } else {
+        State::read(ctx, &out, args.verify, None)
+    };
+    let built = build_loaded(ctx, args, loaded, ui, state, started)?;
     match args.format {
         Format::Text => built.text(ui),
         Format::Json => ui.out(&built.json()),
@@ -38,6 +52,59 @@ pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error
     // is faster than dropping them one by one.
     std::mem::forget(built);
     Ok(())
+}
+
+fn output_dir(ctx: &Context, args: &BuildArgs) -> PathBuf {
+    args.output
+        .clone()
+        .unwrap_or_else(|| ctx.config_dir().join("output"))
+}
+
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
+/// What earlier builds left: the lock and the output's manifest, with the identity their files
+/// had before they were read.
+struct State {
+    lock: Result<Option<Lock>, Error>,
+    lock_stamp: Option<Stamp>,
+    previous: output::Previous,
+    manifest_warning: Option<String>,
+    manifest_stamp: Option<Stamp>,
+}
+
+impl State {
+    /// Reads the lock (unless `cached` already holds it) and the manifest, side by side.
+    fn read(ctx: &Context, out: &std::path::Path, verify: bool, cached: Option<Lock>) -> State {
+        let (lock_path, lock_name) = ctx.lock();
+        let manifest_path = out.join(crate::manifest::PATH);
+        let lock_stamp = stamp(&lock_path);
+        let manifest_stamp = stamp(&manifest_path);
+        std::thread::scope(|s| {
+            let manifest = s.spawn(|| output::Previous::load(out, verify));
+            let lock = match cached {
+                Some(lock) => Ok(Some(lock)),
+                None => Lock::load(&lock_path, &lock_name),
+            };
+            let (previous, manifest_warning) = joined(manifest);
+            State {
+                lock,
+                lock_stamp,
+                previous,
+                manifest_warning,
+                manifest_stamp,
+            }
+        })
+    }
+
+    /// Whether the lock and manifest files are still the ones that were read.
+    fn current(&self, ctx: &Context, out: &std::path::Path) -> bool {
+        stamp(&ctx.lock().0) == self.lock_stamp
+            && stamp(&out.join(crate::manifest::PATH)) == self.manifest_stamp
+    }
 }
 
 /// What one build did.
@@ -75,6 +142,7 @@ pub fn build_locked(
     ui: &mut dyn Ui,
     cache: &mut LockCache,
 ) -> Result<Built, Error> {
+    let started = Instant::now();
     let loaded = config::load(&ctx.config, &ctx.config_name)?;
     let (lock_path, _) = ctx.lock();
     let cached = cache
@@ -82,7 +150,8 @@ pub fn build_locked(
         .take()
         .filter(|(s, _)| stamp(&lock_path).as_ref() == Some(s))
         .map(|(_, lock)| lock);
-    let mut built = build_loaded(ctx, args, loaded, ui, cached)?;
+    let state = State::read(ctx, &output_dir(ctx, args), args.verify, cached);
+    let mut built = build_loaded(ctx, args, loaded, ui, state, started)?;
     if let Some(s) = stamp(&lock_path) {
         cache.0 = Some((s, std::mem::take(&mut built.plan.lock)));
     }
@@ -94,32 +163,16 @@ fn build_loaded(
     args: &BuildArgs,
     loaded: config::Loaded,
     ui: &mut dyn Ui,
-    cached_lock: Option<Lock>,
+    state: State,
+    started: Instant,
 ) -> Result<Built, Error> {
-    let started = Instant::now();
     for w in &loaded.warnings {
         ui.problem(w, &loaded.file);
     }
-    let (lock_path, lock_name) = ctx.lock();
-    let out = args
-        .output
-        .clone()
-        .unwrap_or_else(|| ctx.config_dir().join("output"));
-    // The lock and the manifest are independent reads: overlap them.
-    let (previous, (manifest, manifest_warning)) = std::thread::scope(|s| {
-        let manifest = s.spawn(|| output::Previous::load(&out, args.verify));
-        let lock = match cached_lock {
-            Some(lock) => Ok(Some(lock)),
-            None => Lock::load(&lock_path, &lock_name),
-        };
-        (
-            lock,
-            manifest
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-        )
-    });
-    let previous = previous?;
+    let (lock_path, _) = ctx.lock();
+    let out = output_dir(ctx, args);
+    let previous = state.lock?;
+    let (manifest, manifest_warning) = (state.previous, state.manifest_warning);
     let now = crate::clock::now()?;
     let forget: Vec<String> = args.forget.iter().map(|d| normalise_domain(d)).collect();
     let plan = plan::plan(

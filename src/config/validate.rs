@@ -80,7 +80,13 @@ pub(crate) fn validate(
         let own = settings(body, &mut own_problems);
         let name = DomainName::parse(&key.value).map(|name| {
             let mut merge_problems = Vec::new();
-            let domain = merge(name.clone(), &key.span, &own, &defaults, &mut merge_problems);
+            let domain = merge(
+                name.clone(),
+                &key.span,
+                &own,
+                &defaults,
+                &mut merge_problems,
+            );
             (name, domain, merge_problems)
         });
         (key, own_problems, name)

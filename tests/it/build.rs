@@ -415,6 +415,54 @@ fn two_concurrent_builds_never_interleave() {
 }
 
 #[test]
+fn a_build_that_waited_plans_from_the_lock_the_other_build_left() {
+    let edited = CONFIG.replace("mode = \"enforce\"", "mode = \"testing\"");
+    let p = Project::new(CONFIG);
+    p.run_env(&["build"], &[("SOURCE_DATE_EPOCH", "1700000000")])
+        .ok();
+    // What another build of the edited config leaves behind, made in a copy of the project.
+    let other = Project::new(&edited);
+    other.write("domains.lock", &p.read("domains.lock"));
+    other
+        .run_env(&["build"], &[("SOURCE_DATE_EPOCH", "1700000100")])
+        .ok();
+    let newer = other.read("domains.lock");
+    assert!(newer.contains("id = \"20231114221500\""), "{newer}");
+    p.write("domains.toml", &edited);
+    let held =
+        mtasts::state::WorkLock::acquire(&p.path().join("domains.toml"), Duration::ZERO).unwrap();
+    let waiting = std::process::Command::new(env!("CARGO_BIN_EXE_mtasts"))
+        .args(["build", "--wait", "30"])
+        .current_dir(p.path())
+        .env("SOURCE_DATE_EPOCH", "1700000200")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let it read the old lock and block on the work lock, then replace the lock as a build
+    // does (a new file renamed over the old one) and let it go.
+    std::thread::sleep(Duration::from_millis(500));
+    fs::write(p.path().join("domains.lock.new"), &newer).unwrap();
+    fs::rename(
+        p.path().join("domains.lock.new"),
+        p.path().join("domains.lock"),
+    )
+    .unwrap();
+    drop(held);
+    let out = waiting.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("(changed)"),
+        "planned from the stale lock: {stdout}"
+    );
+    assert_eq!(p.read("domains.lock"), newer);
+    assert!(
+        p.read("output/dns/a.example.zone")
+            .contains("id=20231114221500")
+    );
+}
+
+#[test]
 fn template_errors_name_the_file_and_line_and_write_nothing() {
     let p = Project::new(CONFIG);
     p.write(
