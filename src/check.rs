@@ -620,7 +620,7 @@ mod tests {
         let (config, problems) = crate::config::parse(text);
         let config = config.unwrap_or_else(|| panic!("{problems:?}"));
         let p = crate::plan::plan(
-            &config,
+            config.domains,
             &Lock::new(),
             from_epoch("1764288000").unwrap(),
             &[],
@@ -751,7 +751,7 @@ mod tests {
         let mut lock = Lock::new();
         lock.domains.insert("example.com".into(), e1.clone());
         let p = crate::plan::plan(
-            &config.unwrap(),
+            config.unwrap().domains,
             &lock,
             from_epoch("1764374400").unwrap(),
             &[],

@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::model::{Config, Domain, IdScheme, Mode};
+use crate::model::{Domain, IdScheme, Mode};
 use crate::policy::Policy;
 use crate::records::{self, Record};
 use crate::state::{Entry, Lock, Notice, Stage};
@@ -93,16 +93,17 @@ pub struct Plan {
 
 /// Plans every domain; ids change only where policy bytes changed; domains in `forget` may
 /// leave the lock whatever their stage.
-pub fn plan(config: &Config, previous: &Lock, now: DateTime<Utc>, forget: &[String]) -> Plan {
+pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &[String]) -> Plan {
+    let count = domains.len();
     let mut out = Plan {
-        domains: Vec::with_capacity(config.domains.len()),
+        domains: Vec::with_capacity(count),
         lock: Lock::new(),
         lock_changes: Vec::new(),
         warnings: Vec::new(),
         refusals: Vec::new(),
     };
     // Domains are planned independently: in runs on several threads, joined in order.
-    let runs = crate::state::on_threads(config.domains.chunks(PLAN_RUN).collect(), |run| {
+    let runs = crate::state::on_threads(runs_of(domains, PLAN_RUN), |run| {
         let mut part = Plan {
             domains: Vec::with_capacity(run.len()),
             lock: Lock::new(),
@@ -115,13 +116,13 @@ pub fn plan(config: &Config, previous: &Lock, now: DateTime<Utc>, forget: &[Stri
             let prev = previous.domains.get(domain.name.as_str());
             let (plan, entry) = plan_domain(domain, prev, now, &mut part);
             if let Some(entry) = entry {
-                entries.push((domain.name.to_string(), entry));
+                entries.push((plan.domain.name.to_string(), entry));
             }
             part.domains.push(plan);
         }
         (part, entries)
     });
-    let mut entries = Vec::with_capacity(config.domains.len());
+    let mut entries = Vec::with_capacity(count);
     for (mut part, mut run) in runs {
         out.domains.append(&mut part.domains);
         out.warnings.append(&mut part.warnings);
@@ -130,10 +131,10 @@ pub fn plan(config: &Config, previous: &Lock, now: DateTime<Utc>, forget: &[Stri
     }
     // One bulk build from sorted entries, not a merge per run.
     out.lock.domains = entries.into_iter().collect();
+    let configured: std::collections::HashSet<&str> =
+        out.domains.iter().map(|d| d.domain.name.as_str()).collect();
     for (name, entry) in &previous.domains {
-        if out.lock.domains.contains_key(name)
-            || config.domains.iter().any(|d| d.name.as_str() == name)
-        {
+        if out.lock.domains.contains_key(name) || configured.contains(name.as_str()) {
             continue;
         }
         if forget.contains(name) {
@@ -160,7 +161,7 @@ pub fn plan(config: &Config, previous: &Lock, now: DateTime<Utc>, forget: &[Stri
         }
     }
     for name in forget {
-        if config.domains.iter().any(|d| d.name.as_str() == name) {
+        if configured.contains(name.as_str()) {
             out.warnings.push(Warning {
                 domain: name.clone(),
                 kind: "forgotten",
@@ -187,6 +188,18 @@ pub fn plan(config: &Config, previous: &Lock, now: DateTime<Utc>, forget: &[Stri
     out
 }
 
+/// `items` cut into runs of `size`, in order, moved rather than copied.
+fn runs_of<T>(mut items: Vec<T>, size: usize) -> Vec<Vec<T>> {
+    let mut runs = Vec::with_capacity(items.len().div_ceil(size));
+    while !items.is_empty() {
+        // From the back, so that nothing is moved twice.
+        let at = (items.len() - 1) / size * size;
+        runs.push(items.split_off(at));
+    }
+    runs.reverse();
+    runs
+}
+
 /// A domain absent from the config keeps its entry (marked removed) when no testing/enforce
 /// policy of it can still be cached; otherwise `Err` holds the date until which one can.
 fn leaving(entry: &Entry, now: DateTime<Utc>) -> Result<Entry, DateTime<Utc>> {
@@ -209,12 +222,41 @@ fn leaving(entry: &Entry, now: DateTime<Utc>) -> Result<Entry, DateTime<Utc>> {
     }
 }
 
+/// A domain's plan but for the domain itself, which is moved in last.
+struct Outcome {
+    policy: String,
+    id: String,
+    change: Change,
+    stage: Stage,
+    records: Vec<Record>,
+    remove_after: Option<DateTime<Utc>>,
+}
+
 fn plan_domain(
-    d: &Domain,
+    d: Domain,
     prev: Option<&Entry>,
     now: DateTime<Utc>,
     out: &mut Plan,
 ) -> (DomainPlan, Option<Entry>) {
+    let (o, entry) = outcome(&d, prev, now, out);
+    let plan = DomainPlan {
+        domain: d,
+        policy: o.policy,
+        id: o.id,
+        change: o.change,
+        stage: o.stage,
+        records: o.records,
+        remove_after: o.remove_after,
+    };
+    (plan, entry)
+}
+
+fn outcome(
+    d: &Domain,
+    prev: Option<&Entry>,
+    now: DateTime<Utc>,
+    out: &mut Plan,
+) -> (Outcome, Option<Entry>) {
     let name = d.name.to_string();
     let (mode, max_age) = if d.retire {
         (Mode::None, d.retire_max_age)
@@ -223,8 +265,7 @@ fn plan_domain(
     };
     let policy = Policy::new(mode, &d.mx, max_age).render();
     let sha = sha256_hex(policy.as_bytes());
-    let mut result = DomainPlan {
-        domain: d.clone(),
+    let mut result = Outcome {
         policy,
         id: prev.map(|e| e.id.clone()).unwrap_or_default(),
         change: Change::Unchanged,
@@ -539,7 +580,16 @@ mod tests {
     use super::*;
     use crate::clock::from_epoch;
 
-    fn config(text: &str) -> Config {
+    #[test]
+    fn runs_are_the_chunks_in_order() {
+        for n in [0, 1, 5, 6, 7] {
+            let items: Vec<usize> = (0..n).collect();
+            let chunks: Vec<Vec<usize>> = items.chunks(3).map(<[usize]>::to_vec).collect();
+            assert_eq!(runs_of(items, 3), chunks);
+        }
+    }
+
+    fn config(text: &str) -> crate::model::Config {
         let (config, problems) = crate::config::parse(text);
         config.unwrap_or_else(|| panic!("{problems:#?}"))
     }
@@ -561,7 +611,7 @@ mode = "enforce"
     }
 
     fn run(text: &str, lock: &Lock, at: i64) -> Plan {
-        plan(&config(text), lock, t(at), &[])
+        plan(config(text).domains, lock, t(at), &[])
     }
 
     fn kinds(p: &Plan) -> Vec<(&str, &str)> {
@@ -705,7 +755,7 @@ mode = "enforce"
                 && refused.refusals[0].contains("--forget b.example")
         );
         let forgotten = plan(
-            &config(&without_b),
+            config(&without_b).domains,
             &first.lock,
             t(T0 + DAY),
             &["b.example".into()],

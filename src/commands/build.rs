@@ -161,7 +161,7 @@ pub fn build_locked(
 fn build_loaded(
     ctx: &Context,
     args: &BuildArgs,
-    loaded: config::Loaded,
+    mut loaded: config::Loaded,
     ui: &mut dyn Ui,
     state: State,
     started: Instant,
@@ -176,7 +176,7 @@ fn build_loaded(
     let now = crate::clock::now()?;
     let forget: Vec<String> = args.forget.iter().map(|d| normalise_domain(d)).collect();
     let plan = plan::plan(
-        &loaded.config,
+        std::mem::take(&mut loaded.config.domains),
         previous.as_ref().unwrap_or(&Lock::new()),
         now,
         &forget,

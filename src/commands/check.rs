@@ -25,7 +25,7 @@ pub fn run(ctx: &Context, args: &CheckArgs, ui: &mut dyn Ui) -> Result<(), Error
     let (lock_path, lock_name) = ctx.lock();
     let lock = Lock::load(&lock_path, &lock_name)?.unwrap_or_default();
     let now = crate::clock::now()?;
-    let plan = plan::plan(&loaded.config, &lock, now, &[]);
+    let plan = plan::plan(loaded.config.domains.clone(), &lock, now, &[]);
     let wanted: Vec<String> = args.domains.iter().map(|d| normalise_domain(d)).collect();
     let unknown: Vec<String> = wanted
         .iter()

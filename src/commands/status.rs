@@ -29,7 +29,7 @@ pub fn run(ctx: &Context, args: &StatusArgs, ui: &mut dyn Ui) -> Result<(), Erro
     let (lock_path, lock_name) = ctx.lock();
     let lock = Lock::load(&lock_path, &lock_name)?.unwrap_or_default();
     let now = crate::clock::now()?;
-    let plan = plan::plan(&loaded.config, &lock, now, &[]);
+    let plan = plan::plan(loaded.config.domains.clone(), &lock, now, &[]);
     let mut names: Vec<String> = lock.domains.keys().cloned().collect();
     names.extend(plan.domains.iter().map(|d| d.domain.name.to_string()));
     names.sort();

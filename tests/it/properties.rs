@@ -65,7 +65,7 @@ proptest! {
         let (config, _) = mtasts::config::parse(&text);
         let Some(config) = config else { return Ok(()) };
         let now = mtasts::clock::from_epoch("1764288000").unwrap();
-        let plan = plan(&config, &Lock::new(), now, &[]);
+        let plan = plan(config.domains.clone(), &Lock::new(), now, &[]);
         let templates = Templates::load(None).unwrap();
         let out = tempfile::tempdir().unwrap();
         let (previous, _) = Previous::load(out.path(), false);
