@@ -105,7 +105,7 @@ fn zone_line(r: &Record) -> String {
 }
 
 fn records_of(d: &DomainPlan, owner_prefix: &str) -> String {
-    d.records
+    d.records()
         .iter()
         .filter(|r| r.owner.starts_with(owner_prefix))
         .map(zone_line)

@@ -54,8 +54,6 @@ pub struct DomainPlan {
     pub change: Change,
     /// Lifecycle stage after this build.
     pub stage: Stage,
-    /// DNS records in publishing order (empty once retired).
-    pub records: Vec<Record>,
     /// For a retiring domain: when its files and records may go.
     pub remove_after: Option<DateTime<Utc>>,
 }
@@ -64,6 +62,15 @@ impl DomainPlan {
     /// Whether the domain's files and records are part of the output.
     pub fn published(&self) -> bool {
         matches!(self.stage, Stage::Active | Stage::Retiring)
+    }
+
+    /// DNS records in publishing order (none once retired).
+    pub fn records(&self) -> Vec<Record> {
+        if self.published() {
+            records::for_domain(&self.domain, &self.id)
+        } else {
+            Vec::new()
+        }
     }
 
     /// The mode senders see (none while retiring).
@@ -228,7 +235,6 @@ struct Outcome {
     id: String,
     change: Change,
     stage: Stage,
-    records: Vec<Record>,
     remove_after: Option<DateTime<Utc>>,
 }
 
@@ -245,7 +251,6 @@ fn plan_domain(
         id: o.id,
         change: o.change,
         stage: o.stage,
-        records: o.records,
         remove_after: o.remove_after,
     };
     (plan, entry)
@@ -270,7 +275,6 @@ fn outcome(
         id: prev.map(|e| e.id.clone()).unwrap_or_default(),
         change: Change::Unchanged,
         stage: prev.map_or(Stage::Retired, |e| e.stage),
-        records: Vec::new(),
         remove_after: None,
     };
 
@@ -449,7 +453,6 @@ fn outcome(
             until: Some(remove_after),
         });
     }
-    result.records = records::for_domain(d, &result.id);
     (result, Some(entry))
 }
 
@@ -670,7 +673,7 @@ mode = "enforce"
         );
         let next = run(&edited, &first.lock, T0 + DAY);
         assert_eq!(next.domains[1].change, Change::Unchanged);
-        assert_eq!(next.domains[1].records.len(), 3);
+        assert_eq!(next.domains[1].records().len(), 3);
     }
 
     #[test]
@@ -824,7 +827,7 @@ mode = "enforce"
             (p3.domains[0].stage, p3.domains[0].change),
             (Stage::Retiring, Change::Unchanged)
         );
-        assert!(p3.domains[0].published() && !p3.domains[0].records.is_empty());
+        assert!(p3.domains[0].published() && !p3.domains[0].records().is_empty());
         assert!(p3.lock_changes.is_empty());
         // ... and leaving the config is still refused.
         let without_a = "[domains.\"b.example\"]\nmx = [\"mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n";
@@ -832,7 +835,7 @@ mode = "enforce"
         // After it, nothing is published and the lock says retired.
         let p4 = run(&retire, &p3.lock, T0 + 32 * DAY + 3601);
         assert_eq!(p4.domains[0].stage, Stage::Retired);
-        assert!(!p4.domains[0].published() && p4.domains[0].records.is_empty());
+        assert!(!p4.domains[0].published() && p4.domains[0].records().is_empty());
         let retired = p4.warnings.iter().find(|w| w.kind == "retired").unwrap();
         assert!(
             retired.text.contains("_mta-sts.a.example. TXT")

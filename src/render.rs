@@ -8,7 +8,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::error::Error;
 use crate::manifest::Digest;
-use crate::model::{Nginx, Vhosts};
+use crate::model::{Nginx, PolicyHost, Vhosts};
 use crate::plan::DomainPlan;
 
 /// Template name of the nginx vhost snippet.
@@ -97,7 +97,7 @@ struct ZoneContext<'a> {
     domain_unicode: String,
     id: &'a str,
     mode: &'a str,
-    records: &'a [crate::records::Record],
+    records: Vec<crate::records::Record>,
 }
 
 impl Templates {
@@ -152,7 +152,7 @@ impl Templates {
                 domain_unicode: domain_unicode.clone(),
                 id: &plan.id,
                 mode: plan.domain.mode.as_str(),
-                records: &plan.records,
+                records: plan.records(),
             },
             nginx: NginxContext {
                 domain: d.as_str(),
@@ -170,26 +170,34 @@ impl Templates {
     }
 
     /// sha256 over everything one domain's files are rendered from: this release and the
-    /// templates, the `[nginx]` settings, and the domain's name, id, mode, records and policy
-    /// bytes. These are exactly the fields `inputs` builds its contexts from (keep the two in
-    /// step), so equal digests render equal files and an unchanged domain is not rendered again.
+    /// templates, the `[nginx]` settings, and the domain's name, id, mode and policy bytes, and
+    /// what its records are made from (TTL, policy host, report URIs). These are exactly the
+    /// fields `inputs` builds its contexts from (keep the two in step), so equal digests render
+    /// equal files and an unchanged domain is not rendered again.
     pub fn digest(&self, plan: &DomainPlan, nginx: &Nginx) -> Digest {
+        let d = &plan.domain;
+        let ttl = d.ttl.to_le_bytes();
+        let addresses: Vec<String>;
         let mut fields = nginx_fields(nginx);
         fields.extend([
-            plan.domain.name.as_str().as_bytes(),
+            d.name.as_str().as_bytes(),
             plan.id.as_bytes(),
-            plan.domain.mode.as_str().as_bytes(),
+            d.mode.as_str().as_bytes(),
             plan.policy.as_bytes(),
+            &ttl,
         ]);
-        let ttls: Vec<[u8; 4]> = plan.records.iter().map(|r| r.ttl.to_le_bytes()).collect();
-        for (r, ttl) in plan.records.iter().zip(&ttls) {
-            fields.extend([
-                r.owner.as_bytes(),
-                ttl,
-                r.rtype.as_bytes(),
-                r.rdata.as_bytes(),
-            ]);
+        match &d.policy_host {
+            PolicyHost::Cname(target) => {
+                fields.extend([b"cname".as_slice(), target.as_str().as_bytes()])
+            }
+            PolicyHost::Addresses(ips) => {
+                addresses = ips.iter().map(ToString::to_string).collect();
+                fields.push(b"addresses");
+                fields.extend(addresses.iter().map(|a| a.as_bytes()));
+            }
         }
+        fields.push(b"rua");
+        fields.extend(d.tlsrpt_rua.iter().map(|r| r.as_bytes()));
         self.hash(nginx.listen.len(), fields)
     }
 
@@ -312,6 +320,53 @@ mod tests {
                 assert_eq!(line, 2);
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// The digest of the one domain of `settings`, planned on an empty lock at a fixed time.
+    fn digest_of(settings: &str, nginx: &str) -> Digest {
+        let text = format!("[domains.\"a.example\"]\n{settings}\n[nginx]\n{nginx}\n");
+        let (config, problems) = crate::config::parse(&text);
+        let config = config.unwrap_or_else(|| panic!("{problems:?}"));
+        let now = crate::clock::from_epoch("1764288000").unwrap();
+        let plan = crate::plan::plan(config.domains, &crate::state::Lock::new(), now, &[]);
+        Templates::load(None)
+            .unwrap()
+            .digest(&plan.domains[0], &config.nginx)
+    }
+
+    #[test]
+    fn every_input_of_a_domain_s_files_is_in_its_digest() {
+        let base = "mx = [\"mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n";
+        let variants = [
+            (base.to_string(), ""),
+            (format!("{base}ttl = 300"), ""),
+            (format!("{base}tlsrpt_rua = [\"mailto:t@example.net\"]"), ""),
+            (format!("{base}max_age = 1209600"), ""),
+            (format!("{base}mode = \"enforce\""), ""),
+            (format!("{base}id = \"pinned1\""), ""),
+            (base.replace("mail.example.net", "other.example.net"), ""),
+            (
+                base.replace(
+                    "policy_cname = \"mail.example.net\"",
+                    "policy_addresses = [\"192.0.2.1\"]",
+                ),
+                "",
+            ),
+            (base.to_string(), "listen = [\"8443 ssl\"]"),
+            (base.to_string(), "certificate = \"/x/{host}.pem\""),
+            (base.to_string(), "vhosts = \"shared\""),
+        ];
+        let digests: Vec<Digest> = variants.iter().map(|(s, n)| digest_of(s, n)).collect();
+        assert_eq!(digest_of(base, ""), digests[0], "not deterministic");
+        for (i, a) in digests.iter().enumerate() {
+            for (j, b) in digests.iter().enumerate().skip(i + 1) {
+                assert_ne!(
+                    a, b,
+                    "{:?} and {:?} share a digest",
+                    variants[i], variants[j]
+                );
+            }
         }
     }
 
