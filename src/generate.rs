@@ -34,6 +34,29 @@ pub fn write_tree(
     dry_run: bool,
 ) -> Result<Report, Error> {
     let writer = Writer::new(out, previous, dry_run)?;
+    write_with(plan, nginx, templates, writer, previous).map(|(report, _)| report)
+}
+
+/// `write_tree` that also returns the manifest it wrote, if it wrote one, as the next build's
+/// `Previous` (for `watch`, which need not read it back).
+pub fn write_tree_remembering(
+    plan: &Plan,
+    nginx: &Nginx,
+    templates: &Templates,
+    out: &std::path::Path,
+    previous: &Previous,
+) -> Result<(Report, Option<Previous>), Error> {
+    let writer = Writer::new(out, previous, false)?.remembering();
+    write_with(plan, nginx, templates, writer, previous)
+}
+
+fn write_with(
+    plan: &Plan,
+    nginx: &Nginx,
+    templates: &Templates,
+    writer: Writer,
+    previous: &Previous,
+) -> Result<(Report, Option<Previous>), Error> {
     let generated = generate(plan, nginx, templates, &writer, previous)?;
     writer.finish(
         generated.batches,

@@ -44,6 +44,7 @@ pub struct Report {
 }
 
 /// What the previous build left: its manifest, and whether the disk can be assumed to match it.
+#[derive(Default)]
 pub struct Previous {
     recorded: Recorded,
     manifest_sha: Option<Digest>,
@@ -72,13 +73,7 @@ impl Previous {
             },
             _ => (None, None, None),
         };
-        let trusted = recorded.as_ref().is_some_and(|r| {
-            !verify
-                && !out.join(IN_PROGRESS).exists()
-                && top_dirs(r)
-                    .iter()
-                    .all(|d| fs::symlink_metadata(out.join(d)).is_ok_and(|m| m.is_dir()))
-        });
+        let trusted = recorded.as_ref().is_some_and(|r| trust(r, out, verify));
         (
             Previous {
                 recorded: recorded.unwrap_or_default(),
@@ -87,6 +82,13 @@ impl Previous {
             },
             warning,
         )
+    }
+
+    /// The same manifest, still in memory, for the next build of a long-running `watch`; whether
+    /// the tree is trusted is decided again.
+    pub fn reuse(mut self, out: &Path, verify: bool) -> Previous {
+        self.trusted = self.manifest_sha.is_some() && trust(&self.recorded, out, verify);
+        self
     }
 
     /// Whether files the manifest lists with the planned hash are taken as they are, unread.
@@ -135,6 +137,16 @@ impl Previous {
     }
 }
 
+/// Whether the files `r` lists can be taken to be as it says without reading them: not when
+/// asked to verify, after a build that did not finish, or when a directory it lists is gone.
+fn trust(r: &Recorded, out: &Path, verify: bool) -> bool {
+    !verify
+        && !out.join(IN_PROGRESS).exists()
+        && top_dirs(r)
+            .iter()
+            .all(|d| fs::symlink_metadata(out.join(d)).is_ok_and(|m| m.is_dir()))
+}
+
 /// The top-level directories a manifest lists files under.
 fn top_dirs(r: &Recorded) -> BTreeSet<&str> {
     r.files
@@ -176,6 +188,7 @@ pub struct Writer<'p> {
     created: std::sync::Mutex<Vec<PathBuf>>,
     renamed: bool,
     finished: bool,
+    remember: bool,
 }
 
 impl<'p> Writer<'p> {
@@ -195,7 +208,14 @@ impl<'p> Writer<'p> {
             created: std::sync::Mutex::new(Vec::new()),
             renamed: false,
             finished: false,
+            remember: false,
         })
+    }
+
+    /// Makes `finish` return the manifest it writes, as the next build's `Previous`.
+    pub fn remembering(mut self) -> Self {
+        self.remember = true;
+        self
     }
 
     /// An empty batch for one worker.
@@ -263,21 +283,23 @@ impl<'p> Writer<'p> {
 
     /// Renames every staged file into place (by class, then in offer order), removes the
     /// files the previous manifest lists and `files` lacks, then writes the manifest of
-    /// `hosts`, `files` and `domains`.
+    /// `hosts`, `files` and `domains`. When remembering, a manifest written anew is returned
+    /// as the next build's `Previous`.
     pub fn finish(
         mut self,
         mut batches: Vec<Batch>,
         mut files: Vec<FileEntry>,
         domains: &[DomainEntry],
         hosts: &Digest,
-    ) -> Result<Report, Error> {
+    ) -> Result<(Report, Option<Previous>), Error> {
         let staged_any = batches.iter().any(|b| !b.staged.is_empty());
         if !staged_any && self.previous.lists_exactly(hosts, &files, domains) {
             self.finished = true;
-            return Ok(Report {
+            let report = Report {
                 unchanged: files.len() + 1,
                 ..Report::default()
-            });
+            };
+            return Ok((report, None));
         }
         let mut report = Report {
             unchanged: batches.iter().map(|b| b.unchanged).sum::<usize>(),
@@ -317,18 +339,32 @@ impl<'p> Writer<'p> {
         };
         report.unchanged += usize::from(manifest_same);
         let stale = self.stale(&files);
-        drop(files);
+        let next = (self.remember && !self.dry_run && !manifest_same).then(|| Previous {
+            recorded: Recorded {
+                files: files
+                    .into_iter()
+                    .map(|f| (f.path, (f.sha256, f.size)))
+                    .collect(),
+                inputs: domains
+                    .iter()
+                    .map(|d| (d.domain.clone(), d.inputs))
+                    .collect(),
+                hosts: Some(*hosts),
+            },
+            manifest_sha: Some(crate::plan::sha256(&manifest)),
+            trusted: true,
+        });
         if self.dry_run {
             if !manifest_same {
                 report.written.push(crate::manifest::PATH.into());
             }
             report.removed = stale;
             self.finished = true;
-            return Ok(report);
+            return Ok((report, None));
         }
         if report.written.is_empty() && stale.is_empty() && manifest_same {
             self.finished = true;
-            return Ok(report);
+            return Ok((report, None));
         }
         self.begin()?;
         for rel in stale {
@@ -343,7 +379,7 @@ impl<'p> Writer<'p> {
         }
         self.finished = true;
         let _ = fs::remove_file(self.out.join(IN_PROGRESS));
-        Ok(report)
+        Ok((report, next))
     }
 
     /// Creates the output directory and the in-progress marker before the first temp file.
@@ -645,7 +681,9 @@ mod tests {
                 body.as_bytes(),
             )?);
         }
-        writer.finish(vec![batch], entries, &[], &[0; 32])
+        writer
+            .finish(vec![batch], entries, &[], &[0; 32])
+            .map(|(report, _)| report)
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::{Context, Ui};
 use crate::cli::{BuildArgs, Format};
 use crate::config;
 use crate::error::Error;
-use crate::generate::write_tree;
+use crate::generate::{write_tree, write_tree_remembering};
 use crate::model::Vhosts;
 use crate::output;
 use crate::plan::{self, Change, Plan};
@@ -23,7 +23,7 @@ pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error
     // The lock and the manifest are read while the config is parsed; they are read again below
     // if another build replaced them before this one held the work lock.
     let (loaded, state) = std::thread::scope(|s| {
-        let state = s.spawn(|| State::read(ctx, &out, args.verify, None));
+        let state = s.spawn(|| State::read(ctx, &out, args.verify, Cache::default()));
         let loaded = config::load(&ctx.config, &ctx.config_name);
         (loaded, joined(state))
     });
@@ -41,9 +41,9 @@ pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error
     let state = if state.current(ctx, &out) {
         state
     } else {
-        State::read(ctx, &out, args.verify, None)
+        State::read(ctx, &out, args.verify, Cache::default())
     };
-    let built = build_loaded(ctx, args, loaded, ui, state, started)?;
+    let built = build_loaded(ctx, args, loaded, ui, state, started, false)?;
     match args.format {
         Format::Text => built.text(ui),
         Format::Json => ui.out(&built.json()),
@@ -77,16 +77,24 @@ struct State {
 }
 
 impl State {
-    /// Reads the lock (unless `cached` already holds it) and the manifest, side by side.
-    fn read(ctx: &Context, out: &std::path::Path, verify: bool, cached: Option<Lock>) -> State {
+    /// Reads the lock and the manifest side by side, unless `cache` holds them as their files
+    /// still are.
+    fn read(ctx: &Context, out: &std::path::Path, verify: bool, cache: Cache) -> State {
         let (lock_path, lock_name) = ctx.lock();
         let manifest_path = out.join(crate::manifest::PATH);
         let lock_stamp = stamp(&lock_path);
         let manifest_stamp = stamp(&manifest_path);
+        let cached_lock = cache.lock.filter(|(s, _)| Some(s) == lock_stamp.as_ref());
+        let cached_manifest = cache
+            .manifest
+            .filter(|(s, _)| Some(s) == manifest_stamp.as_ref());
         std::thread::scope(|s| {
-            let manifest = s.spawn(|| output::Previous::load(out, verify));
-            let lock = match cached {
-                Some(lock) => Ok(Some(lock)),
+            let manifest = s.spawn(|| match cached_manifest {
+                Some((_, previous)) => (previous.reuse(out, verify), None),
+                None => output::Previous::load(out, verify),
+            });
+            let lock = match cached_lock {
+                Some((_, lock)) => Ok(Some(lock)),
                 None => Lock::load(&lock_path, &lock_name),
             };
             let (previous, manifest_warning) = joined(manifest);
@@ -115,14 +123,20 @@ pub struct Built {
     lock_changed: bool,
     dry_run: bool,
     millis: u128,
+    /// The manifest now in the output: the one this build wrote, or the one it found.
+    manifest: output::Previous,
     /// What the build was made from, kept so that a one-shot `build` need not drop it.
-    _inputs: (config::Loaded, Option<Lock>, output::Previous),
+    _inputs: (config::Loaded, Option<Lock>),
 }
 
-/// The lock a long-running `watch` wrote last, with the identity its file had then: while the
-/// file is unchanged the next rebuild plans from this copy instead of parsing it again.
+/// The lock and the manifest a long-running `watch` wrote last, with the identity their files
+/// had then: while a file is unchanged the next rebuild uses this copy instead of parsing it
+/// again.
 #[derive(Default)]
-pub struct LockCache(Option<(Stamp, Lock)>);
+pub struct Cache {
+    lock: Option<(Stamp, Lock)>,
+    manifest: Option<(Stamp, output::Previous)>,
+}
 
 /// Size, modification time and inode: a lock replaced by rename or edited in place differs.
 type Stamp = (u64, Option<std::time::SystemTime>, u64);
@@ -140,21 +154,16 @@ pub fn build_locked(
     ctx: &Context,
     args: &BuildArgs,
     ui: &mut dyn Ui,
-    cache: &mut LockCache,
+    cache: &mut Cache,
 ) -> Result<Built, Error> {
     let started = Instant::now();
     let loaded = config::load(&ctx.config, &ctx.config_name)?;
-    let (lock_path, _) = ctx.lock();
-    let cached = cache
-        .0
-        .take()
-        .filter(|(s, _)| stamp(&lock_path).as_ref() == Some(s))
-        .map(|(_, lock)| lock);
-    let state = State::read(ctx, &output_dir(ctx, args), args.verify, cached);
-    let mut built = build_loaded(ctx, args, loaded, ui, state, started)?;
-    if let Some(s) = stamp(&lock_path) {
-        cache.0 = Some((s, std::mem::take(&mut built.plan.lock)));
-    }
+    let out = output_dir(ctx, args);
+    let state = State::read(ctx, &out, args.verify, std::mem::take(cache));
+    let mut built = build_loaded(ctx, args, loaded, ui, state, started, true)?;
+    cache.lock = stamp(&ctx.lock().0).map(|s| (s, std::mem::take(&mut built.plan.lock)));
+    cache.manifest =
+        stamp(&out.join(crate::manifest::PATH)).map(|s| (s, std::mem::take(&mut built.manifest)));
     Ok(built)
 }
 
@@ -165,6 +174,7 @@ fn build_loaded(
     ui: &mut dyn Ui,
     state: State,
     started: Instant,
+    remember: bool,
 ) -> Result<Built, Error> {
     for w in &loaded.warnings {
         ui.problem(w, &loaded.file);
@@ -202,14 +212,13 @@ fn build_loaded(
             "{hosts} policy hosts with one nginx server block each: nginx needs seconds and hundreds of MB to load them; set `vhosts = \"shared\"` in [nginx] (see the README)"
         ));
     }
-    let report = write_tree(
-        &plan,
-        &loaded.config.nginx,
-        &templates,
-        &out,
-        &manifest,
-        args.dry_run,
-    )?;
+    let nginx = &loaded.config.nginx;
+    let (report, written) = if remember && !args.dry_run {
+        write_tree_remembering(&plan, nginx, &templates, &out, &manifest)?
+    } else {
+        let report = write_tree(&plan, nginx, &templates, &out, &manifest, args.dry_run)?;
+        (report, None)
+    };
     if let Some(w) = manifest_warning {
         ui.warn(&w);
     }
@@ -223,7 +232,8 @@ fn build_loaded(
         report,
         out,
         lock_changed: !lock_unchanged,
-        _inputs: (loaded, previous, manifest),
+        manifest: written.unwrap_or(manifest),
+        _inputs: (loaded, previous),
         dry_run: args.dry_run,
         millis: started.elapsed().as_millis(),
     })

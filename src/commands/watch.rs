@@ -9,7 +9,7 @@ use std::time::Duration;
 use notify::{EventKind, RecursiveMode, Watcher};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, FileIdCache, RecommendedCache};
 
-use super::build::{LockCache, build_locked};
+use super::build::{Cache, build_locked};
 use super::{Context, Ui};
 use crate::cli::{BuildArgs, Format, WatchArgs};
 use crate::error::Error;
@@ -103,7 +103,7 @@ pub fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error
         forget: Vec::new(),
         wait: 0,
     };
-    let mut cache = LockCache::default();
+    let mut cache = Cache::default();
     rebuild(ctx, &build_args, ui, &mut cache);
     for message in rx {
         match message {
@@ -133,7 +133,7 @@ pub fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error
     Ok(())
 }
 
-fn rebuild(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui, cache: &mut LockCache) {
+fn rebuild(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui, cache: &mut Cache) {
     match build_locked(ctx, args, ui, cache) {
         Ok(built) => {
             built.warnings(ui);

@@ -287,3 +287,25 @@ fn watch_plans_from_a_lock_replaced_behind_its_back() {
     assert_eq!(id_of(&p, "a.example"), "20990101000000");
     assert!(p.read("domains.lock").contains("id = \"20990101000000\""));
 }
+
+#[test]
+fn watch_reads_a_manifest_replaced_behind_its_back() {
+    let p = Project::new(CONFIG);
+    let mut w = Watching::start(&p, &[]);
+    let policy = "output/webroot/mta-sts.a.example/.well-known/mta-sts.txt";
+    let good = p.read(policy);
+    // Someone edits a generated file and removes the manifest: the next rebuild may not trust
+    // the manifest watch remembers, and must compare (and repair) every file.
+    p.write(policy, "edited by hand\n");
+    std::fs::remove_file(p.path().join("output/manifest.json")).unwrap();
+    p.write(
+        "domains.toml",
+        &CONFIG.replace(
+            "[domains.\"b.example\"]",
+            "[domains.\"b.example\"]\nmx = [\"mx2.example.net\"]",
+        ),
+    );
+    w.next_line(|l| l.contains("changed: b.example"));
+    assert_eq!(p.read(policy), good);
+    assert!(p.path().join("output/manifest.json").exists());
+}
