@@ -232,8 +232,16 @@ fn watch_latency(n: usize, runs: usize) -> Duration {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     while !lines.next().unwrap().unwrap().starts_with("rebuilt in ") {}
-    // Keep the pipe drained so that watch never blocks on its output.
-    std::thread::spawn(move || lines.for_each(drop));
+    // Keep the pipe drained so that watch never blocks on its output, and pass on the end of
+    // each rebuild: the next edit goes to an idle watcher, as a person's would.
+    let (done_tx, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if line.starts_with("rebuilt in ") && done_tx.send(()).is_err() {
+                break;
+            }
+        }
+    });
     let policy = dir
         .path()
         .join("output/webroot/mta-sts.domain1.example/.well-known/mta-sts.txt");
@@ -254,6 +262,9 @@ fn watch_latency(n: usize, runs: usize) -> Duration {
             std::thread::sleep(Duration::from_micros(500));
         }
         delays.push(t.elapsed());
+        done.recv_timeout(Duration::from_secs(120))
+            .expect("watch finished its rebuild");
+        std::thread::sleep(Duration::from_millis(100));
     }
     let _ = child.kill();
     let _ = child.wait();
