@@ -138,10 +138,11 @@ pub struct Cache {
     manifest: Option<(Stamp, output::Previous)>,
 }
 
-/// Size, modification time and inode: a lock replaced by rename or edited in place differs.
-type Stamp = (u64, Option<std::time::SystemTime>, u64);
+/// Size, modification time and inode: a file replaced by rename or edited in place differs.
+pub type Stamp = (u64, Option<std::time::SystemTime>, u64);
 
-fn stamp(path: &std::path::Path) -> Option<Stamp> {
+/// The identity of the file at `path` now, if there is one.
+pub fn stamp(path: &std::path::Path) -> Option<Stamp> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(path)
         .ok()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use notify::{EventKind, RecursiveMode, Watcher};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, FileIdCache, RecommendedCache};
 
-use super::build::{Cache, build_locked};
+use super::build::{Cache, build_locked, stamp};
 use super::{Context, Ui};
 use crate::cli::{BuildArgs, Format, WatchArgs};
 use crate::error::Error;
@@ -23,6 +23,9 @@ const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
 enum Message {
     Changed(DebounceEventResult),
+    /// The config file was closed after writing or renamed into place: a finished save, built
+    /// at once rather than after the debounce.
+    Saved,
     Stop,
 }
 
@@ -47,6 +50,7 @@ pub fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error
         let _ = stop.send(Message::Stop);
     })
     .map_err(|e| Error::Setup(format!("cannot handle Ctrl-C and SIGTERM: {e}")))?;
+    let saves = tx.clone();
     let handler = move |result| {
         let _ = tx.send(Message::Changed(result));
     };
@@ -89,6 +93,22 @@ pub fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error
         .map_err(notify_error)?;
     let mut templates_watched =
         templates.is_dir() && watcher.add(&templates, RecursiveMode::Recursive).is_ok();
+    let config_path = dir.join(&config_name);
+    // Polling sees no close or rename events; there every change waits for the debounce.
+    let _saves = if args.poll {
+        None
+    } else {
+        let config_path = config_path.clone();
+        let mut raw = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            if event.is_ok_and(|e| is_save(&e, &config_path)) {
+                let _ = saves.send(Message::Saved);
+            }
+        })
+        .map_err(notify_error)?;
+        raw.watch(&dir, RecursiveMode::NonRecursive)
+            .map_err(notify_error)?;
+        Some(raw)
+    };
     ui.out(&format!(
         "watching {} and {}/ (Ctrl-C to stop)",
         dir.join(&config_name).display(),
@@ -104,10 +124,15 @@ pub fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error
         wait: 0,
     };
     let mut cache = Cache::default();
+    let mut built_from = stamp(&config_path);
     rebuild(ctx, &build_args, ui, &mut cache);
     for message in rx {
         match message {
             Message::Stop => break,
+            Message::Saved => {
+                built_from = stamp(&config_path);
+                rebuild(ctx, &build_args, ui, &mut cache);
+            }
             Message::Changed(Err(errors)) => {
                 for e in errors {
                     ui.warn(&format!("watch: {e}"));
@@ -115,15 +140,21 @@ pub fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error
             }
             Message::Changed(Ok(events)) => {
                 // Reads (our own rebuild opens the config) are not changes.
-                let relevant = events
+                let inputs: Vec<&PathBuf> = events
                     .iter()
                     .filter(|e| !matches!(e.kind, EventKind::Access(_)))
                     .flat_map(|e| e.paths.iter())
-                    .any(|p| is_input(p, &dir, &config_name, &templates));
+                    .filter(|p| is_input(p, &dir, &config_name, &templates))
+                    .collect();
                 if !templates_watched && templates.is_dir() {
                     templates_watched = watcher.add(&templates, RecursiveMode::Recursive).is_ok();
                 }
-                if relevant {
+                // A save of the config was built when it was closed; the same burst, debounced,
+                // finds the file as that build read it and is not built twice.
+                let seen =
+                    inputs.iter().all(|p| **p == config_path) && stamp(&config_path) == built_from;
+                if !inputs.is_empty() && !seen {
+                    built_from = stamp(&config_path);
                     rebuild(ctx, &build_args, ui, &mut cache);
                 }
             }
@@ -143,6 +174,19 @@ fn rebuild(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui, cache: &mut Cache) 
             ui.error(&e);
             ui.out("rebuild failed; the previous output and lock are unchanged; waiting for the next edit");
         }
+    }
+}
+
+/// Whether `event` ends a save of `config`: the file closed after writing, or another file
+/// renamed onto it.
+fn is_save(event: &notify::Event, config: &Path) -> bool {
+    use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
+    match event.kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write))
+        | EventKind::Modify(ModifyKind::Name(RenameMode::To)) => {
+            event.paths.first().is_some_and(|p| p == config)
+        }
+        _ => false,
     }
 }
 

@@ -81,6 +81,19 @@ impl Watching {
         }
     }
 
+    /// The stdout lines printed within `time`.
+    fn lines_within(&mut self, time: Duration) -> Vec<String> {
+        let deadline = Instant::now() + time;
+        let mut lines = Vec::new();
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            lines.push(line);
+        }
+        lines
+    }
+
     /// Waits (bounded) until stderr, read on its own thread, holds `text`.
     fn stderr_has(&self, text: &str) {
         let deadline = Instant::now() + LIMIT;
@@ -308,4 +321,37 @@ fn watch_reads_a_manifest_replaced_behind_its_back() {
     w.next_line(|l| l.contains("changed: b.example"));
     assert_eq!(p.read(policy), good);
     assert!(p.path().join("output/manifest.json").exists());
+}
+
+#[test]
+fn a_save_is_built_once() {
+    let p = Project::new(CONFIG);
+    let mut w = Watching::start(&p, &[]);
+    let edited = CONFIG.replace(
+        "[domains.\"b.example\"]",
+        "[domains.\"b.example\"]\nmx = [\"mx2.example.net\"]",
+    );
+    // Written in place, as `echo > domains.toml` would, then replaced by rename, as most
+    // editors save: each is one rebuild, and none waits for the debounce to notice it.
+    p.write("domains.toml", &edited);
+    w.next_line(|l| l.contains("changed: b.example"));
+    let again: Vec<String> = w
+        .lines_within(Duration::from_millis(500))
+        .into_iter()
+        .filter(|l| l.starts_with("rebuilt in "))
+        .collect();
+    assert!(again.is_empty(), "built twice: {again:?}");
+    p.write("domains.toml.new", CONFIG);
+    std::fs::rename(
+        p.path().join("domains.toml.new"),
+        p.path().join("domains.toml"),
+    )
+    .unwrap();
+    w.next_line(|l| l.contains("changed: b.example"));
+    let again: Vec<String> = w
+        .lines_within(Duration::from_millis(500))
+        .into_iter()
+        .filter(|l| l.starts_with("rebuilt in "))
+        .collect();
+    assert!(again.is_empty(), "built twice: {again:?}");
 }
