@@ -1,5 +1,6 @@
 //! Reading `domains.toml`: text → spanned raw mirror → validated [`Config`](crate::model::Config).
 
+mod fast;
 mod nginx;
 mod raw;
 mod uri;

@@ -16,7 +16,7 @@ pub(crate) struct Sp<T> {
 }
 
 /// Keys that may stand in `[defaults]` and in every `[domains."…"]` table.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct RawSettings {
     pub(crate) mode: Option<Sp<String>>,
     pub(crate) max_age: Option<Sp<i64>>,
@@ -47,7 +47,7 @@ const SETTINGS_KEYS: &[&str] = &[
 const DOMAIN_ONLY_KEYS: &[&str] = &["id", "retire"];
 
 /// The `[nginx]` table.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct RawNginx {
     pub(crate) listen: Option<Sp<Vec<Sp<String>>>>,
     pub(crate) certificate: Option<Sp<String>>,
@@ -65,7 +65,7 @@ const NGINX_KEYS: &[&str] = &[
 ];
 
 /// The whole file.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct RawConfig {
     pub(crate) defaults: RawSettings,
     pub(crate) nginx: RawNginx,
@@ -81,6 +81,14 @@ const TOP_KEYS: &[&str] = &["defaults", "nginx", "domains"];
 /// Parses TOML text into the raw mirror with its schema problems; `Err` holds syntax errors,
 /// after which nothing else is checked.
 pub(crate) fn parse(text: &str) -> Result<(RawConfig, Vec<Problem>), Vec<Problem>> {
+    if let Some(read) = super::fast::parse(text) {
+        return Ok(read);
+    }
+    by_toml(text)
+}
+
+/// `parse` by the TOML parser alone.
+pub(crate) fn by_toml(text: &str) -> Result<(RawConfig, Vec<Problem>), Vec<Problem>> {
     let (doc, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
         let problems = errors
@@ -98,9 +106,10 @@ pub(crate) fn parse(text: &str) -> Result<(RawConfig, Vec<Problem>), Vec<Problem
     Ok((raw, w.problems))
 }
 
+/// Turns a TOML tree into the raw mirror, collecting problems as it goes.
 #[derive(Default)]
-struct Walker {
-    problems: Vec<Problem>,
+pub(crate) struct Walker {
+    pub(crate) problems: Vec<Problem>,
 }
 
 type Entry<'a, 'i> = (
@@ -109,7 +118,7 @@ type Entry<'a, 'i> = (
 );
 
 impl Walker {
-    fn config(&mut self, doc: &DeTable<'_>) -> RawConfig {
+    pub(crate) fn config(&mut self, doc: &DeTable<'_>) -> RawConfig {
         let mut raw = RawConfig::default();
         for (key, value) in doc.iter() {
             match key.get_ref().as_ref() {
