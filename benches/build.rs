@@ -79,7 +79,7 @@ fn measure(cmd: &mut Command) -> Measured {
     }
 }
 
-fn mtasts(dir: &Path, args: &[&str]) -> Command {
+fn mtasts<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_mtasts"));
     c.args(args).current_dir(dir);
     c
@@ -94,17 +94,22 @@ fn bench_size(n: usize, runs: usize) {
     let dir = tempfile::tempdir().unwrap();
     let config = synthetic(n);
     std::fs::write(dir.path().join("domains.toml"), &config).unwrap();
-    let json = ["build", "--format", "json"];
+    // Every measured command writes into a directory of its own and nothing is deleted until
+    // the end: on an ext4 without a journal (this machine's), inodes freed in the last minutes
+    // make every create scan past them (ext4's recently_deleted()), so a command run right
+    // after a mass delete is several times slower than one that is not.
+    let json = |out: &str| ["build", "--format", "json", "-o", out].map(String::from);
     // One build to get the tree the floor unpacks.
-    measure(&mut mtasts(dir.path(), &json));
+    measure(&mut mtasts(dir.path(), &json("tree")));
+    let _ = std::fs::remove_file(dir.path().join("domains.lock"));
     let archive = dir.path().join("tree.tar");
     assert!(
         Command::new("tar")
             .arg("-cf")
             .arg(&archive)
             .arg("-C")
-            .arg(dir.path())
-            .arg("output")
+            .arg(dir.path().join("tree"))
+            .arg(".")
             .status()
             .unwrap()
             .success()
@@ -113,12 +118,12 @@ fn bench_size(n: usize, runs: usize) {
         (vec![], vec![], vec![], vec![], vec![]);
     let (mut py_ratios, mut py_users) = (vec![], vec![]);
     let python = python_with_jinja2();
-    for _ in 0..runs {
-        std::fs::remove_dir_all(dir.path().join("output")).unwrap();
+    let mut out = String::new();
+    for run in 0..runs {
         let _ = std::fs::remove_file(dir.path().join("domains.lock"));
-        let b = measure(&mut mtasts(dir.path(), &json));
-        let floor_dir = dir.path().join("floor");
-        let _ = std::fs::remove_dir_all(&floor_dir);
+        out = format!("output-{run}");
+        let b = measure(&mut mtasts(dir.path(), &json(&out)));
+        let floor_dir = dir.path().join(format!("floor-{run}"));
         std::fs::create_dir(&floor_dir).unwrap();
         let f = measure(
             Command::new("tar")
@@ -129,13 +134,11 @@ fn bench_size(n: usize, runs: usize) {
         );
         ratios.push(b.wall.as_secs_f64() / f.wall.as_secs_f64());
         if let Some(python) = &python {
-            let py_out = dir.path().join("python");
-            let _ = std::fs::remove_dir_all(&py_out);
             let p = measure(
                 Command::new(python)
                     .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/baseline.py"))
                     .arg(dir.path().join("domains.toml"))
-                    .arg(&py_out)
+                    .arg(dir.path().join(format!("python-{run}")))
                     .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("templates")),
             );
             py_ratios.push(p.wall.as_secs_f64() / f.wall.as_secs_f64());
@@ -148,7 +151,7 @@ fn bench_size(n: usize, runs: usize) {
     }
     let full = median(builds);
     let noops: Vec<_> = (0..runs)
-        .map(|_| measure(&mut mtasts(dir.path(), &json)))
+        .map(|_| measure(&mut mtasts(dir.path(), &json(&out))))
         .collect();
     let noop_written: usize = noops.iter().map(|m| written(&m.stdout)).sum();
     let noop = median(noops.iter().map(|m| m.wall.as_secs_f64()).collect());
@@ -164,7 +167,7 @@ fn bench_size(n: usize, runs: usize) {
             1,
         );
         std::fs::write(dir.path().join("domains.toml"), edited).unwrap();
-        let m = measure(&mut mtasts(dir.path(), &json));
+        let m = measure(&mut mtasts(dir.path(), &json(&out)));
         one_written.push(written(&m.stdout));
         one.push(m.wall.as_secs_f64());
     }

@@ -139,6 +139,65 @@ fn entry(fields: Vec<(&str, Value)>) -> Option<Entry> {
     Some(e)
 }
 
+/// Appends the section of `name`'s entry to `out` as the TOML serialiser writes it, when every
+/// string in it is plain and it has no notices; otherwise leaves `out` alone and returns false.
+pub(super) fn write_section(name: &str, e: &Entry, out: &mut String) -> bool {
+    use std::fmt::Write as _;
+    let plain = |s: &str| !s.chars().any(|c| c == '"' || c == '\\' || c.is_control());
+    let strings = [Some(name), Some(&e.id), Some(&e.policy_sha256)]
+        .into_iter()
+        .chain([&e.previous_id, &e.previous_sha256, &e.pin].map(Option::as_deref))
+        .flatten()
+        .chain(e.mx.iter().map(String::as_str));
+    // A name TOML could write as a bare key would not be quoted: leave it to TOML.
+    let bare = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !e.notices.is_empty() || bare || !strings.into_iter().all(plain) {
+        return false;
+    }
+    let date =
+        |d: &chrono::DateTime<chrono::Utc>| serde_json::to_string(d).expect("a date serialises");
+    let _ = write!(
+        out,
+        "[domains.\"{name}\"]\nid = \"{}\"\npolicy_sha256 = \"{}\"\nstage = \"{}\"\nmode = \"{}\"\n\
+         max_age = {}\nmx = [",
+        e.id,
+        e.policy_sha256,
+        e.stage.as_str(),
+        e.mode.as_str(),
+        e.max_age
+    );
+    for (i, mx) in e.mx.iter().enumerate() {
+        let _ = write!(out, "{}\"{mx}\"", if i == 0 { "" } else { ", " });
+    }
+    let _ = write!(
+        out,
+        "]\npublished = {}\nmax_age_high = {}\n",
+        date(&e.published),
+        e.max_age_high
+    );
+    for (key, value) in [
+        ("sts_ended", e.sts_ended.as_ref().map(date)),
+        ("retiring_since", e.retiring_since.as_ref().map(date)),
+        ("remove_after", e.remove_after.as_ref().map(date)),
+        (
+            "previous_id",
+            e.previous_id.as_ref().map(|s| format!("\"{s}\"")),
+        ),
+        (
+            "previous_sha256",
+            e.previous_sha256.as_ref().map(|s| format!("\"{s}\"")),
+        ),
+        ("pin", e.pin.as_ref().map(|s| format!("\"{s}\""))),
+    ] {
+        if let Some(value) = value {
+            let _ = writeln!(out, "{key} = {value}");
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +234,19 @@ mod tests {
             assert!(fast.is_some(), "the fast path refused {text:?}");
             assert_eq!(fast, by_toml(text), "{text}");
         }
+    }
+
+    #[test]
+    fn writes_what_toml_writes() {
+        let (name, entry) = section(FULL).unwrap();
+        let mut fast = String::new();
+        assert!(write_section(&name, &entry, &mut fast));
+        let one = super::super::Part {
+            domains: std::collections::BTreeMap::from([(name, entry)]),
+        };
+        let toml = toml::to_string(&one).unwrap();
+        assert_eq!(fast, toml.strip_prefix("[domains]\n\n").unwrap_or(&toml));
+        assert_eq!(format!("{fast}\n"), FULL);
     }
 
     #[test]
