@@ -2,7 +2,7 @@
 //! atomically (temp file + rename), identical files left alone, stale generated files pruned,
 //! nothing written outside the output directory or through a symlink inside it.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -185,7 +185,7 @@ pub struct Writer<'p> {
     previous: &'p Previous,
     dry_run: bool,
     marker: std::sync::Mutex<bool>,
-    created: std::sync::Mutex<Vec<PathBuf>>,
+    created: std::sync::Mutex<HashSet<PathBuf>>,
     renamed: bool,
     finished: bool,
     remember: bool,
@@ -205,7 +205,7 @@ impl<'p> Writer<'p> {
             previous,
             dry_run,
             marker: std::sync::Mutex::new(false),
-            created: std::sync::Mutex::new(Vec::new()),
+            created: std::sync::Mutex::new(HashSet::new()),
             renamed: false,
             finished: false,
             remember: false,
@@ -252,8 +252,12 @@ impl<'p> Writer<'p> {
             ));
         }
         let target = self.out.join(&entry.path);
+        // Below a directory this build created there is nothing to compare or check.
+        let fresh = parents(&entry.path).any(|d| batch.dirs.get(d) == Some(&true));
         let same = if self.previous.trusted {
             self.previous.file(&entry.path) == Some((entry.sha256, entry.size))
+        } else if fresh {
+            false
         } else {
             target_meta(&target)?;
             same_bytes(&target, bytes)
@@ -266,7 +270,7 @@ impl<'p> Writer<'p> {
             self.begin()?;
             self.make_parents(&entry.path, &mut batch.dirs)?;
             // An untrusted tree had its target checked before the comparison above.
-            if self.previous.trusted {
+            if self.previous.trusted && !fresh {
                 target_meta(&target)?;
             }
             write_new(&temp_path(&target), bytes)?;
@@ -391,7 +395,7 @@ impl<'p> Writer<'p> {
                 self.created
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .push(self.out.clone());
+                    .insert(self.out.clone());
             }
             let marker = self.out.join(IN_PROGRESS);
             fs::write(&marker, b"").map_err(Error::io(&marker))?;
@@ -403,19 +407,20 @@ impl<'p> Writer<'p> {
     /// Creates the missing parents of `rel`; `dirs` holds those known to be real directories.
     fn make_parents(&self, rel: &str, dirs: &mut Dirs) -> Result<(), Error> {
         for dir in parents(rel) {
-            if dirs.contains(dir) {
+            if dirs.contains_key(dir) {
                 continue;
             }
             let path = self.out.join(dir);
-            match fs::create_dir(&path) {
-                Ok(()) => self
-                    .created
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(path),
+            let created = || self.created.lock().unwrap_or_else(|p| p.into_inner());
+            let ours = match fs::create_dir(&path) {
+                Ok(()) => {
+                    created().insert(path);
+                    true
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     match fs::symlink_metadata(&path) {
-                        Ok(m) if m.is_dir() => {}
+                        // Perhaps made by another worker of this build.
+                        Ok(m) if m.is_dir() => created().contains(&path),
                         Ok(m) if m.file_type().is_symlink() => {
                             return Err(unsafe_output(
                                 &path,
@@ -431,8 +436,8 @@ impl<'p> Writer<'p> {
                     }
                 }
                 Err(e) => return Err(Error::io(&path)(e)),
-            }
-            dirs.insert(dir.to_string());
+            };
+            dirs.insert(dir.to_string(), ours);
         }
         Ok(())
     }
@@ -464,7 +469,10 @@ impl Drop for Writer<'_> {
         if self.finished || self.renamed {
             return;
         }
-        let mut created = std::mem::take(self.created.get_mut().unwrap_or_else(|p| p.into_inner()));
+        let mut created: Vec<PathBuf> =
+            std::mem::take(self.created.get_mut().unwrap_or_else(|p| p.into_inner()))
+                .into_iter()
+                .collect();
         if *self.marker.get_mut().unwrap_or_else(|p| p.into_inner()) {
             let _ = fs::remove_file(self.out.join(IN_PROGRESS));
         }
@@ -597,8 +605,9 @@ fn check_root(out: &Path) -> Result<(), Error> {
     }
 }
 
-/// Directories (relative, `/`-separated) known to exist as real directories.
-type Dirs = HashSet<String>;
+/// Directories (relative, `/`-separated) known to exist as real directories, and whether this
+/// build created them.
+type Dirs = HashMap<String, bool>;
 
 /// The parent directories of a relative path, outermost first: `a`, `a/b` for `a/b/c`.
 fn parents(rel: &str) -> impl Iterator<Item = &str> {
