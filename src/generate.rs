@@ -2,8 +2,6 @@
 //! digest matches the previous manifest keeps its files, unrendered and unread; the others are
 //! rendered, hashed, and staged where their bytes differ from what is there.
 
-use serde_json::json;
-
 use crate::error::Error;
 use crate::manifest::{Digest, DomainEntry, FileEntry};
 use crate::model::{Nginx, Vhosts};
@@ -248,12 +246,27 @@ fn certificate_inventory(hosts: &[HostEntry]) -> (String, String) {
         "# mtasts certificate inventory: certificate path, key path, then every host name the\n\
          # certificate must cover (active and retiring domains). One line per certificate.\n",
     );
+    /// One certificate of `certificates.json`.
+    #[derive(serde::Serialize)]
+    struct Certificate<'a> {
+        certificate: &'a str,
+        certificate_key: &'a str,
+        hosts: &'a [&'a str],
+    }
+    #[derive(serde::Serialize)]
+    struct Inventory<'a> {
+        certificates: Vec<Certificate<'a>>,
+    }
     let mut list = Vec::with_capacity(by_cert.len());
     for ((cert, key), names) in &by_cert {
         txt.push_str(&format!("{cert}\t{key}\t{}\n", names.join(" ")));
-        list.push(json!({"certificate": cert, "certificate_key": key, "hosts": names}));
+        list.push(Certificate {
+            certificate: cert,
+            certificate_key: key,
+            hosts: names,
+        });
     }
-    let mut json = serde_json::to_string_pretty(&json!({ "certificates": list }))
+    let mut json = serde_json::to_string_pretty(&Inventory { certificates: list })
         .expect("inventory serialises");
     json.push('\n');
     (txt, json)

@@ -52,27 +52,33 @@ pub fn to_bytes(hosts: &Digest, files: &[FileEntry], domains: &[DomainEntry]) ->
         hex(hosts)
     );
     for (i, f) in files.iter().enumerate() {
+        s.push_str(if i == 0 {
+            "\n    {\"path\": "
+        } else {
+            ",\n    {\"path\": "
+        });
+        push_json_string(&mut s, &f.path);
+        s.push_str(", \"sha256\": \"");
+        push_hex(&mut s, &f.sha256);
         let _ = write!(
             s,
-            "{}\n    {{\"path\": {}, \"sha256\": \"{}\", \"size\": {}, \"media_type\": \"{}\"}}",
-            if i == 0 { "" } else { "," },
-            json_string(&f.path),
-            hex(&f.sha256),
-            f.size,
-            f.media_type
+            "\", \"size\": {}, \"media_type\": \"{}\"}}",
+            f.size, f.media_type
         );
     }
     s.push_str("\n  ],\n  \"domains\": [");
     for (i, d) in domains.iter().enumerate() {
-        let _ = write!(
-            s,
-            "{}\n    {{\"domain\": {}, \"id\": {}, \"mode\": \"{}\", \"inputs\": \"{}\"}}",
-            if i == 0 { "" } else { "," },
-            json_string(&d.domain),
-            json_string(&d.id),
-            d.mode,
-            hex(&d.inputs)
-        );
+        s.push_str(if i == 0 {
+            "\n    {\"domain\": "
+        } else {
+            ",\n    {\"domain\": "
+        });
+        push_json_string(&mut s, &d.domain);
+        s.push_str(", \"id\": ");
+        push_json_string(&mut s, &d.id);
+        let _ = write!(s, ", \"mode\": \"{}\", \"inputs\": \"", d.mode);
+        push_hex(&mut s, &d.inputs);
+        s.push_str("\"}");
     }
     s.push_str("\n  ]\n}\n");
     s.into_bytes()
@@ -231,13 +237,18 @@ fn plain(s: &str) -> bool {
 
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut s, bytes);
+    s
+}
+
+/// Appends `bytes` in lower-case hex.
+fn push_hex(s: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for b in bytes {
         s.push(DIGITS[usize::from(b >> 4)] as char);
         s.push(DIGITS[usize::from(b & 15)] as char);
     }
-    s
 }
 
 fn unhex(s: &str) -> Option<Digest> {
@@ -257,8 +268,15 @@ fn unhex(s: &str) -> Option<Digest> {
     Some(out)
 }
 
-fn json_string(s: &str) -> String {
-    serde_json::to_string(s).expect("a string serialises")
+/// Appends `text` as a JSON string, as serde_json writes it.
+fn push_json_string(s: &mut String, text: &str) {
+    if plain(text) {
+        s.push('"');
+        s.push_str(text);
+        s.push('"');
+    } else {
+        s.push_str(&serde_json::to_string(text).expect("a string serialises"));
+    }
 }
 
 #[cfg(test)]

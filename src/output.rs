@@ -444,6 +444,9 @@ impl<'p> Writer<'p> {
 
     /// Files the previous manifest lists, `files` lacks, and that are safe to delete.
     fn stale(&self, files: &[FileEntry]) -> Vec<String> {
+        if self.previous.recorded.files.is_empty() {
+            return Vec::new();
+        }
         let keep: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
         let mut stale: Vec<String> = self
             .previous
