@@ -197,15 +197,15 @@ fn parse_lines(text: &str) -> Option<Doc<'_>> {
 /// A file line as `to_bytes` writes it, read without a JSON parser when no string in it has
 /// an escape; `None` leaves the line to serde_json.
 fn plain_file(line: &str) -> Option<FileLine<'_>> {
-    let rest = line.strip_prefix("{\"path\": \"")?;
-    let (path, rest) = rest.split_once("\", \"sha256\": \"")?;
-    let (sha256, rest) = rest.split_once("\", \"size\": ")?;
-    let (size, rest) = rest.split_once(", \"media_type\": \"")?;
-    let media_type = rest.strip_suffix("\"}")?;
-    let digits = !size.is_empty()
-        && size.bytes().all(|b| b.is_ascii_digit())
-        && (size == "0" || !size.starts_with('0'));
-    (digits && [path, sha256, media_type].iter().all(|s| plain(s))).then_some(())?;
+    let (path, rest) = quoted(line.strip_prefix("{\"path\": \"")?)?;
+    let (sha256, rest) = quoted(rest.strip_prefix(", \"sha256\": \"")?)?;
+    let rest = rest.strip_prefix(", \"size\": ")?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let (size, rest) = rest.split_at(digits);
+    let (media_type, rest) = quoted(rest.strip_prefix(", \"media_type\": \"")?)?;
+    let plain_size = !size.is_empty() && (size == "0" || !size.starts_with('0'));
+    (plain_size && rest == "}" && [path, sha256, media_type].iter().all(|s| plain(s)))
+        .then_some(())?;
     Some(FileLine {
         path: Cow::Borrowed(path),
         sha256: Cow::Borrowed(sha256),
@@ -215,19 +215,23 @@ fn plain_file(line: &str) -> Option<FileLine<'_>> {
 
 /// A domain line as `to_bytes` writes it, like `plain_file`.
 fn plain_domain(line: &str) -> Option<DomainLine<'_>> {
-    let rest = line.strip_prefix("{\"domain\": \"")?;
-    let (domain, rest) = rest.split_once("\", \"id\": \"")?;
-    let (id, rest) = rest.split_once("\", \"mode\": \"")?;
-    let (mode, rest) = rest.split_once("\", \"inputs\": \"")?;
-    let inputs = rest.strip_suffix("\"}")?;
-    [domain, id, mode, inputs]
-        .iter()
-        .all(|s| plain(s))
-        .then_some(())?;
+    let (domain, rest) = quoted(line.strip_prefix("{\"domain\": \"")?)?;
+    let (id, rest) = quoted(rest.strip_prefix(", \"id\": \"")?)?;
+    let (mode, rest) = quoted(rest.strip_prefix(", \"mode\": \"")?)?;
+    let (inputs, rest) = quoted(rest.strip_prefix(", \"inputs\": \"")?)?;
+    (rest == "}" && [domain, id, mode, inputs].iter().all(|s| plain(s))).then_some(())?;
     Some(DomainLine {
         domain: Cow::Borrowed(domain),
         inputs: Some(Cow::Borrowed(inputs)),
     })
+}
+
+/// The text up to the next double quote, and what follows that quote. A backslash before it
+/// makes the string one `plain` refuses, so the quote found is the closing one whenever it
+/// matters.
+fn quoted(text: &str) -> Option<(&str, &str)> {
+    let end = text.find('"')?;
+    Some((&text[..end], &text[end + 1..]))
 }
 
 /// A JSON string body that means itself: no quote, backslash or control character.

@@ -37,7 +37,9 @@ pub(super) fn section(text: &str) -> Option<(String, Entry)> {
         if line.is_empty() {
             continue;
         }
-        let (key, value) = line.split_once(" = ")?;
+        // Keys hold no blank: the first one is where ` = ` must stand.
+        let (key, value) = line.split_at(line.find(' ')?);
+        let value = value.strip_prefix(" = ")?;
         if fields.iter().any(|(k, _)| *k == key) {
             return None;
         }
@@ -51,9 +53,17 @@ fn value_of(text: &str) -> Option<Value<'_>> {
         if list.is_empty() {
             return Some(Value::List(Vec::new()));
         }
+        // Items are joined by `, `; an item with a comma of its own is then cut and refused.
         return list
-            .split(", ")
-            .map(plain_string)
+            .split(',')
+            .enumerate()
+            .map(|(i, item)| {
+                plain_string(if i == 0 {
+                    item
+                } else {
+                    item.strip_prefix(' ')?
+                })
+            })
             .collect::<Option<Vec<_>>>()
             .map(Value::List);
     }
