@@ -150,6 +150,9 @@ fn bench_size(n: usize, runs: usize) {
         rss.extend(b.rss_kib);
     }
     let full = median(builds);
+    // The full builds, floors and baselines just wrote gigabytes: let the kernel flush them
+    // before timing rebuilds that write next to nothing.
+    let _ = Command::new("sync").status();
     let noops: Vec<_> = (0..runs)
         .map(|_| measure(&mut mtasts(dir.path(), &json(&out))))
         .collect();
