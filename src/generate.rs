@@ -17,8 +17,6 @@ pub struct Generated {
     pub files: Vec<FileEntry>,
     /// Every published domain, in name order.
     pub domains: Vec<DomainEntry>,
-    /// What the files made from every host were rendered from.
-    pub hosts: Digest,
 }
 
 /// Writes (or, for a dry run, compares) the whole tree of `plan` under `out`, against what
@@ -55,23 +53,23 @@ fn write_with(
     writer: Writer,
     previous: &Previous,
 ) -> Result<(Report, Option<Previous>), Error> {
-    let generated = generate(plan, nginx, templates, &writer, previous)?;
+    let (generated, hosts) = generate(plan, nginx, templates, &writer, previous)?;
     writer.finish(
         generated.batches,
         generated.files,
         &generated.domains,
-        &generated.hosts,
+        &hosts,
     )
 }
 
-/// Generates the whole tree of `plan` through `writer`.
+/// Generates the whole tree of `plan` through `writer`; also returns the host-set digest.
 fn generate(
     plan: &Plan,
     nginx: &Nginx,
     templates: &Templates,
     writer: &Writer,
     previous: &Previous,
-) -> Result<Generated, Error> {
+) -> Result<(Generated, Digest), Error> {
     let published: Vec<&DomainPlan> = plan.domains.iter().filter(|d| d.published()).collect();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -87,7 +85,6 @@ fn generate(
                         batches: vec![writer.batch()],
                         files: Vec::with_capacity(part.len() * 3),
                         domains: Vec::with_capacity(part.len()),
-                        hosts: [0; 32],
                     };
                     for d in part {
                         let entry = domain(d, nginx, templates, writer, previous, &mut out)?;
@@ -106,8 +103,9 @@ fn generate(
         batches: Vec::with_capacity(parts.len() + 1),
         files: Vec::with_capacity(published.len() * 3 + 3),
         domains: Vec::with_capacity(published.len()),
-        hosts: templates.hosts_digest(nginx, published.iter().map(|d| d.domain.name.as_str())),
     };
+    let hosts_digest =
+        templates.hosts_digest(nginx, published.iter().map(|d| d.domain.name.as_str()));
     for part in parts {
         let mut part = part?;
         all.batches.append(&mut part.batches);
@@ -128,7 +126,7 @@ fn generate(
     ];
     // The files made from every host are as before when the hosts and settings they were
     // made from are: carry them.
-    if previous.trusted() && previous.hosts() == Some(&all.hosts) {
+    if previous.trusted() && previous.hosts() == Some(&hosts_digest) {
         let kept: Option<Vec<FileEntry>> = globals
             .iter()
             .filter(|g| g.0)
@@ -138,7 +136,7 @@ fn generate(
             all.files
                 .extend(kept.into_iter().map(|f| writer.keep(&mut batch, f)));
             all.batches.push(batch);
-            return Ok(all);
+            return Ok((all, hosts_digest));
         }
     }
     let hosts: Vec<HostEntry> = published
@@ -165,7 +163,7 @@ fn generate(
             .push(writer.offer(&mut batch, Class::Other, path.into(), media_type, bytes)?);
     }
     all.batches.push(batch);
-    Ok(all)
+    Ok((all, hosts_digest))
 }
 
 /// Offers one domain's files (policy, per-host vhost, zone) and returns its manifest entry.

@@ -94,31 +94,10 @@ fn entry(fields: Vec<(&str, Value)>) -> Option<Entry> {
         let d: StrDeserializer<'a, ValueError> = s.into_deserializer();
         T::deserialize(d).ok()
     }
-    let mut id = None;
-    let mut policy_sha256 = None;
-    let mut stage = None;
-    let mut mode = None;
-    let mut max_age = None;
-    let mut mx = None;
-    let mut published = None;
-    let mut max_age_high = None;
-    let mut e = Entry {
-        id: String::new(),
-        policy_sha256: String::new(),
-        stage: super::Stage::Active,
-        mode: crate::model::Mode::None,
-        max_age: 0,
-        mx: Vec::new(),
-        published: chrono::DateTime::UNIX_EPOCH,
-        max_age_high: 0,
-        sts_ended: None,
-        retiring_since: None,
-        remove_after: None,
-        previous_id: None,
-        previous_sha256: None,
-        pin: None,
-        notices: Vec::new(),
-    };
+    let (mut id, mut policy_sha256, mut stage, mut mode) = (None, None, None, None);
+    let (mut max_age, mut mx, mut published, mut max_age_high) = (None, None, None, None);
+    let (mut sts_ended, mut retiring_since, mut remove_after) = (None, None, None);
+    let (mut previous_id, mut previous_sha256, mut pin) = (None, None, None);
     for (key, value) in fields {
         match (key, value) {
             ("id", Value::Str(s)) => id = Some(s.to_string()),
@@ -129,24 +108,32 @@ fn entry(fields: Vec<(&str, Value)>) -> Option<Entry> {
             ("mx", Value::List(l)) => mx = Some(l.into_iter().map(str::to_string).collect()),
             ("published", Value::Str(s)) => published = Some(de(s)?),
             ("max_age_high", Value::Int(n)) => max_age_high = Some(n),
-            ("sts_ended", Value::Str(s)) => e.sts_ended = Some(de(s)?),
-            ("retiring_since", Value::Str(s)) => e.retiring_since = Some(de(s)?),
-            ("remove_after", Value::Str(s)) => e.remove_after = Some(de(s)?),
-            ("previous_id", Value::Str(s)) => e.previous_id = Some(s.to_string()),
-            ("previous_sha256", Value::Str(s)) => e.previous_sha256 = Some(s.to_string()),
-            ("pin", Value::Str(s)) => e.pin = Some(s.to_string()),
+            ("sts_ended", Value::Str(s)) => sts_ended = Some(de(s)?),
+            ("retiring_since", Value::Str(s)) => retiring_since = Some(de(s)?),
+            ("remove_after", Value::Str(s)) => remove_after = Some(de(s)?),
+            ("previous_id", Value::Str(s)) => previous_id = Some(s.to_string()),
+            ("previous_sha256", Value::Str(s)) => previous_sha256 = Some(s.to_string()),
+            ("pin", Value::Str(s)) => pin = Some(s.to_string()),
             _ => return None,
         }
     }
-    e.id = id?;
-    e.policy_sha256 = policy_sha256?;
-    e.stage = stage?;
-    e.mode = mode?;
-    e.max_age = max_age?;
-    e.mx = mx?;
-    e.published = published?;
-    e.max_age_high = max_age_high?;
-    Some(e)
+    Some(Entry {
+        id: id?,
+        policy_sha256: policy_sha256?,
+        stage: stage?,
+        mode: mode?,
+        max_age: max_age?,
+        mx: mx?,
+        published: published?,
+        max_age_high: max_age_high?,
+        sts_ended,
+        retiring_since,
+        remove_after,
+        previous_id,
+        previous_sha256,
+        pin,
+        notices: Vec::new(),
+    })
 }
 
 /// Appends the section of `name`'s entry to `out` as the TOML serialiser writes it, when every

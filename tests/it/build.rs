@@ -91,14 +91,9 @@ fn certificate_inventories_follow_the_hosts_and_the_nginx_settings_only() {
         "domains.toml",
         &CONFIG.replace("mode = \"enforce\"", "mode = \"testing\""),
     );
-    let out = p.run(&["build", "--format", "json"]).ok();
-    let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let written: Vec<&str> = summary["files"]["written"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f.as_str().unwrap())
-        .collect();
+    let summary: serde_json::Value =
+        serde_json::from_str(&p.run(&["build", "--format", "json"]).ok()).unwrap();
+    let written = written(&summary);
     assert!(
         !written.iter().any(|f| f.starts_with("certificates")),
         "{written:?}"
@@ -261,6 +256,16 @@ fn dry_run_writes_nothing_and_says_what_would_change() {
     assert_eq!(tree(p.path()), before);
 }
 
+/// The files a `--format json` summary lists as written.
+fn written(summary: &serde_json::Value) -> Vec<&str> {
+    summary["files"]["written"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect()
+}
+
 #[test]
 fn json_summary_is_machine_readable() {
     let p = Project::new(CONFIG);
@@ -270,14 +275,8 @@ fn json_summary_is_machine_readable() {
     assert_eq!(doc["domains"][0]["id"], "20251128000000");
     assert_eq!(doc["domains"][0]["mode"], "enforce");
     assert_eq!(doc["domains"][0]["changed"], true);
-    let written: Vec<&str> = doc["files"]["written"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
     assert_eq!(
-        written,
+        written(&doc),
         [
             "webroot/mta-sts.a.example/.well-known/mta-sts.txt",
             "webroot/mta-sts.b.example/.well-known/mta-sts.txt",

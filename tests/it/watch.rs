@@ -81,15 +81,17 @@ impl Watching {
         }
     }
 
-    /// The stdout lines printed within `time`.
-    fn lines_within(&mut self, time: Duration) -> Vec<String> {
+    /// The rebuild lines printed within `time`.
+    fn rebuilds_within(&mut self, time: Duration) -> Vec<String> {
         let deadline = Instant::now() + time;
         let mut lines = Vec::new();
         while let Ok(line) = self
             .lines
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
         {
-            lines.push(line);
+            if line.starts_with("rebuilt in ") {
+                lines.push(line);
+            }
         }
         lines
     }
@@ -146,13 +148,7 @@ fn edits_change_only_the_edited_domain(extra: &[&str]) {
     let p = Project::new(CONFIG);
     let mut w = Watching::start(&p, extra);
     let (a, b) = (id_of(&p, "a.example"), id_of(&p, "b.example"));
-    p.write(
-        "domains.toml",
-        &CONFIG.replace(
-            "[domains.\"b.example\"]",
-            "[domains.\"b.example\"]\nmx = [\"mx2.example.net\"]",
-        ),
-    );
+    p.write("domains.toml", &b_on_mx2());
     let line = w.next_line(|l| l.contains("b.example"));
     assert!(
         line.contains("changed: b.example 20251128000001;"),
@@ -289,13 +285,7 @@ fn watch_plans_from_a_lock_replaced_behind_its_back() {
         p.path().join("domains.lock"),
     )
     .unwrap();
-    p.write(
-        "domains.toml",
-        &CONFIG.replace(
-            "[domains.\"b.example\"]",
-            "[domains.\"b.example\"]\nmx = [\"mx2.example.net\"]",
-        ),
-    );
+    p.write("domains.toml", &b_on_mx2());
     w.next_line(|l| l.contains("changed: b.example"));
     assert_eq!(id_of(&p, "a.example"), "20990101000000");
     assert!(p.read("domains.lock").contains("id = \"20990101000000\""));
@@ -311,35 +301,30 @@ fn watch_reads_a_manifest_replaced_behind_its_back() {
     // the manifest watch remembers, and must compare (and repair) every file.
     p.write(policy, "edited by hand\n");
     std::fs::remove_file(p.path().join("output/manifest.json")).unwrap();
-    p.write(
-        "domains.toml",
-        &CONFIG.replace(
-            "[domains.\"b.example\"]",
-            "[domains.\"b.example\"]\nmx = [\"mx2.example.net\"]",
-        ),
-    );
+    p.write("domains.toml", &b_on_mx2());
     w.next_line(|l| l.contains("changed: b.example"));
     assert_eq!(p.read(policy), good);
     assert!(p.path().join("output/manifest.json").exists());
+}
+
+/// The config with b.example's mx changed.
+fn b_on_mx2() -> String {
+    CONFIG.replace(
+        "[domains.\"b.example\"]",
+        "[domains.\"b.example\"]\nmx = [\"mx2.example.net\"]",
+    )
 }
 
 #[test]
 fn a_save_is_built_once() {
     let p = Project::new(CONFIG);
     let mut w = Watching::start(&p, &[]);
-    let edited = CONFIG.replace(
-        "[domains.\"b.example\"]",
-        "[domains.\"b.example\"]\nmx = [\"mx2.example.net\"]",
-    );
+    let edited = b_on_mx2();
     // Written in place, as `echo > domains.toml` would, then replaced by rename, as most
     // editors save: each is one rebuild, and none waits for the debounce to notice it.
     p.write("domains.toml", &edited);
     w.next_line(|l| l.contains("changed: b.example"));
-    let again: Vec<String> = w
-        .lines_within(Duration::from_millis(500))
-        .into_iter()
-        .filter(|l| l.starts_with("rebuilt in "))
-        .collect();
+    let again = w.rebuilds_within(Duration::from_millis(500));
     assert!(again.is_empty(), "built twice: {again:?}");
     p.write("domains.toml.new", CONFIG);
     std::fs::rename(
@@ -348,10 +333,6 @@ fn a_save_is_built_once() {
     )
     .unwrap();
     w.next_line(|l| l.contains("changed: b.example"));
-    let again: Vec<String> = w
-        .lines_within(Duration::from_millis(500))
-        .into_iter()
-        .filter(|l| l.starts_with("rebuilt in "))
-        .collect();
+    let again = w.rebuilds_within(Duration::from_millis(500));
     assert!(again.is_empty(), "built twice: {again:?}");
 }
