@@ -28,3 +28,4 @@ pub mod records;
 pub mod render;
 pub mod report;
 pub mod state;
+pub mod table;

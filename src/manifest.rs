@@ -3,10 +3,13 @@
 //! `grep` and cheap to parse.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write};
 
 use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::table::Table;
 
 /// The manifest's own path inside the output directory.
 pub const PATH: &str = "manifest.json";
@@ -41,56 +44,66 @@ pub struct DomainEntry {
     pub inputs: Digest,
 }
 
-/// The manifest text: `hosts` (the digest of everything the files made from all hosts were
-/// rendered from), `files` sorted by path, `domains` by name; no timestamps, so the same
-/// inputs give the same bytes.
-pub fn to_bytes(hosts: &Digest, files: &[FileEntry], domains: &[DomainEntry]) -> Vec<u8> {
-    let mut s = String::with_capacity(files.len() * 140 + domains.len() * 160 + 160);
-    let _ = write!(
-        s,
+/// Writes the manifest text: `hosts` (the digest of everything the files made from all hosts
+/// were rendered from), `files` sorted by path, `domains` by name; no timestamps, so the same
+/// inputs give the same bytes. It is streamed: at 100,000 domains it is 70 MB.
+pub fn write(
+    w: &mut (impl Write + ?Sized),
+    hosts: &Digest,
+    files: &[FileEntry],
+    domains: &[DomainEntry],
+) -> std::io::Result<()> {
+    write!(
+        w,
         "{{\n  \"generator\": \"mtasts\",\n  \"hosts\": \"{}\",\n  \"files\": [",
         hex(hosts)
-    );
+    )?;
+    let mut line = String::with_capacity(256);
     for (i, f) in files.iter().enumerate() {
-        s.push_str(if i == 0 {
-            "\n    {\"path\": "
-        } else {
-            ",\n    {\"path\": "
-        });
-        push_json_string(&mut s, &f.path);
-        s.push_str(", \"sha256\": \"");
-        push_hex(&mut s, &f.sha256);
+        line.clear();
+        line.push_str(if i == 0 { "\n" } else { ",\n" });
+        line.push_str("    {\"path\": ");
+        push_json_string(&mut line, &f.path);
+        line.push_str(", \"sha256\": \"");
+        push_hex(&mut line, &f.sha256);
         let _ = write!(
-            s,
+            line,
             "\", \"size\": {}, \"media_type\": \"{}\"}}",
             f.size, f.media_type
         );
+        w.write_all(line.as_bytes())?;
     }
-    s.push_str("\n  ],\n  \"domains\": [");
+    w.write_all(b"\n  ],\n  \"domains\": [")?;
     for (i, d) in domains.iter().enumerate() {
-        s.push_str(if i == 0 {
-            "\n    {\"domain\": "
-        } else {
-            ",\n    {\"domain\": "
-        });
-        push_json_string(&mut s, &d.domain);
-        s.push_str(", \"id\": ");
-        push_json_string(&mut s, &d.id);
-        let _ = write!(s, ", \"mode\": \"{}\", \"inputs\": \"", d.mode);
-        push_hex(&mut s, &d.inputs);
-        s.push_str("\"}");
+        line.clear();
+        line.push_str(if i == 0 { "\n" } else { ",\n" });
+        line.push_str("    {\"domain\": ");
+        push_json_string(&mut line, &d.domain);
+        line.push_str(", \"id\": ");
+        push_json_string(&mut line, &d.id);
+        let _ = write!(line, ", \"mode\": \"{}\", \"inputs\": \"", d.mode);
+        push_hex(&mut line, &d.inputs);
+        line.push_str("\"}");
+        w.write_all(line.as_bytes())?;
     }
-    s.push_str("\n  ]\n}\n");
-    s.into_bytes()
+    w.write_all(b"\n  ]\n}\n")
+}
+
+/// The manifest text as bytes.
+#[cfg(test)]
+pub fn to_bytes(hosts: &Digest, files: &[FileEntry], domains: &[DomainEntry]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    write(&mut bytes, hosts, files, domains).expect("a Vec takes every write");
+    bytes
 }
 
 /// What a previous manifest recorded, in the form lookups need.
 #[derive(Debug, Default)]
 pub struct Recorded {
-    /// Per path: sha256 and size.
-    pub files: HashMap<String, (Digest, u64)>,
-    /// Per domain: the input digest its files were rendered from.
-    pub inputs: HashMap<String, Digest>,
+    /// Per path: sha256 and size, in manifest order.
+    pub files: Table<(Digest, u64)>,
+    /// Per domain: the input digest its files were rendered from, in manifest order.
+    pub inputs: Table<Digest>,
     /// The digest the files made from every host were rendered from.
     pub hosts: Option<Digest>,
 }
@@ -122,76 +135,145 @@ struct DomainLine<'a> {
     inputs: Option<Cow<'a, str>>,
 }
 
-/// One entry line of the layout `to_bytes` writes.
-enum Line<'a> {
-    File(FileLine<'a>),
-    Domain(DomainLine<'a>),
+/// Reads the manifest at `path` and the sha256 of its bytes; `None` when it cannot be opened,
+/// `Err` says why it cannot be used. The layout `write` gives is read line by line as it
+/// streams in; anything else is read whole and parsed as JSON.
+pub fn read(path: &std::path::Path) -> Option<Result<(Recorded, Digest), String>> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut reader = BufReader::with_capacity(1 << 16, Hashing::new(file));
+    if let Some(recorded) = read_lines(&mut reader) {
+        return Some(Ok((recorded, reader.into_inner().digest())));
+    }
+    let bytes = std::fs::read(path).ok()?;
+    Some(parse(&bytes).map(|r| (r, crate::plan::sha256(&bytes))))
 }
 
-/// Parses a previous manifest; `Err` says why it cannot be used.
+/// Parses a whole manifest as JSON; `Err` says why it cannot be used.
 pub fn parse(bytes: &[u8]) -> Result<Recorded, String> {
-    let doc = match std::str::from_utf8(bytes).ok().and_then(parse_lines) {
-        Some(doc) => doc,
-        None => serde_json::from_slice(bytes).map_err(|e| e.to_string())?,
-    };
+    let doc: Doc = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     let mut recorded = Recorded {
-        files: HashMap::with_capacity(doc.files.len()),
-        inputs: HashMap::with_capacity(doc.domains.len()),
+        files: Table::with_capacity(doc.files.len()),
+        inputs: Table::with_capacity(doc.domains.len()),
         // A manifest of an older release has none: its global files are rendered again.
         hosts: doc.hosts.as_deref().and_then(unhex),
     };
     for f in doc.files {
-        let sha = unhex(&f.sha256).ok_or_else(|| format!("{}: bad sha256", f.path))?;
-        recorded.files.insert(f.path.into_owned(), (sha, f.size));
+        recorded.files.insert(&f.path, file_value(&f)?);
     }
     for d in doc.domains {
         // A manifest of an older release has no input digests: its domains are rendered again.
         if let Some(inputs) = d.inputs.as_deref().and_then(unhex) {
-            recorded.inputs.insert(d.domain.into_owned(), inputs);
+            recorded.inputs.insert(&d.domain, inputs);
         }
     }
     Ok(recorded)
 }
 
-/// The fast path for a manifest in the layout `to_bytes` writes: its entry lines are parsed
-/// on several threads. Anything else gives `None`, and the document is parsed as a whole.
-fn parse_lines(text: &str) -> Option<Doc<'_>> {
-    let rest = text.strip_prefix("{\n  \"generator\": \"mtasts\",\n  \"hosts\": \"")?;
-    let (hosts, rest) = rest.split_once("\",\n")?;
-    let body = rest.strip_prefix("  \"files\": [")?;
-    let (files, rest) = body.split_once("\n  ],\n  \"domains\": [")?;
-    let domains = rest.strip_suffix("\n  ]\n}\n")?;
-    let lines: Vec<(bool, &str)> = files
-        .lines()
-        .skip(1)
-        .map(|l| (true, l))
-        .chain(domains.lines().skip(1).map(|l| (false, l)))
-        .collect();
-    let parsed = crate::state::on_threads(lines, |(file, line)| {
-        let line = line.strip_prefix("    ")?;
-        let line = line.strip_suffix(',').unwrap_or(line);
-        if file {
-            plain_file(line)
-                .or_else(|| serde_json::from_str(line).ok())
-                .map(Line::File)
-        } else {
-            plain_domain(line)
-                .or_else(|| serde_json::from_str(line).ok())
-                .map(Line::Domain)
-        }
-    });
-    let mut doc = Doc {
-        hosts: plain(hosts).then_some(Cow::Borrowed(hosts)),
-        files: Vec::new(),
-        domains: Vec::new(),
+fn file_value(f: &FileLine<'_>) -> Result<(Digest, u64), String> {
+    let sha = unhex(&f.sha256).ok_or_else(|| format!("{}: bad sha256", f.path))?;
+    Ok((sha, f.size))
+}
+
+/// The layout `write` gives, line by line; `None` at the first line that differs from it, or
+/// at a bad hash (the whole-document parser then says why).
+fn read_lines(reader: &mut impl BufRead) -> Option<Recorded> {
+    let mut line = String::with_capacity(256);
+    expect_line(reader, &mut line, "{")?;
+    expect_line(reader, &mut line, "  \"generator\": \"mtasts\",")?;
+    next_line(reader, &mut line)?;
+    let hosts = line
+        .strip_prefix("  \"hosts\": \"")?
+        .strip_suffix("\",")
+        .filter(|h| plain(h))
+        .and_then(unhex);
+    let mut recorded = Recorded {
+        hosts,
+        ..Recorded::default()
     };
-    for line in parsed {
-        match line? {
-            Line::File(f) => doc.files.push(f),
-            Line::Domain(d) => doc.domains.push(d),
+    expect_line(reader, &mut line, "  \"files\": [")?;
+    loop {
+        next_line(reader, &mut line)?;
+        if line == "  ]," {
+            break;
+        }
+        let entry = entry_line(&line)?;
+        let f = plain_file(entry).or_else(|| serde_json::from_str(entry).ok())?;
+        recorded.files.insert(&f.path, file_value(&f).ok()?);
+    }
+    expect_line(reader, &mut line, "  \"domains\": [")?;
+    loop {
+        next_line(reader, &mut line)?;
+        if line == "  ]" {
+            break;
+        }
+        let entry = entry_line(&line)?;
+        let d: DomainLine = plain_domain(entry).or_else(|| serde_json::from_str(entry).ok())?;
+        recorded.inputs.insert(&d.domain, unhex(d.inputs.as_deref()?)?);
+    }
+    expect_line(reader, &mut line, "}")?;
+    // Nothing may follow.
+    (next_line(reader, &mut line).is_none() && line.is_empty()).then_some(recorded)
+}
+
+/// The next line, which must be `want`.
+fn expect_line(reader: &mut impl BufRead, line: &mut String, want: &str) -> Option<()> {
+    next_line(reader, line).filter(|()| line == want)
+}
+
+/// The next line into `line`, without its newline; `None` at the end or at a line without one.
+fn next_line(reader: &mut impl BufRead, line: &mut String) -> Option<()> {
+    line.clear();
+    reader.read_line(line).ok()?;
+    line.strip_suffix('\n')?;
+    line.pop();
+    Some(())
+}
+
+/// An entry line without its indent and trailing comma.
+fn entry_line(line: &str) -> Option<&str> {
+    let line = line.strip_prefix("    ")?;
+    Some(line.strip_suffix(',').unwrap_or(line))
+}
+
+/// A reader or writer that hashes what passes through it.
+pub struct Hashing<T> {
+    inner: T,
+    hasher: Sha256,
+}
+
+impl<T> Hashing<T> {
+    /// Wraps `inner`.
+    pub fn new(inner: T) -> Self {
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
         }
     }
-    Some(doc)
+
+    /// The sha256 of everything read or written so far.
+    pub fn digest(self) -> Digest {
+        self.hasher.finalize().into()
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// A file line as `to_bytes` writes it, read without a JSON parser when no string in it has
@@ -307,12 +389,57 @@ mod tests {
         assert_eq!(value["files"][0]["sha256"], hex(&[7; 32]));
         assert_eq!(value["domains"][0]["mode"], "enforce");
         let back = parse(&bytes).unwrap();
-        assert_eq!(back.files["dns/a\"b.zone"], ([7; 32], 12));
-        assert_eq!(back.inputs["a.example"], [9; 32]);
+        assert_eq!(back.files.get("dns/a\"b.zone"), Some(&([7; 32], 12)));
+        assert_eq!(back.inputs.get("a.example"), Some(&[9; 32]));
         assert_eq!(back.hosts, Some([5; 32]));
         assert!(
             parse(b"{\"files\": [{\"path\": \"x\", \"sha256\": \"zz\", \"size\": 1}]}").is_err()
         );
+    }
+
+    #[test]
+    fn read_streams_its_own_layout_and_parses_any_other_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(PATH);
+        let files: Vec<FileEntry> = ["a", "b\\c"]
+            .iter()
+            .enumerate()
+            .map(|(i, p)| FileEntry {
+                path: format!("dns/{p}.zone"),
+                sha256: [i as u8; 32],
+                size: i as u64,
+                media_type: "text/dns",
+            })
+            .collect();
+        let domains = [DomainEntry {
+            domain: "a.example".into(),
+            id: "1".into(),
+            mode: "testing",
+            inputs: [4; 32],
+        }];
+        let bytes = to_bytes(&[5; 32], &files, &domains);
+        let pretty = serde_json::to_vec_pretty(
+            &serde_json::from_slice::<serde_json::Value>(&bytes).unwrap(),
+        )
+        .unwrap();
+        assert!(read_lines(&mut &bytes[..]).is_some());
+        assert!(read_lines(&mut &pretty[..]).is_none());
+        for text in [&bytes, &pretty] {
+            std::fs::write(&path, text).unwrap();
+            let (r, sha) = read(&path).unwrap().unwrap();
+            assert_eq!(sha, crate::plan::sha256(text));
+            assert_eq!(r.hosts, Some([5; 32]));
+            assert_eq!(
+                r.files.iter().collect::<Vec<_>>(),
+                [("dns/a.zone", &([0; 32], 0)), ("dns/b\\c.zone", &([1; 32], 1))]
+            );
+            assert_eq!(r.inputs.get("a.example"), Some(&[4; 32]));
+        }
+        let mut trailing = bytes.clone();
+        trailing.extend_from_slice(b"{}");
+        std::fs::write(&path, &trailing).unwrap();
+        assert!(read(&path).unwrap().is_err());
+        assert!(read(&dir.path().join("missing")).is_none());
     }
 
     #[test]
@@ -366,6 +493,6 @@ mod tests {
             media_type: "text/dns",
         };
         let back = parse(&to_bytes(&[0; 32], &[escaped], &[])).unwrap();
-        assert_eq!(back.files["dns/a\"b.zone"], ([7; 32], 1));
+        assert_eq!(back.files.get("dns/a\"b.zone"), Some(&([7; 32], 1)));
     }
 }

@@ -8,7 +8,8 @@ use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::Error;
-use crate::manifest::{Digest, DomainEntry, FileEntry, Recorded};
+use crate::manifest::{Digest, DomainEntry, FileEntry, Hashing, Recorded};
+use crate::table::Table;
 
 /// Prefix of the tool's temp files; leftovers of a killed build are removed by the next one.
 pub const TEMP_PREFIX: &str = ".mtasts-tmp-";
@@ -59,10 +60,10 @@ impl Previous {
     pub fn load(out: &Path, verify: bool) -> (Previous, Option<String>) {
         let path = out.join(crate::manifest::PATH);
         let regular = fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
-        let (recorded, manifest_sha, warning) = match fs::read(&path) {
-            Ok(bytes) if regular => match crate::manifest::parse(&bytes) {
-                Ok(r) => (Some(r), Some(crate::plan::sha256(&bytes)), None),
-                Err(e) => (
+        let (recorded, manifest_sha, warning) =
+            match regular.then(|| crate::manifest::read(&path)).flatten() {
+                Some(Ok((r, sha))) => (Some(r), Some(sha), None),
+                Some(Err(e)) => (
                     None,
                     None,
                     Some(format!(
@@ -70,9 +71,8 @@ impl Previous {
                         path.display()
                     )),
                 ),
-            },
-            _ => (None, None, None),
-        };
+                None => (None, None, None),
+            };
         let trusted = recorded.as_ref().is_some_and(|r| trust(r, out, verify));
         (
             Previous {
@@ -121,19 +121,23 @@ impl Previous {
         self.recorded.hosts.as_ref()
     }
 
-    /// Whether `files` and `domains` are exactly what the manifest lists, so that the manifest
-    /// would be written again byte for byte (and nothing is stale).
+    /// Whether `files` (sorted by path) and `domains` (by name) are exactly what the manifest
+    /// lists, in its order, so that the manifest would be written again byte for byte (and
+    /// nothing is stale).
     fn lists_exactly(&self, hosts: &Digest, files: &[FileEntry], domains: &[DomainEntry]) -> bool {
+        let r = &self.recorded;
         self.trusted
-            && self.recorded.hosts.as_ref() == Some(hosts)
-            && files.len() == self.recorded.files.len()
-            && domains.len() == self.recorded.inputs.len()
+            && r.hosts.as_ref() == Some(hosts)
+            && files.len() == r.files.len()
+            && domains.len() == r.inputs.len()
             && domains
                 .iter()
-                .all(|d| self.recorded.inputs.get(&d.domain) == Some(&d.inputs))
+                .zip(r.inputs.iter())
+                .all(|(d, (name, inputs))| d.domain == name && d.inputs == *inputs)
             && files
                 .iter()
-                .all(|f| self.file(&f.path) == Some((f.sha256, f.size)))
+                .zip(r.files.iter())
+                .all(|(f, (path, v))| f.path == path && (f.sha256, f.size) == *v)
     }
 }
 
@@ -296,6 +300,7 @@ impl<'p> Writer<'p> {
         domains: &[DomainEntry],
         hosts: &Digest,
     ) -> Result<(Report, Option<Previous>), Error> {
+        files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
         let staged_any = batches.iter().any(|b| !b.staged.is_empty());
         if !staged_any && self.previous.lists_exactly(hosts, &files, domains) {
             self.finished = true;
@@ -333,44 +338,27 @@ impl<'p> Writer<'p> {
             }
         }
         report.written = staged.into_iter().map(|(_, rel)| rel).collect();
-        files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-        let manifest = crate::manifest::to_bytes(hosts, &files, domains);
-        let manifest_path = self.out.join(crate::manifest::PATH);
-        let manifest_same = if self.previous.trusted {
-            self.previous.manifest_sha == Some(crate::plan::sha256(&manifest))
-        } else {
-            same_bytes(&manifest_path, &manifest)
-        };
-        report.unchanged += usize::from(manifest_same);
         let stale = self.stale(&files);
-        let next = (self.remember && !self.dry_run && !manifest_same).then(|| Previous {
-            recorded: Recorded {
-                files: files
-                    .into_iter()
-                    .map(|f| (f.path, (f.sha256, f.size)))
-                    .collect(),
-                inputs: domains
-                    .iter()
-                    .map(|d| (d.domain.clone(), d.inputs))
-                    .collect(),
-                hosts: Some(*hosts),
-            },
-            manifest_sha: Some(crate::plan::sha256(&manifest)),
-            trusted: true,
-        });
+        let write = |w: &mut dyn Write| crate::manifest::write(w, hosts, &files, domains);
+        let manifest_path = self.out.join(crate::manifest::PATH);
         if self.dry_run {
-            if !manifest_same {
+            let mut sink = Hashing::new(std::io::sink());
+            write(&mut sink).map_err(Error::io(&manifest_path))?;
+            if self.previous.manifest_sha != Some(sink.digest()) {
                 report.written.push(crate::manifest::PATH.into());
+            } else {
+                report.unchanged += 1;
             }
             report.removed = stale;
             self.finished = true;
             return Ok((report, None));
         }
-        if report.written.is_empty() && stale.is_empty() && manifest_same {
-            self.finished = true;
-            return Ok((report, None));
-        }
+        // The manifest is staged before anything is pruned: whether it differs from the one
+        // there is known once its bytes have streamed through a hash.
         self.begin()?;
+        let (manifest, sha) = stage_with(&manifest_path, write)?;
+        let manifest_same = self.previous.manifest_sha == Some(sha);
+        report.unchanged += usize::from(manifest_same);
         for rel in stale {
             let path = self.out.join(&rel);
             fs::remove_file(&path).map_err(Error::io(&path))?;
@@ -378,9 +366,30 @@ impl<'p> Writer<'p> {
             report.removed.push(rel);
         }
         if !manifest_same {
-            write_atomic(&manifest_path, &manifest)?;
+            manifest
+                .persist(&manifest_path)
+                .map_err(|e| Error::io(&manifest_path)(e.error))?;
+            crash_point();
             report.written.push(crate::manifest::PATH.into());
         }
+        let next = (self.remember && !manifest_same).then(|| {
+            let mut recorded = Recorded {
+                files: Table::with_capacity(files.len()),
+                inputs: Table::with_capacity(domains.len()),
+                hosts: Some(*hosts),
+            };
+            for f in files {
+                recorded.files.insert(&f.path, (f.sha256, f.size));
+            }
+            for d in domains {
+                recorded.inputs.insert(&d.domain, d.inputs);
+            }
+            Previous {
+                recorded,
+                manifest_sha: Some(sha),
+                trusted: true,
+            }
+        });
         self.finished = true;
         let _ = fs::remove_file(self.out.join(IN_PROGRESS));
         Ok((report, next))
@@ -442,19 +451,18 @@ impl<'p> Writer<'p> {
         Ok(())
     }
 
-    /// Files the previous manifest lists, `files` lacks, and that are safe to delete.
+    /// Files the previous manifest lists, `files` (sorted by path) lacks, and that are safe to
+    /// delete.
     fn stale(&self, files: &[FileEntry]) -> Vec<String> {
         if self.previous.recorded.files.is_empty() {
             return Vec::new();
         }
-        let keep: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
         let mut stale: Vec<String> = self
             .previous
             .recorded
             .files
             .keys()
-            .map(String::as_str)
-            .filter(|p| !keep.contains(p))
+            .filter(|p| files.binary_search_by(|f| f.path.as_str().cmp(p)).is_err())
             .filter(|p| safe_relative(p).is_some() && no_links_below(&self.out, p))
             .filter(|p| fs::symlink_metadata(self.out.join(p)).is_ok_and(|m| m.is_file()))
             .map(str::to_string)
@@ -535,9 +543,12 @@ fn target_meta(path: &Path) -> Result<Option<fs::Metadata>, Error> {
     }
 }
 
-/// Replaces `path` atomically: a temp file in the same directory, renamed over it. Temp files
-/// that a killed run left in that directory are removed first.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+/// Replaces `path` atomically with what `write` writes: a temp file in the same directory,
+/// renamed over it. Temp files that a killed run left in that directory are removed first.
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), Error> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -550,15 +561,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
             }
         }
     }
-    stage(path, bytes)?
+    stage_with(path, write)?
+        .0
         .persist(path)
         .map_err(|e| Error::io(path)(e.error))?;
     crash_point();
     Ok(())
 }
 
-/// Writes `bytes` to a closed temp file beside `path` (deleted again if dropped unrenamed).
-fn stage(path: &Path, bytes: &[u8]) -> Result<tempfile::TempPath, Error> {
+/// Streams what `write` writes into a closed temp file beside `path` (deleted again if dropped
+/// unrenamed); also returns the sha256 of those bytes.
+fn stage_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(tempfile::TempPath, Digest), Error> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -571,9 +587,14 @@ fn stage(path: &Path, bytes: &[u8]) -> Result<tempfile::TempPath, Error> {
         // Web servers read these files as another user; tempfile's default 0600 would hide them.
         builder.permissions(fs::Permissions::from_mode(0o644));
     }
-    let mut tmp = builder.tempfile_in(dir).map_err(Error::io(dir))?;
-    tmp.write_all(bytes).map_err(Error::io(path))?;
-    Ok(tmp.into_temp_path())
+    let tmp = builder.tempfile_in(dir).map_err(Error::io(dir))?;
+    let (file, tmp) = tmp.into_parts();
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, Hashing::new(file));
+    write(&mut w).map_err(Error::io(path))?;
+    let hashing = w
+        .into_inner()
+        .map_err(|e| Error::io(path)(e.into_error()))?;
+    Ok((tmp, hashing.digest()))
 }
 
 /// Test hook for the crash-safety test: with `MTASTS_CRASH_AFTER_WRITES=N` the process dies
@@ -709,12 +730,12 @@ mod tests {
         let mut listed = crate::manifest::parse(&fs::read(out.join("manifest.json")).unwrap())
             .unwrap()
             .files;
-        listed.insert("../evil".into(), ([0; 32], 1));
-        listed.insert("/etc/passwd".into(), ([0; 32], 1));
+        listed.insert("../evil", ([0; 32], 1));
+        listed.insert("/etc/passwd", ([0; 32], 1));
         let entries: Vec<FileEntry> = listed
-            .into_iter()
-            .map(|(path, (sha256, size))| FileEntry {
-                path,
+            .iter()
+            .map(|(path, &(sha256, size))| FileEntry {
+                path: path.to_string(),
                 sha256,
                 size,
                 media_type: "text/plain",

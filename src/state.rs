@@ -119,44 +119,31 @@ impl Lock {
         }
     }
 
-    /// The file text: header comment, then sorted TOML. Large locks are written in pieces on
-    /// several threads; the pieces join into the bytes one serialisation would give.
-    pub fn to_text(&self) -> String {
+    /// Writes the file text: header comment, then sorted TOML. Large locks are serialised in
+    /// pieces on several threads, a batch of pieces at a time so that the text of 100,000
+    /// domains is never in memory at once; the pieces join into the bytes one serialisation
+    /// would give.
+    pub fn write(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
         if self.domains.is_empty() {
             let body = toml::to_string(self).expect("a version serialises");
-            return format!("{HEADER}{body}");
+            return write!(w, "{HEADER}{body}");
         }
-        let version = format!("version = {}\n", self.version);
+        write!(w, "{HEADER}version = {}\n", self.version)?;
         let entries: Vec<(&String, &Entry)> = self.domains.iter().collect();
-        let pieces = on_threads(entries.chunks(PIECE_DOMAINS).collect(), |part| {
-            let mut text = String::with_capacity(part.len() * 400);
-            for (i, (name, entry)) in part.iter().enumerate() {
-                if i > 0 {
-                    text.push('\n');
-                }
-                if fast::write_section(name, entry, &mut text) {
-                    continue;
-                }
-                let one = Part {
-                    domains: BTreeMap::from([(*name, *entry)]),
-                };
-                let toml =
-                    toml::to_string(&one).expect("a lock of strings and integers serialises");
-                // Alone, a part gets the parent table's header, which the whole lock has not.
-                text.push_str(toml.strip_prefix("[domains]\n\n").unwrap_or(&toml));
+        for batch in entries.chunks(PIECE_DOMAINS * 16) {
+            for piece in on_threads(batch.chunks(PIECE_DOMAINS).collect(), lock_piece) {
+                w.write_all(piece.as_bytes())?;
             }
-            text
-        });
-        let mut text = String::with_capacity(
-            HEADER.len() + version.len() + pieces.iter().map(|p| p.len() + 1).sum::<usize>(),
-        );
-        text.push_str(HEADER);
-        text.push_str(&version);
-        for piece in pieces {
-            text.push('\n');
-            text.push_str(&piece);
         }
-        text
+        Ok(())
+    }
+
+    /// The file text.
+    #[cfg(test)]
+    pub fn to_text(&self) -> String {
+        let mut bytes = Vec::new();
+        self.write(&mut bytes).expect("a Vec takes every write");
+        String::from_utf8(bytes).expect("the lock is UTF-8")
     }
 
     /// Parses and checks lock text; `name` is how diagnostics call the file.
@@ -294,6 +281,24 @@ fn invalid(
         file: SourceFile::new(name, text),
         problems: vec![Problem::error(span, message, label).help(help)],
     }
+}
+
+/// The text of a run of entries, each section preceded by a blank line.
+fn lock_piece(part: &[(&String, &Entry)]) -> String {
+    let mut text = String::with_capacity(part.len() * 400);
+    for (name, entry) in part {
+        text.push('\n');
+        if fast::write_section(name, entry, &mut text) {
+            continue;
+        }
+        let one = Part {
+            domains: BTreeMap::from([(*name, *entry)]),
+        };
+        let toml = toml::to_string(&one).expect("a lock of strings and integers serialises");
+        // Alone, a part gets the parent table's header, which the whole lock has not.
+        text.push_str(toml.strip_prefix("[domains]\n\n").unwrap_or(&toml));
+    }
+    text
 }
 
 /// One piece's entries, in order: each section by the strict reader of mtasts's own layout,

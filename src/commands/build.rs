@@ -226,7 +226,7 @@ fn build_loaded(
     // A lock that plans to the same entries is left as it is, unserialised.
     let lock_unchanged = previous.is_some() && plan.lock_changes.is_empty();
     if !args.dry_run && !lock_unchanged {
-        output::write_atomic(&lock_path, plan.lock.to_text().as_bytes())?;
+        output::write_atomic(&lock_path, |w| plan.lock.write(w))?;
     }
     Ok(Built {
         plan,
