@@ -69,6 +69,14 @@ impl Ui for Terminal {
         let _ = writeln!(std::io::stdout().lock(), "{line}");
     }
 
+    fn out_streamed(
+        &mut self,
+        write: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) {
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let _ = write(&mut out).and_then(|()| writeln!(out));
+    }
+
     fn problem(&mut self, problem: &Problem, file: &SourceFile) {
         let _ = write!(
             std::io::stderr().lock(),

@@ -188,6 +188,7 @@ fn domain(
     let vhost = per_host.then(|| format!("nginx/{host}.conf"));
     let zone = format!("dns/{name}.zone");
     let batch = out.batches.last_mut().expect("a worker has a batch");
+    writer.forget_deep_dirs(batch);
     if previous.trusted() && previous.inputs(name) == Some(&entry.inputs) {
         let paths = [
             Some((&policy, "text/plain")),

@@ -283,6 +283,12 @@ impl<'p> Writer<'p> {
         Ok(entry)
     }
 
+    /// Forgets the directories `batch` knows below the top level: every domain has its own,
+    /// never needed again once its files are offered.
+    pub fn forget_deep_dirs(&self, batch: &mut Batch) {
+        batch.dirs.retain(|d, _| !d.contains('/'));
+    }
+
     /// Takes over a file the previous build wrote, unchanged and unread.
     pub fn keep(&self, batch: &mut Batch, entry: FileEntry) -> FileEntry {
         batch.unchanged += 1;
@@ -423,7 +429,14 @@ impl<'p> Writer<'p> {
             let created = || self.created.lock().unwrap_or_else(|p| p.into_inner());
             let ours = match fs::create_dir(&path) {
                 Ok(()) => {
-                    created().insert(path);
+                    // Removing a failed build's directories walks down from the outermost
+                    // ones: those below need no record (100,000 domains have 200,000).
+                    let parent_ours = dir
+                        .rsplit_once('/')
+                        .is_some_and(|(parent, _)| dirs.get(parent) == Some(&true));
+                    if !parent_ours {
+                        created().insert(path);
+                    }
                     true
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -489,7 +502,17 @@ impl Drop for Writer<'_> {
         }
         created.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
         for dir in created {
-            let _ = fs::remove_dir(dir);
+            // Only directories, and only empty ones: the batches already removed their temp
+            // files, and anything else found there is left alone.
+            let below = walkdir::WalkDir::new(&dir)
+                .follow_links(false)
+                .contents_first(true)
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_dir());
+            for entry in below {
+                let _ = fs::remove_dir(entry.path());
+            }
         }
     }
 }
@@ -811,6 +834,33 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(left, ["webroot"], "a failed build left files behind");
+    }
+
+    #[test]
+    fn a_failed_build_removes_the_directories_it_created_and_only_those() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path();
+        fs::create_dir_all(out.join("z/y.txt")).unwrap();
+        fs::create_dir_all(out.join("a/kept")).unwrap();
+        let err = write(
+            out,
+            &[
+                ("a/b/c/x.txt", "1"),
+                ("d/e/f.txt", "1"),
+                ("d/g/h.txt", "1"),
+                ("z/y.txt", "1"),
+            ],
+            false,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::UnsafeOutput { .. }), "{err:?}");
+        let mut left: Vec<String> = walkdir::WalkDir::new(out)
+            .min_depth(1)
+            .into_iter()
+            .map(|e| e.unwrap().path().strip_prefix(out).unwrap().display().to_string())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["a", "a/kept", "z", "z/y.txt"]);
     }
 
     #[cfg(unix)]
