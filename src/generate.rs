@@ -139,11 +139,11 @@ fn generate(
             return Ok((all, hosts_digest));
         }
     }
-    let hosts: Vec<HostEntry> = published
-        .iter()
-        .map(|d| HostEntry::new(&d.domain.name, nginx))
-        .collect();
     if shared {
+        let hosts: Vec<HostEntry> = published
+            .iter()
+            .map(|d| HostEntry::new(&d.domain.name, nginx))
+            .collect();
         let text = templates.nginx_shared(&hosts, nginx)?;
         all.files.push(writer.offer(
             &mut batch,
@@ -153,15 +153,25 @@ fn generate(
             text.as_bytes(),
         )?);
     }
-    let (txt, json) = certificate_inventory(&hosts);
-    drop(hosts);
-    for (path, media_type, bytes) in [
-        ("certificates.txt", "text/plain", txt.as_bytes()),
-        ("certificates.json", "application/json", json.as_bytes()),
-    ] {
-        all.files
-            .push(writer.offer(&mut batch, Class::Other, path.into(), media_type, bytes)?);
-    }
+    // One inventory text at a time: at 100,000 hosts they are tens of MB each.
+    let certificates = Certificates::of(&published, nginx);
+    let txt = certificates.text();
+    all.files.push(writer.offer(
+        &mut batch,
+        Class::Other,
+        "certificates.txt".into(),
+        "text/plain",
+        txt.as_bytes(),
+    )?);
+    drop(txt);
+    let json = certificates.json();
+    all.files.push(writer.offer(
+        &mut batch,
+        Class::Other,
+        "certificates.json".into(),
+        "application/json",
+        &json,
+    )?);
     all.batches.push(batch);
     Ok((all, hosts_digest))
 }
@@ -231,42 +241,100 @@ fn domain(
 }
 
 /// Per certificate path the nginx output expects, the host names it must cover (for an ACME
-/// client): a text form (`certificate key host...` per line) and a JSON form.
-fn certificate_inventory(hosts: &[HostEntry]) -> (String, String) {
-    let mut by_cert: std::collections::BTreeMap<(&str, &str), Vec<&str>> =
-        std::collections::BTreeMap::new();
-    for h in hosts {
-        by_cert
-            .entry((h.certificate.as_str(), h.certificate_key.as_str()))
-            .or_default()
-            .push(h.host.as_str());
+/// client), sorted by certificate and key path, hosts in domain order.
+struct Certificates<'a> {
+    /// Certificate path, key path, and the domain each host belongs to.
+    hosts: Vec<(String, String, &'a crate::names::DomainName)>,
+}
+
+impl<'a> Certificates<'a> {
+    fn of(published: &[&'a DomainPlan], nginx: &Nginx) -> Certificates<'a> {
+        let mut hosts: Vec<_> = published
+            .iter()
+            .map(|d| {
+                let name = &d.domain.name;
+                (
+                    Nginx::expand(&nginx.certificate, name),
+                    Nginx::expand(&nginx.certificate_key, name),
+                    name,
+                )
+            })
+            .collect();
+        // Stable: hosts sharing a certificate stay in domain order.
+        hosts.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        Certificates { hosts }
     }
-    let mut txt = String::from(
-        "# mtasts certificate inventory: certificate path, key path, then every host name the\n\
-         # certificate must cover (active and retiring domains). One line per certificate.\n",
-    );
-    /// One certificate of `certificates.json`.
-    #[derive(serde::Serialize)]
-    struct Certificate<'a> {
-        certificate: &'a str,
-        certificate_key: &'a str,
-        hosts: &'a [&'a str],
+
+    /// Runs of hosts with the same certificate and key.
+    fn groups(&self) -> impl Iterator<Item = &[(String, String, &'a crate::names::DomainName)]> {
+        self.hosts
+            .chunk_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1))
     }
-    #[derive(serde::Serialize)]
-    struct Inventory<'a> {
-        certificates: Vec<Certificate<'a>>,
+
+    /// `certificate key host...`, one line per certificate.
+    fn text(&self) -> String {
+        let mut txt = String::from(
+            "# mtasts certificate inventory: certificate path, key path, then every host name the\n\
+             # certificate must cover (active and retiring domains). One line per certificate.\n",
+        );
+        for group in self.groups() {
+            let (cert, key, _) = &group[0];
+            txt.push_str(cert);
+            txt.push('\t');
+            txt.push_str(key);
+            txt.push('\t');
+            for (i, (_, _, name)) in group.iter().enumerate() {
+                if i > 0 {
+                    txt.push(' ');
+                }
+                txt.push_str(&name.policy_host());
+            }
+            txt.push('\n');
+        }
+        txt
     }
-    let mut list = Vec::with_capacity(by_cert.len());
-    for ((cert, key), names) in &by_cert {
-        txt.push_str(&format!("{cert}\t{key}\t{}\n", names.join(" ")));
-        list.push(Certificate {
-            certificate: cert,
-            certificate_key: key,
-            hosts: names,
-        });
+
+    /// `{"certificates": [{"certificate", "certificate_key", "hosts"}...]}`, pretty.
+    fn json(&self) -> Vec<u8> {
+        /// One certificate of `certificates.json`.
+        #[derive(serde::Serialize)]
+        struct Certificate<'g> {
+            certificate: &'g str,
+            certificate_key: &'g str,
+            hosts: Hosts<'g>,
+        }
+        /// The host names of one certificate, made as they are serialised.
+        struct Hosts<'g>(&'g [(String, String, &'g crate::names::DomainName)]);
+        impl serde::Serialize for Hosts<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.iter().map(|(_, _, name)| name.policy_host()))
+            }
+        }
+        /// Every certificate, made as they are serialised.
+        struct List<'g, 'a>(&'g Certificates<'a>);
+        impl serde::Serialize for List<'_, '_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.groups().map(|group| Certificate {
+                    certificate: &group[0].0,
+                    certificate_key: &group[0].1,
+                    hosts: Hosts(group),
+                }))
+            }
+        }
+        #[derive(serde::Serialize)]
+        struct Inventory<'g, 'a> {
+            certificates: List<'g, 'a>,
+        }
+        // About what the text holds, and the JSON punctuation around it.
+        let estimate = self
+            .hosts
+            .iter()
+            .map(|(c, k, n)| c.len() + k.len() + n.as_str().len() + 120)
+            .sum::<usize>();
+        let mut json = Vec::with_capacity(estimate);
+        serde_json::to_writer_pretty(&mut json, &Inventory { certificates: List(self) })
+            .expect("inventory serialises");
+        json.push(b'\n');
+        json
     }
-    let mut json = serde_json::to_string_pretty(&Inventory { certificates: list })
-        .expect("inventory serialises");
-    json.push('\n');
-    (txt, json)
 }
