@@ -566,12 +566,30 @@ fn target_meta(path: &Path) -> Result<Option<fs::Metadata>, Error> {
     }
 }
 
-/// Replaces `path` atomically with what `write` writes: a temp file in the same directory,
-/// renamed over it. Temp files that a killed run left in that directory are removed first.
-pub fn write_atomic(
+/// A file written in full beside its target, renamed over it by `commit` (and deleted if
+/// dropped instead).
+pub struct Staged {
+    tmp: tempfile::TempPath,
+    path: PathBuf,
+}
+
+impl Staged {
+    /// Renames the file into place: the target is old or new, never partial.
+    pub fn commit(self) -> Result<(), Error> {
+        self.tmp
+            .persist(&self.path)
+            .map_err(|e| Error::io(&self.path)(e.error))?;
+        crash_point();
+        Ok(())
+    }
+}
+
+/// Writes what `write` writes to a temp file in `path`'s directory, to replace `path` when
+/// committed. Temp files that a killed run left in that directory are removed first.
+pub fn stage_atomic(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<(), Error> {
+) -> Result<Staged, Error> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -584,12 +602,10 @@ pub fn write_atomic(
             }
         }
     }
-    stage_with(path, write)?
-        .0
-        .persist(path)
-        .map_err(|e| Error::io(path)(e.error))?;
-    crash_point();
-    Ok(())
+    Ok(Staged {
+        tmp: stage_with(path, write)?.0,
+        path: path.to_path_buf(),
+    })
 }
 
 /// Streams what `write` writes into a closed temp file beside `path` (deleted again if dropped

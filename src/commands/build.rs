@@ -186,7 +186,7 @@ fn build_loaded(
     let (manifest, manifest_warning) = (state.previous, state.manifest_warning);
     let now = crate::clock::now()?;
     let forget: Vec<String> = args.forget.iter().map(|d| normalise_domain(d)).collect();
-    let plan = plan::plan(
+    let mut plan = plan::plan(
         std::mem::take(&mut loaded.config.domains),
         previous.as_ref().unwrap_or(&Lock::new()),
         now,
@@ -206,6 +206,23 @@ fn build_loaded(
             domains,
         });
     }
+    let had_lock = previous.is_some();
+    // A lock that plans to the same entries is left as it is, unserialised. A new one goes to
+    // its temp file now and is renamed into place last (RFC 8461 §8.1); a one-shot build then
+    // drops both locks instead of holding 100,000 entries twice while it writes the tree.
+    let lock_unchanged = had_lock && plan.lock_changes.is_empty();
+    let staged_lock = if args.dry_run || lock_unchanged {
+        None
+    } else {
+        Some(output::stage_atomic(&lock_path, |w| plan.lock.write(w))?)
+    };
+    let previous = if remember {
+        previous
+    } else {
+        drop(previous);
+        plan.lock = Lock::new();
+        None
+    };
     let templates = Templates::load(ctx.template_dir().as_deref())?;
     let hosts = plan.domains.iter().filter(|d| d.published()).count();
     if loaded.config.nginx.vhosts == Vhosts::PerHost && hosts > PER_HOST_LIMIT {
@@ -223,10 +240,8 @@ fn build_loaded(
     if let Some(w) = manifest_warning {
         ui.warn(&w);
     }
-    // A lock that plans to the same entries is left as it is, unserialised.
-    let lock_unchanged = previous.is_some() && plan.lock_changes.is_empty();
-    if !args.dry_run && !lock_unchanged {
-        output::write_atomic(&lock_path, |w| plan.lock.write(w))?;
+    if let Some(lock) = staged_lock {
+        lock.commit()?;
     }
     Ok(Built {
         plan,

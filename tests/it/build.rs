@@ -356,6 +356,29 @@ fn a_symlink_planted_in_the_output_is_refused_before_any_write() {
     assert!(!p.path().join("domains.lock").exists());
 }
 
+#[cfg(unix)]
+#[test]
+fn a_build_refused_while_writing_the_tree_leaves_the_lock_as_it_was() {
+    let p = Project::new(CONFIG);
+    p.run(&["build"]).ok();
+    let lock = p.read("domains.lock");
+    // A changed policy: the new lock is staged before the tree is written.
+    p.write("domains.toml", &CONFIG.replace("mode = \"enforce\"", "mode = \"testing\""));
+    let victim = tempfile::tempdir().unwrap();
+    fs::remove_dir_all(p.path().join("output/nginx")).unwrap();
+    std::os::unix::fs::symlink(victim.path(), p.path().join("output/nginx")).unwrap();
+    let err = p.run(&["build"]).fails();
+    assert!(err.contains("symbolic link"), "{err}");
+    assert_eq!(p.read("domains.lock"), lock);
+    let temps: Vec<_> = fs::read_dir(p.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(mtasts::output::TEMP_PREFIX))
+        .collect();
+    assert!(temps.is_empty(), "{temps:?}");
+    assert_eq!(fs::read_dir(victim.path()).unwrap().count(), 0);
+}
+
 #[test]
 fn a_second_writer_waits_a_bounded_time_then_is_refused() {
     let p = Project::new(CONFIG);
