@@ -128,7 +128,7 @@ impl Lock {
             let body = toml::to_string(self).expect("a version serialises");
             return write!(w, "{HEADER}{body}");
         }
-        write!(w, "{HEADER}version = {}\n", self.version)?;
+        writeln!(w, "{HEADER}version = {}", self.version)?;
         let entries: Vec<(&String, &Entry)> = self.domains.iter().collect();
         for batch in entries.chunks(PIECE_DOMAINS * 16) {
             for piece in on_threads(batch.chunks(PIECE_DOMAINS).collect(), lock_piece) {
