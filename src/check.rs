@@ -572,7 +572,7 @@ fn tlsrpt(d: &DomainPlan, txt: &Result<Vec<String>, DnsError>, out: &mut Vec<Lin
             format!("publish {want}"),
         ),
         [one] => match records::parse_tlsrpt(one) {
-            Ok(rua) if rua == d.domain.tlsrpt_rua => {
+            Ok(rua) if *rua == *d.domain.tlsrpt_rua => {
                 line("tlsrpt", Status::Ok, format!("{owner}: \"{one}\""))
             }
             Ok(rua) => fix(

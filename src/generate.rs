@@ -267,8 +267,7 @@ impl<'a> Certificates<'a> {
 
     /// Runs of hosts with the same certificate and key.
     fn groups(&self) -> impl Iterator<Item = &[(String, String, &'a crate::names::DomainName)]> {
-        self.hosts
-            .chunk_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1))
+        self.hosts.chunk_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1))
     }
 
     /// `certificate key host...`, one line per certificate.
@@ -332,8 +331,13 @@ impl<'a> Certificates<'a> {
             .map(|(c, k, n)| c.len() + k.len() + n.as_str().len() + 120)
             .sum::<usize>();
         let mut json = Vec::with_capacity(estimate);
-        serde_json::to_writer_pretty(&mut json, &Inventory { certificates: List(self) })
-            .expect("inventory serialises");
+        serde_json::to_writer_pretty(
+            &mut json,
+            &Inventory {
+                certificates: List(self),
+            },
+        )
+        .expect("inventory serialises");
         json.push(b'\n');
         json
     }

@@ -208,7 +208,9 @@ fn read_lines(reader: &mut impl BufRead) -> Option<Recorded> {
         }
         let entry = entry_line(&line)?;
         let d: DomainLine = plain_domain(entry).or_else(|| serde_json::from_str(entry).ok())?;
-        recorded.inputs.insert(&d.domain, unhex(d.inputs.as_deref()?)?);
+        recorded
+            .inputs
+            .insert(&d.domain, unhex(d.inputs.as_deref()?)?);
     }
     expect_line(reader, &mut line, "}")?;
     // Nothing may follow.
@@ -431,7 +433,10 @@ mod tests {
             assert_eq!(r.hosts, Some([5; 32]));
             assert_eq!(
                 r.files.iter().collect::<Vec<_>>(),
-                [("dns/a.zone", &([0; 32], 0)), ("dns/b\\c.zone", &([1; 32], 1))]
+                [
+                    ("dns/a.zone", &([0; 32], 0)),
+                    ("dns/b\\c.zone", &([1; 32], 1))
+                ]
             );
             assert_eq!(r.inputs.get("a.example"), Some(&[4; 32]));
         }

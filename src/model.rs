@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::names::{DomainName, HostName, MxPattern};
 
@@ -66,11 +67,11 @@ pub struct Domain {
     /// Policy lifetime in seconds (0..=MAX_AGE_LIMIT).
     pub max_age: u32,
     /// Allowed MX patterns, deduplicated, in config order, never empty.
-    pub mx: Vec<MxPattern>,
+    pub mx: Arc<[MxPattern]>,
     /// Target of `mta-sts.<domain>`.
     pub policy_host: PolicyHost,
     /// TLS-RPT report URIs (`mailto:` / `https:`); empty means no `_smtp._tls` record.
-    pub tlsrpt_rua: Vec<String>,
+    pub tlsrpt_rua: Arc<[String]>,
     /// TTL of every record the domain emits.
     pub ttl: u32,
     /// How new ids are made.

@@ -60,19 +60,21 @@ impl Previous {
     pub fn load(out: &Path, verify: bool) -> (Previous, Option<String>) {
         let path = out.join(crate::manifest::PATH);
         let regular = fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
-        let (recorded, manifest_sha, warning) =
-            match regular.then(|| crate::manifest::read(&path)).flatten() {
-                Some(Ok((r, sha))) => (Some(r), Some(sha), None),
-                Some(Err(e)) => (
-                    None,
-                    None,
-                    Some(format!(
-                        "{} is damaged ({e}); treating it as missing, so no stale file is pruned this time",
-                        path.display()
-                    )),
-                ),
-                None => (None, None, None),
-            };
+        let (recorded, manifest_sha, warning) = match regular
+            .then(|| crate::manifest::read(&path))
+            .flatten()
+        {
+            Some(Ok((r, sha))) => (Some(r), Some(sha), None),
+            Some(Err(e)) => (
+                None,
+                None,
+                Some(format!(
+                    "{} is damaged ({e}); treating it as missing, so no stale file is pruned this time",
+                    path.display()
+                )),
+            ),
+            None => (None, None, None),
+        };
         let trusted = recorded.as_ref().is_some_and(|r| trust(r, out, verify));
         (
             Previous {
@@ -873,7 +875,14 @@ mod tests {
         let mut left: Vec<String> = walkdir::WalkDir::new(out)
             .min_depth(1)
             .into_iter()
-            .map(|e| e.unwrap().path().strip_prefix(out).unwrap().display().to_string())
+            .map(|e| {
+                e.unwrap()
+                    .path()
+                    .strip_prefix(out)
+                    .unwrap()
+                    .display()
+                    .to_string()
+            })
             .collect();
         left.sort();
         assert_eq!(left, ["a", "a/kept", "z", "z/y.txt"]);

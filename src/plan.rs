@@ -119,9 +119,10 @@ pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &
             refusals: Vec::new(),
         };
         let mut entries = Vec::with_capacity(run.len());
+        let mut mx = MxStrings::default();
         for domain in run {
             let prev = previous.domains.get(domain.name.as_str());
-            let (plan, entry) = plan_domain(domain, prev, now, &mut part);
+            let (plan, entry) = plan_domain(domain, prev, now, &mut part, &mut mx);
             if let Some(entry) = entry {
                 entries.push((plan.domain.name.to_string(), entry));
             }
@@ -238,13 +239,38 @@ struct Outcome {
     remove_after: Option<DateTime<Utc>>,
 }
 
+/// The mx list of lock entries as strings, made once per shared list of patterns: domains
+/// that inherit `[defaults]` share one `Arc` of patterns, and their entries one of strings.
+#[derive(Default)]
+struct MxStrings(
+    Option<(
+        std::sync::Arc<[crate::names::MxPattern]>,
+        std::sync::Arc<[String]>,
+    )>,
+);
+
+impl MxStrings {
+    fn of(&mut self, mx: &std::sync::Arc<[crate::names::MxPattern]>) -> std::sync::Arc<[String]> {
+        match &self.0 {
+            Some((patterns, strings)) if std::sync::Arc::ptr_eq(patterns, mx) => strings.clone(),
+            _ => {
+                let strings: std::sync::Arc<[String]> =
+                    mx.iter().map(ToString::to_string).collect();
+                self.0 = Some((mx.clone(), strings.clone()));
+                strings
+            }
+        }
+    }
+}
+
 fn plan_domain(
     d: Domain,
     prev: Option<&Entry>,
     now: DateTime<Utc>,
     out: &mut Plan,
+    mx: &mut MxStrings,
 ) -> (DomainPlan, Option<Entry>) {
-    let (o, entry) = outcome(&d, prev, now, out);
+    let (o, entry) = outcome(&d, prev, now, out, mx);
     let plan = DomainPlan {
         domain: d,
         policy: o.policy,
@@ -261,6 +287,7 @@ fn outcome(
     prev: Option<&Entry>,
     now: DateTime<Utc>,
     out: &mut Plan,
+    mx_strings: &mut MxStrings,
 ) -> (Outcome, Option<Entry>) {
     let name = d.name.to_string();
     let (mode, max_age) = if d.retire {
@@ -355,7 +382,7 @@ fn outcome(
             stage: Stage::Active,
             mode,
             max_age,
-            mx: d.mx.iter().map(ToString::to_string).collect(),
+            mx: mx_strings.of(&d.mx),
             published: now,
             max_age_high: e.max_age_high.max(max_age),
             sts_ended: match (e.mode, mode) {
@@ -382,7 +409,7 @@ fn outcome(
             stage: Stage::Active,
             mode,
             max_age,
-            mx: d.mx.iter().map(ToString::to_string).collect(),
+            mx: mx_strings.of(&d.mx),
             published: now,
             max_age_high: max_age,
             sts_ended: None,
@@ -639,6 +666,19 @@ mode = "enforce"
             (e.published, e.max_age_high, e.mode),
             (t(T0), 604800, Mode::Enforce)
         );
+    }
+
+    #[test]
+    fn domains_inheriting_mx_share_one_list_in_the_config_and_in_both_locks() {
+        let p = run(BASE, &Lock::new(), T0);
+        let [a, b] = [&p.lock.domains["a.example"], &p.lock.domains["b.example"]];
+        assert!(std::sync::Arc::ptr_eq(&a.mx, &b.mx));
+        let c = config(BASE);
+        assert!(std::sync::Arc::ptr_eq(&c.domains[0].mx, &c.domains[1].mx));
+        let read = Lock::parse(&p.lock.to_text(), "x").unwrap();
+        let [a, b] = [&read.domains["a.example"], &read.domains["b.example"]];
+        assert!(std::sync::Arc::ptr_eq(&a.mx, &b.mx));
+        assert_eq!(read, p.lock);
     }
 
     #[test]

@@ -261,7 +261,7 @@ mod tests {
             name: DomainName::parse("bücher.example").unwrap(),
             mode: Mode::Enforce,
             max_age: 604800,
-            mx: vec![MxPattern::parse("mx.example.net").unwrap()],
+            mx: vec![MxPattern::parse("mx.example.net").unwrap()].into(),
             policy_host: host,
             tlsrpt_rua: rua.iter().map(|s| s.to_string()).collect(),
             ttl: 3600,

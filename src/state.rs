@@ -81,8 +81,8 @@ pub struct Entry {
     pub mode: Mode,
     /// max_age of the policy the id names.
     pub max_age: u32,
-    /// mx patterns of the policy the id names.
-    pub mx: Vec<String>,
+    /// mx patterns of the policy the id names (shared by the entries that list the same ones).
+    pub mx: std::sync::Arc<[String]>,
     /// When the policy the id names was first published.
     pub published: DateTime<Utc>,
     /// Largest max_age published since the domain last became active (RFC 8461 §8.3 step 3).
@@ -162,9 +162,21 @@ impl Lock {
     /// duplicate domain, a header inside a string, an error) returns `None`, and the whole text
     /// is parsed again for a precise diagnostic.
     fn parse_in_pieces(text: &str) -> Option<Lock> {
-        let headers: Vec<usize> = text
-            .match_indices("\n[domains.")
-            .map(|(i, _)| i + 1)
+        let head_end = text.find("\n[domains.").map_or(text.len(), |i| i + 1);
+        let mut lock: Lock = toml::from_str(&text[..head_end]).ok()?;
+        if lock.version != LOCK_VERSION {
+            return None;
+        }
+        lock.add_pieces(&text[head_end..])?;
+        Some(lock)
+    }
+
+    /// Adds the sections of `text`, which starts at a `[domains."..."]` header (or is empty),
+    /// parsed in pieces on several threads; `None` as for `parse_in_pieces`.
+    fn add_pieces(&mut self, text: &str) -> Option<()> {
+        let headers: Vec<usize> = std::iter::once(0)
+            .chain(text.match_indices("\n[domains.").map(|(i, _)| i + 1))
+            .filter(|&i| i < text.len())
             .collect();
         let bounds: Vec<usize> = headers
             .iter()
@@ -172,20 +184,55 @@ impl Lock {
             .copied()
             .chain(std::iter::once(text.len()))
             .collect();
-        let head = &text[..bounds[0]];
         let pieces: Vec<&str> = bounds.windows(2).map(|w| &text[w[0]..w[1]]).collect();
-        let mut lock: Lock = toml::from_str(head).ok()?;
-        if lock.version != LOCK_VERSION {
-            return None;
-        }
         for part in on_threads(pieces, parse_piece) {
             for (domain, entry) in part? {
-                if lock.domains.insert(domain, entry).is_some() {
+                if self.domains.insert(domain, entry).is_some() {
                     return None;
                 }
             }
         }
-        Some(lock)
+        Some(())
+    }
+
+    /// `parse_in_pieces` over a file read a block at a time, each block cut before a
+    /// `[domains."..."]` header, so that the text of a large lock is never in memory whole.
+    fn read_in_blocks(mut file: impl std::io::Read, block: usize) -> Option<Lock> {
+        let mut lock: Option<Lock> = None;
+        let mut pending: Vec<u8> = Vec::new();
+        loop {
+            let start = pending.len();
+            pending.resize(start + block, 0);
+            let mut filled = start;
+            while filled < pending.len() {
+                match file.read(&mut pending[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => return None,
+                }
+            }
+            let eof = filled < pending.len();
+            pending.truncate(filled);
+            let cut = if eof {
+                pending.len()
+            } else {
+                match pending.windows(11).rposition(|w| w == b"\n[domains.\"") {
+                    Some(i) if i > 0 => i + 1,
+                    // One section longer than a block: read on.
+                    _ => continue,
+                }
+            };
+            let text = std::str::from_utf8(&pending[..cut]).ok()?;
+            match &mut lock {
+                None => lock = Some(Lock::parse_in_pieces(text)?),
+                Some(lock) => lock.add_pieces(text)?,
+            }
+            pending.drain(..cut);
+            if eof {
+                return lock;
+            }
+        }
     }
 
     fn parse_whole(text: &str, name: &str) -> Result<Lock, Error> {
@@ -224,33 +271,50 @@ impl Lock {
 
     /// Refuses ids and hashes that mtasts never writes (a hand edit).
     fn check_entries(&self, text: &str, name: &str) -> Result<(), Error> {
-        for (domain, entry) in &self.domains {
+        let Some((domain, id_ok)) = self.bad_entry() else {
+            return Ok(());
+        };
+        let at = text.find(domain).unwrap_or(0);
+        Err(invalid(
+            text,
+            name,
+            at..at + domain.len(),
+            format!(
+                "the lock entry for {domain} has an invalid {}",
+                if id_ok { "policy_sha256" } else { "id" }
+            ),
+            "edited by hand?",
+            "ids are 1-32 letters and digits (RFC 8461 §3.1); restore the file from version control",
+        ))
+    }
+
+    /// The first domain whose id or policy hash mtasts never writes, and whether its id is valid.
+    fn bad_entry(&self) -> Option<(&str, bool)> {
+        self.domains.iter().find_map(|(domain, entry)| {
             let id_ok = valid_id(&entry.id);
             let hash_ok = entry.policy_sha256.len() == 64
                 && entry
                     .policy_sha256
                     .bytes()
                     .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-            if !id_ok || !hash_ok {
-                let at = text.find(domain.as_str()).unwrap_or(0);
-                return Err(invalid(
-                    text,
-                    name,
-                    at..at + domain.len(),
-                    format!(
-                        "the lock entry for {domain} has an invalid {}",
-                        if id_ok { "policy_sha256" } else { "id" }
-                    ),
-                    "edited by hand?",
-                    "ids are 1-32 letters and digits (RFC 8461 §3.1); restore the file from version control",
-                ));
-            }
-        }
-        Ok(())
+            (!id_ok || !hash_ok).then_some((domain.as_str(), id_ok))
+        })
     }
 
     /// Reads the lock at `path`; a missing file is an empty lock.
     pub fn load(path: &Path, name: &str) -> Result<Option<Lock>, Error> {
+        match File::open(path) {
+            Ok(file) => {
+                if let Some(lock) = Lock::read_in_blocks(file, LOCK_BLOCK)
+                    && lock.bad_entry().is_none()
+                {
+                    return Ok(Some(lock));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path)(e)),
+        }
+        // Anything unusual is read whole, for the TOML parser and a precise diagnostic.
         match std::fs::read(path) {
             Ok(bytes) => {
                 let text = String::from_utf8(bytes).map_err(|_| Error::Invalid {
@@ -306,19 +370,29 @@ fn lock_piece(part: &[(&String, &Entry)]) -> String {
 fn parse_piece(piece: &str) -> Option<Vec<(String, Entry)>> {
     let starts = std::iter::once(0).chain(piece.match_indices("\n[domains.").map(|(i, _)| i + 1));
     let ends = starts.clone().skip(1).chain(std::iter::once(piece.len()));
+    let mut last_mx: Option<std::sync::Arc<[String]>> = None;
     starts
         .zip(ends)
         .map(|(from, to)| {
             let section = &piece[from..to];
-            fast::section(section).or_else(|| {
+            let (name, mut entry) = fast::section(section).or_else(|| {
                 let part: Part<String, Entry> = toml::from_str(section).ok()?;
                 let mut entries = part.domains.into_iter();
                 let first = entries.next()?;
                 entries.next().is_none().then_some(first)
-            })
+            })?;
+            // Most domains list the mx of [defaults]: one copy per run of them.
+            match &last_mx {
+                Some(last) if *last == entry.mx => entry.mx = last.clone(),
+                _ => last_mx = Some(entry.mx.clone()),
+            }
+            Some((name, entry))
         })
         .collect()
 }
+
+/// Bytes of lock text read at a time.
+const LOCK_BLOCK: usize = 4 << 20;
 
 /// Domains per piece when the lock is parsed or written on several threads.
 const PIECE_DOMAINS: usize = 1000;
@@ -411,7 +485,7 @@ mod tests {
             stage,
             mode: Mode::Enforce,
             max_age: 604800,
-            mx: vec!["mx.example.net".into()],
+            mx: vec!["mx.example.net".into()].into(),
             published: crate::clock::from_epoch("1700000000").unwrap(),
             max_age_high: 604800,
             sts_ended: None,
@@ -469,7 +543,7 @@ mod tests {
                 e.previous_id = Some("2".into());
                 e.previous_sha256 = Some("2".repeat(64));
                 e.pin = Some("pin1".into());
-                e.mx = vec!["a.example.net".into(), "*.b.example.net".into()];
+                e.mx = vec!["a.example.net".into(), "*.b.example.net".into()].into();
             }
             lock.domains.insert(format!("d{i}.example"), e);
         }
@@ -499,6 +573,32 @@ mod tests {
         );
         assert_eq!(Lock::parse_in_pieces(&text).as_ref(), Some(&lock));
         assert_eq!(Lock::parse(&text, "x").unwrap(), lock);
+        // Blocks smaller than a section, of a few sections, and larger than the file.
+        for block in [64, 1000, 100_000, text.len() + 1] {
+            assert_eq!(
+                Lock::read_in_blocks(text.as_bytes(), block).as_ref(),
+                Some(&lock),
+                "block {block}"
+            );
+        }
+    }
+
+    #[test]
+    fn load_reads_a_lock_file_and_reports_a_hand_edit_at_its_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("domains.lock");
+        assert_eq!(Lock::load(&path, "domains.lock").unwrap(), None);
+        std::fs::write(&path, big().to_text()).unwrap();
+        assert_eq!(Lock::load(&path, "domains.lock").unwrap(), Some(big()));
+        let edited = big()
+            .to_text()
+            .replace("id = \"20250101000009\"", "id = \"2025-01-01\"");
+        std::fs::write(&path, &edited).unwrap();
+        let Err(Error::Invalid { problems, .. }) = Lock::load(&path, "domains.lock") else {
+            panic!("a bad id must be refused");
+        };
+        let at = edited.find("d9.example").unwrap();
+        assert_eq!(problems[0].span, at..at + "d9.example".len());
     }
 
     #[test]
@@ -534,6 +634,7 @@ mod tests {
         let second = text[first + 1..].find("\n[domains.").unwrap() + first + 2;
         let doubled = format!("{text}\n{}", &text[first..second]);
         assert_eq!(Lock::parse_in_pieces(&doubled), None);
+        assert_eq!(Lock::read_in_blocks(doubled.as_bytes(), 1000), None);
         assert!(matches!(
             Lock::parse(&doubled, "x"),
             Err(Error::Invalid { .. })

@@ -41,9 +41,7 @@ impl<V> Table<V> {
 
     fn find(&self, key: &str) -> Option<usize> {
         let hash = self.hasher.hash_one(key);
-        self.index
-            .find(hash, |&i| self.key(i) == key)
-            .copied()
+        self.index.find(hash, |&i| self.key(i) == key).copied()
     }
 
     /// The value of `key`.
@@ -67,9 +65,7 @@ impl<V> Table<V> {
             index,
             hasher,
         } = self;
-        index.insert_unique(hash, at, |&i| {
-            hasher.hash_one(key_at(text, entries, i))
-        });
+        index.insert_unique(hash, at, |&i| hasher.hash_one(key_at(text, entries, i)));
     }
 
     /// Every key and value, in insertion order.

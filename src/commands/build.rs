@@ -20,13 +20,12 @@ use crate::state::{Lock, WorkLock};
 pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let started = Instant::now();
     let out = output_dir(ctx, args);
-    // The lock and the manifest are read while the config is parsed; they are read again below
-    // if another build replaced them before this one held the work lock.
-    let (loaded, state) = std::thread::scope(|s| {
-        let state = s.spawn(|| State::read(ctx, &out, args.verify, Cache::default()));
-        let loaded = config::load(&ctx.config, &ctx.config_name);
-        (loaded, joined(state))
-    });
+    // The config is parsed and validated before the lock and the manifest are read (side by
+    // side): each step runs on every core, and one at a time they do not all hold their
+    // 100,000 entries at once. The lock and manifest are read again below if another build
+    // replaced them before this one held the work lock.
+    let loaded = config::load(&ctx.config, &ctx.config_name);
+    let state = State::read(ctx, &out, args.verify, Cache::default());
     // Validate first: an invalid config is refused before anything, even the work lock's
     // file, is created.
     let loaded = loaded?;

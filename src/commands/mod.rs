@@ -19,7 +19,10 @@ pub trait Ui {
     fn out(&mut self, line: &str);
     /// A result too large to build as one string first, streamed by `write` to stdout; a
     /// newline follows it.
-    fn out_streamed(&mut self, write: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>);
+    fn out_streamed(
+        &mut self,
+        write: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+    );
     /// A located warning about a source file (stderr).
     fn problem(&mut self, problem: &Problem, file: &SourceFile);
     /// A free-standing warning (stderr).

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::config::raw::{RawConfig, RawNginx, RawSettings, Sp};
 use crate::config::uri;
@@ -30,6 +31,17 @@ enum Field<T> {
     Set(T, Range<usize>),
 }
 
+impl<T> Field<Vec<T>> {
+    /// The list behind an `Arc`: every domain that inherits it shares one copy.
+    fn shared(self) -> Field<Arc<[T]>> {
+        match self {
+            Field::Unset => Field::Unset,
+            Field::Bad => Field::Bad,
+            Field::Set(v, span) => Field::Set(v.into(), span),
+        }
+    }
+}
+
 impl<T: Clone> Field<T> {
     /// This table's value if it has one, else the inherited one.
     fn or(&self, inherited: &Field<T>) -> Field<T> {
@@ -43,9 +55,9 @@ impl<T: Clone> Field<T> {
 struct Settings {
     mode: Field<Mode>,
     max_age: Field<u32>,
-    mx: Field<Vec<MxPattern>>,
+    mx: Field<Arc<[MxPattern]>>,
     host: Field<PolicyHost>,
-    rua: Field<Vec<String>>,
+    rua: Field<Arc<[String]>>,
     ttl: Field<u32>,
     id_scheme: Field<IdScheme>,
     retire_max_age: Field<u32>,
@@ -183,7 +195,7 @@ fn merge(
     };
     let tlsrpt_rua = match own.rua.or(&defaults.rua) {
         Field::Set(r, _) => r,
-        Field::Unset => Vec::new(),
+        Field::Unset => Arc::from([]),
         Field::Bad => return None,
     };
     let ttl = match own.ttl.or(&defaults.ttl) {
@@ -277,13 +289,15 @@ fn settings(raw: &RawSettings, problems: &mut Vec<Problem>) -> Settings {
         }),
         mx: list(&raw.mx, "mx", problems, |s| {
             MxPattern::parse(s).map_err(|e| ("invalid mx pattern".into(), e.message, e.help))
-        }),
+        })
+        .shared(),
         host: policy_host(raw, problems),
         rua: match &raw.tlsrpt_rua {
-            Some(list) if list.value.is_empty() => Field::Set(Vec::new(), list.span.clone()),
+            Some(list) if list.value.is_empty() => Field::Set(Arc::from([]), list.span.clone()),
             _ => list(&raw.tlsrpt_rua, "tlsrpt_rua", problems, |s| {
                 uri::report_uri(s).map_err(|e| ("invalid tlsrpt_rua URI".into(), e.message, e.help))
-            }),
+            })
+            .shared(),
         },
     }
 }

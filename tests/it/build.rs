@@ -363,7 +363,10 @@ fn a_build_refused_while_writing_the_tree_leaves_the_lock_as_it_was() {
     p.run(&["build"]).ok();
     let lock = p.read("domains.lock");
     // A changed policy: the new lock is staged before the tree is written.
-    p.write("domains.toml", &CONFIG.replace("mode = \"enforce\"", "mode = \"testing\""));
+    p.write(
+        "domains.toml",
+        &CONFIG.replace("mode = \"enforce\"", "mode = \"testing\""),
+    );
     let victim = tempfile::tempdir().unwrap();
     fs::remove_dir_all(p.path().join("output/nginx")).unwrap();
     std::os::unix::fs::symlink(victim.path(), p.path().join("output/nginx")).unwrap();
