@@ -1,10 +1,13 @@
 //! Pure planning: config + previous lock + clock → per-domain policy bytes, ids, records and
 //! lifecycle (RFC 8461 §8.1 ordering, §8.3 retirement). No I/O, no clock reads.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::model::{Domain, IdScheme, Mode};
+use crate::names::MxPattern;
 use crate::policy::Policy;
 use crate::records::{self, Record};
 use crate::state::{Entry, Lock, Notice, Stage};
@@ -242,24 +245,22 @@ struct Outcome {
 /// The mx list of lock entries as strings, made once per shared list of patterns: domains
 /// that inherit `[defaults]` share one `Arc` of patterns, and their entries one of strings.
 #[derive(Default)]
-struct MxStrings(
-    Option<(
-        std::sync::Arc<[crate::names::MxPattern]>,
-        std::sync::Arc<[String]>,
-    )>,
-);
+struct MxStrings {
+    patterns: Option<Arc<[MxPattern]>>,
+    strings: Option<Arc<[String]>>,
+}
 
 impl MxStrings {
-    fn of(&mut self, mx: &std::sync::Arc<[crate::names::MxPattern]>) -> std::sync::Arc<[String]> {
-        match &self.0 {
-            Some((patterns, strings)) if std::sync::Arc::ptr_eq(patterns, mx) => strings.clone(),
-            _ => {
-                let strings: std::sync::Arc<[String]> =
-                    mx.iter().map(ToString::to_string).collect();
-                self.0 = Some((mx.clone(), strings.clone()));
-                strings
-            }
+    fn of(&mut self, mx: &Arc<[MxPattern]>) -> Arc<[String]> {
+        if let (Some(patterns), Some(strings)) = (&self.patterns, &self.strings)
+            && Arc::ptr_eq(patterns, mx)
+        {
+            return strings.clone();
         }
+        let strings: Arc<[String]> = mx.iter().map(ToString::to_string).collect();
+        self.patterns = Some(mx.clone());
+        self.strings = Some(strings.clone());
+        strings
     }
 }
 
