@@ -397,10 +397,10 @@ fn deployment(
         Other,
     }
     let body_state = body.map(|b| {
-        if b.as_slice() == d.policy.as_bytes() {
+        if b.as_slice() == d.policy().as_bytes() {
             out.push(line("policy", Status::Ok, "the served bytes are the generated policy"));
             Body::Current
-        } else if policy::parse(b).ok() == policy::parse(d.policy.as_bytes()).ok() {
+        } else if policy::parse(b).ok() == policy::parse(d.policy().as_bytes()).ok() {
             out.push(fix(
                 line("policy", Status::Warn, "the served policy means the same as the generated one but its bytes differ (for example LF instead of CRLF line endings)"),
                 format!("{deploy} unchanged (byte for byte)"),
@@ -644,7 +644,7 @@ mod tests {
                 status: 200,
                 content_type: Some("text/plain; charset=utf-8".into()),
                 location: None,
-                body: d.policy.as_bytes().to_vec(),
+                body: d.policy().as_bytes().to_vec(),
                 too_large: false,
             }),
             mx: Ok(vec!["mx1.example.com".into(), "a.mx.example.com".into()]),
@@ -767,8 +767,8 @@ mod tests {
             judge(&d2, Some(&e2), true, &live)
         };
         let deploy = |lines: Vec<Line>| lines.into_iter().find(|l| l.check == "deploy").unwrap();
-        assert_eq!(deploy(state(&e2.id, &d2.policy)).status, Status::Ok);
-        let dns_first = deploy(state(&e2.id, &d1.policy));
+        assert_eq!(deploy(state(&e2.id, &d2.policy())).status, Status::Ok);
+        let dns_first = deploy(state(&e2.id, &d1.policy()));
         assert_eq!(dns_first.status, Status::Fail);
         assert!(
             dns_first
@@ -777,19 +777,19 @@ mod tests {
             "{}",
             dns_first.detail
         );
-        let pending = deploy(state(&e1.id, &d2.policy));
+        let pending = deploy(state(&e1.id, &d2.policy()));
         assert_eq!(pending.status, Status::Pending);
         assert_eq!(
             pending.fix.as_deref(),
             Some("publish _mta-sts.example.com. 3600 IN TXT \"v=STSv1; id=20251129000000\"")
         );
-        assert_eq!(deploy(state(&e1.id, &d1.policy)).status, Status::Fail);
+        assert_eq!(deploy(state(&e1.id, &d1.policy())).status, Status::Fail);
         assert!(
-            deploy(state("other1", &d2.policy))
+            deploy(state("other1", &d2.policy()))
                 .detail
                 .contains("announces id other1, but the current id is 20251129000000")
         );
-        let lf = state(&e2.id, &d2.policy.replace("\r\n", "\n"));
+        let lf = state(&e2.id, &d2.policy().replace("\r\n", "\n"));
         assert_eq!(
             lf.iter().find(|l| l.check == "policy").unwrap().status,
             Status::Warn

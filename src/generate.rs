@@ -222,7 +222,7 @@ fn domain(
         Class::Policy,
         policy,
         "text/plain",
-        d.policy.as_bytes(),
+        d.policy().as_bytes(),
     )?);
     if let Some(vhost) = vhost {
         let text = templates.nginx(&inputs)?;

@@ -214,7 +214,10 @@ fn read_lines(reader: &mut impl BufRead) -> Option<Recorded> {
     }
     expect_line(reader, &mut line, "}")?;
     // Nothing may follow.
-    (next_line(reader, &mut line).is_none() && line.is_empty()).then_some(recorded)
+    (next_line(reader, &mut line).is_none() && line.is_empty()).then_some(())?;
+    recorded.files.shrink_to_fit();
+    recorded.inputs.shrink_to_fit();
+    Some(recorded)
 }
 
 /// The next line, which must be `want`.

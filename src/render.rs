@@ -178,12 +178,13 @@ impl Templates {
         let d = &plan.domain;
         let ttl = d.ttl.to_le_bytes();
         let addresses: Vec<String>;
+        let policy = plan.policy();
         let mut fields = nginx_fields(nginx);
         fields.extend([
             d.name.as_str().as_bytes(),
             plan.id.as_bytes(),
             d.mode.as_str().as_bytes(),
-            plan.policy.as_bytes(),
+            policy.as_bytes(),
             &ttl,
         ]);
         match &d.policy_host {

@@ -68,6 +68,20 @@ impl<V> Table<V> {
         index.insert_unique(hash, at, |&i| hasher.hash_one(key_at(text, entries, i)));
     }
 
+    /// Gives back the room that growing left unused: a table read from a file is kept for a
+    /// whole build.
+    pub fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.entries.shrink_to_fit();
+        let Table {
+            text,
+            entries,
+            index,
+            hasher,
+        } = self;
+        index.shrink_to_fit(|&i| hasher.hash_one(key_at(text, entries, i)));
+    }
+
     /// Every key and value, in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
         (0..self.entries.len()).map(|i| (self.key(i), &self.entries[i].1))
@@ -109,5 +123,8 @@ mod tests {
             m
         };
         assert!((0..10_000).all(|i| many.get(&format!("dns/d{i}.example.zone")) == Some(&i)));
+        let mut shrunk = many.clone();
+        shrunk.shrink_to_fit();
+        assert!((0..10_000).all(|i| shrunk.get(&format!("dns/d{i}.example.zone")) == Some(&i)));
     }
 }
