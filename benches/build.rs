@@ -163,9 +163,9 @@ fn bench_size(n: usize, runs: usize) {
     for run in 0..runs {
         let edited = config.replacen(
             "[domains.\"domain1.example\"]\nmode = \"enforce\"\n",
+            // The edit: one domain's mx list changes.
             &format!(
-                "[domains.\"domain1.example\"]\nmode = \"enforce\"\nmax_age = {}\n",
-                86400 + run
+                "[domains.\"domain1.example\"]\nmode = \"enforce\"\nmx = [\"mx{run}.example.net\"]\n"
             ),
             1,
         );
