@@ -416,7 +416,7 @@ fn deployment(
         return;
     };
     let previous = e.previous_id.as_deref() == Some(id);
-    let verdict = match (id == e.id, previous, body_state) {
+    let verdict = match (id == &*e.id, previous, body_state) {
         (true, _, Some(Body::Current) | None) => line(
             "deploy",
             Status::Ok,
@@ -757,7 +757,7 @@ mod tests {
             &[],
         );
         let (d2, e2) = (p.domains[0].clone(), p.lock.domains["example.com"].clone());
-        assert_eq!(e2.previous_id.as_deref(), Some(e1.id.as_str()));
+        assert_eq!(e2.previous_id.as_deref(), Some(&*e1.id));
         let state = |txt_id: &str, body: &str| {
             let mut live = healthy(&d2, &e2);
             live.sts_txt = Ok(vec![records::sts_value(txt_id)]);

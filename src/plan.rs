@@ -305,9 +305,9 @@ fn outcome(
         (d.mode, d.max_age)
     };
     let policy = Policy::new(mode, &d.mx, max_age).render();
-    let sha = sha256_hex(policy.as_bytes());
+    let sha: Arc<str> = sha256_hex(policy.as_bytes()).into();
     let mut result = Outcome {
-        id: prev.map(|e| e.id.clone()).unwrap_or_default(),
+        id: prev.map(|e| e.id.to_string()).unwrap_or_default(),
         change: Change::Unchanged,
         stage: prev.map_or(Stage::Retired, |e| e.stage),
         remove_after: None,
@@ -330,10 +330,12 @@ fn outcome(
         .as_ref()
         .filter(|p| prev.and_then(|e| e.pin.as_ref()) != Some(*p));
     let (id, change) = match (live, new_pin) {
-        (Some(e), None) if same_policy => (e.id.clone(), Change::Unchanged),
-        (Some(e), Some(pin)) if same_policy && *pin == e.id => (e.id.clone(), Change::Unchanged),
+        (Some(e), None) if same_policy => (e.id.to_string(), Change::Unchanged),
+        (Some(e), Some(pin)) if same_policy && **pin == *e.id => {
+            (e.id.to_string(), Change::Unchanged)
+        }
         (_, Some(pin)) => {
-            if prev.is_some_and(|e| e.id == *pin) && !same_policy {
+            if prev.is_some_and(|e| *e.id == **pin) && !same_policy {
                 out.refusals.push(format!(
                     "{name}: the pinned id {pin:?} already names the previous policy; an id must \
                      change whenever the policy does (RFC 8461 §3.1): remove `id` or pick another"
@@ -360,7 +362,7 @@ fn outcome(
                 });
             }
             let id = match d.id_scheme {
-                IdScheme::Timestamp => next_id(prev.map(|e| e.id.as_str()), now),
+                IdScheme::Timestamp => next_id(prev.map(|e| &*e.id), now),
                 IdScheme::Hash => sha[..32].to_string(),
             };
             (
@@ -385,7 +387,7 @@ fn outcome(
             ..e.clone()
         },
         Some(e) => Entry {
-            id: id.clone(),
+            id: id.as_str().into(),
             policy_sha256: sha.clone(),
             stage: Stage::Active,
             mode,
@@ -400,8 +402,8 @@ fn outcome(
             },
             retiring_since: None,
             remove_after: None,
-            previous_id: Some(e.id.clone()),
-            previous_sha256: Some(e.policy_sha256.clone()),
+            previous_id: Some(e.id.to_string()),
+            previous_sha256: Some(e.policy_sha256.to_string()),
             pin: d.pinned_id.clone(),
             notices: e
                 .notices
@@ -412,7 +414,7 @@ fn outcome(
                 .collect(),
         },
         None => Entry {
-            id: id.clone(),
+            id: id.as_str().into(),
             policy_sha256: sha.clone(),
             stage: Stage::Active,
             mode,
@@ -423,8 +425,8 @@ fn outcome(
             sts_ended: None,
             retiring_since: None,
             remove_after: None,
-            previous_id: prev.map(|e| e.id.clone()),
-            previous_sha256: prev.map(|e| e.policy_sha256.clone()),
+            previous_id: prev.map(|e| e.id.to_string()),
+            previous_sha256: prev.map(|e| e.policy_sha256.to_string()),
             pin: d.pinned_id.clone(),
             notices: Vec::new(),
         },

@@ -71,10 +71,10 @@ pub struct Notice {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {
-    /// The `_mta-sts` TXT id.
-    pub id: String,
+    /// The `_mta-sts` TXT id (shared with the entry of the next lock while it is unchanged).
+    pub id: std::sync::Arc<str>,
     /// sha256 (hex) of the policy bytes the id names.
-    pub policy_sha256: String,
+    pub policy_sha256: std::sync::Arc<str>,
     /// Lifecycle stage.
     pub stage: Stage,
     /// Mode of the policy the id names.
@@ -481,7 +481,7 @@ mod tests {
     fn entry(id: &str, stage: Stage) -> Entry {
         Entry {
             id: id.into(),
-            policy_sha256: "0".repeat(64),
+            policy_sha256: "0".repeat(64).into(),
             stage,
             mode: Mode::Enforce,
             max_age: 604800,

@@ -75,7 +75,7 @@ fn row(name: &str, entry: Option<&Entry>, plan: &plan::Plan, now: DateTime<Utc>)
     Row {
         domain: name.to_string(),
         mode: entry.map(|e| e.mode.to_string()),
-        id: entry.map(|e| e.id.clone()),
+        id: entry.map(|e| e.id.to_string()),
         stage: entry.map_or("not built", |e| e.stage.as_str()).to_string(),
         next,
         next_reason,

@@ -100,8 +100,8 @@ fn entry(fields: Vec<(&str, Value)>) -> Option<Entry> {
     let (mut previous_id, mut previous_sha256, mut pin) = (None, None, None);
     for (key, value) in fields {
         match (key, value) {
-            ("id", Value::Str(s)) => id = Some(s.to_string()),
-            ("policy_sha256", Value::Str(s)) => policy_sha256 = Some(s.to_string()),
+            ("id", Value::Str(s)) => id = Some(s.into()),
+            ("policy_sha256", Value::Str(s)) => policy_sha256 = Some(s.into()),
             ("stage", Value::Str(s)) => stage = Some(de(s)?),
             ("mode", Value::Str(s)) => mode = Some(de(s)?),
             ("max_age", Value::Int(n)) => max_age = Some(n),
