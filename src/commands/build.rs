@@ -20,12 +20,12 @@ use crate::state::{Lock, WorkLock};
 pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let started = Instant::now();
     let out = output_dir(ctx, args);
-    // The config is parsed and validated before the lock and the manifest are read (side by
-    // side): each step runs on every core, and one at a time they do not all hold their
-    // 100,000 entries at once. The lock and manifest are read again below if another build
-    // replaced them before this one held the work lock.
+    // The config is parsed and validated, then the lock is read, and the manifest only once
+    // planning is done: each step runs on every core, and one at a time they do not all hold
+    // their 100,000 entries at once. The lock is read again below if another build replaced
+    // it before this one held the work lock.
     let loaded = config::load(&ctx.config, &ctx.config_name);
-    let state = State::read(ctx, &out, args.verify, Cache::default());
+    let state = State::read(ctx, &out, args.verify, Cache::default(), false);
     // Validate first: an invalid config is refused before anything, even the work lock's
     // file, is created.
     let loaded = loaded?;
@@ -40,7 +40,7 @@ pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error
     let state = if state.current(ctx, &out) {
         state
     } else {
-        State::read(ctx, &out, args.verify, Cache::default())
+        State::read(ctx, &out, args.verify, Cache::default(), false)
     };
     let built = build_loaded(ctx, args, loaded, ui, state, started, false)?;
     match args.format {
@@ -65,20 +65,25 @@ fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
         .unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
-/// What earlier builds left: the lock and the output's manifest, with the identity their files
-/// had before they were read.
+/// What earlier builds left: the lock and (unless it is read later) the output's manifest,
+/// with the identity their files had before they were read.
 struct State {
     lock: Result<Option<Lock>, Error>,
     lock_stamp: Option<Stamp>,
-    previous: output::Previous,
-    manifest_warning: Option<String>,
+    previous: Option<(output::Previous, Option<String>)>,
     manifest_stamp: Option<Stamp>,
 }
 
 impl State {
-    /// Reads the lock and the manifest side by side, unless `cache` holds them as their files
-    /// still are.
-    fn read(ctx: &Context, out: &std::path::Path, verify: bool, cache: Cache) -> State {
+    /// Reads the lock and, with `manifest`, the manifest side by side, unless `cache` holds
+    /// them as their files still are.
+    fn read(
+        ctx: &Context,
+        out: &std::path::Path,
+        verify: bool,
+        cache: Cache,
+        manifest: bool,
+    ) -> State {
         let (lock_path, lock_name) = ctx.lock();
         let manifest_path = out.join(crate::manifest::PATH);
         let lock_stamp = stamp(&lock_path);
@@ -88,20 +93,20 @@ impl State {
             .manifest
             .filter(|(s, _)| Some(s) == manifest_stamp.as_ref());
         std::thread::scope(|s| {
-            let manifest = s.spawn(|| match cached_manifest {
-                Some((_, previous)) => (previous.reuse(out, verify), None),
-                None => output::Previous::load(out, verify),
+            let previous = manifest.then(|| {
+                s.spawn(|| match cached_manifest {
+                    Some((_, previous)) => (previous.reuse(out, verify), None),
+                    None => output::Previous::load(out, verify),
+                })
             });
             let lock = match cached_lock {
                 Some((_, lock)) => Ok(Some(lock)),
                 None => Lock::load(&lock_path, &lock_name),
             };
-            let (previous, manifest_warning) = joined(manifest);
             State {
                 lock,
                 lock_stamp,
-                previous,
-                manifest_warning,
+                previous: previous.map(joined),
                 manifest_stamp,
             }
         })
@@ -110,7 +115,8 @@ impl State {
     /// Whether the lock and manifest files are still the ones that were read.
     fn current(&self, ctx: &Context, out: &std::path::Path) -> bool {
         stamp(&ctx.lock().0) == self.lock_stamp
-            && stamp(&out.join(crate::manifest::PATH)) == self.manifest_stamp
+            && (self.previous.is_none()
+                || stamp(&out.join(crate::manifest::PATH)) == self.manifest_stamp)
     }
 }
 
@@ -159,7 +165,7 @@ pub fn build_locked(
     let started = Instant::now();
     let loaded = config::load(&ctx.config, &ctx.config_name)?;
     let out = output_dir(ctx, args);
-    let state = State::read(ctx, &out, args.verify, std::mem::take(cache));
+    let state = State::read(ctx, &out, args.verify, std::mem::take(cache), true);
     let mut built = build_loaded(ctx, args, loaded, ui, state, started, true)?;
     cache.lock = stamp(&ctx.lock().0).map(|s| (s, std::mem::take(&mut built.plan.lock)));
     cache.manifest =
@@ -182,7 +188,6 @@ fn build_loaded(
     let (lock_path, _) = ctx.lock();
     let out = output_dir(ctx, args);
     let previous = state.lock?;
-    let (manifest, manifest_warning) = (state.previous, state.manifest_warning);
     let now = crate::clock::now()?;
     let forget: Vec<String> = args.forget.iter().map(|d| normalise_domain(d)).collect();
     let mut plan = plan::plan(
@@ -222,6 +227,9 @@ fn build_loaded(
         plan.lock = Lock::new();
         None
     };
+    let (manifest, manifest_warning) = state
+        .previous
+        .unwrap_or_else(|| output::Previous::load(&out, args.verify));
     let templates = Templates::load(ctx.template_dir().as_deref())?;
     let hosts = plan.domains.iter().filter(|d| d.published()).count();
     if loaded.config.nginx.vhosts == Vhosts::PerHost && hosts > PER_HOST_LIMIT {
