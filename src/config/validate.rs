@@ -160,7 +160,10 @@ fn merge(
                 problems.push(
                     Problem::warning(
                         span,
-                        format!("max_age {v} is less than one day for a {mode} policy"),
+                        format!(
+                            "max_age {v} is less than one day for {} {mode} policy",
+                            if mode == Mode::Enforce { "an" } else { "a" }
+                        ),
                         "short policy lifetime",
                     )
                     .help("RFC 8461 §3.2 expects weeks or more; senders refetch often and an attacker has more chances"),

@@ -24,8 +24,9 @@ fn validate_reports_warnings_but_succeeds() {
     let run = p.run(&["validate"]);
     assert!(run.ok().contains("1 domain(s), no errors, 1 warning(s)"));
     assert!(
-        run.stderr()
-            .contains("domains.toml:3:11: warning: max_age 3600 is less than one day"),
+        run.stderr().contains(
+            "domains.toml:3:11: warning: max_age 3600 is less than one day for an enforce policy"
+        ),
         "{}",
         run.stderr()
     );
