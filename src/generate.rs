@@ -115,14 +115,9 @@ fn generate(
     let mut batch = writer.batch();
     let shared = nginx.vhosts == Vhosts::Shared;
     let globals = [
-        (
-            shared,
-            Class::Nginx,
-            "nginx/mta-sts.conf",
-            "text/x-nginx-conf",
-        ),
-        (true, Class::Other, "certificates.txt", "text/plain"),
-        (true, Class::Other, "certificates.json", "application/json"),
+        (shared, SHARED_VHOST),
+        (true, CERTS_TXT),
+        (true, CERTS_JSON),
     ];
     // The files made from every host are as before when the hosts and settings they were
     // made from are: carry them.
@@ -130,7 +125,7 @@ fn generate(
         let kept: Option<Vec<FileEntry>> = globals
             .iter()
             .filter(|g| g.0)
-            .map(|&(_, _, path, media_type)| previous.entry(path, media_type))
+            .map(|&(_, (_, path, media_type))| previous.entry(path, media_type))
             .collect();
         if let Some(kept) = kept {
             all.files
@@ -145,35 +140,41 @@ fn generate(
             .map(|d| HostEntry::new(&d.domain.name, nginx))
             .collect();
         let text = templates.nginx_shared(&hosts, nginx)?;
-        all.files.push(writer.offer(
+        all.files.push(offer_global(
+            writer,
             &mut batch,
-            Class::Nginx,
-            "nginx/mta-sts.conf".into(),
-            "text/x-nginx-conf",
+            SHARED_VHOST,
             text.as_bytes(),
         )?);
     }
     // One inventory text at a time: at 100,000 hosts they are tens of MB each.
     let certificates = Certificates::of(&published, nginx);
     let txt = certificates.text();
-    all.files.push(writer.offer(
-        &mut batch,
-        Class::Other,
-        "certificates.txt".into(),
-        "text/plain",
-        txt.as_bytes(),
-    )?);
+    all.files
+        .push(offer_global(writer, &mut batch, CERTS_TXT, txt.as_bytes())?);
     drop(txt);
     let json = certificates.json();
-    all.files.push(writer.offer(
-        &mut batch,
-        Class::Other,
-        "certificates.json".into(),
-        "application/json",
-        &json,
-    )?);
+    all.files
+        .push(offer_global(writer, &mut batch, CERTS_JSON, &json)?);
     all.batches.push(batch);
     Ok((all, hosts_digest))
+}
+
+/// A file made from every host: its class, path and media type.
+type Global = (Class, &'static str, &'static str);
+
+const SHARED_VHOST: Global = (Class::Nginx, "nginx/mta-sts.conf", "text/x-nginx-conf");
+const CERTS_TXT: Global = (Class::Other, "certificates.txt", "text/plain");
+const CERTS_JSON: Global = (Class::Other, "certificates.json", "application/json");
+
+/// Offers one of the files made from every host.
+fn offer_global(
+    writer: &Writer,
+    batch: &mut Batch,
+    (class, path, media_type): Global,
+    bytes: &[u8],
+) -> Result<FileEntry, Error> {
+    writer.offer(batch, class, path.into(), media_type, bytes)
 }
 
 /// Offers one domain's files (policy, per-host vhost, zone) and returns its manifest entry.

@@ -65,7 +65,7 @@ impl<V> Table<V> {
             index,
             hasher,
         } = self;
-        index.insert_unique(hash, at, |&i| hasher.hash_one(key_at(text, entries, i)));
+        index.insert_unique(hash, at, rehash(text, entries, hasher));
     }
 
     /// Gives back the room that growing left unused: a table read from a file is kept for a
@@ -79,7 +79,7 @@ impl<V> Table<V> {
             index,
             hasher,
         } = self;
-        index.shrink_to_fit(|&i| hasher.hash_one(key_at(text, entries, i)));
+        index.shrink_to_fit(rehash(text, entries, hasher));
     }
 
     /// Every key and value, in insertion order.
@@ -91,6 +91,15 @@ impl<V> Table<V> {
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.iter().map(|(k, _)| k)
     }
+}
+
+/// The hash of the key at an index position, for the index when it grows or shrinks.
+fn rehash<'t, V>(
+    text: &'t str,
+    entries: &'t [(usize, V)],
+    hasher: &'t std::hash::RandomState,
+) -> impl Fn(&usize) -> u64 + 't {
+    move |&i| hasher.hash_one(key_at(text, entries, i))
 }
 
 fn key_at<'t, V>(text: &'t str, entries: &[(usize, V)], at: usize) -> &'t str {

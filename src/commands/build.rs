@@ -210,11 +210,10 @@ fn build_loaded(
             domains,
         });
     }
-    let had_lock = previous.is_some();
     // A lock that plans to the same entries is left as it is, unserialised. A new one goes to
     // its temp file now and is renamed into place last (RFC 8461 §8.1); a one-shot build then
     // drops both locks instead of holding 100,000 entries twice while it writes the tree.
-    let lock_unchanged = had_lock && plan.lock_changes.is_empty();
+    let lock_unchanged = previous.is_some() && plan.lock_changes.is_empty();
     let staged_lock = if args.dry_run || lock_unchanged {
         None
     } else {
