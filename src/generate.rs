@@ -71,9 +71,7 @@ fn generate(
     previous: &Previous,
 ) -> Result<(Generated, Digest), Error> {
     let published: Vec<&DomainPlan> = plan.domains.iter().filter(|d| d.published()).collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
+    let threads = crate::parallel::threads();
     // Small trees are not worth a thread each.
     let chunk = published.len().div_ceil(threads).max(256);
     let parts = std::thread::scope(|s| {

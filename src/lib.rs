@@ -22,6 +22,7 @@ pub mod manifest;
 pub mod model;
 pub mod names;
 pub mod output;
+pub mod parallel;
 pub mod plan;
 pub mod policy;
 pub mod records;

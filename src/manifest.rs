@@ -4,12 +4,12 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
-use crate::table::Table;
+use crate::table::{Sorted, Table};
 
 /// The manifest's own path inside the output directory.
 pub const PATH: &str = "manifest.json";
@@ -136,17 +136,23 @@ struct DomainLine<'a> {
 }
 
 /// Reads the manifest at `path` and the sha256 of its bytes; `None` when it cannot be opened,
-/// `Err` says why it cannot be used. The layout `write` gives is read line by line as it
-/// streams in; anything else is read whole and parsed as JSON.
+/// `Err` says why it cannot be used. The layout `write` gives is read a block at a time, each
+/// block's lines parsed on every core while its bytes are hashed; anything else is read whole
+/// and parsed as JSON.
 pub fn read(path: &std::path::Path) -> Option<Result<(Recorded, Digest), String>> {
     let file = std::fs::File::open(path).ok()?;
-    let mut reader = BufReader::with_capacity(1 << 16, Hashing::new(file));
-    if let Some(recorded) = read_lines(&mut reader) {
-        return Some(Ok((recorded, reader.into_inner().digest())));
+    if let Some(read) = read_blocks(file, BLOCK) {
+        return Some(Ok(read));
     }
     let bytes = std::fs::read(path).ok()?;
     Some(parse(&bytes).map(|r| (r, crate::plan::sha256(&bytes))))
 }
+
+/// Bytes of a manifest read, hashed and parsed at a time.
+const BLOCK: usize = 4 << 20;
+
+/// A block is parsed in one piece below this size: a thread costs more than it saves.
+const PIECE_MIN: usize = 256 << 10;
 
 /// Parses a whole manifest as JSON; `Err` says why it cannot be used.
 pub fn parse(bytes: &[u8]) -> Result<Recorded, String> {
@@ -174,73 +180,137 @@ fn file_value(f: &FileLine<'_>) -> Result<(Digest, u64), String> {
     Ok((sha, f.size))
 }
 
-/// The layout `write` gives, line by line; `None` at the first line that differs from it, or
-/// at a bad hash (the whole-document parser then says why).
-fn read_lines(reader: &mut impl BufRead) -> Option<Recorded> {
-    let mut line = String::with_capacity(256);
-    expect_line(reader, &mut line, "{")?;
-    expect_line(reader, &mut line, "  \"generator\": \"mtasts\",")?;
-    next_line(reader, &mut line)?;
-    let hosts = line
-        .strip_prefix("  \"hosts\": \"")?
-        .strip_suffix("\",")
-        .filter(|h| plain(h))
-        .and_then(unhex);
-    let mut recorded = Recorded {
-        hosts,
-        ..Recorded::default()
+/// The layout `write` gives, with the sha256 of its bytes; `None` at the first line that
+/// differs from it, at a bad hash, or at a path or domain out of order (the whole-document
+/// parser then says why, or takes them as they are).
+fn read_blocks(file: impl Read, block: usize) -> Option<(Recorded, Digest)> {
+    let mut hasher = Sha256::new();
+    let mut layout = Layout::default();
+    crate::parallel::read_in_blocks(
+        file,
+        block,
+        |text| text.rfind('\n').map(|i| i + 1),
+        |text| {
+            // A line without its newline can only be the last, and is not the layout's.
+            (text.is_empty() || text.ends_with('\n')).then_some(())?;
+            let pieces = crate::parallel::pieces(text, crate::parallel::threads(), PIECE_MIN);
+            let parsed = if pieces.len() > 1 {
+                std::thread::scope(|s| {
+                    let hashed = s.spawn(|| hasher.update(text));
+                    let parsed = crate::parallel::on_threads(pieces, parse_lines);
+                    hashed
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p));
+                    parsed
+                })
+            } else {
+                hasher.update(text);
+                pieces.into_iter().map(parse_lines).collect()
+            };
+            parsed
+                .into_iter()
+                .try_for_each(|lines| lines?.into_iter().try_for_each(|l| layout.take(l)))
+        },
+    )?;
+    Some((layout.finish()?, hasher.finalize().into()))
+}
+
+/// One line of a manifest in the layout `write` gives.
+enum Line<'a> {
+    File(Cow<'a, str>, (Digest, u64)),
+    Domain(Cow<'a, str>, Digest),
+    /// A line that is not an entry: a bracket, a key, or something else.
+    Other(&'a str),
+}
+
+/// Every line of `text`, which ends with a newline; `None` at an entry that cannot be read.
+fn parse_lines(text: &str) -> Option<Vec<Line<'_>>> {
+    text.split_terminator('\n').map(parse_line).collect()
+}
+
+fn parse_line(line: &str) -> Option<Line<'_>> {
+    let Some(entry) = line.strip_prefix("    ") else {
+        return Some(Line::Other(line));
     };
-    expect_line(reader, &mut line, "  \"files\": [")?;
-    loop {
-        next_line(reader, &mut line)?;
-        if line == "  ]," {
-            break;
-        }
-        let entry = entry_line(&line)?;
-        let f = plain_file(entry).or_else(|| serde_json::from_str(entry).ok())?;
-        recorded.files.insert(&f.path, file_value(&f).ok()?);
+    let entry = entry.strip_suffix(',').unwrap_or(entry);
+    if let Some(f) = plain_file(entry) {
+        return Some(Line::File(f.path, (unhex(&f.sha256)?, f.size)));
     }
-    expect_line(reader, &mut line, "  \"domains\": [")?;
-    loop {
-        next_line(reader, &mut line)?;
-        if line == "  ]" {
-            break;
-        }
-        let entry = entry_line(&line)?;
-        let d: DomainLine = plain_domain(entry).or_else(|| serde_json::from_str(entry).ok())?;
-        recorded
-            .inputs
-            .insert(&d.domain, unhex(d.inputs.as_deref()?)?);
+    if let Some(d) = plain_domain(entry) {
+        return Some(Line::Domain(d.domain, unhex(d.inputs.as_deref()?)?));
     }
-    expect_line(reader, &mut line, "}")?;
-    // Nothing may follow.
-    (next_line(reader, &mut line).is_none() && line.is_empty()).then_some(())?;
-    recorded.files.shrink_to_fit();
-    recorded.inputs.shrink_to_fit();
-    Some(recorded)
+    if let Ok(f) = serde_json::from_str::<FileLine>(entry) {
+        return Some(Line::File(f.path, (unhex(&f.sha256)?, f.size)));
+    }
+    let d: DomainLine = serde_json::from_str(entry).ok()?;
+    Some(Line::Domain(d.domain, unhex(d.inputs.as_deref()?)?))
 }
 
-/// The next line, which must be `want`.
-fn expect_line(reader: &mut impl BufRead, line: &mut String, want: &str) -> Option<()> {
-    next_line(reader, line).filter(|()| line == want)
+/// Where the reader is in the layout `write` gives, and what it has read.
+#[derive(Default)]
+struct Layout {
+    at: Stage,
+    hosts: Option<Digest>,
+    files: Sorted<(Digest, u64)>,
+    inputs: Sorted<Digest>,
 }
 
-/// The next line into `line`, without its newline; `None` at the end or at a line without one.
-fn next_line(reader: &mut impl BufRead, line: &mut String) -> Option<()> {
-    line.clear();
-    reader.read_line(line).ok()?;
-    line.strip_suffix('\n')?;
-    line.pop();
-    Some(())
+/// The line a `Layout` expects next.
+#[derive(Default, Clone, Copy, PartialEq)]
+enum Stage {
+    #[default]
+    Open,
+    Generator,
+    Hosts,
+    FilesKey,
+    Files,
+    DomainsKey,
+    Domains,
+    Close,
+    Done,
 }
 
-/// An entry line without its indent and trailing comma.
-fn entry_line(line: &str) -> Option<&str> {
-    let line = line.strip_prefix("    ")?;
-    Some(line.strip_suffix(',').unwrap_or(line))
+impl Layout {
+    /// Takes the next line; `None` where it does not belong.
+    fn take(&mut self, line: Line<'_>) -> Option<()> {
+        self.at = match (self.at, line) {
+            (Stage::Open, Line::Other("{")) => Stage::Generator,
+            (Stage::Generator, Line::Other("  \"generator\": \"mtasts\",")) => Stage::Hosts,
+            (Stage::Hosts, Line::Other(line)) => {
+                let hosts = line.strip_prefix("  \"hosts\": \"")?;
+                self.hosts = hosts.strip_suffix("\",").and_then(unhex);
+                Stage::FilesKey
+            }
+            (Stage::FilesKey, Line::Other("  \"files\": [")) => Stage::Files,
+            (Stage::Files, Line::File(path, value)) => {
+                self.files.push(&path, value)?;
+                Stage::Files
+            }
+            (Stage::Files, Line::Other("  ],")) => Stage::DomainsKey,
+            (Stage::DomainsKey, Line::Other("  \"domains\": [")) => Stage::Domains,
+            (Stage::Domains, Line::Domain(domain, inputs)) => {
+                self.inputs.push(&domain, inputs)?;
+                Stage::Domains
+            }
+            (Stage::Domains, Line::Other("  ]")) => Stage::Close,
+            (Stage::Close, Line::Other("}")) => Stage::Done,
+            _ => return None,
+        };
+        Some(())
+    }
+
+    /// What was read, if the layout was read to its end.
+    fn finish(self) -> Option<Recorded> {
+        (self.at == Stage::Done).then_some(())?;
+        Some(Recorded {
+            files: self.files.finish(),
+            inputs: self.inputs.finish(),
+            hosts: self.hosts,
+        })
+    }
 }
 
-/// A reader or writer that hashes what passes through it.
+/// A writer that hashes what passes through it.
 pub struct Hashing<T> {
     inner: T,
     hasher: Sha256,
@@ -255,7 +325,7 @@ impl<T> Hashing<T> {
         }
     }
 
-    /// The sha256 of everything read or written so far.
+    /// The sha256 of everything written so far.
     pub fn digest(self) -> Digest {
         self.hasher.finalize().into()
     }
@@ -273,14 +343,6 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
 /// A file line as `to_bytes` writes it, read without a JSON parser when no string in it has
 /// an escape; `None` leaves the line to serde_json.
 fn plain_file(line: &str) -> Option<FileLine<'_>> {
@@ -291,8 +353,8 @@ fn plain_file(line: &str) -> Option<FileLine<'_>> {
     let (size, rest) = rest.split_at(digits);
     let (media_type, rest) = quoted(rest.strip_prefix(", \"media_type\": \"")?)?;
     let plain_size = !size.is_empty() && (size == "0" || !size.starts_with('0'));
-    (plain_size && rest == "}" && [path, sha256, media_type].iter().all(|s| plain(s)))
-        .then_some(())?;
+    // The hash is checked by `unhex`.
+    (plain_size && rest == "}" && plain(path) && plain(media_type)).then_some(())?;
     Some(FileLine {
         path: Cow::Borrowed(path),
         sha256: Cow::Borrowed(sha256),
@@ -306,7 +368,7 @@ fn plain_domain(line: &str) -> Option<DomainLine<'_>> {
     let (id, rest) = quoted(rest.strip_prefix(", \"id\": \"")?)?;
     let (mode, rest) = quoted(rest.strip_prefix(", \"mode\": \"")?)?;
     let (inputs, rest) = quoted(rest.strip_prefix(", \"inputs\": \"")?)?;
-    (rest == "}" && [domain, id, mode, inputs].iter().all(|s| plain(s))).then_some(())?;
+    (rest == "}" && plain(domain) && plain(id) && plain(mode)).then_some(())?;
     Some(DomainLine {
         domain: Cow::Borrowed(domain),
         inputs: Some(Cow::Borrowed(inputs)),
@@ -321,9 +383,13 @@ fn quoted(text: &str) -> Option<(&str, &str)> {
     Some((&text[..end], &text[end + 1..]))
 }
 
-/// A JSON string body that means itself: no quote, backslash or control character.
+/// A JSON string body that means itself: no quote, backslash or control character below
+/// U+0020 (the only ones JSON must escape, and the only ones serde_json does).
 fn plain(s: &str) -> bool {
-    !s.chars().any(|c| c == '"' || c == '\\' || c.is_control())
+    // Without an early exit the loop is vectorised; the strings are short.
+    !s.bytes().fold(false, |bad, b| {
+        bad | (b == b'"') | (b == b'\\') | (b < 0x20)
+    })
 }
 
 /// Lower-case hex.
@@ -343,21 +409,28 @@ fn push_hex(s: &mut String, bytes: &[u8]) {
 }
 
 fn unhex(s: &str) -> Option<Digest> {
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    let bytes = s.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
+    let bytes: &[u8; 64] = s.as_bytes().try_into().ok()?;
     let mut out = [0u8; 32];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        out[i] = digit(pair[0])? << 4 | digit(pair[1])?;
+    // Without a branch per digit: a manifest of 100,000 domains has 26 million of them.
+    let mut bad = 0;
+    for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        let (hi, lo) = (HEX[usize::from(pair[0])], HEX[usize::from(pair[1])]);
+        bad |= hi | lo;
+        *o = hi << 4 | lo;
     }
-    Some(out)
+    (bad < 16).then_some(out)
 }
+
+/// The value of each lower-case hex digit; 0xff for every other byte.
+const HEX: [u8; 256] = {
+    let mut table = [0xff; 256];
+    let mut i = 0;
+    while i < 16 {
+        table[b"0123456789abcdef"[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
 
 /// Appends `text` as a JSON string, as serde_json writes it.
 fn push_json_string(s: &mut String, text: &str) {
@@ -427,8 +500,12 @@ mod tests {
             &serde_json::from_slice::<serde_json::Value>(&bytes).unwrap(),
         )
         .unwrap();
-        assert!(read_lines(&mut &bytes[..]).is_some());
-        assert!(read_lines(&mut &pretty[..]).is_none());
+        for block in [1, 7, 64, bytes.len() + 1] {
+            let (r, sha) = read_blocks(&bytes[..], block).expect("the writer's layout");
+            assert_eq!(sha, crate::plan::sha256(&bytes));
+            assert_eq!(r.files.len(), 2);
+        }
+        assert!(read_blocks(&pretty[..], 64).is_none());
         for text in [&bytes, &pretty] {
             std::fs::write(&path, text).unwrap();
             let (r, sha) = read(&path).unwrap().unwrap();
@@ -448,6 +525,49 @@ mod tests {
         std::fs::write(&path, &trailing).unwrap();
         assert!(read(&path).unwrap().is_err());
         assert!(read(&dir.path().join("missing")).is_none());
+    }
+
+    #[test]
+    fn a_large_manifest_is_read_in_pieces_as_the_json_parser_reads_it() {
+        let files: Vec<FileEntry> = (0..6000u64)
+            .map(|i| FileEntry {
+                path: format!("dns/d{i:05}.example.zone"),
+                sha256: [(i % 251) as u8; 32],
+                size: i,
+                media_type: "text/dns",
+            })
+            .collect();
+        let domains: Vec<DomainEntry> = (0..2000u64)
+            .map(|i| DomainEntry {
+                domain: format!("d{i:05}.example"),
+                id: i.to_string(),
+                mode: "enforce",
+                inputs: [(i % 7) as u8; 32],
+            })
+            .collect();
+        let bytes = to_bytes(&[1; 32], &files, &domains);
+        assert!(bytes.len() > 2 * PIECE_MIN, "more than one piece per block");
+        let whole = parse(&bytes).unwrap();
+        for block in [PIECE_MIN, BLOCK] {
+            let (r, sha) = read_blocks(&bytes[..], block).expect("the writer's layout");
+            assert_eq!(sha, crate::plan::sha256(&bytes));
+            assert!(r.files.iter().eq(whole.files.iter()));
+            assert!(r.inputs.iter().eq(whole.inputs.iter()));
+            assert_eq!(r.files.len(), 6000);
+            assert_eq!(
+                r.inputs.get("d01999.example"),
+                Some(&[(1999 % 7) as u8; 32])
+            );
+        }
+        // Two paths out of order: the block reader refuses them, the JSON parser reads them.
+        let text = String::from_utf8(bytes).unwrap();
+        let swapped = text
+            .replacen("dns/d00001.", "dns/d0000X.", 1)
+            .replacen("dns/d00002.", "dns/d00001.", 1)
+            .replacen("dns/d0000X.", "dns/d00002.", 1);
+        assert!(read_blocks(swapped.as_bytes(), BLOCK).is_none());
+        let r = parse(swapped.as_bytes()).unwrap();
+        assert_eq!(r.files.get("dns/d00002.example.zone"), Some(&([1; 32], 1)));
     }
 
     #[test]

@@ -123,7 +123,7 @@ pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &
         refusals: Vec::new(),
     };
     // Domains are planned independently: in runs on several threads, joined in order.
-    let runs = crate::state::on_threads(runs_of(domains, PLAN_RUN), |run| {
+    let runs = crate::parallel::on_threads(runs_of(domains, PLAN_RUN), |run| {
         let mut part = Plan {
             domains: Vec::with_capacity(run.len()),
             lock: Lock::new(),

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::diag::{Problem, SourceFile};
 use crate::error::Error;
 use crate::model::{Mode, valid_id};
+use crate::parallel::on_threads;
 
 mod fast;
 
@@ -197,42 +198,24 @@ impl Lock {
 
     /// `parse_in_pieces` over a file read a block at a time, each block cut before a
     /// `[domains."..."]` header, so that the text of a large lock is never in memory whole.
-    fn read_in_blocks(mut file: impl std::io::Read, block: usize) -> Option<Lock> {
+    fn read_in_blocks(file: impl std::io::Read, block: usize) -> Option<Lock> {
         let mut lock: Option<Lock> = None;
-        let mut pending: Vec<u8> = Vec::new();
-        loop {
-            let start = pending.len();
-            pending.resize(start + block, 0);
-            let mut filled = start;
-            while filled < pending.len() {
-                match file.read(&mut pending[filled..]) {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => return None,
+        crate::parallel::read_in_blocks(
+            file,
+            block,
+            |text| match text.rfind("\n[domains.\"") {
+                Some(i) if i > 0 => Some(i + 1),
+                _ => None,
+            },
+            |text| match &mut lock {
+                None => {
+                    lock = Some(Lock::parse_in_pieces(text)?);
+                    Some(())
                 }
-            }
-            let eof = filled < pending.len();
-            pending.truncate(filled);
-            let cut = if eof {
-                pending.len()
-            } else {
-                match pending.windows(11).rposition(|w| w == b"\n[domains.\"") {
-                    Some(i) if i > 0 => i + 1,
-                    // One section longer than a block: read on.
-                    _ => continue,
-                }
-            };
-            let text = std::str::from_utf8(&pending[..cut]).ok()?;
-            match &mut lock {
-                None => lock = Some(Lock::parse_in_pieces(text)?),
-                Some(lock) => lock.add_pieces(text)?,
-            }
-            pending.drain(..cut);
-            if eof {
-                return lock;
-            }
-        }
+                Some(lock) => lock.add_pieces(text),
+            },
+        )?;
+        lock
     }
 
     fn parse_whole(text: &str, name: &str) -> Result<Lock, Error> {
@@ -402,37 +385,6 @@ const PIECE_DOMAINS: usize = 1000;
 #[serde(deny_unknown_fields)]
 struct Part<K: Ord, V> {
     domains: BTreeMap<K, V>,
-}
-
-/// Maps `f` over `items` on up to 8 threads (contiguous runs, one per thread), in order.
-pub fn on_threads<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    if items.len() < 2 || threads == 1 {
-        return items.into_iter().map(f).collect();
-    }
-    let run = items.len().div_ceil(threads);
-    let mut runs: Vec<Vec<T>> = Vec::with_capacity(threads);
-    let mut items = items.into_iter();
-    loop {
-        let next: Vec<T> = items.by_ref().take(run).collect();
-        if next.is_empty() {
-            break;
-        }
-        runs.push(next);
-    }
-    let f = &f;
-    std::thread::scope(|s| {
-        let workers: Vec<_> = runs
-            .into_iter()
-            .map(|run| s.spawn(move || run.into_iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
 }
 
 /// Where the lock file of a config lives: beside it, same stem, `.lock`.

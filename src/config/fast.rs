@@ -31,7 +31,7 @@ pub(crate) fn parse(text: &str) -> Option<(RawConfig, Vec<Problem>)> {
     let sections = sections(text, first)?;
     let runs: Vec<&[Range<usize>]> = sections.chunks(RUN).collect();
     let mut names = HashSet::with_capacity(sections.len());
-    for run in crate::state::on_threads(runs, |run| {
+    for run in crate::parallel::on_threads(runs, |run| {
         run.iter()
             .map(|s| domain(text, s.clone()))
             .collect::<Option<Vec<_>>>()

@@ -87,7 +87,7 @@ pub(crate) fn validate(
     }
     // Each table is checked on its own, on several threads; names are compared afterwards, in
     // file order, so that the second of two equal names is the one reported.
-    let checked = crate::state::on_threads(raw.domains.iter().collect(), |(key, body)| {
+    let checked = crate::parallel::on_threads(raw.domains.iter().collect(), |(key, body)| {
         let mut own_problems = Vec::new();
         let own = settings(body, &mut own_problems);
         let name = DomainName::parse(&key.value).map(|name| {
