@@ -308,7 +308,8 @@ impl<'p> Writer<'p> {
         domains: &[DomainEntry],
         hosts: &Digest,
     ) -> Result<(Report, Option<Previous>), Error> {
-        files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        // Stable: it finds the long runs the generator's order has.
+        files.sort_by(|a, b| a.path.cmp(&b.path));
         let staged_any = batches.iter().any(|b| !b.staged.is_empty());
         if !staged_any && self.previous.lists_exactly(hosts, &files, domains) {
             self.finished = true;

@@ -1,6 +1,8 @@
 //! Pure planning: config + previous lock + clock → per-domain policy bytes, ids, records and
 //! lifecycle (RFC 8461 §8.1 ordering, §8.3 retirement). No I/O, no clock reads.
 
+use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
@@ -133,8 +135,14 @@ pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &
         };
         let mut entries = Vec::with_capacity(run.len());
         let mut mx = MxStrings::default();
+        // The run and the lock are both in name order: walked side by side, not searched.
+        let first = run.first().map_or("", |d| d.name.as_str());
+        let from = (Bound::Included(first), Bound::Unbounded);
+        let mut lock = previous.domains.range::<str, _>(from).peekable();
         for domain in run {
-            let prev = previous.domains.get(domain.name.as_str());
+            let name = domain.name.as_str();
+            while lock.next_if(|(k, _)| k.as_str() < name).is_some() {}
+            let prev = lock.next_if(|(k, _)| k.as_str() == name).map(|(_, e)| e);
             let (plan, entry) = plan_domain(domain, prev, now, &mut part, &mut mx);
             if let Some(entry) = entry {
                 entries.push((plan.domain.name.to_string(), entry));
@@ -152,10 +160,18 @@ pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &
     }
     // One bulk build from sorted entries, not a merge per run.
     out.lock.domains = entries.into_iter().collect();
-    let configured: std::collections::HashSet<&str> =
-        out.domains.iter().map(|d| d.domain.name.as_str()).collect();
+    debug_assert!(
+        out.domains
+            .is_sorted_by(|a, b| a.domain.name < b.domain.name)
+    );
+    let mut configured = out
+        .domains
+        .iter()
+        .map(|d| d.domain.name.as_str())
+        .peekable();
     for (name, entry) in &previous.domains {
-        if out.lock.domains.contains_key(name) || configured.contains(name.as_str()) {
+        while configured.next_if(|c| *c < name.as_str()).is_some() {}
+        if configured.peek() == Some(&name.as_str()) {
             continue;
         }
         if forget.contains(name) {
@@ -182,7 +198,11 @@ pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &
         }
     }
     for name in forget {
-        if configured.contains(name.as_str()) {
+        let configured = out
+            .domains
+            .binary_search_by(|d| d.domain.name.as_str().cmp(name))
+            .is_ok();
+        if configured {
             out.warnings.push(Warning {
                 domain: name.clone(),
                 kind: "forgotten",
@@ -191,22 +211,34 @@ pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &
             });
         }
     }
-    out.lock_changes = out
-        .lock
-        .domains
-        .iter()
-        .filter(|(name, entry)| previous.domains.get(*name) != Some(entry))
-        .map(|(name, _)| name.clone())
-        .chain(
-            previous
-                .domains
-                .keys()
-                .filter(|n| !out.lock.domains.contains_key(*n))
-                .cloned(),
-        )
-        .collect();
-    out.lock_changes.sort();
+    out.lock_changes = changed_entries(&previous.domains, &out.lock.domains);
     out
+}
+
+/// The names whose entry differs between two locks, or is in one only, in name order: both
+/// are walked side by side.
+fn changed_entries(
+    before: &BTreeMap<String, Entry>,
+    after: &BTreeMap<String, Entry>,
+) -> Vec<String> {
+    let mut changed = Vec::new();
+    let (mut a, mut b) = (before.iter().peekable(), after.iter().peekable());
+    loop {
+        let name = match (a.peek(), b.peek()) {
+            (None, None) => return changed,
+            (Some((x, _)), Some((y, _))) if x == y => {
+                let ((name, e1), (_, e2)) = (a.next().expect("peeked"), b.next().expect("peeked"));
+                if e1 == e2 {
+                    continue;
+                }
+                name
+            }
+            (Some((x, _)), Some((y, _))) if x < y => a.next().expect("peeked").0,
+            (Some(_), None) => a.next().expect("peeked").0,
+            _ => b.next().expect("peeked").0,
+        };
+        changed.push(name.clone());
+    }
 }
 
 /// `items` cut into runs of `size`, in order, moved rather than copied.

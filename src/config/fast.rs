@@ -6,7 +6,7 @@
 //! multi-line value, an unknown key, a wrong type, a name twice) is `None`, and the TOML parser
 //! reads the whole file, so that every problem is reported as before.
 
-use std::collections::HashSet;
+use foldhash::{HashSet, HashSetExt};
 use std::ops::Range;
 
 use super::raw::{RawConfig, RawSettings, Sp, Walker};
@@ -30,19 +30,22 @@ pub(crate) fn parse(text: &str) -> Option<(RawConfig, Vec<Problem>)> {
     let mut raw = walker.config(head.get_ref());
     let sections = sections(text, first)?;
     let runs: Vec<&[Range<usize>]> = sections.chunks(RUN).collect();
-    let mut names = HashSet::with_capacity(sections.len());
+    raw.domains.reserve(sections.len());
     for run in crate::parallel::on_threads(runs, |run| {
         run.iter()
             .map(|s| domain(text, s.clone()))
             .collect::<Option<Vec<_>>>()
     }) {
-        for (name, settings) in run? {
-            // The TOML parser's "duplicate key" error, with its position, comes from there.
-            if !names.insert(name.value.clone()) {
-                return None;
-            }
-            raw.domains.push((name, settings));
-        }
+        raw.domains.extend(run?);
+    }
+    // The TOML parser's "duplicate key" error, with its position, comes from there.
+    let mut names = HashSet::with_capacity(raw.domains.len());
+    if !raw
+        .domains
+        .iter()
+        .all(|(name, _)| names.insert(name.value.as_str()))
+    {
+        return None;
     }
     raw.domains_span = Some(first + 1..first + "[domains".len());
     raw.domains_seen = raw.domains.len();

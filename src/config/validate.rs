@@ -1,6 +1,6 @@
 //! From the raw mirror to the validated model: SPEC §1, §2 and §5.1 rules, defaults merged.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::net::IpAddr;
 use std::ops::Range;
 use std::sync::Arc;
