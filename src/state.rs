@@ -163,59 +163,47 @@ impl Lock {
     /// duplicate domain, a header inside a string, an error) returns `None`, and the whole text
     /// is parsed again for a precise diagnostic.
     fn parse_in_pieces(text: &str) -> Option<Lock> {
-        let head_end = text.find("\n[domains.").map_or(text.len(), |i| i + 1);
-        let mut lock: Lock = toml::from_str(&text[..head_end]).ok()?;
-        if lock.version != LOCK_VERSION {
-            return None;
-        }
-        lock.add_pieces(&text[head_end..])?;
+        let mut sections = Vec::new();
+        let mut lock = Lock::head_and_pieces(text, &mut sections)?;
+        lock.domains = into_map(sections)?;
         Some(lock)
     }
 
-    /// Adds the sections of `text`, which starts at a `[domains."..."]` header (or is empty),
-    /// parsed in pieces on several threads; `None` as for `parse_in_pieces`.
-    fn add_pieces(&mut self, text: &str) -> Option<()> {
-        let headers: Vec<usize> = std::iter::once(0)
-            .chain(text.match_indices("\n[domains.").map(|(i, _)| i + 1))
-            .filter(|&i| i < text.len())
-            .collect();
-        let bounds: Vec<usize> = headers
-            .iter()
-            .step_by(PIECE_DOMAINS)
-            .copied()
-            .chain(std::iter::once(text.len()))
-            .collect();
-        let pieces: Vec<&str> = bounds.windows(2).map(|w| &text[w[0]..w[1]]).collect();
-        for part in on_threads(pieces, parse_piece) {
-            for (domain, entry) in part? {
-                if self.domains.insert(domain, entry).is_some() {
-                    return None;
-                }
-            }
+    /// The lock's head (its version) from `text`, which starts the file, and the sections that
+    /// follow it, appended to `sections`.
+    fn head_and_pieces(text: &str, sections: &mut Vec<(String, Entry)>) -> Option<Lock> {
+        let head_end = text.find("\n[domains.").map_or(text.len(), |i| i + 1);
+        let lock: Lock = toml::from_str(&text[..head_end]).ok()?;
+        if lock.version != LOCK_VERSION {
+            return None;
         }
-        Some(())
+        add_pieces(sections, &text[head_end..])?;
+        Some(lock)
     }
 
     /// `parse_in_pieces` over a file read a block at a time, each block cut before a
     /// `[domains."..."]` header, so that the text of a large lock is never in memory whole.
     fn read_in_blocks(file: impl std::io::Read, block: usize) -> Option<Lock> {
         let mut lock: Option<Lock> = None;
+        let mut sections = Vec::new();
         crate::parallel::read_in_blocks(
             file,
             block,
-            |text| match text.rfind("\n[domains.\"") {
+            |text| match memchr::memmem::rfind(text.as_bytes(), HEADER_AFTER_NEWLINE) {
                 Some(i) if i > 0 => Some(i + 1),
                 _ => None,
             },
-            |text| match &mut lock {
+            |text| match &lock {
                 None => {
-                    lock = Some(Lock::parse_in_pieces(text)?);
+                    lock = Some(Lock::head_and_pieces(text, &mut sections)?);
                     Some(())
                 }
-                Some(lock) => lock.add_pieces(text),
+                Some(_) => add_pieces(&mut sections, text),
             },
         )?;
-        lock
+        let mut lock = lock?;
+        lock.domains = into_map(sections)?;
+        Some(lock)
     }
 
     fn parse_whole(text: &str, name: &str) -> Result<Lock, Error> {
@@ -350,29 +338,66 @@ fn lock_piece(part: &[(&String, &Entry)]) -> String {
 
 /// One piece's entries, in order: each section by the strict reader of mtasts's own layout,
 /// or, where it declines, by the TOML parser.
+/// Appends the sections of `text`, which starts at a `[domains."..."]` header (or is empty),
+/// parsed in pieces on several threads; `None` as for `parse_in_pieces`.
+fn add_pieces(sections: &mut Vec<(String, Entry)>, text: &str) -> Option<()> {
+    let headers: Vec<usize> = std::iter::once(0)
+        .chain(headers(text))
+        .filter(|&i| i < text.len())
+        .collect();
+    let bounds: Vec<usize> = headers
+        .iter()
+        .step_by(PIECE_DOMAINS)
+        .copied()
+        .chain(std::iter::once(text.len()))
+        .collect();
+    let pieces: Vec<&str> = bounds.windows(2).map(|w| &text[w[0]..w[1]]).collect();
+    for part in on_threads(pieces, parse_piece) {
+        sections.extend(part?);
+    }
+    Some(())
+}
+
+/// The map of the lock's sections; `None` if a domain has two. Sections in the order mtasts
+/// writes them, strictly ascending, are built into the map in one pass instead of each being
+/// searched for.
+fn into_map(sections: Vec<(String, Entry)>) -> Option<BTreeMap<String, Entry>> {
+    if sections.is_sorted_by(|a, b| a.0 < b.0) {
+        return Some(sections.into_iter().collect());
+    }
+    let mut map = BTreeMap::new();
+    for (domain, entry) in sections {
+        map.insert(domain, entry).is_none().then_some(())?;
+    }
+    Some(map)
+}
+
 fn parse_piece(piece: &str) -> Option<Vec<(String, Entry)>> {
-    let starts = std::iter::once(0).chain(piece.match_indices("\n[domains.").map(|(i, _)| i + 1));
+    let starts = std::iter::once(0).chain(headers(piece));
     let ends = starts.clone().skip(1).chain(std::iter::once(piece.len()));
-    let mut last_mx: Option<std::sync::Arc<[String]>> = None;
+    // Most domains list the mx of [defaults]: one copy per run of them.
+    let mut mx: Option<std::sync::Arc<[String]>> = None;
     starts
         .zip(ends)
         .map(|(from, to)| {
             let section = &piece[from..to];
-            let (name, mut entry) = fast::section(section).or_else(|| {
+            fast::section(section, &mut mx).or_else(|| {
                 let part: Part<String, Entry> = toml::from_str(section).ok()?;
                 let mut entries = part.domains.into_iter();
                 let first = entries.next()?;
                 entries.next().is_none().then_some(first)
-            })?;
-            // Most domains list the mx of [defaults]: one copy per run of them.
-            match &last_mx {
-                Some(last) if *last == entry.mx => entry.mx = last.clone(),
-                _ => last_mx = Some(entry.mx.clone()),
-            }
-            Some((name, entry))
+            })
         })
         .collect()
 }
+
+/// Where each `[domains.` header after the first line of `text` starts.
+fn headers(text: &str) -> impl Iterator<Item = usize> + Clone + '_ {
+    memchr::memmem::find_iter(text.as_bytes(), HEADER_AFTER_NEWLINE).map(|i| i + 1)
+}
+
+/// A section header at the start of a line.
+const HEADER_AFTER_NEWLINE: &[u8] = b"\n[domains.";
 
 /// Bytes of lock text read at a time.
 const LOCK_BLOCK: usize = 4 << 20;
@@ -575,7 +600,7 @@ mod tests {
             big().domains.len() - (2 * PIECE_DOMAINS + 7).div_ceil(7) - 2
         );
         for section in &sections {
-            assert!(fast::section(section).is_some(), "{section}");
+            assert!(fast::section(section, &mut None).is_some(), "{section}");
         }
     }
 
