@@ -89,6 +89,7 @@ fn generate(
                         batch: writer.batch(),
                         files: [n, vhosts, n].map(Vec::with_capacity),
                         domains: Vec::with_capacity(n),
+                        near: Near::default(),
                     };
                     for d in domains {
                         let entry = domain(d, nginx, templates, writer, previous, &mut part)?;
@@ -176,6 +177,16 @@ struct Part {
     batch: Batch,
     files: [Vec<FileEntry>; KINDS],
     domains: Vec<DomainEntry>,
+    /// Where the next lookups in the previous manifest probably are: a worker's domains come
+    /// in name order, and the manifest lists domains and each kind of file in about that order.
+    near: Near,
+}
+
+/// Positions in the previous manifest's tables: its domains, and each kind of file.
+#[derive(Default)]
+struct Near {
+    inputs: usize,
+    files: [usize; KINDS],
 }
 
 /// Kinds of file made per domain.
@@ -222,13 +233,15 @@ fn domain(
     let batch = &mut part.batch;
     let [policies, vhosts, zones] = &mut part.files;
     writer.forget_deep_dirs(batch);
-    if previous.trusted() && previous.inputs(name) == Some(&entry.inputs) {
+    let near = &mut part.near;
+    if previous.trusted() && previous.inputs_near(name, &mut near.inputs) == Some(&entry.inputs) {
+        let [p, v, z] = &mut near.files;
         let kept = (
-            previous.entry(&policy, "text/plain"),
+            previous.entry_near(&policy, "text/plain", p),
             vhost
                 .as_ref()
-                .map(|v| previous.entry(v, "text/x-nginx-conf")),
-            previous.entry(&zone, "text/dns"),
+                .map(|vhost| previous.entry_near(vhost, "text/x-nginx-conf", v)),
+            previous.entry_near(&zone, "text/dns", z),
         );
         if let (Some(p), v @ (None | Some(Some(_))), Some(z)) = kept {
             policies.push(writer.keep(batch, p));

@@ -98,9 +98,10 @@ impl Previous {
         self.trusted
     }
 
-    /// The input digest the manifest recorded for `domain`.
-    pub fn inputs(&self, domain: &str) -> Option<&Digest> {
-        self.recorded.inputs.get(domain)
+    /// The input digest the manifest recorded for `domain`, looked for first where `near` says
+    /// (see `Table::get_near`).
+    pub fn inputs_near(&self, domain: &str, near: &mut usize) -> Option<&Digest> {
+        self.recorded.inputs.get_near(domain, near)
     }
 
     /// The manifest's entry for `path`, as (sha256, size).
@@ -110,7 +111,19 @@ impl Previous {
 
     /// The manifest's entry for `path`, to be kept as it is.
     pub fn entry(&self, path: &str, media_type: &'static str) -> Option<FileEntry> {
-        self.file(path).map(|(sha256, size)| FileEntry {
+        let mut anywhere = usize::MAX;
+        self.entry_near(path, media_type, &mut anywhere)
+    }
+
+    /// `entry`, looked for first where `near` says (see `Table::get_near`).
+    pub fn entry_near(
+        &self,
+        path: &str,
+        media_type: &'static str,
+        near: &mut usize,
+    ) -> Option<FileEntry> {
+        let &(sha256, size) = self.recorded.files.get_near(path, near)?;
+        Some(FileEntry {
             path: path.to_string(),
             sha256,
             size,
