@@ -39,6 +39,21 @@ pub fn threads() -> usize {
         .clamp(1, 8)
 }
 
+/// Sorts `items` stably, each half on its own thread and then the two sorted halves merged.
+pub fn sort_by<T: Send>(items: &mut [T], cmp: impl Fn(&T, &T) -> std::cmp::Ordering + Sync) {
+    if items.len() < 10_000 || threads() == 1 {
+        items.sort_by(cmp);
+        return;
+    }
+    let (front, back) = items.split_at_mut(items.len() / 2);
+    std::thread::scope(|s| {
+        s.spawn(|| front.sort_by(&cmp));
+        back.sort_by(&cmp);
+    });
+    // Two runs: the stable sort finds them and merges them in one pass.
+    items.sort_by(cmp);
+}
+
 /// Reads `file` about `block` bytes at a time and hands `each` the text up to where `cut` says
 /// the last whole record in it ends (a block without one is read on until it has one), then
 /// what is left at the end. `None` when reading fails, the text is not UTF-8 or `each`
@@ -112,6 +127,18 @@ mod tests {
     fn on_threads_keeps_order() {
         let squares = on_threads((0..1000u64).collect(), |i| i * i);
         assert_eq!(squares, (0..1000u64).map(|i| i * i).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn sort_by_sorts_stably_whatever_the_size() {
+        for n in [0, 5, 9_999, 25_001] {
+            let items: Vec<(u32, usize)> = (0..n).map(|i| ((i * 7919 % 1000) as u32, i)).collect();
+            let mut ours = items.clone();
+            sort_by(&mut ours, |a, b| a.0.cmp(&b.0));
+            let mut std = items;
+            std.sort_by(|a, b| a.0.cmp(&b.0));
+            assert_eq!(ours, std, "{n}");
+        }
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! From the raw mirror to the validated model: SPEC §1, §2 and §5.1 rules, defaults merged.
 
+use std::collections::hash_map::Entry;
+
 use foldhash::{HashMap, HashMapExt};
 use std::net::IpAddr;
 use std::ops::Range;
@@ -74,7 +76,7 @@ pub(crate) fn validate(
     let defaults = settings(&raw.defaults, &mut problems);
     let nginx = nginx(&raw.nginx, &mut problems);
     let mut domains = Vec::with_capacity(raw.domains.len());
-    let mut seen: HashMap<DomainName, Range<usize>> = HashMap::new();
+    let mut seen: HashMap<DomainName, Range<usize>> = HashMap::with_capacity(raw.domains.len());
     if raw.domains_seen == 0 {
         problems.push(
             Problem::error(
@@ -114,19 +116,21 @@ pub(crate) fn validate(
                 continue;
             }
         };
-        if let Some(first) = seen.get(&name) {
-            problems.push(
-                Problem::error(
-                    key.span.clone(),
-                    format!("domain {name} is configured twice"),
-                    "second definition",
-                )
-                .also(first.clone(), "first definition")
-                .help("names are compared in A-label form; merge the two tables"),
-            );
-            continue;
-        }
-        seen.insert(name, key.span.clone());
+        match seen.entry(name) {
+            Entry::Occupied(first) => {
+                problems.push(
+                    Problem::error(
+                        key.span.clone(),
+                        format!("domain {} is configured twice", first.key()),
+                        "second definition",
+                    )
+                    .also(first.get().clone(), "first definition")
+                    .help("names are compared in A-label form; merge the two tables"),
+                );
+                continue;
+            }
+            Entry::Vacant(v) => v.insert(key.span.clone()),
+        };
         problems.extend(merge_problems);
         domains.extend(domain);
     }
@@ -138,7 +142,7 @@ pub(crate) fn validate(
     if failed {
         return (None, problems);
     }
-    domains.sort_by(|a, b| a.name.cmp(&b.name));
+    crate::parallel::sort_by(&mut domains, |a, b| a.name.cmp(&b.name));
     (Some(Config { domains, nginx }), problems)
 }
 
