@@ -149,7 +149,7 @@ fn bench_size(n: usize, runs: usize) {
         users.extend(b.user);
         rss.extend(b.rss_kib);
     }
-    let full = median(builds);
+    let full = median(builds.clone());
     // The full builds, floors and baselines just wrote gigabytes: let the kernel flush them
     // before timing rebuilds that write next to nothing.
     let _ = Command::new("sync").status();
@@ -177,8 +177,8 @@ fn bench_size(n: usize, runs: usize) {
     println!(
         "{n:>7} | {:>9.2} s | {:>9.2} s | {:>5.2}x | {:>8} | {:>8} | {:>8.3} s ({:.3}x, {noop_written} written) | {:>7.3} s ({} written)",
         full,
-        median(floors),
-        median(ratios),
+        median(floors.clone()),
+        median(ratios.clone()),
         if users.is_empty() {
             "-".into()
         } else {
@@ -193,6 +193,19 @@ fn bench_size(n: usize, runs: usize) {
         noop / full,
         median(one),
         median(one_written),
+    );
+    let each = |v: &[f64], unit: &str| {
+        v.iter()
+            .map(|x| format!("{x:.2}{unit}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "        | each pair: build {}; floor {}; build/floor {}; no-op {}",
+        each(&builds, " s"),
+        each(&floors, " s"),
+        each(&ratios, "x"),
+        each(&noops.iter().map(|m| m.wall.as_secs_f64()).collect::<Vec<_>>(), " s"),
     );
     if !py_ratios.is_empty() {
         let py_user = median(py_users);
