@@ -205,7 +205,13 @@ fn bench_size(n: usize, runs: usize) {
         each(&builds, " s"),
         each(&floors, " s"),
         each(&ratios, "x"),
-        each(&noops.iter().map(|m| m.wall.as_secs_f64()).collect::<Vec<_>>(), " s"),
+        each(
+            &noops
+                .iter()
+                .map(|m| m.wall.as_secs_f64())
+                .collect::<Vec<_>>(),
+            " s"
+        ),
     );
     if !py_ratios.is_empty() {
         let py_user = median(py_users);
