@@ -9,7 +9,7 @@ use std::hash::BuildHasher;
 type Hasher = foldhash::fast::RandomState;
 
 /// Strings to values, in insertion order; inserting a key again replaces its value.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct Table<V> {
     text: String,
     /// Where each key starts in `text`; it ends where the next one starts.
@@ -86,20 +86,6 @@ impl<V> Table<V> {
                 text.push_str(key);
             }
         }
-    }
-
-    /// Gives back the room that growing left unused: a table read from a file is kept for a
-    /// whole build.
-    pub fn shrink_to_fit(&mut self) {
-        self.text.shrink_to_fit();
-        self.entries.shrink_to_fit();
-        let Table {
-            text,
-            entries,
-            index,
-            hasher,
-        } = self;
-        index.shrink_to_fit(rehash(text, entries, hasher));
     }
 
     /// Every key and value, in insertion order.
@@ -204,9 +190,6 @@ mod tests {
         assert_eq!(near, 3, "a miss at the cursor is found by hash");
         assert_eq!(many.get_near("none", &mut near), None);
         assert_eq!(near, 3);
-        let mut shrunk = many.clone();
-        shrunk.shrink_to_fit();
-        assert!((0..10_000).all(|i| shrunk.get(&format!("dns/d{i}.example.zone")) == Some(&i)));
     }
 
     #[test]
