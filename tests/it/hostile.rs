@@ -367,8 +367,7 @@ fn consistent(
     new: &std::collections::BTreeMap<String, Vec<u8>>,
 ) {
     for (path, bytes) in tree(&p.path().join("output")) {
-        let name = path.rsplit('/').next().unwrap();
-        if name.starts_with(".mtasts-tmp-") {
+        if path.split('/').any(|part| part.starts_with(".mtasts-tmp-")) {
             continue; // left by the kill; removed by the next build
         }
         let key = format!("output/{path}");
@@ -445,4 +444,54 @@ fn kill_9_at_any_moment_leaves_old_or_new_files_and_the_next_build_repairs() {
         tree(&reference.path().join("output"))
     );
     assert_eq!(p.read("domains.lock"), reference.read("domains.lock"));
+}
+
+#[test]
+fn a_first_build_killed_between_renames_leaves_each_directory_whole_or_absent() {
+    let n = 50;
+    let reference = Project::new(&many_domains(n, "testing"));
+    reference.run(&["build"]).ok();
+    let whole = tree(&reference.path().join("output"));
+    let below = |files: &std::collections::BTreeMap<String, Vec<u8>>, top: &str| {
+        let prefix = format!("{top}/");
+        files
+            .iter()
+            .filter(|(path, _)| path.starts_with(&prefix))
+            .map(|(path, bytes)| (path.clone(), bytes.clone()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    // A first build makes each top directory under a temp name and renames it whole, policies
+    // first and zone fragments last (RFC 8461 §8.1).
+    let order = ["webroot", "nginx", "dns"];
+    for after in 1..=order.len() {
+        let p = Project::new(&many_domains(n, "testing"));
+        let status = Command::new(env!("CARGO_BIN_EXE_mtasts"))
+            .arg("build")
+            .current_dir(p.path())
+            .env("SOURCE_DATE_EPOCH", EPOCH)
+            .env("MTASTS_CRASH_AFTER_WRITES", after.to_string())
+            .output()
+            .unwrap()
+            .status;
+        assert!(!status.success(), "the build was meant to die");
+        let left = tree(&p.path().join("output"));
+        for (i, top) in order.iter().enumerate() {
+            let expected = if i < after {
+                below(&whole, top)
+            } else {
+                Default::default()
+            };
+            assert_eq!(
+                below(&left, top),
+                expected,
+                "{top}/ after {after} rename(s)"
+            );
+        }
+        p.run(&["build"]).ok();
+        assert_eq!(
+            tree(&p.path().join("output")),
+            whole,
+            "the next build did not repair the tree"
+        );
+    }
 }
