@@ -434,8 +434,8 @@ fn outcome(
             },
             retiring_since: None,
             remove_after: None,
-            previous_id: Some(e.id.to_string()),
-            previous_sha256: Some(e.policy_sha256.to_string()),
+            previous_id: Some(e.id.clone()),
+            previous_sha256: Some(e.policy_sha256.clone()),
             pin: d.pinned_id.clone(),
             notices: e
                 .notices
@@ -457,10 +457,10 @@ fn outcome(
             sts_ended: None,
             retiring_since: None,
             remove_after: None,
-            previous_id: prev.map(|e| e.id.to_string()),
-            previous_sha256: prev.map(|e| e.policy_sha256.to_string()),
+            previous_id: prev.map(|e| e.id.clone()),
+            previous_sha256: prev.map(|e| e.policy_sha256.clone()),
             pin: d.pinned_id.clone(),
-            notices: Vec::new(),
+            notices: Arc::default(),
         },
     };
     if change != Change::Unchanged {
@@ -470,7 +470,7 @@ fn outcome(
         .extend(fresh.into_iter().map(|(kind, n)| Warning {
             domain: name.clone(),
             kind,
-            text: n.text,
+            text: n.text.to_string(),
             until: Some(n.until),
         }));
 
@@ -551,7 +551,8 @@ fn change_notices(
                      certificate) until then",
                     prev.mode,
                     day(until)
-                ),
+                )
+                .into(),
             },
         ));
     }
@@ -565,7 +566,8 @@ fn change_notices(
                      senders that cached it until {} (RFC 8461 §8.3)",
                     prev.max_age,
                     day(until)
-                ),
+                )
+                .into(),
             },
         ));
     }
@@ -578,7 +580,8 @@ fn change_notices(
                     "{name}: mode none published; senders may hold the {} policy until {}",
                     prev.mode,
                     day(until)
-                ),
+                )
+                .into(),
             },
         ));
     }

@@ -64,8 +64,8 @@ impl Stage {
 pub struct Notice {
     /// When it stops mattering.
     pub until: DateTime<Utc>,
-    /// What to keep in mind.
-    pub text: String,
+    /// What to keep in mind (shared with the entry of the next lock).
+    pub text: std::sync::Arc<str>,
 }
 
 /// What was last published for one domain, and the history lifecycle rules need.
@@ -99,16 +99,17 @@ pub struct Entry {
     pub remove_after: Option<DateTime<Utc>>,
     /// The id this one replaced: a sender may still see it while a deployment is under way.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_id: Option<String>,
+    pub previous_id: Option<std::sync::Arc<str>>,
     /// sha256 of the policy `previous_id` named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_sha256: Option<String>,
+    pub previous_sha256: Option<std::sync::Arc<str>>,
     /// The pinned `id` of the config that this policy was published under, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<String>,
-    /// Warnings that still matter until their date.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notices: Vec<Notice>,
+    /// Warnings that still matter until their date (shared with the entry of the next lock
+    /// while they are the same).
+    #[serde(default, skip_serializing_if = "<[Notice]>::is_empty")]
+    pub notices: std::sync::Arc<[Notice]>,
 }
 
 impl Lock {
@@ -471,7 +472,7 @@ mod tests {
             previous_id: None,
             previous_sha256: None,
             pin: None,
-            notices: vec![],
+            notices: std::sync::Arc::default(),
         }
     }
 
@@ -503,11 +504,12 @@ mod tests {
             let mut e = entry(&format!("{}", 20250101000000u64 + i as u64), Stage::Active);
             if i % 7 == 0 {
                 e.previous_id = Some("1".into());
-                e.previous_sha256 = Some("1".repeat(64));
+                e.previous_sha256 = Some("1".repeat(64).into());
                 e.notices = vec![Notice {
                     until: crate::clock::from_epoch("1800000000").unwrap(),
                     text: "a \"quoted\" note\nover [domains.\"x\"] two lines".into(),
-                }];
+                }]
+                .into();
             }
             if i % 5 == 1 {
                 let at = |s: &str| crate::clock::from_epoch(s).unwrap();
@@ -518,7 +520,7 @@ mod tests {
                 e.retiring_since = Some(at("1700000002"));
                 e.remove_after = Some(at("1700000003"));
                 e.previous_id = Some("2".into());
-                e.previous_sha256 = Some("2".repeat(64));
+                e.previous_sha256 = Some("2".repeat(64).into());
                 e.pin = Some("pin1".into());
                 e.mx = vec!["a.example.net".into(), "*.b.example.net".into()].into();
             }

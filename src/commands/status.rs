@@ -56,7 +56,7 @@ fn row(name: &str, entry: Option<&Entry>, plan: &plan::Plan, now: DateTime<Utc>)
             e.notices
                 .iter()
                 .filter(|n| n.until > now)
-                .map(|n| n.text.clone())
+                .map(|n| n.text.to_string())
                 .collect()
         })
         .unwrap_or_default();

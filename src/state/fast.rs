@@ -55,8 +55,8 @@ pub(super) fn section(text: &str, mx: &mut Option<Arc<[String]>>) -> Option<(Str
             "sts_ended" => set(&mut sts_ended, date(value)?),
             "retiring_since" => set(&mut retiring_since, date(value)?),
             "remove_after" => set(&mut remove_after, date(value)?),
-            "previous_id" => set(&mut previous_id, string(value)?.to_string()),
-            "previous_sha256" => set(&mut previous_sha256, string(value)?.to_string()),
+            "previous_id" => set(&mut previous_id, string(value)?.into()),
+            "previous_sha256" => set(&mut previous_sha256, string(value)?.into()),
             "pin" => set(&mut pin, string(value)?.to_string()),
             _ => None,
         }?;
@@ -83,7 +83,7 @@ pub(super) fn section(text: &str, mx: &mut Option<Arc<[String]>>) -> Option<(Str
         previous_id,
         previous_sha256,
         pin,
-        notices: Vec::new(),
+        notices: std::sync::Arc::default(),
     };
     Some((name.to_string(), entry))
 }
@@ -154,7 +154,11 @@ pub(super) fn write_section(name: &str, e: &Entry, out: &mut String) -> bool {
     let plain = |s: &str| !s.chars().any(|c| c == '"' || c == '\\' || c.is_control());
     let strings = [Some(name), Some(&e.id), Some(&e.policy_sha256)]
         .into_iter()
-        .chain([&e.previous_id, &e.previous_sha256, &e.pin].map(Option::as_deref))
+        .chain([
+            e.previous_id.as_deref(),
+            e.previous_sha256.as_deref(),
+            e.pin.as_deref(),
+        ])
         .flatten()
         .chain(e.mx.iter().map(String::as_str));
     // A name TOML could write as a bare key would not be quoted: leave it to TOML.
