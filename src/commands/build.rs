@@ -20,12 +20,29 @@ use crate::state::{Lock, WorkLock};
 pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let started = Instant::now();
     let out = output_dir(ctx, args);
-    // The config is parsed and validated, then the lock is read, and the manifest only once
-    // planning is done: each step runs on every core, and one at a time they do not all hold
-    // their 100,000 entries at once. The lock is read again below if another build replaced
-    // it before this one held the work lock.
-    let loaded = config::load(&ctx.config, &ctx.config_name);
-    let state = State::read(ctx, &out, args.verify, Cache::default(), false);
+    // The manifest is read beside the config and then the lock: each of those keeps little
+    // more than one core of two busy, and a no-op build is mostly reading. Not when the lock
+    // is the larger file (history and notices): holding it, its successor and the manifest at
+    // once would cost more memory than the overlap saves time; the manifest is then read
+    // after planning. Lock and manifest are read again below if another build replaced them
+    // before this one held the work lock.
+    let manifest_stamp = stamp(&out.join(crate::manifest::PATH));
+    let lock_len = stamp(&ctx.lock().0).map_or(0, |s| s.0);
+    let beside = manifest_stamp.is_some_and(|m| lock_len <= m.0);
+    let (loaded, state) = std::thread::scope(|s| {
+        let manifest = beside.then(|| s.spawn(|| output::Previous::load(&out, args.verify)));
+        let loaded = config::load(&ctx.config, &ctx.config_name);
+        let state = State::read(ctx, &out, args.verify, Cache::default(), false);
+        let state = match manifest {
+            Some(manifest) => State {
+                previous: Some(joined(manifest)),
+                manifest_stamp,
+                ..state
+            },
+            None => state,
+        };
+        (loaded, state)
+    });
     // Validate first: an invalid config is refused before anything, even the work lock's
     // file, is created.
     let loaded = loaded?;
