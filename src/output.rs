@@ -468,13 +468,8 @@ impl<'p> Writer<'p> {
             if batch.dirs.contains_key(dir) {
                 continue;
             }
-            let in_made = dir
-                .rsplit_once('/')
-                .is_some_and(|(parent, _)| batch.dirs.get(parent).is_some_and(|d| d.made()));
-            let state = if in_made {
-                let path = self
-                    .staged_below(dir, &batch.dirs)
-                    .unwrap_or_else(|| self.out.join(dir));
+            // Every directory this build makes lies below one it staged.
+            let state = if let Some(path) = self.staged_below(dir, &batch.dirs) {
                 match fs::create_dir(&path) {
                     Ok(()) => Dir::Made,
                     // Perhaps made by another worker of this build.
