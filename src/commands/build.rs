@@ -390,8 +390,25 @@ impl Built {
                 ui.out(&format!("would remove {p}"));
             }
         }
+        if !self.dry_run {
+            for p in self.report.repaired.iter().take(LISTED) {
+                ui.out(&format!(
+                    "repaired {p}: deleted, replaced or edited since the last build"
+                ));
+            }
+            if self.report.repaired.len() > LISTED {
+                ui.out(&format!(
+                    "... and {} more repaired file(s) (--format json lists all)",
+                    self.report.repaired.len() - LISTED
+                ));
+            }
+        }
+        let repaired = match self.report.repaired.len() {
+            0 => String::new(),
+            n => format!(" ({n} repaired)"),
+        };
         ui.out(&format!(
-            "{} domain(s): {} new, {} changed, {} unchanged; {verb} {} file(s), {} unchanged, {} removed in {}{} ({} ms)",
+            "{} domain(s): {} new, {} changed, {} unchanged; {verb} {} file(s){repaired}, {} unchanged, {} removed in {}{} ({} ms)",
             self.plan.domains.len(),
             count(Change::New),
             count(Change::Changed),
@@ -440,6 +457,7 @@ impl Built {
         #[derive(Serialize)]
         struct Files<'a> {
             removed: &'a [String],
+            repaired: &'a [String],
             unchanged: usize,
             written: &'a [String],
         }
@@ -457,6 +475,7 @@ impl Built {
             dry_run: self.dry_run,
             files: Files {
                 removed: &self.report.removed,
+                repaired: &self.report.repaired,
                 unchanged: self.report.unchanged,
                 written: &self.report.written,
             },

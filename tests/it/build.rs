@@ -559,24 +559,64 @@ fn a_large_first_build_lists_fifty_domains_and_counts_the_rest() {
     );
 }
 
+/// Sets `rel`'s mtime to `mtime`, as `touch -r` would.
+fn set_mtime(p: &Project, rel: &str, mtime: std::time::SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(p.path().join(rel))
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+}
+
 #[test]
-fn build_trusts_its_manifest_and_verify_repairs_hand_edits_and_deletions() {
+fn a_plain_build_repairs_deleted_edited_and_replaced_files() {
     let p = Project::new(CONFIG);
     p.run(&["build"]).ok();
     let policy = "output/webroot/mta-sts.b.example/.well-known/mta-sts.txt";
     let zone = "output/dns/a.example.zone";
-    let good = p.read(policy);
-    let edited = good.replace("mode: testing", "mode: Testing");
+    let vhost = "output/nginx/mta-sts.a.example.conf";
+    let other_vhost = "output/nginx/mta-sts.b.example.conf";
+    let before = p.files("output");
+    let mtime = std::fs::metadata(p.path().join(policy))
+        .unwrap()
+        .modified()
+        .unwrap();
+    // Same size, same mtime: only the inode's change time tells.
+    let edited = p.read(policy).replace("mode: testing", "mode: Testing");
     p.write(policy, &edited);
+    set_mtime(&p, policy, mtime);
     std::fs::remove_file(p.path().join(zone)).unwrap();
-    // A plain build reads nothing it wrote before: the manifest says what is there.
+    // A directory and a symlink where files were: replaced, never followed.
+    std::fs::remove_file(p.path().join(vhost)).unwrap();
+    std::fs::create_dir_all(p.path().join(vhost).join("inside")).unwrap();
+    p.write("elsewhere.txt", "not ours");
+    std::fs::remove_file(p.path().join(other_vhost)).unwrap();
+    std::os::unix::fs::symlink(p.path().join("elsewhere.txt"), p.path().join(other_vhost)).unwrap();
     let out = p.run(&["build"]).ok();
-    assert!(out.contains("wrote 0 file(s), 9 unchanged"), "{out}");
-    assert_eq!(p.read(policy), edited);
-    let out = p.run(&["build", "--verify"]).ok();
-    assert!(out.contains("wrote 2 file(s), 7 unchanged"), "{out}");
-    assert_eq!(p.read(policy), good);
-    assert!(p.path().join(zone).is_file());
-    let out = p.run(&["build", "--verify"]).ok();
-    assert!(out.contains("wrote 0 file(s), 9 unchanged"), "{out}");
+    assert!(
+        out.contains("wrote 4 file(s) (4 repaired), 5 unchanged, 0 removed"),
+        "{out}"
+    );
+    for path in [policy, zone, vhost, other_vhost] {
+        let rel = path.strip_prefix("output/").unwrap();
+        assert!(out.contains(&format!("repaired {rel}")), "{rel}: {out}");
+    }
+    assert_eq!(p.files("output"), before);
+    assert_eq!(p.read("elsewhere.txt"), "not ours");
+    let json = p.run(&["build", "--format", "json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["files"]["written"], serde_json::json!([]), "{json}");
+    assert_eq!(json["files"]["repaired"], serde_json::json!([]), "{json}");
+    // A deleted manifest: nothing is pruned, every file compared, the manifest written again.
+    std::fs::remove_file(p.path().join("output/manifest.json")).unwrap();
+    std::fs::remove_file(p.path().join(zone)).unwrap();
+    let json = p.run(&["build", "--format", "json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        json["files"]["written"],
+        serde_json::json!(["dns/a.example.zone", "manifest.json"]),
+        "{json}"
+    );
+    assert_eq!(p.files("output"), before);
 }

@@ -90,7 +90,10 @@ impl Project {
     }
 }
 
-/// Every regular file below `root`, relative path with `/` → bytes.
+/// The output's stat index: a cache of inodes and times, which differ between runs by design.
+pub(crate) const INDEX: &str = ".mtasts-index";
+
+/// Every regular file below `root` but stat indexes, relative path with `/` → bytes.
 pub(crate) fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     if !root.exists() {
@@ -98,7 +101,7 @@ pub(crate) fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     }
     for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
         let entry = entry.unwrap();
-        if entry.file_type().is_file() {
+        if entry.file_type().is_file() && entry.file_name() != INDEX {
             let rel = entry.path().strip_prefix(root).unwrap();
             let rel = rel
                 .components()

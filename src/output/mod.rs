@@ -2,7 +2,9 @@
 //! atomically (temp file + rename), identical files left alone, stale generated files pruned,
 //! nothing written outside the output directory or through a symlink inside it.
 
-use std::collections::{BTreeSet, HashMap};
+pub mod index;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
@@ -42,6 +44,9 @@ pub struct Report {
     pub unchanged: usize,
     /// Previously generated files removed.
     pub removed: Vec<String>,
+    /// Of `written`, files the previous build wrote with these very bytes that were since
+    /// deleted, replaced or edited.
+    pub repaired: Vec<String>,
 }
 
 /// What the previous build left: its manifest, and whether the disk can be assumed to match it.
@@ -50,6 +55,12 @@ pub struct Previous {
     recorded: Recorded,
     manifest_sha: Option<Digest>,
     trusted: bool,
+    /// Files the manifest lists whose stat differs from the stat index's record: they are
+    /// read before anything is taken for granted about them.
+    changed: HashSet<String>,
+    /// Whether the stat index vouched for every file, so that a build writing nothing need
+    /// not write it again.
+    indexed: bool,
 }
 
 impl Previous {
@@ -75,22 +86,46 @@ impl Previous {
             ),
             None => (None, None, None),
         };
-        let trusted = recorded.as_ref().is_some_and(|r| trust(r, out, verify));
-        (
-            Previous {
-                recorded: recorded.unwrap_or_default(),
-                manifest_sha,
-                trusted,
-            },
-            warning,
-        )
+        let mut previous = Previous {
+            recorded: recorded.unwrap_or_default(),
+            manifest_sha,
+            ..Previous::default()
+        };
+        previous.vouch(out, verify);
+        (previous, warning)
     }
 
     /// The same manifest, still in memory, for the next build of a long-running `watch`; whether
     /// the tree is trusted is decided again.
     pub fn reuse(mut self, out: &Path, verify: bool) -> Previous {
-        self.trusted = self.manifest_sha.is_some() && trust(&self.recorded, out, verify);
+        self.vouch(out, verify);
         self
+    }
+
+    /// Decides how far the files on disk are as the manifest says: not at all when asked to
+    /// verify, after a build that did not finish, when a directory it lists is gone or when no
+    /// stat index describes this manifest; else every file but those whose stat changed.
+    fn vouch(&mut self, out: &Path, verify: bool) {
+        self.trusted = false;
+        self.indexed = false;
+        self.changed.clear();
+        let Some(sha) = self.manifest_sha else {
+            return;
+        };
+        if !trust(&self.recorded, out, verify) {
+            return;
+        }
+        let paths: Vec<&str> = self.recorded.files.keys().collect();
+        if let Some(changed) = index::changed(out, &sha, &paths) {
+            self.indexed = changed.is_empty();
+            self.changed = changed.into_iter().map(str::to_string).collect();
+            self.trusted = true;
+        }
+    }
+
+    /// Whether the manifest's record of `path` cannot be taken for what is on disk.
+    fn doubted(&self, path: &str) -> bool {
+        !self.trusted || (!self.changed.is_empty() && self.changed.contains(path))
     }
 
     /// Whether files the manifest lists with the planned hash are taken as they are, unread.
@@ -123,6 +158,9 @@ impl Previous {
         near: &mut usize,
     ) -> Option<FileEntry> {
         let &(sha256, size) = self.recorded.files.get_near(path, near)?;
+        if self.doubted(path) {
+            return None;
+        }
         Some(FileEntry {
             path: path.to_string(),
             sha256,
@@ -191,6 +229,7 @@ enum Move {
 /// found unchanged. Temp files not yet renamed are deleted when it is dropped.
 pub struct Batch {
     staged: Vec<(Class, String, Move)>,
+    repaired: Vec<String>,
     unchanged: usize,
     dirs: Dirs,
     out: PathBuf,
@@ -259,6 +298,7 @@ impl<'p> Writer<'p> {
     pub fn batch(&self) -> Batch {
         Batch {
             staged: Vec::new(),
+            repaired: Vec::new(),
             unchanged: 0,
             dirs: Dirs::new(),
             out: self.out.clone(),
@@ -291,18 +331,21 @@ impl<'p> Writer<'p> {
         let target = self.out.join(&entry.path);
         // Below a directory this build created there is nothing to compare or check.
         let fresh = parents(&entry.path).any(|d| batch.dirs.get(d).is_some_and(|d| d.made()));
-        let same = if self.previous.trusted {
-            self.previous.file(&entry.path) == Some((entry.sha256, entry.size))
+        let listed = self.previous.file(&entry.path);
+        let vouched = !self.previous.doubted(&entry.path);
+        let same = if vouched {
+            listed == Some((entry.sha256, entry.size))
         } else if fresh {
             false
         } else {
-            target_meta(&target)?;
+            target_meta(&target, listed.is_some())?;
             same_bytes(&target, bytes)
         };
         if same {
             batch.unchanged += 1;
             return Ok(entry);
         }
+        let repaired = listed == Some((entry.sha256, entry.size));
         let mut how = Move::File;
         if !self.dry_run {
             self.begin()?;
@@ -313,13 +356,16 @@ impl<'p> Writer<'p> {
                     how = Move::Within;
                 }
                 None => {
-                    // An untrusted tree had its target checked before the comparison above.
-                    if self.previous.trusted {
-                        target_meta(&target)?;
+                    // A doubted file had its target checked before the comparison above.
+                    if vouched {
+                        target_meta(&target, listed.is_some())?;
                     }
                     write_new(&temp_path(&target), bytes)?;
                 }
             }
+        }
+        if repaired {
+            batch.repaired.push(entry.path.clone());
         }
         batch.staged.push((class, entry.path.clone(), how));
         Ok(entry)
@@ -353,6 +399,12 @@ impl<'p> Writer<'p> {
         let staged_any = batches.iter().any(|b| !b.staged.is_empty());
         if !staged_any && self.previous.lists_exactly(hosts, &files, domains) {
             self.finished = true;
+            if !self.dry_run
+                && !self.previous.indexed
+                && let Some(sha) = self.previous.manifest_sha
+            {
+                self.index(&sha, &files)?;
+            }
             let report = Report {
                 unchanged: files.len() + 1,
                 ..Report::default()
@@ -361,8 +413,13 @@ impl<'p> Writer<'p> {
         }
         let mut report = Report {
             unchanged: batches.iter().map(|b| b.unchanged).sum::<usize>(),
+            repaired: batches
+                .iter_mut()
+                .flat_map(|b| std::mem::take(&mut b.repaired))
+                .collect(),
             ..Report::default()
         };
+        report.repaired.sort();
         let mut staged: Vec<(Class, String, Move)> = batches
             .iter_mut()
             .flat_map(|b| std::mem::take(&mut b.staged))
@@ -371,7 +428,7 @@ impl<'p> Writer<'p> {
         // New files go live first: the manifest and the pruning list are only needed after.
         if !self.dry_run && !staged.is_empty() {
             self.begin()?;
-            if let Err(e) = rename_all(&self.out, &staged, &mut self.renamed) {
+            if let Err(e) = rename_all(&self.out, &staged, self.previous, &mut self.renamed) {
                 // Those already renamed have no temp left: removing it just fails.
                 for (_, rel, how) in &staged {
                     let temp = temp_path(&self.out.join(rel));
@@ -423,6 +480,8 @@ impl<'p> Writer<'p> {
             crash_point();
             report.written.push(crate::manifest::PATH.into());
         }
+        // After every rename: the index's own time tells which files could have changed since.
+        self.index(&sha, &files)?;
         let next = (self.remember && !manifest_same).then(|| {
             let mut recorded = Recorded {
                 files: Table::with_capacity(files.len()),
@@ -439,11 +498,20 @@ impl<'p> Writer<'p> {
                 recorded,
                 manifest_sha: Some(sha),
                 trusted: true,
+                changed: HashSet::new(),
+                indexed: true,
             }
         });
         self.finished = true;
         let _ = fs::remove_file(self.out.join(IN_PROGRESS));
         Ok((report, next))
+    }
+
+    /// Records the stat of every file in `files` (sorted by path, as the manifest whose sha256 is
+    /// `manifest` lists them) for the next build.
+    fn index(&self, manifest: &Digest, files: &[FileEntry]) -> Result<(), Error> {
+        let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        index::write(&self.out, manifest, &paths).map_err(Error::io(&self.out.join(index::PATH)))
     }
 
     /// Creates the output directory and the in-progress marker before the first temp file.
@@ -586,11 +654,21 @@ impl Drop for Writer<'_> {
 fn rename_all(
     out: &Path,
     staged: &[(Class, String, Move)],
+    previous: &Previous,
     renamed: &mut bool,
 ) -> Result<(), Error> {
-    for (_, rel, _) in staged.iter().filter(|s| s.2 != Move::Within) {
+    for (_, rel, how) in staged.iter().filter(|s| s.2 != Move::Within) {
         let target = out.join(rel);
-        fs::rename(temp_path(&target), &target).map_err(Error::io(&target))?;
+        let temp = temp_path(&target);
+        if let Err(e) = fs::rename(&temp, &target) {
+            // A directory put where a file of the previous build stood: that place is ours.
+            let ours = *how == Move::File && previous.file(rel).is_some();
+            if !(ours && fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir())) {
+                return Err(Error::io(&target)(e));
+            }
+            fs::remove_dir_all(&target).map_err(Error::io(&target))?;
+            fs::rename(&temp, &target).map_err(Error::io(&target))?;
+        }
         *renamed = true;
         crash_point();
     }
@@ -634,10 +712,11 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-/// The metadata of a target file (not following links), refusing a directory in its place.
-fn target_meta(path: &Path) -> Result<Option<fs::Metadata>, Error> {
+/// The metadata of a target file (not following links), refusing a directory in its place
+/// unless the place is `ours` (the previous build wrote a file there).
+fn target_meta(path: &Path, ours: bool) -> Result<Option<fs::Metadata>, Error> {
     match fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => Err(unsafe_output(
+        Ok(m) if m.is_dir() && !ours => Err(unsafe_output(
             path,
             "a directory stands where a file must be",
         )),
@@ -927,24 +1006,28 @@ mod tests {
     }
 
     #[test]
-    fn the_manifest_is_trusted_until_verify() {
+    fn an_edited_file_is_repaired_without_verify_and_verify_reads_every_file() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path();
-        write(out, &[("dns/a.zone", "2")], false).unwrap();
+        write(out, &[("dns/a.zone", "2"), ("dns/b.zone", "3")], false).unwrap();
         fs::write(out.join("dns/a.zone"), "edited by hand").unwrap();
-        let r = write(out, &[("dns/a.zone", "2")], false).unwrap();
-        assert_eq!((r.written.len(), r.unchanged), (0, 2));
+        let r = write(out, &[("dns/a.zone", "2"), ("dns/b.zone", "3")], false).unwrap();
         assert_eq!(
-            fs::read_to_string(out.join("dns/a.zone")).unwrap(),
-            "edited by hand"
+            (&r.written[..], r.unchanged),
+            (&["dns/a.zone".into()][..], 2)
         );
-        let r = write(out, &[("dns/a.zone", "2")], true).unwrap();
-        assert_eq!(r.written, ["dns/a.zone"]);
+        assert_eq!(r.repaired, ["dns/a.zone"]);
         assert_eq!(fs::read_to_string(out.join("dns/a.zone")).unwrap(), "2");
+        // The index is bound to the manifest: a file changed behind both is still found.
+        fs::remove_file(out.join(index::PATH)).unwrap();
+        fs::write(out.join("dns/b.zone"), "4").unwrap();
+        let r = write(out, &[("dns/a.zone", "2"), ("dns/b.zone", "3")], true).unwrap();
+        assert_eq!(r.written, ["dns/b.zone"]);
+        assert_eq!(fs::read_to_string(out.join("dns/b.zone")).unwrap(), "3");
         // A deleted directory is noticed without --verify.
         fs::remove_dir_all(out.join("dns")).unwrap();
-        let r = write(out, &[("dns/a.zone", "2")], false).unwrap();
-        assert_eq!(r.written, ["dns/a.zone"]);
+        let r = write(out, &[("dns/a.zone", "2"), ("dns/b.zone", "3")], false).unwrap();
+        assert_eq!(r.written, ["dns/a.zone", "dns/b.zone"]);
     }
 
     #[test]
