@@ -13,6 +13,7 @@ use crate::model::{Mode, valid_id};
 use crate::parallel::on_threads;
 
 mod fast;
+pub mod recover;
 
 /// Format version written by this build of mtasts.
 pub const LOCK_VERSION: u32 = 1;

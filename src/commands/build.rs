@@ -206,6 +206,17 @@ fn build_loaded(
     let out = output_dir(ctx, args);
     let previous = state.lock?;
     let now = crate::clock::now()?;
+    let had_lock = previous.is_some();
+    let previous = previous.or_else(|| {
+        let recovered = crate::state::recover::from_manifest(&out, now)?;
+        ui.warn(&format!(
+            "{} is missing: took the ids of {} published domain(s) from {}, so unchanged policies keep their ids and domains senders may cache stay guarded; commit the new lock",
+            ctx.lock().1,
+            recovered.domains.len(),
+            out.join(crate::manifest::PATH).display()
+        ));
+        Some(recovered)
+    });
     let forget: Vec<String> = args.forget.iter().map(|d| normalise_domain(d)).collect();
     let mut plan = plan::plan(
         std::mem::take(&mut loaded.config.domains),
@@ -216,8 +227,8 @@ fn build_loaded(
     if !plan.refusals.is_empty() {
         return Err(Error::Refused(plan.refusals));
     }
-    if args.locked && (previous.is_none() || !plan.lock_changes.is_empty()) {
-        let domains = if previous.is_none() {
+    if args.locked && (!had_lock || !plan.lock_changes.is_empty()) {
+        let domains = if !had_lock {
             vec!["(no lock file yet)".to_string()]
         } else {
             plan.lock_changes.clone()
@@ -230,7 +241,7 @@ fn build_loaded(
     // A lock that plans to the same entries is left as it is, unserialised. A new one goes to
     // its temp file now and is renamed into place last (RFC 8461 §8.1); a one-shot build then
     // drops both locks instead of holding 100,000 entries twice while it writes the tree.
-    let lock_unchanged = previous.is_some() && plan.lock_changes.is_empty();
+    let lock_unchanged = had_lock && plan.lock_changes.is_empty();
     let staged_lock = if args.dry_run || lock_unchanged {
         None
     } else {

@@ -198,3 +198,42 @@ fn enforce_warnings_short_max_age_and_wildcard() {
         "{err}"
     );
 }
+
+#[test]
+fn a_lost_lock_is_rebuilt_from_the_manifest_and_still_guards_enforce_domains() {
+    let p = Project::new(&config(2_592_000, false));
+    at(&p, 0, 0, &["build"]).ok();
+    let zones = p.files("output/dns");
+    let lock = p.read("domains.lock");
+    std::fs::remove_file(p.path().join("domains.lock")).unwrap();
+    // A day later a fresh lock would carry new ids; the manifest keeps the published ones.
+    let run = at(&p, 1, 0, &["build"]);
+    let out = run.ok();
+    assert!(
+        run.stderr()
+            .contains("domains.lock is missing: took the ids of 2 published domain(s)"),
+        "{}",
+        run.stderr()
+    );
+    assert!(out.contains("wrote 0 file(s)"), "{out}");
+    assert_eq!(p.files("output/dns"), zones);
+    let id = "id = \"20251128000000\"";
+    assert_eq!(lock.matches(id).count(), 2, "{lock}");
+    assert_eq!(p.read("domains.lock").matches(id).count(), 2);
+
+    // Without the lock, dropping the enforce domain is refused just as with it.
+    std::fs::remove_file(p.path().join("domains.lock")).unwrap();
+    p.write(
+        "domains.toml",
+        "[defaults]\nmx = [\"mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n\n[domains.\"keep.example\"]\n",
+    );
+    let before = p.files("output");
+    let err = at(&p, 2, 0, &["build"]).fails();
+    assert!(
+        err.contains("bye.example was removed from the config"),
+        "{err}"
+    );
+    assert!(err.contains("2025-12-30"), "{err}");
+    assert_eq!(p.files("output"), before);
+    assert!(!p.path().join("domains.lock").exists());
+}
