@@ -16,6 +16,7 @@ pub fn run(cli: Cli) -> ExitCode {
         templates: cli.templates,
     };
     let mut ui = Terminal;
+    let json = json_format(&cli.command);
     let result = match &cli.command {
         Command::Init => commands::init::run(&ctx, &mut ui),
         Command::Validate => commands::validate::run(&ctx, &mut ui),
@@ -32,9 +33,56 @@ pub fn run(cli: Cli) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             report(&e);
+            // A failed check has already printed its result document.
+            if json && !matches!(e, Error::CheckFailed(_)) {
+                print_json_error(&e);
+            }
             ExitCode::from(1)
         }
     }
+}
+
+/// Whether the command was asked for JSON output.
+fn json_format(command: &Command) -> bool {
+    let format = match command {
+        Command::Build(a) => a.format,
+        Command::Status(a) => a.format,
+        Command::Check(a) => a.format,
+        Command::Report(a) => a.format,
+        _ => return false,
+    };
+    format == crate::cli::Format::Json
+}
+
+/// One JSON document on stdout saying why the command failed, for scripts:
+/// `{"error": {"kind", "message", "domains"}}`, with the located problems of an invalid file.
+fn print_json_error(error: &Error) {
+    let mut doc = serde_json::json!({
+        "error": {
+            "kind": error.kind(),
+            "message": error.to_string(),
+            "domains": error.domains(),
+        }
+    });
+    if let Error::Invalid { file, problems } = error {
+        doc["error"]["problems"] = problems
+            .iter()
+            .map(|p| {
+                let (line, column) = file.line_col(p.span.start);
+                serde_json::json!({
+                    "level": if p.level == Level::Error { "error" } else { "warning" },
+                    "file": file.name,
+                    "line": line,
+                    "column": column,
+                    "message": p.message,
+                    "help": p.help,
+                })
+            })
+            .collect();
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut out, &doc);
+    let _ = writeln!(out);
 }
 
 /// Prints a failure: every located problem of an invalid file, or the error with its help.
@@ -54,7 +102,7 @@ fn report(error: &Error) {
         // One unwrapped line per reason: each names its domain, so scripts can grep for it.
         let _ = writeln!(err, "error: refusing to build; nothing was written:");
         for reason in reasons {
-            let _ = writeln!(err, "  - {reason}");
+            let _ = writeln!(err, "  - {}", reason.text);
         }
     } else {
         let _ = write!(err, "{}", diag::render(error));

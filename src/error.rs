@@ -39,8 +39,8 @@ pub enum Error {
     Busy(PathBuf),
 
     /// The plan would break senders that still hold a policy; `app` prints each reason.
-    #[error("refusing to build: {}", .0.join("; "))]
-    Refused(Vec<String>),
+    #[error("refusing to build: {}", .0.iter().map(|r| r.text.as_str()).collect::<Vec<_>>().join("; "))]
+    Refused(Vec<crate::plan::Refusal>),
 
     /// `check` found failures (already printed).
     #[error("{0} check(s) failed")]
@@ -67,6 +67,13 @@ pub enum Error {
         /// Domains whose entry would be added, changed or marked as gone.
         domains: Vec<String>,
     },
+
+    /// `build --locked` with no lock file: one would be created.
+    #[error("{} does not exist yet (--locked): building would create it (no lock file yet)", .0.display())]
+    #[diagnostic(help(
+        "run `mtasts build` without --locked once, review the ids, and commit the lock file"
+    ))]
+    LockMissing(PathBuf),
 
     /// A command refuses to overwrite a file the user owns.
     #[error("{} already exists; not overwriting it", .0.display())]
@@ -103,6 +110,35 @@ fn error_count(problems: &[Problem]) -> usize {
 }
 
 impl Error {
+    /// A stable name for the kind of failure, for scripts (`{"error": {"kind": ...}}`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Io { .. } => "io",
+            Error::Invalid { .. } => "invalid-config",
+            Error::BadEpoch(_) => "invalid-environment",
+            Error::Busy(_) => "busy",
+            Error::Refused(_) => "refused",
+            Error::CheckFailed(_) => "check-failed",
+            Error::NotConfigured(_) => "not-configured",
+            Error::Setup(_) => "setup",
+            Error::LockedWouldChange { .. } | Error::LockMissing(_) => "locked",
+            Error::Exists(_) => "exists",
+            Error::Template { .. } => "template",
+            Error::UnsafeOutput { .. } => "unsafe-output",
+        }
+    }
+
+    /// The domains the failure is about, if it is about some.
+    pub fn domains(&self) -> Vec<&str> {
+        match self {
+            Error::Refused(reasons) => reasons.iter().map(|r| r.domain.as_str()).collect(),
+            Error::NotConfigured(names) | Error::LockedWouldChange { domains: names, .. } => {
+                names.iter().map(String::as_str).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Error {
         let path = path.into();

@@ -110,7 +110,16 @@ pub struct Plan {
     /// Messages for people, in domain order.
     pub warnings: Vec<Warning>,
     /// Why this plan must not be published (each message names its domain and the fix).
-    pub refusals: Vec<String>,
+    pub refusals: Vec<Refusal>,
+}
+
+/// One reason a plan must not be published.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Refusal {
+    /// The domain it is about.
+    pub domain: String,
+    /// What is wrong and how to fix it, naming the domain.
+    pub text: String,
 }
 
 /// Plans every domain; ids change only where policy bytes changed; domains in `forget` may
@@ -187,14 +196,17 @@ pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &
             Ok(entry) => {
                 out.lock.domains.insert(name.clone(), entry);
             }
-            Err(until) => out.refusals.push(format!(
-                "{name} was removed from the config, but senders may hold its {} policy until {}. \
-                 RFC 8461 §8.3: put it back with `retire = true` so that a `mode: none` policy \
-                 replaces it first; mtasts then removes it when that date has passed. \
-                 To drop it anyway, pass --forget {name}.",
-                entry.mode,
-                day(until)
-            )),
+            Err(until) => out.refusals.push(Refusal {
+                domain: name.clone(),
+                text: format!(
+                    "{name} was removed from the config, but senders may hold its {} policy until {}. \
+                     RFC 8461 §8.3: put it back with `retire = true` so that a `mode: none` policy \
+                     replaces it first; mtasts then removes it when that date has passed. \
+                     To drop it anyway, pass --forget {name}.",
+                    entry.mode,
+                    day(until)
+                ),
+            }),
         }
     }
     for name in forget {
@@ -368,10 +380,14 @@ fn outcome(
         }
         (_, Some(pin)) => {
             if prev.is_some_and(|e| *e.id == **pin) && !same_policy {
-                out.refusals.push(format!(
-                    "{name}: the pinned id {pin:?} already names the previous policy; an id must \
-                     change whenever the policy does (RFC 8461 §3.1): remove `id` or pick another"
-                ));
+                out.refusals.push(Refusal {
+                    domain: name.clone(),
+                    text: format!(
+                        "{name}: the pinned id {pin:?} already names the previous policy; an id \
+                         must change whenever the policy does (RFC 8461 §3.1): remove `id` or \
+                         pick another"
+                    ),
+                });
             }
             (
                 pin.clone(),
@@ -834,13 +850,15 @@ mode = "enforce"
         let refused = run(&without_b, &first.lock, T0 + DAY);
         assert_eq!(refused.refusals.len(), 1);
         assert!(
-            refused.refusals[0].starts_with("b.example was removed"),
-            "{}",
             refused.refusals[0]
+                .text
+                .starts_with("b.example was removed"),
+            "{}",
+            refused.refusals[0].text
         );
         assert!(
-            refused.refusals[0].contains("retire = true")
-                && refused.refusals[0].contains("--forget b.example")
+            refused.refusals[0].text.contains("retire = true")
+                && refused.refusals[0].text.contains("--forget b.example")
         );
         let forgotten = plan(
             config(&without_b).domains,

@@ -227,15 +227,13 @@ fn build_loaded(
     if !plan.refusals.is_empty() {
         return Err(Error::Refused(plan.refusals));
     }
-    if args.locked && (!had_lock || !plan.lock_changes.is_empty()) {
-        let domains = if !had_lock {
-            vec!["(no lock file yet)".to_string()]
-        } else {
-            plan.lock_changes.clone()
-        };
+    if args.locked && !had_lock {
+        return Err(Error::LockMissing(lock_path));
+    }
+    if args.locked && !plan.lock_changes.is_empty() {
         return Err(Error::LockedWouldChange {
             lock: lock_path,
-            domains,
+            domains: plan.lock_changes.clone(),
         });
     }
     // A lock that plans to the same entries is left as it is, unserialised. A new one goes to

@@ -50,7 +50,7 @@ pub fn run(ctx: &Context, args: &StatusArgs, ui: &mut dyn Ui) -> Result<(), Erro
 
 fn row(name: &str, entry: Option<&Entry>, plan: &plan::Plan, now: DateTime<Utc>) -> Row {
     let built = !plan.lock_changes.iter().any(|n| n == name)
-        && plan.refusals.iter().all(|r| !r.starts_with(name));
+        && plan.refusals.iter().all(|r| r.domain != name);
     let mut warnings: Vec<String> = entry
         .map(|e| {
             e.notices
@@ -63,8 +63,8 @@ fn row(name: &str, entry: Option<&Entry>, plan: &plan::Plan, now: DateTime<Utc>)
     warnings.extend(
         plan.refusals
             .iter()
-            .filter(|r| r.starts_with(&format!("{name} ")) || r.starts_with(&format!("{name}:")))
-            .cloned(),
+            .filter(|r| r.domain == name)
+            .map(|r| r.text.clone()),
     );
     if !built && entry.is_some() {
         warnings.push(format!(

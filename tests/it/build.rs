@@ -232,6 +232,51 @@ fn locked_refuses_to_change_the_lock_and_names_the_domains() {
     let err = p.run(&["build", "--locked"]).fails();
     assert!(err.contains("would change (--locked): a.example"), "{err}");
     assert_eq!(tree(p.path()), before, "--locked wrote something");
+    // Scripts get one JSON document on stdout saying why; people still get stderr.
+    let run = p.run(&["build", "--locked", "--format", "json"]);
+    assert!(run.fails().contains("would change (--locked)"));
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(doc["error"]["kind"], "locked", "{doc}");
+    assert_eq!(doc["error"]["domains"], serde_json::json!(["a.example"]));
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("a.example")
+    );
+}
+
+#[test]
+fn every_failure_with_format_json_is_one_json_document() {
+    let p = Project::new(CONFIG);
+    let error = |args: &[&str]| -> serde_json::Value {
+        let run = p.run(args);
+        run.fails();
+        serde_json::from_str(&run.stdout()).unwrap_or_else(|e| panic!("{e}: {}", run.stdout()))
+    };
+    let doc = error(&["build", "--locked", "--format", "json"]);
+    assert_eq!(doc["error"]["kind"], "locked");
+    p.run(&["build"]).ok();
+    p.write(
+        "domains.toml",
+        &CONFIG.replace("[domains.\"a.example\"]", "[domains.\"z.example\"]"),
+    );
+    let doc = error(&["build", "--format", "json"]);
+    assert_eq!(doc["error"]["kind"], "refused", "{doc}");
+    assert_eq!(doc["error"]["domains"], serde_json::json!(["a.example"]));
+    p.write("domains.toml", "[defaults]\nmode = \"strict\"\n");
+    let doc = error(&["build", "--format", "json"]);
+    assert_eq!(doc["error"]["kind"], "invalid-config");
+    let problem = &doc["error"]["problems"][1];
+    assert_eq!(
+        (&problem["file"], &problem["line"], &problem["column"]),
+        (&"domains.toml".into(), &2.into(), &8.into()),
+        "{doc}"
+    );
+    let doc = error(&["status", "--format", "json"]);
+    assert_eq!(doc["error"]["kind"], "invalid-config");
+    // Text output prints nothing on stdout when it fails.
+    assert_eq!(p.run(&["build"]).stdout(), "");
 }
 
 #[test]
