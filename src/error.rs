@@ -17,6 +17,13 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// The config file does not exist.
+    #[error("{0} not found")]
+    #[diagnostic(help(
+        "create one with `mtasts init`, or point at yours with `mtasts -c PATH <command>`"
+    ))]
+    NoConfig(String),
+
     /// A source file (config or lock) has problems; `app` prints each one located.
     #[error("{}: {} error(s); nothing was written", file.name, error_count(problems))]
     Invalid {
@@ -115,6 +122,7 @@ impl Error {
         match self {
             Error::Io { .. } => "io",
             Error::Invalid { .. } => "invalid-config",
+            Error::NoConfig(_) => "no-config",
             Error::BadEpoch(_) => "invalid-environment",
             Error::Busy(_) => "busy",
             Error::Refused(_) => "refused",

@@ -17,8 +17,6 @@ use crate::state::{Entry, Lock, Notice, Stage};
 const ID_FORMAT: &str = "%Y%m%d%H%M%S";
 /// Domains per run when planning on several threads.
 const PLAN_RUN: usize = 2048;
-/// Below this, RFC 8461 §3.2's "weeks or greater" is far off for an enforced policy.
-const ONE_DAY: u32 = 86_400;
 
 /// Why a domain's id is what it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -37,7 +35,7 @@ pub enum Change {
 pub struct Warning {
     /// The domain (A-label).
     pub domain: String,
-    /// A stable keyword: `mx-dropped`, `max-age-lowered`, `mode-none`, `short-enforce`,
+    /// A stable keyword: `mx-dropped`, `max-age-lowered`, `mode-none`,
     /// `wildcard-enforce`, `pin-spent`, `retiring`, `retired`, `forgotten`.
     pub kind: &'static str,
     /// The message.
@@ -480,7 +478,7 @@ fn outcome(
         },
     };
     if change != Change::Unchanged {
-        enforce_warnings(d, live.map(|e| e.mode), &mut out.warnings);
+        enforce_warnings(d, &mut out.warnings);
     }
     out.warnings
         .extend(fresh.into_iter().map(|(kind, n)| Warning {
@@ -605,22 +603,12 @@ fn change_notices(
 }
 
 /// Warnings for a new or changed enforce policy (no date: they hold while it is published).
-fn enforce_warnings(d: &Domain, prev_mode: Option<Mode>, warnings: &mut Vec<Warning>) {
+/// A short max_age is the config's warning, located at the key.
+fn enforce_warnings(d: &Domain, warnings: &mut Vec<Warning>) {
     if d.mode != Mode::Enforce || d.retire {
         return;
     }
     let name = d.name.to_string();
-    if d.max_age < ONE_DAY && prev_mode != Some(Mode::Enforce) {
-        warnings.push(Warning {
-            domain: name.clone(),
-            kind: "short-enforce",
-            text: format!(
-                "{name}: switched to enforce with max_age {} (under a day); senders refetch often and an attacker who blocks the fetch wins sooner (RFC 8461 §3.2 expects weeks)",
-                d.max_age
-            ),
-            until: None,
-        });
-    }
     for wildcard in d.mx.iter().filter(|m| m.is_wildcard()) {
         warnings.push(Warning {
             domain: name.clone(),
@@ -986,7 +974,6 @@ mode = "enforce"
         let short = BASE.replace("[domains.\"b.example\"]", "[domains.\"b.example\"]\nmode = \"enforce\"\nmax_age = 3600\nmx = [\"*.mx.example.net\"]");
         let p = run(&short, &dropped.lock, T0 + 2 * DAY);
         let k = kinds(&p);
-        assert!(k.contains(&("b.example", "short-enforce")), "{k:?}");
         assert!(k.contains(&("b.example", "wildcard-enforce")), "{k:?}");
         assert!(
             !k.iter().any(|(d, _)| *d == "a.example"),

@@ -10,7 +10,6 @@ use crate::cli::{BuildArgs, Format};
 use crate::config;
 use crate::error::Error;
 use crate::generate::{write_tree, write_tree_remembering};
-use crate::model::Vhosts;
 use crate::output;
 use crate::plan::{self, Change, Plan};
 use crate::render::Templates;
@@ -257,11 +256,8 @@ fn build_loaded(
         .previous
         .unwrap_or_else(|| output::Previous::load(&out, args.verify));
     let templates = Templates::load(ctx.template_dir().as_deref())?;
-    let hosts = plan.domains.iter().filter(|d| d.published()).count();
-    if loaded.config.nginx.vhosts == Vhosts::PerHost && hosts > PER_HOST_LIMIT {
-        ui.warn(&format!(
-            "{hosts} policy hosts with one nginx server block each: nginx needs seconds and hundreds of MB to load them; set `vhosts = \"shared\"` in [nginx] (see the README)"
-        ));
+    if let Some(w) = super::scale_warning(&plan, &loaded.config.nginx) {
+        ui.warn(&w);
     }
     let nginx = &loaded.config.nginx;
     let (report, written) = if remember && !args.dry_run {
@@ -287,9 +283,6 @@ fn build_loaded(
         millis: started.elapsed().as_millis(),
     })
 }
-
-/// Above this many hosts, the per-host nginx layout gets a warning pointing at `shared`.
-const PER_HOST_LIMIT: usize = 1000;
 
 /// New or changed domains listed by name in the text summary; the rest are counted.
 const LISTED: usize = 50;
@@ -327,29 +320,10 @@ impl Built {
         )
     }
 
-    /// The warnings of this build, printed through `ui` (notes on stdout, warnings on stderr);
-    /// at most `LISTED` of one kind, then a count (`--format json` lists all).
+    /// The warnings of this build, printed through `ui` (notes on stdout, warnings on stderr),
+    /// those of one kind and cause as one line (`--format json` lists each).
     pub fn warnings(&self, ui: &mut dyn Ui) {
-        let mut shown: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-        for w in &self.plan.warnings {
-            let n = shown.entry(w.kind).or_default();
-            *n += 1;
-            if *n > LISTED {
-                continue;
-            }
-            match w.kind {
-                "retiring" | "retired" | "forgotten" => ui.out(&w.text),
-                _ => ui.warn(&w.text),
-            }
-        }
-        let mut more: Vec<_> = shown.into_iter().filter(|(_, n)| *n > LISTED).collect();
-        more.sort();
-        for (kind, n) in more {
-            ui.warn(&format!(
-                "... and {} more `{kind}` warning(s) (--format json lists all)",
-                n - LISTED
-            ));
-        }
+        super::show_warnings(&self.plan.warnings, ui);
     }
 
     fn text(&self, ui: &mut dyn Ui) {

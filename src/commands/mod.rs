@@ -64,3 +64,58 @@ impl Context {
             .or_else(|| Some(self.config_dir().join("templates")).filter(|d| d.is_dir()))
     }
 }
+
+/// Above this many hosts, the per-host nginx layout gets a warning pointing at `shared`.
+const PER_HOST_LIMIT: usize = 1000;
+
+/// The warning a plan deserves for its size: too many per-host nginx server blocks.
+pub fn scale_warning(plan: &crate::plan::Plan, nginx: &crate::model::Nginx) -> Option<String> {
+    let hosts = plan.domains.iter().filter(|d| d.published()).count();
+    (nginx.vhosts == crate::model::Vhosts::PerHost && hosts > PER_HOST_LIMIT).then(|| {
+        format!(
+            "{hosts} policy hosts with one nginx server block each: nginx needs seconds and hundreds of MB to load them; set `vhosts = \"shared\"` in [nginx] (see the README)"
+        )
+    })
+}
+
+/// Names shown for a group of warnings; the rest are counted.
+const NAMED: usize = 3;
+
+/// Prints a plan's warnings (notes on stdout, warnings on stderr). Warnings of one kind with
+/// one cause (the text after `<domain>: `) are one line, with their count and at most three
+/// domains: 3,000 domains sharing a wildcard mx make one line, not 3,000.
+pub fn show_warnings(warnings: &[crate::plan::Warning], ui: &mut dyn Ui) {
+    let mut groups: Vec<(&crate::plan::Warning, &str, Vec<&str>)> = Vec::new();
+    let mut index: std::collections::HashMap<(&str, &str), usize> =
+        std::collections::HashMap::new();
+    for w in warnings {
+        let cause = w
+            .text
+            .strip_prefix(w.domain.as_str())
+            .and_then(|t| t.strip_prefix(": "))
+            .unwrap_or(&w.text);
+        let at = *index.entry((w.kind, cause)).or_insert_with(|| {
+            groups.push((w, cause, Vec::new()));
+            groups.len() - 1
+        });
+        groups[at].2.push(&w.domain);
+    }
+    for (first, cause, domains) in groups {
+        let line = match domains.len() {
+            1 => first.text.clone(),
+            n => {
+                let names = domains[..n.min(NAMED)].join(", ");
+                let more = if n > NAMED {
+                    format!(" and {} more", n - NAMED)
+                } else {
+                    String::new()
+                };
+                format!("{n} domains ({names}{more}): {cause}")
+            }
+        };
+        match first.kind {
+            "retiring" | "retired" | "forgotten" => ui.out(&line),
+            _ => ui.warn(&line),
+        }
+    }
+}

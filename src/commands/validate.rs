@@ -1,4 +1,5 @@
-//! `mtasts validate`: check the config, the lock file and the templates; write nothing.
+//! `mtasts validate`: check the config, the lock file and the templates, and plan against the
+//! lock as `build --dry-run` would, to report every warning and refusal; write nothing.
 
 use super::{Context, Ui};
 use crate::config;
@@ -13,13 +14,22 @@ pub fn run(ctx: &Context, ui: &mut dyn Ui) -> Result<(), Error> {
         ui.problem(w, &loaded.file);
     }
     let (lock_path, lock_name) = ctx.lock();
-    Lock::load(&lock_path, &lock_name)?;
+    let lock = Lock::load(&lock_path, &lock_name)?.unwrap_or_else(Lock::new);
     Templates::load(ctx.template_dir().as_deref())?;
+    let count = loaded.config.domains.len();
+    let plan = crate::plan::plan(loaded.config.domains, &lock, crate::clock::now()?, &[]);
+    super::show_warnings(&plan.warnings, ui);
+    let scale = super::scale_warning(&plan, &loaded.config.nginx);
+    if let Some(w) = &scale {
+        ui.warn(w);
+    }
+    if !plan.refusals.is_empty() {
+        return Err(Error::Refused(plan.refusals));
+    }
     ui.out(&format!(
-        "{}: {} domain(s), no errors, {} warning(s)",
+        "{}: {count} domain(s), no errors, {} warning(s)",
         ctx.config_name,
-        loaded.config.domains.len(),
-        loaded.warnings.len()
+        loaded.warnings.len() + plan.warnings.len() + usize::from(scale.is_some())
     ));
     Ok(())
 }

@@ -25,7 +25,10 @@ pub struct Loaded {
 
 /// Reads and validates the config at `path`; `name` is how diagnostics call it.
 pub fn load(path: &Path, name: &str) -> Result<Loaded, Error> {
-    let bytes = std::fs::read(path).map_err(Error::io(path))?;
+    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::NoConfig(name.to_string()),
+        _ => Error::io(path)(e),
+    })?;
     let text = decode(&bytes, name)?;
     let file = SourceFile::new(name, text);
     match parse(&file.text) {

@@ -106,6 +106,31 @@ pub(crate) fn by_toml(text: &str) -> Result<(RawConfig, Vec<Problem>), Vec<Probl
     Ok((raw, w.problems))
 }
 
+/// The name a table header like `[domains.example.com]` was meant to give, when `body` is
+/// what TOML makes of it: tables nested in tables, with no setting anywhere on the way.
+fn dotted(name: &str, body: &DeValue<'_>) -> Option<String> {
+    let mut path = name.to_string();
+    let mut at = body;
+    while let DeValue::Table(t) = at {
+        let mut entries = t.iter();
+        let (key, value) = entries.next()?;
+        if entries.next().is_some() || !matches!(value.get_ref(), DeValue::Table(_)) {
+            return None;
+        }
+        path.push('.');
+        path.push_str(key.get_ref());
+        at = value.get_ref();
+        if let DeValue::Table(inner) = at
+            && inner
+                .iter()
+                .all(|(_, v)| !matches!(v.get_ref(), DeValue::Table(_)))
+        {
+            return Some(path);
+        }
+    }
+    None
+}
+
 /// Turns a TOML tree into the raw mirror, collecting problems as it goes.
 #[derive(Default)]
 pub(crate) struct Walker {
@@ -137,6 +162,19 @@ impl Walker {
                     if let Some(t) = self.table(key, value) {
                         raw.domains_seen = t.len();
                         for (name, body) in t.iter() {
+                            if let Some(dotted) = dotted(name.get_ref(), body.get_ref()) {
+                                self.problems.push(
+                                    Problem::error(
+                                        name.span(),
+                                        format!(
+                                            "[domains.{dotted}] is read by TOML as nested tables, not as the domain {dotted}"
+                                        ),
+                                        "an unquoted name with dots",
+                                    )
+                                    .help(format!("quote the name: [domains.\"{dotted}\"]")),
+                                );
+                                continue;
+                            }
                             if let Some(body) = self.table(name, body) {
                                 let settings = self.settings(body, true);
                                 raw.domains.push((

@@ -131,6 +131,19 @@ pub(crate) fn validate(
             }
             Entry::Vacant(v) => v.insert(key.span.clone()),
         };
+        if let Some(domain) = key.value.strip_prefix("mta-sts.") {
+            problems.push(
+                Problem::warning(
+                    key.span.clone(),
+                    format!("{} looks like a policy host, not a mail domain", key.value),
+                    "mtasts adds `mta-sts.` itself",
+                )
+                .help(format!(
+                    "for the mail domain {domain}, write [domains.\"{domain}\"]; this table publishes mta-sts.{}",
+                    key.value
+                )),
+            );
+        }
         problems.extend(merge_problems);
         domains.extend(domain);
     }

@@ -62,5 +62,80 @@ fn usage_errors_exit_2() {
 fn a_missing_config_is_a_clear_error() {
     let p = Project::new("");
     let err = p.run(&["-c", "nope.toml", "build"]).fails();
-    assert!(err.contains("nope.toml: No such file"), "{err}");
+    assert!(err.contains("nope.toml not found"), "{err}");
+    assert!(
+        err.contains("mtasts init") && err.contains("-c PATH"),
+        "{err}"
+    );
+}
+
+#[test]
+fn config_traps_are_named_with_the_fix() {
+    let p = Project::new(
+        "[defaults]\nmx = [\"mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n\
+         [domains.example.com]\nmode = \"enforce\"\n[domains.\"mta-sts.example.org\"]\n",
+    );
+    let err = p.run(&["validate"]).fails();
+    assert!(
+        err.contains(
+            "domains.toml:4:10: error: [domains.example.com] is read by TOML as nested tables"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("quote the name: [domains.\"example.com\"]"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("single label"),
+        "one problem, one message: {err}"
+    );
+    assert!(
+        err.contains("domains.toml:6:10: warning: mta-sts.example.org looks like a policy host"),
+        "{err}"
+    );
+}
+
+#[test]
+fn validate_reports_the_plan_warnings_build_reports_grouped_by_cause() {
+    let config = crate::harness::domains_config(
+        12,
+        "[defaults]\nmode = \"enforce\"\nmax_age = 3600\nmx = [\"*.mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n",
+        "",
+    );
+    let p = Project::new(&config);
+    let validate = p.run(&["validate"]);
+    let out = validate.ok();
+    let dry = p.run(&["build", "--dry-run"]);
+    dry.ok();
+    for err in [validate.stderr(), dry.stderr()] {
+        // One located line for the inherited max_age, one line for the twelve wildcards.
+        assert_eq!(
+            err.matches("warning: max_age 3600 is less than one day")
+                .count(),
+            1,
+            "{err}"
+        );
+        assert_eq!(
+            err.matches("enforce policy with wildcard mx").count(),
+            1,
+            "{err}"
+        );
+        assert!(err.contains("warning: 12 domains ("), "{err}");
+        assert!(
+            err.contains(" and 9 more): enforce policy with wildcard mx *.mx.example.net"),
+            "{err}"
+        );
+    }
+    assert!(
+        out.contains("12 domain(s), no errors, 13 warning(s)"),
+        "{out}"
+    );
+    let json = p.run(&["build", "--dry-run", "--format", "json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        json["warnings"].as_array().unwrap().len(),
+        12,
+        "JSON lists each"
+    );
 }
