@@ -17,6 +17,8 @@ pub struct Generated {
     pub files: Vec<FileEntry>,
     /// Every published domain, in name order.
     pub domains: Vec<DomainEntry>,
+    /// Policy hosts left out of the nginx output: their certificate is not there yet.
+    pub left_out: Vec<String>,
 }
 
 /// Writes (or, for a dry run, compares) the whole tree of `plan` under `out`, against what
@@ -54,12 +56,23 @@ fn write_with(
     previous: &Previous,
 ) -> Result<(Report, Option<Previous>), Error> {
     let (generated, hosts) = generate(plan, nginx, templates, &writer, previous)?;
-    writer.finish(
+    let (mut report, next) = writer.finish(
         generated.batches,
         generated.files,
         &generated.domains,
         &hosts,
-    )
+    )?;
+    report.left_out = generated.left_out;
+    Ok((report, next))
+}
+
+/// Whether the certificate and key `nginx` names for `name` exist here, when that is required
+/// (links followed: certbot's `live/` files are links).
+fn certificate_ready(nginx: &Nginx, name: &crate::names::DomainName) -> bool {
+    !nginx.require_certificates
+        || [&nginx.certificate, &nginx.certificate_key]
+            .iter()
+            .all(|path| std::path::Path::new(&Nginx::expand(path, name)).is_file())
 }
 
 /// Generates the whole tree of `plan` through `writer`; also returns the host-set digest.
@@ -92,7 +105,9 @@ fn generate(
                         near: Near::default(),
                     };
                     for d in domains {
-                        let entry = domain(d, nginx, templates, writer, previous, &mut part)?;
+                        let ready = certificate_ready(nginx, &d.domain.name);
+                        let entry =
+                            domain(d, ready, nginx, templates, writer, previous, &mut part)?;
                         part.domains.push(entry);
                     }
                     Ok::<_, Error>(part)
@@ -104,12 +119,31 @@ fn generate(
             .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect::<Result<Vec<_>, _>>()
     })?;
-    let hosts_digest =
-        templates.hosts_digest(nginx, published.iter().map(|d| d.domain.name.as_str()));
+    let ready: Vec<bool> = if nginx.require_certificates {
+        published
+            .iter()
+            .map(|d| certificate_ready(nginx, &d.domain.name))
+            .collect()
+    } else {
+        vec![true; published.len()]
+    };
+    // A host left out changes the shared server's maps, so it is part of the digest.
+    let hosts_digest = templates.hosts_digest(
+        nginx,
+        published.iter().zip(&ready).flat_map(|(d, ready)| {
+            std::iter::once(d.domain.name.as_str()).chain((!ready).then_some("\0left out"))
+        }),
+    );
     let mut all = Generated {
         batches: Vec::with_capacity(parts.len() + 1),
         files: Vec::with_capacity(published.len() * 3 + 3),
         domains: Vec::with_capacity(published.len()),
+        left_out: published
+            .iter()
+            .zip(&ready)
+            .filter(|(_, ready)| !**ready)
+            .map(|(d, _)| d.domain.name.policy_host())
+            .collect(),
     };
     // Each kind of file in domain order is nearly in path order: the whole list is then a few
     // long runs, which the writer's stable sort merges instead of comparing every path twenty
@@ -148,7 +182,9 @@ fn generate(
     if shared {
         let hosts: Vec<HostEntry> = published
             .iter()
-            .map(|d| HostEntry::new(&d.domain.name, nginx))
+            .zip(&ready)
+            .filter(|(_, ready)| **ready)
+            .map(|(d, _)| HostEntry::new(&d.domain.name, nginx))
             .collect();
         let text = templates.nginx_shared(&hosts, nginx)?;
         all.files.push(offer_global(
@@ -212,6 +248,7 @@ fn offer_global(
 /// Offers one domain's files (policy, per-host vhost, zone) and returns its manifest entry.
 fn domain(
     d: &DomainPlan,
+    ready: bool,
     nginx: &Nginx,
     templates: &Templates,
     writer: &Writer,
@@ -228,7 +265,7 @@ fn domain(
         inputs: templates.digest(d, nginx),
     };
     let policy = format!("webroot/{host}/.well-known/mta-sts.txt");
-    let vhost = per_host.then(|| format!("nginx/{host}.conf"));
+    let vhost = (per_host && ready).then(|| format!("nginx/{host}.conf"));
     let zone = format!("dns/{name}.zone");
     let batch = &mut part.batch;
     let [policies, vhosts, zones] = &mut part.files;

@@ -111,6 +111,12 @@ pub struct Nginx {
     pub webroot: String,
     /// One server block per policy host, or one for all of them.
     pub vhosts: Vhosts,
+    /// Whether the shared layout sets `map_hash_*_size` itself (false: the `http` block that
+    /// includes it already does, and nginx refuses a directive twice).
+    pub map_hash_sizes: bool,
+    /// Whether a host whose certificate or key file is missing here is left out of the nginx
+    /// output, so that one missing file cannot fail a reload for every host.
+    pub require_certificates: bool,
 }
 
 /// How the nginx output is laid out.
@@ -130,6 +136,8 @@ impl Default for Nginx {
             certificate_key: "/etc/letsencrypt/live/{host}/privkey.pem".into(),
             webroot: "/var/www/mta-sts".into(),
             vhosts: Vhosts::PerHost,
+            map_hash_sizes: true,
+            require_certificates: false,
         }
     }
 }

@@ -251,6 +251,13 @@ impl Templates {
                 map_hash_bucket_size: (longest + 64).next_multiple_of(64).max(128),
             },
         )
+        .map(|text| {
+            if nginx.map_hash_sizes {
+                text
+            } else {
+                without_map_hash_sizes(&text)
+            }
+        })
     }
 
     /// The zone fragment for one domain.
@@ -272,6 +279,20 @@ impl Templates {
 }
 
 /// The `[nginx]` settings, as digest fields: every file of a domain is rendered from them.
+/// The shared server's text with its `map_hash_*_size` directives turned into comments that
+/// keep the sizes needed: the `http` block including it sets them, and nginx refuses a second
+/// one. Done on the rendered text, so that it holds for overridden templates too.
+fn without_map_hash_sizes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 200);
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("map_hash_max_size ") || line.starts_with("map_hash_bucket_size ") {
+            out.push_str("# map_hash_sizes = false: the http block must set at least: ");
+        }
+        out.push_str(line);
+    }
+    out
+}
+
 fn nginx_fields(nginx: &Nginx) -> Vec<&[u8]> {
     let mut fields: Vec<&[u8]> = vec![
         nginx.certificate.as_bytes(),
@@ -282,6 +303,14 @@ fn nginx_fields(nginx: &Nginx) -> Vec<&[u8]> {
             Vhosts::Shared => b"shared",
         },
     ];
+    // Only settings away from their defaults count, so that adding a key leaves every
+    // recorded digest, and so every manifest, as it was.
+    if !nginx.map_hash_sizes {
+        fields.push(b"map_hash_sizes = false");
+    }
+    if nginx.require_certificates {
+        fields.push(b"require_certificates = true");
+    }
     fields.extend(nginx.listen.iter().map(|l| l.as_bytes()));
     fields
 }

@@ -269,6 +269,18 @@ fn build_loaded(
     if let Some(w) = manifest_warning {
         ui.warn(&w);
     }
+    if !report.left_out.is_empty() {
+        let hosts = &report.left_out;
+        let more = match hosts.len() {
+            n if n > 3 => format!(" and {} more", n - 3),
+            _ => String::new(),
+        };
+        ui.warn(&format!(
+            "{} policy host(s) left out of the nginx output until their certificate and key exist (require_certificates = true): {}{more}",
+            hosts.len(),
+            hosts[..hosts.len().min(3)].join(", ")
+        ));
+    }
     if let Some(lock) = staged_lock {
         lock.commit()?;
     }
@@ -449,6 +461,8 @@ impl Built {
             domains: Domains<'a>,
             dry_run: bool,
             files: Files<'a>,
+            /// Policy hosts left out of the nginx output until their certificate exists.
+            left_out_of_nginx: &'a [String],
             lock_changed: bool,
             output: String,
             warnings: &'a [plan::Warning],
@@ -462,6 +476,7 @@ impl Built {
                 unchanged: self.report.unchanged,
                 written: &self.report.written,
             },
+            left_out_of_nginx: &self.report.left_out,
             lock_changed: self.lock_changed,
             output: self.out.display().to_string(),
             warnings: &self.plan.warnings,

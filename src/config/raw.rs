@@ -54,10 +54,14 @@ pub(crate) struct RawNginx {
     pub(crate) certificate_key: Option<Sp<String>>,
     pub(crate) webroot: Option<Sp<String>>,
     pub(crate) vhosts: Option<Sp<String>>,
+    pub(crate) map_hash_sizes: Option<Sp<bool>>,
+    pub(crate) require_certificates: Option<Sp<bool>>,
 }
 
 const NGINX_KEYS: &[&str] = &[
     "listen",
+    "map_hash_sizes",
+    "require_certificates",
     "certificate",
     "certificate_key",
     "webroot",
@@ -244,6 +248,8 @@ impl Walker {
                 "certificate_key" => n.certificate_key = self.string(entry),
                 "webroot" => n.webroot = self.string(entry),
                 "vhosts" => n.vhosts = self.string(entry),
+                "map_hash_sizes" => n.map_hash_sizes = self.boolean(entry),
+                "require_certificates" => n.require_certificates = self.boolean(entry),
                 _ => self.unknown(entry, NGINX_KEYS, "in [nginx]"),
             }
         }

@@ -498,6 +498,14 @@ fn nginx(raw: &RawNginx, problems: &mut Vec<Problem>) -> Nginx {
             d.certificate_key,
         ),
         webroot: path(&raw.webroot, "webroot", false, problems, d.webroot),
+        map_hash_sizes: raw
+            .map_hash_sizes
+            .as_ref()
+            .map_or(d.map_hash_sizes, |b| b.value),
+        require_certificates: raw
+            .require_certificates
+            .as_ref()
+            .map_or(d.require_certificates, |b| b.value),
     }
 }
 

@@ -47,6 +47,9 @@ pub struct Report {
     /// Of `written`, files the previous build wrote with these very bytes that were since
     /// deleted, replaced or edited.
     pub repaired: Vec<String>,
+    /// Policy hosts left out of the nginx output until their certificate exists
+    /// (`require_certificates`).
+    pub left_out: Vec<String>,
 }
 
 /// What the previous build left: its manifest, and whether the disk can be assumed to match it.

@@ -369,3 +369,146 @@ fn shared_layout_of_10k_domains_passes_nginx_t() {
             .arg("-t"),
     );
 }
+
+/// The shared server in an `http` block that already sets the map hash sizes, as many
+/// existing servers do: with `map_hash_sizes = false` nginx accepts it; with the default it
+/// refuses the duplicate directive (the reason for the key).
+#[test]
+fn srv_shared_output_includes_into_an_http_block_that_sizes_its_maps() {
+    let Some(nginx) = real_tool("nginx") else {
+        return;
+    };
+    let p = Project::for_nginx();
+    let root = p.path();
+    let config = |sizes: bool| {
+        domains_config(
+            3,
+            &format!(
+                "[defaults]\nmx = [\"mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n\
+                 [nginx]\nvhosts = \"shared\"\nmap_hash_sizes = {sizes}\nlisten = [\"127.0.0.1:{} ssl\"]\n\
+                 certificate = \"{r}/tls/{{host}}/fullchain.pem\"\ncertificate_key = \"{r}/tls/{{host}}/privkey.pem\"\n",
+                free_port(),
+                r = root.display()
+            ),
+            "",
+        )
+    };
+    let (conf, log) = nginx_test_conf(root, "maps");
+    let text = fs::read_to_string(&conf).unwrap().replace(
+        "    access_log off;",
+        "    access_log off;\n    map_hash_bucket_size 128;\n    map_hash_max_size 4096;",
+    );
+    fs::write(&conf, text).unwrap();
+    let test = || {
+        Command::new(&nginx)
+            .args(nginx_args(root, &conf, &log))
+            .arg("-t")
+            .output()
+            .unwrap()
+    };
+    p.write("domains.toml", &config(true));
+    p.run(&["build"]).ok();
+    let refused = test();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("is duplicate"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    p.write("domains.toml", &config(false));
+    p.run(&["build"]).ok();
+    let shared = p.read("output/nginx/mta-sts.conf");
+    assert!(!shared.contains("\nmap_hash_max_size"), "{shared}");
+    assert!(
+        shared.contains(
+            "# map_hash_sizes = false: the http block must set at least: map_hash_max_size 2048;"
+        ),
+        "{shared}"
+    );
+    let accepted = test();
+    assert!(
+        accepted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&accepted.stderr)
+    );
+}
+
+/// Per-host vhosts with a certificate not issued yet: without `require_certificates` nginx
+/// refuses the whole configuration; with it the host is left out, named, and joins once its
+/// certificate exists.
+#[test]
+fn srv_a_host_without_its_certificate_is_left_out_until_it_exists() {
+    let (Some(nginx), Some(openssl)) = (real_tool("nginx"), real_tool("openssl")) else {
+        return;
+    };
+    let p = Project::for_nginx();
+    let root = p.path();
+    make_certs(&openssl, root, &["mta-sts.d00000.example".to_string()]);
+    let config = |require: bool| {
+        domains_config(
+            2,
+            &format!(
+                "[defaults]\nmx = [\"mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n\
+                 [nginx]\nrequire_certificates = {require}\nlisten = [\"127.0.0.1:{} ssl\"]\n\
+                 certificate = \"{r}/tls/{{host}}/fullchain.pem\"\ncertificate_key = \"{r}/tls/{{host}}/privkey.pem\"\n",
+                free_port(),
+                r = root.display()
+            ),
+            "",
+        )
+    };
+    let (conf, log) = nginx_test_conf(root, "certs");
+    let test = || {
+        Command::new(&nginx)
+            .args(nginx_args(root, &conf, &log))
+            .arg("-t")
+            .output()
+            .unwrap()
+    };
+    p.write("domains.toml", &config(false));
+    p.run(&["build"]).ok();
+    let refused = test();
+    assert!(
+        !refused.status.success(),
+        "one missing certificate fails every host"
+    );
+    p.write("domains.toml", &config(true));
+    let run = p.run(&["build", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&run.ok()).unwrap();
+    assert_eq!(
+        json["left_out_of_nginx"],
+        serde_json::json!(["mta-sts.d00001.example"])
+    );
+    assert!(
+        run.stderr()
+            .contains("1 policy host(s) left out of the nginx output until their certificate and key exist (require_certificates = true): mta-sts.d00001.example"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        !root
+            .join("output/nginx/mta-sts.d00001.example.conf")
+            .exists()
+    );
+    assert!(root.join("output/webroot/mta-sts.d00001.example").is_dir());
+    let certificates = p.read("output/certificates.txt");
+    assert!(
+        certificates.contains("mta-sts.d00001.example"),
+        "the inventory still asks for it"
+    );
+    let accepted = test();
+    assert!(
+        accepted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&accepted.stderr)
+    );
+    // Issued: the next build publishes the host.
+    make_certs(&openssl, root, &["mta-sts.d00001.example".to_string()]);
+    let out = p.run(&["build"]).ok();
+    assert!(out.contains("wrote 2 file(s)"), "{out}");
+    assert!(
+        root.join("output/nginx/mta-sts.d00001.example.conf")
+            .is_file()
+    );
+    assert!(test().status.success());
+}
