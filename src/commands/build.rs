@@ -29,7 +29,12 @@ pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error
     let lock_len = stamp(&ctx.lock().0).map_or(0, |s| s.0);
     let beside = manifest_stamp.is_some_and(|m| lock_len <= m.0);
     let (loaded, state) = std::thread::scope(|s| {
-        let manifest = beside.then(|| s.spawn(|| output::Previous::load(&out, args.verify)));
+        let out = &out;
+        let manifest = beside.then(|| {
+            // The tree's stat check needs only the stat index: it runs beside the manifest read.
+            let scan = (!args.verify).then(|| s.spawn(move || output::index::scan(out)));
+            s.spawn(move || output::Previous::load_scanned(out, args.verify, scan.map(joined)))
+        });
         let loaded = config::load(&ctx.config, &ctx.config_name);
         let state = State::read(ctx, &out, args.verify, Cache::default(), false);
         let state = match manifest {
