@@ -148,6 +148,28 @@ pub fn read(path: &std::path::Path) -> Option<Result<(Recorded, Digest), String>
     Some(parse(&bytes).map(|r| (r, crate::plan::sha256(&bytes))))
 }
 
+/// Differential check of the block reader against serde_json, for the fuzz target and property
+/// tests: `Ok(true)` when the block reader (with blocks of `block` bytes) took `bytes` and read
+/// exactly what the whole-document parser reads, with the right sha256; `Ok(false)` when it
+/// declined; `Err` at a disagreement.
+#[doc(hidden)]
+pub fn fast_reader_agrees(bytes: &[u8], block: usize) -> Result<bool, String> {
+    let Some((fast, sha)) = read_blocks(bytes, block.max(1)) else {
+        return Ok(false);
+    };
+    let slow = parse(bytes).map_err(|e| format!("the block reader took what JSON refuses: {e}"))?;
+    let same = fast.hosts == slow.hosts
+        && fast.files.iter().eq(slow.files.iter())
+        && fast.inputs.iter().eq(slow.inputs.iter());
+    if !same {
+        return Err(format!("block reader {fast:?}\nserde_json {slow:?}"));
+    }
+    if sha != crate::plan::sha256(bytes) {
+        return Err("the block reader hashed other bytes".into());
+    }
+    Ok(true)
+}
+
 /// Bytes of a manifest read, hashed and parsed at a time.
 const BLOCK: usize = 4 << 20;
 
@@ -446,6 +468,67 @@ fn push_json_string(s: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A manifest as `write` lays it out, of `n` files and domains with awkward names.
+    fn written(n: usize) -> Vec<u8> {
+        let files: Vec<FileEntry> = (0..n)
+            .map(|i| FileEntry {
+                path: format!("dns/d{i:03}\"\\\u{e9}.zone"),
+                sha256: [i as u8; 32],
+                size: i as u64,
+                media_type: "text/dns",
+            })
+            .collect();
+        let domains: Vec<DomainEntry> = (0..n)
+            .map(|i| DomainEntry {
+                domain: format!("d{i:03}.example"),
+                id: i.to_string(),
+                mode: "testing",
+                inputs: [i as u8; 32],
+            })
+            .collect();
+        to_bytes(&[5; 32], &files, &domains)
+    }
+
+    proptest::proptest! {
+        /// Line endings changed anywhere (CRLF, a lone CR, none), the text cut or extended at
+        /// its end, read in blocks of any size: the block reader declines or agrees.
+        #[test]
+        fn the_block_reader_never_disagrees_with_serde_json(
+            n in 0usize..6,
+            endings in proptest::collection::vec(
+                proptest::sample::select(vec!["\n", "\r\n", "\r", "", "\n\n"]), 0..40),
+            tail in proptest::sample::select(vec!["", "\r", "\n", "\r\n", " ", "x"]),
+            cut in 0usize..4,
+            block in 1usize..300,
+        ) {
+            let text = String::from_utf8(written(n)).unwrap();
+            let mut changed = String::new();
+            for (i, line) in text.split_inclusive('\n').enumerate() {
+                match endings.get(i) {
+                    Some(end) => {
+                        changed.push_str(line.strip_suffix('\n').unwrap_or(line));
+                        changed.push_str(end);
+                    }
+                    None => changed.push_str(line),
+                }
+            }
+            let keep = changed.len().saturating_sub(cut);
+            let mut bytes = changed.into_bytes();
+            bytes.truncate(keep);
+            bytes.extend_from_slice(tail.as_bytes());
+            if let Err(e) = fast_reader_agrees(&bytes, block) {
+                proptest::prop_assert!(false, "{e}\n{}", String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+
+    #[test]
+    fn the_block_reader_takes_its_own_layout() {
+        for block in [1, 7, 4096] {
+            assert_eq!(fast_reader_agrees(&written(5), block), Ok(true));
+        }
+    }
 
     #[test]
     fn round_trips_and_is_json() {

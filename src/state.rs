@@ -208,6 +208,35 @@ impl Lock {
         Some(lock)
     }
 
+    /// Differential check of the fast lock reader against the TOML parser, for the fuzz target
+    /// and property tests: `Ok(true)` when the fast path (pieces, and `state/fast.rs` per
+    /// section) took `text` and read exactly what the whole-document parser reads, `Ok(false)`
+    /// when it declined, `Err` at a disagreement.
+    #[doc(hidden)]
+    pub fn fast_reader_agrees(text: &str) -> Result<bool, String> {
+        for (from, to) in std::iter::once(0)
+            .chain(headers(text))
+            .zip(headers(text).chain(std::iter::once(text.len())))
+        {
+            let section = &text[from..to];
+            if let Some(fast) = fast::section(section, &mut None) {
+                let slow: Option<Part<String, Entry>> = toml::from_str(section).ok();
+                let slow = slow.and_then(|p| p.domains.into_iter().next());
+                if slow.as_ref() != Some(&fast) {
+                    return Err(format!("section {section:?}: fast {fast:?}, TOML {slow:?}"));
+                }
+            }
+        }
+        let Some(fast) = Lock::parse_in_pieces(text) else {
+            return Ok(false);
+        };
+        match Lock::parse_whole(text, "lock") {
+            Ok(slow) if slow == fast => Ok(true),
+            Ok(slow) => Err(format!("pieces {fast:?}\nwhole {slow:?}")),
+            Err(e) => Err(format!("the fast path took what TOML refuses: {e}")),
+        }
+    }
+
     fn parse_whole(text: &str, name: &str) -> Result<Lock, Error> {
         /// Read first, so that a lock from another release gets the right message.
         #[derive(Deserialize)]
@@ -484,6 +513,43 @@ mod tests {
         lock.domains
             .insert("a.example".into(), entry("7", Stage::Removed));
         lock
+    }
+
+    proptest::proptest! {
+        /// Line endings changed anywhere (CRLF, a lone CR, none), the text cut or extended at
+        /// its end: the fast lock reader declines or agrees with the TOML parser.
+        #[test]
+        fn the_fast_reader_never_disagrees_with_toml(
+            endings in proptest::collection::vec(
+                (0usize..400, proptest::sample::select(vec!["\r\n", "\r", "", "\n\n", " \n"])),
+                0..6),
+            tail in proptest::sample::select(vec!["", "\r", "\n", "\r\n", " ", "x"]),
+            cut in 0usize..4,
+        ) {
+            let text = sample().to_text();
+            let lines: Vec<&str> = text.split_inclusive('\n').collect();
+            let mut ends: Vec<&str> = vec!["\n"; lines.len()];
+            for (at, end) in endings {
+                ends[at % lines.len()] = end;
+            }
+            let mut changed = String::new();
+            for (line, end) in lines.iter().zip(ends) {
+                changed.push_str(line.strip_suffix('\n').unwrap_or(line));
+                changed.push_str(end);
+            }
+            let keep = changed.len().saturating_sub(cut);
+            changed.truncate(keep);
+            changed.push_str(tail);
+            if let Err(e) = Lock::fast_reader_agrees(&changed) {
+                proptest::prop_assert!(false, "{e}\n{changed:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_reader_takes_what_the_writer_writes() {
+        assert_eq!(Lock::fast_reader_agrees(&sample().to_text()), Ok(true));
+        assert_eq!(Lock::fast_reader_agrees(&big().to_text()), Ok(true));
     }
 
     #[test]

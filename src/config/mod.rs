@@ -49,6 +49,21 @@ pub fn parse(text: &str) -> (Option<Config>, Vec<Problem>) {
     }
 }
 
+/// Differential check of the fast reader (`config/fast.rs`) against the TOML parser, for the
+/// fuzz target and property tests: `Ok(true)` when the fast reader took `text` and gave exactly
+/// what the TOML parser gives, `Ok(false)` when it declined, `Err` at a disagreement.
+#[doc(hidden)]
+pub fn fast_reader_agrees(text: &str) -> Result<bool, String> {
+    let Some(fast) = fast::parse(text) else {
+        return Ok(false);
+    };
+    match raw::by_toml(text) {
+        Ok(slow) if slow == fast => Ok(true),
+        Ok(slow) => Err(format!("fast {fast:?}\nTOML {slow:?}")),
+        Err(problems) => Err(format!("the fast reader took invalid TOML: {problems:?}")),
+    }
+}
+
 /// UTF-8 text without a leading byte-order mark; invalid UTF-8 is reported at its position.
 fn decode(bytes: &[u8], name: &str) -> Result<String, Error> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
