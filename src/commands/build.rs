@@ -36,7 +36,7 @@ pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error
             s.spawn(move || output::Previous::load_scanned(out, args.verify, scan.map(joined)))
         });
         let loaded = config::load(&ctx.config, &ctx.config_name);
-        let state = State::read(ctx, &out, args.verify, Cache::default(), false);
+        let state = State::read(ctx, out, args.verify, Cache::default(), false);
         let state = match manifest {
             Some(manifest) => State {
                 previous: Some(joined(manifest)),
@@ -169,10 +169,16 @@ pub type Stamp = (u64, Option<std::time::SystemTime>, u64);
 
 /// The identity of the file at `path` now, if there is one.
 pub fn stamp(path: &std::path::Path) -> Option<Stamp> {
+    #[cfg(unix)]
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path)
-        .ok()
-        .map(|m| (m.len(), m.modified().ok(), m.ino()))
+    std::fs::metadata(path).ok().map(|m| {
+        #[cfg(unix)]
+        let inode = m.ino();
+        // Elsewhere size and mtime alone tell a replaced file.
+        #[cfg(not(unix))]
+        let inode = 0;
+        (m.len(), m.modified().ok(), inode)
+    })
 }
 
 /// The build itself, for `watch`, which already holds the work lock: reload config, lock and
