@@ -6,10 +6,11 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use crate::digest::sha256_hex;
 use crate::dns::{Dns, DnsError};
 use crate::fetch::{Fetcher, Response};
 use crate::model::{Mode, PolicyHost};
-use crate::plan::{DomainPlan, sha256_hex};
+use crate::plan::DomainPlan;
 use crate::policy;
 use crate::records::{self, Record};
 use crate::state::Entry;

@@ -9,13 +9,12 @@ use std::io::{Read, Write};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
+pub use crate::digest::Digest;
+use crate::digest::{hex, push_hex, unhex};
 use crate::table::{Sorted, Table};
 
 /// The manifest's own path inside the output directory.
 pub const PATH: &str = "manifest.json";
-
-/// A sha256 digest.
-pub type Digest = [u8; 32];
 
 /// One generated file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,7 +144,7 @@ pub fn read(path: &std::path::Path) -> Option<Result<(Recorded, Digest), String>
         return Some(Ok(read));
     }
     let bytes = std::fs::read(path).ok()?;
-    Some(parse(&bytes).map(|r| (r, crate::plan::sha256(&bytes))))
+    Some(parse(&bytes).map(|r| (r, crate::digest::sha256(&bytes))))
 }
 
 /// Differential check of the block reader against serde_json, for the fuzz target and property
@@ -164,7 +163,7 @@ pub fn fast_reader_agrees(bytes: &[u8], block: usize) -> Result<bool, String> {
     if !same {
         return Err(format!("block reader {fast:?}\nserde_json {slow:?}"));
     }
-    if sha != crate::plan::sha256(bytes) {
+    if sha != crate::digest::sha256(bytes) {
         return Err("the block reader hashed other bytes".into());
     }
     Ok(true)
@@ -332,39 +331,6 @@ impl Layout {
     }
 }
 
-/// A writer that hashes what passes through it.
-pub struct Hashing<T> {
-    inner: T,
-    hasher: Sha256,
-}
-
-impl<T> Hashing<T> {
-    /// Wraps `inner`.
-    pub fn new(inner: T) -> Self {
-        Hashing {
-            inner,
-            hasher: Sha256::new(),
-        }
-    }
-
-    /// The sha256 of everything written so far.
-    pub fn digest(self) -> Digest {
-        self.hasher.finalize().into()
-    }
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 /// A file line as `to_bytes` writes it, read without a JSON parser when no string in it has
 /// an escape; `None` leaves the line to serde_json.
 fn plain_file(line: &str) -> Option<FileLine<'_>> {
@@ -413,46 +379,6 @@ fn plain(s: &str) -> bool {
         bad | (b == b'"') | (b == b'\\') | (b < 0x20)
     })
 }
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    push_hex(&mut s, bytes);
-    s
-}
-
-/// Appends `bytes` in lower-case hex.
-fn push_hex(s: &mut String, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-}
-
-fn unhex(s: &str) -> Option<Digest> {
-    let bytes: &[u8; 64] = s.as_bytes().try_into().ok()?;
-    let mut out = [0u8; 32];
-    // Without a branch per digit: a manifest of 100,000 domains has 26 million of them.
-    let mut bad = 0;
-    for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-        let (hi, lo) = (HEX[usize::from(pair[0])], HEX[usize::from(pair[1])]);
-        bad |= hi | lo;
-        *o = hi << 4 | lo;
-    }
-    (bad < 16).then_some(out)
-}
-
-/// The value of each lower-case hex digit; 0xff for every other byte.
-const HEX: [u8; 256] = {
-    let mut table = [0xff; 256];
-    let mut i = 0;
-    while i < 16 {
-        table[b"0123456789abcdef"[i] as usize] = i as u8;
-        i += 1;
-    }
-    table
-};
 
 /// Appends `text` as a JSON string, as serde_json writes it.
 fn push_json_string(s: &mut String, text: &str) {
@@ -585,14 +511,14 @@ mod tests {
         .unwrap();
         for block in [1, 7, 64, bytes.len() + 1] {
             let (r, sha) = read_blocks(&bytes[..], block).expect("the writer's layout");
-            assert_eq!(sha, crate::plan::sha256(&bytes));
+            assert_eq!(sha, crate::digest::sha256(&bytes));
             assert_eq!(r.files.len(), 2);
         }
         assert!(read_blocks(&pretty[..], 64).is_none());
         for text in [&bytes, &pretty] {
             std::fs::write(&path, text).unwrap();
             let (r, sha) = read(&path).unwrap().unwrap();
-            assert_eq!(sha, crate::plan::sha256(text));
+            assert_eq!(sha, crate::digest::sha256(text));
             assert_eq!(r.hosts, Some([5; 32]));
             assert_eq!(
                 r.files.iter().collect::<Vec<_>>(),
@@ -633,7 +559,7 @@ mod tests {
         let whole = parse(&bytes).unwrap();
         for block in [PIECE_MIN, BLOCK] {
             let (r, sha) = read_blocks(&bytes[..], block).expect("the writer's layout");
-            assert_eq!(sha, crate::plan::sha256(&bytes));
+            assert_eq!(sha, crate::digest::sha256(&bytes));
             assert!(r.files.iter().eq(whole.files.iter()));
             assert!(r.inputs.iter().eq(whole.inputs.iter()));
             assert_eq!(r.files.len(), 6000);

@@ -86,7 +86,7 @@ const NAMED: usize = 3;
 /// domains: 3,000 domains sharing a wildcard mx make one line, not 3,000.
 pub fn show_warnings(warnings: &[crate::plan::Warning], ui: &mut dyn Ui) {
     let mut groups: Vec<(&crate::plan::Warning, &str, Vec<&str>)> = Vec::new();
-    let mut index: std::collections::HashMap<(&str, &str), usize> =
+    let mut index: std::collections::HashMap<(crate::plan::WarningKind, &str), usize> =
         std::collections::HashMap::new();
     for w in warnings {
         let cause = w
@@ -113,9 +113,10 @@ pub fn show_warnings(warnings: &[crate::plan::Warning], ui: &mut dyn Ui) {
                 format!("{n} domains ({names}{more}): {cause}")
             }
         };
-        match first.kind {
-            "retiring" | "retired" | "forgotten" => ui.out(&line),
-            _ => ui.warn(&line),
+        if first.kind.is_note() {
+            ui.out(&line);
+        } else {
+            ui.warn(&line);
         }
     }
 }

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{IN_PROGRESS, TEMP_PREFIX};
+use crate::digest::{Digest, Hashing};
 use crate::error::Error;
-use crate::manifest::{Digest, Hashing};
 
 /// A file written in full beside its target, renamed over it by `commit` (and deleted if
 /// dropped instead).

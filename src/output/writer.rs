@@ -12,8 +12,9 @@ use super::guards::{
     safe_relative, same_bytes, unsafe_output,
 };
 use super::{Class, IN_PROGRESS, Previous, Report, TEMP_PREFIX, index};
+use crate::digest::Hashing;
 use crate::error::Error;
-use crate::manifest::{Digest, DomainEntry, FileEntry, Hashing, Recorded};
+use crate::manifest::{Digest, DomainEntry, FileEntry, Recorded};
 use crate::table::Table;
 
 /// How a staged file or directory goes live.
@@ -121,7 +122,7 @@ impl<'p> Writer<'p> {
         bytes: &[u8],
     ) -> Result<FileEntry, Error> {
         let entry = FileEntry {
-            sha256: crate::plan::sha256(bytes),
+            sha256: crate::digest::sha256(bytes),
             size: bytes.len() as u64,
             media_type,
             path,

@@ -68,7 +68,7 @@ pub fn from_manifest(out: &Path, now: DateTime<Utc>) -> Option<Lock> {
         };
         let policy = std::fs::read(out.join(&path))
             .ok()
-            .filter(|b| crate::plan::sha256_hex(b) == sha)
+            .filter(|b| crate::digest::sha256_hex(b) == sha)
             .and_then(|b| crate::policy::parse(&b).ok());
         let (max_age, mx) = policy.map_or((LONGEST, Vec::new()), |p| (p.max_age, p.mx));
         lock.domains.insert(

@@ -352,7 +352,7 @@ fn manifest_lists_every_file_with_hash_size_and_type() {
     for f in files {
         let bytes = &on_disk[f["path"].as_str().unwrap()];
         assert_eq!(f["size"], bytes.len());
-        assert_eq!(f["sha256"], mtasts::plan::sha256_hex(bytes));
+        assert_eq!(f["sha256"], mtasts::digest::sha256_hex(bytes));
     }
     let policy = files
         .iter()

@@ -1,0 +1,327 @@
+//! Pure planning: config + previous lock + clock → per-domain policy bytes, ids, records and
+//! lifecycle (RFC 8461 §8.1 ordering, §8.3 retirement). No I/O, no clock reads.
+
+mod notices;
+mod outcome;
+
+pub use notices::{day, next_id};
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{Domain, Mode};
+use crate::names::MxPattern;
+use crate::policy::Policy;
+use crate::records::{self, Record};
+use crate::state::{Entry, Lock, Stage};
+
+use notices::leaving;
+use outcome::plan_domain;
+
+pub(super) const ID_FORMAT: &str = "%Y%m%d%H%M%S";
+/// Domains per run when planning on several threads.
+pub(super) const PLAN_RUN: usize = 2048;
+
+/// Why a domain's id is what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// First policy in the lock (or the first after retirement or removal): new id.
+    New,
+    /// Policy bytes (or the pinned id) differ from the ones the previous id names: new id.
+    Changed,
+    /// Same policy bytes: same id.
+    Unchanged,
+}
+
+/// The kinds of warning, serialised as stable keywords (`mx-dropped`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WarningKind {
+    /// An mx pattern left a policy senders may still hold.
+    MxDropped,
+    /// max_age went down while senders may hold the longer one.
+    MaxAgeLowered,
+    /// A testing/enforce policy was replaced by `mode: none`.
+    ModeNone,
+    /// An enforce policy with a wildcard mx.
+    WildcardEnforce,
+    /// A pinned id no longer applies.
+    PinSpent,
+    /// Retirement is under way (a note).
+    Retiring,
+    /// Retirement completed (a note).
+    Retired,
+    /// `--forget` dropped, or could not drop, a lock entry (a note).
+    Forgotten,
+}
+
+impl WarningKind {
+    /// Notes tell what happened as planned; they go to stdout, warnings to stderr.
+    pub fn is_note(self) -> bool {
+        matches!(
+            self,
+            WarningKind::Retiring | WarningKind::Retired | WarningKind::Forgotten
+        )
+    }
+}
+
+/// A message about one domain that a person should read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Warning {
+    /// The domain (A-label).
+    pub domain: String,
+    /// What it is about (serialised as a stable keyword).
+    pub kind: WarningKind,
+    /// The message.
+    pub text: String,
+    /// When it stops mattering, if it has such a date.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Everything to publish for one configured domain.
+#[derive(Debug, Clone)]
+pub struct DomainPlan {
+    /// The validated domain.
+    pub domain: Domain,
+    /// The `_mta-sts` id naming those bytes (empty for a domain that never published).
+    pub id: String,
+    /// Whether the id is new.
+    pub change: Change,
+    /// Lifecycle stage after this build.
+    pub stage: Stage,
+    /// For a retiring domain: when its files and records may go.
+    pub remove_after: Option<DateTime<Utc>>,
+}
+
+impl DomainPlan {
+    /// Whether the domain's files and records are part of the output.
+    pub fn published(&self) -> bool {
+        matches!(self.stage, Stage::Active | Stage::Retiring)
+    }
+
+    /// DNS records in publishing order (none once retired).
+    pub fn records(&self) -> Vec<Record> {
+        if self.published() {
+            records::for_domain(&self.domain, &self.id)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Canonical policy bytes (the `mode: none` policy while retiring). Rendered when asked:
+    /// kept for 100,000 domains they would take 16 MB.
+    pub fn policy(&self) -> String {
+        let d = &self.domain;
+        let max_age = if d.retire {
+            d.retire_max_age
+        } else {
+            d.max_age
+        };
+        Policy::new(self.mode(), &d.mx, max_age).render()
+    }
+
+    /// The mode senders see (none while retiring).
+    pub fn mode(&self) -> Mode {
+        if self.domain.retire {
+            Mode::None
+        } else {
+            self.domain.mode
+        }
+    }
+}
+
+/// The outcome of planning a whole config.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Configured domains, sorted by A-label name.
+    pub domains: Vec<DomainPlan>,
+    /// The lock as it must be after publishing this plan.
+    pub lock: Lock,
+    /// Domains whose lock entry differs from the previous lock.
+    pub lock_changes: Vec<String>,
+    /// Messages for people, in domain order.
+    pub warnings: Vec<Warning>,
+    /// Why this plan must not be published (each message names its domain and the fix).
+    pub refusals: Vec<Refusal>,
+}
+
+/// One reason a plan must not be published.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Refusal {
+    /// The domain it is about.
+    pub domain: String,
+    /// What is wrong and how to fix it, naming the domain.
+    pub text: String,
+}
+
+/// Plans every domain; ids change only where policy bytes changed; domains in `forget` may
+/// leave the lock whatever their stage.
+pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &[String]) -> Plan {
+    let count = domains.len();
+    let mut out = Plan {
+        domains: Vec::with_capacity(count),
+        lock: Lock::new(),
+        lock_changes: Vec::new(),
+        warnings: Vec::new(),
+        refusals: Vec::new(),
+    };
+    // Domains are planned independently: in runs on several threads, joined in order.
+    let runs = crate::parallel::on_threads(runs_of(domains, PLAN_RUN), |run| {
+        let mut part = Plan {
+            domains: Vec::with_capacity(run.len()),
+            lock: Lock::new(),
+            lock_changes: Vec::new(),
+            warnings: Vec::new(),
+            refusals: Vec::new(),
+        };
+        let mut entries = Vec::with_capacity(run.len());
+        let mut mx = MxStrings::default();
+        // The run and the lock are both in name order: walked side by side, not searched.
+        let first = run.first().map_or("", |d| d.name.as_str());
+        let from = (Bound::Included(first), Bound::Unbounded);
+        let mut lock = previous.domains.range::<str, _>(from).peekable();
+        for domain in run {
+            let name = domain.name.as_str();
+            while lock.next_if(|(k, _)| k.as_str() < name).is_some() {}
+            let prev = lock.next_if(|(k, _)| k.as_str() == name).map(|(_, e)| e);
+            let (plan, entry) = plan_domain(domain, prev, now, &mut part, &mut mx);
+            if let Some(entry) = entry {
+                entries.push((plan.domain.name.to_string(), entry));
+            }
+            part.domains.push(plan);
+        }
+        (part, entries)
+    });
+    let mut entries = Vec::with_capacity(count);
+    for (mut part, mut run) in runs {
+        out.domains.append(&mut part.domains);
+        out.warnings.append(&mut part.warnings);
+        out.refusals.append(&mut part.refusals);
+        entries.append(&mut run);
+    }
+    // One bulk build from sorted entries, not a merge per run.
+    out.lock.domains = entries.into_iter().collect();
+    debug_assert!(
+        out.domains
+            .is_sorted_by(|a, b| a.domain.name < b.domain.name)
+    );
+    let mut configured = out
+        .domains
+        .iter()
+        .map(|d| d.domain.name.as_str())
+        .peekable();
+    for (name, entry) in &previous.domains {
+        while configured.next_if(|c| *c < name.as_str()).is_some() {}
+        if configured.peek() == Some(&name.as_str()) {
+            continue;
+        }
+        if forget.contains(name) {
+            out.warnings.push(Warning {
+                domain: name.clone(),
+                kind: WarningKind::Forgotten,
+                text: format!("{name} is forgotten (--forget): its lock entry is dropped"),
+                until: None,
+            });
+            continue;
+        }
+        match leaving(entry, now) {
+            Ok(entry) => {
+                out.lock.domains.insert(name.clone(), entry);
+            }
+            Err(until) => out.refusals.push(Refusal {
+                domain: name.clone(),
+                text: format!(
+                    "{name} was removed from the config, but senders may hold its {} policy until {}. \
+                     RFC 8461 §8.3: put it back with `retire = true` so that a `mode: none` policy \
+                     replaces it first; mtasts then removes it when that date has passed. \
+                     To drop it anyway, pass --forget {name}.",
+                    entry.mode,
+                    day(until)
+                ),
+            }),
+        }
+    }
+    for name in forget {
+        let configured = out
+            .domains
+            .binary_search_by(|d| d.domain.name.as_str().cmp(name))
+            .is_ok();
+        if configured {
+            out.warnings.push(Warning {
+                domain: name.clone(),
+                kind: WarningKind::Forgotten,
+                text: format!("--forget {name} ignored: it is still in the config"),
+                until: None,
+            });
+        }
+    }
+    out.lock_changes = changed_entries(&previous.domains, &out.lock.domains);
+    out
+}
+
+/// The names whose entry differs between two locks, or is in one only, in name order: both
+/// are walked side by side.
+pub(super) fn changed_entries(
+    before: &BTreeMap<String, Entry>,
+    after: &BTreeMap<String, Entry>,
+) -> Vec<String> {
+    let mut changed = Vec::new();
+    let (mut a, mut b) = (before.iter().peekable(), after.iter().peekable());
+    loop {
+        let name = match (a.peek(), b.peek()) {
+            (None, None) => return changed,
+            (Some((x, _)), Some((y, _))) if x == y => {
+                let ((name, e1), (_, e2)) = (a.next().expect("peeked"), b.next().expect("peeked"));
+                if e1 == e2 {
+                    continue;
+                }
+                name
+            }
+            (Some((x, _)), Some((y, _))) if x < y => a.next().expect("peeked").0,
+            (Some(_), None) => a.next().expect("peeked").0,
+            _ => b.next().expect("peeked").0,
+        };
+        changed.push(name.clone());
+    }
+}
+
+/// `items` cut into runs of `size`, in order, moved rather than copied.
+pub(super) fn runs_of<T>(mut items: Vec<T>, size: usize) -> Vec<Vec<T>> {
+    let mut runs = Vec::with_capacity(items.len().div_ceil(size));
+    while !items.is_empty() {
+        // From the back, so that nothing is moved twice.
+        let at = (items.len() - 1) / size * size;
+        runs.push(items.split_off(at));
+    }
+    runs.reverse();
+    runs
+}
+
+/// The mx list of lock entries as strings, made once per shared list of patterns: domains
+/// that inherit `[defaults]` share one `Arc` of patterns, and their entries one of strings.
+#[derive(Default)]
+pub(super) struct MxStrings {
+    patterns: Option<Arc<[MxPattern]>>,
+    strings: Option<Arc<[String]>>,
+}
+
+impl MxStrings {
+    fn of(&mut self, mx: &Arc<[MxPattern]>) -> Arc<[String]> {
+        if let (Some(patterns), Some(strings)) = (&self.patterns, &self.strings)
+            && Arc::ptr_eq(patterns, mx)
+        {
+            return strings.clone();
+        }
+        let strings: Arc<[String]> = mx.iter().map(ToString::to_string).collect();
+        self.patterns = Some(mx.clone());
+        self.strings = Some(strings.clone());
+        strings
+    }
+}
+
+#[cfg(test)]
+mod tests;
