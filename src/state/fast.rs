@@ -216,7 +216,7 @@ mod tests {
 
     /// What the TOML parser makes of one section.
     fn by_toml(text: &str) -> Option<(String, Entry)> {
-        let part: super::super::Part<String, Entry> = toml::from_str(text).ok()?;
+        let part: super::super::codec::Part<String, Entry> = toml::from_str(text).ok()?;
         part.domains.into_iter().next()
     }
 
@@ -253,7 +253,7 @@ mod tests {
         let (name, entry) = section(FULL, &mut None).unwrap();
         let mut fast = String::new();
         assert!(write_section(&name, &entry, &mut fast));
-        let one = super::super::Part {
+        let one = super::super::codec::Part {
             domains: std::collections::BTreeMap::from([(name, entry)]),
         };
         let toml = toml::to_string(&one).unwrap();

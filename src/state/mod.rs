@@ -1,0 +1,128 @@
+//! `domains.lock`: the ids we published and the policy bytes they name; plus the process lock.
+
+mod codec;
+mod fast;
+mod process;
+pub mod recover;
+
+pub use process::WorkLock;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::Mode;
+
+/// Format version written by this build of mtasts.
+pub const LOCK_VERSION: u32 = 1;
+
+/// The whole lock file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lock {
+    /// Format version.
+    pub version: u32,
+    /// Per domain (A-label), sorted.
+    #[serde(default)]
+    pub domains: BTreeMap<String, Entry>,
+}
+
+/// Where a domain is in its MTA-STS life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Its configured policy is published.
+    Active,
+    /// `retire = true`: a `mode: none` policy is published until every older policy expired.
+    Retiring,
+    /// Retirement completed; nothing is published any more.
+    Retired,
+    /// Left the config when no testing/enforce policy of it could be cached any more.
+    Removed,
+}
+
+impl Stage {
+    /// The lower-case name used in the lock and in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Active => "active",
+            Stage::Retiring => "retiring",
+            Stage::Retired => "retired",
+            Stage::Removed => "removed",
+        }
+    }
+}
+
+/// A warning that matters until a date (for example while senders may hold an older policy).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notice {
+    /// When it stops mattering.
+    pub until: DateTime<Utc>,
+    /// What to keep in mind (shared with the entry of the next lock).
+    pub text: std::sync::Arc<str>,
+}
+
+/// What was last published for one domain, and the history lifecycle rules need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// The `_mta-sts` TXT id (shared with the entry of the next lock while it is unchanged).
+    pub id: std::sync::Arc<str>,
+    /// sha256 (hex) of the policy bytes the id names.
+    pub policy_sha256: std::sync::Arc<str>,
+    /// Lifecycle stage.
+    pub stage: Stage,
+    /// Mode of the policy the id names.
+    pub mode: Mode,
+    /// max_age of the policy the id names.
+    pub max_age: u32,
+    /// mx patterns of the policy the id names (shared by the entries that list the same ones).
+    pub mx: std::sync::Arc<[String]>,
+    /// When the policy the id names was first published.
+    pub published: DateTime<Utc>,
+    /// Largest max_age published since the domain last became active (RFC 8461 §8.3 step 3).
+    pub max_age_high: u32,
+    /// When a testing/enforce policy was last replaced by a `mode: none` one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sts_ended: Option<DateTime<Utc>>,
+    /// When retirement started (the `mode: none` policy went out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring_since: Option<DateTime<Utc>>,
+    /// When a retiring domain's records and files may go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remove_after: Option<DateTime<Utc>>,
+    /// The id this one replaced: a sender may still see it while a deployment is under way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_id: Option<std::sync::Arc<str>>,
+    /// sha256 of the policy `previous_id` named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_sha256: Option<std::sync::Arc<str>>,
+    /// The pinned `id` of the config that this policy was published under, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
+    /// Warnings that still matter until their date (shared with the entry of the next lock
+    /// while they are the same).
+    #[serde(default, skip_serializing_if = "<[Notice]>::is_empty")]
+    pub notices: std::sync::Arc<[Notice]>,
+}
+
+impl Lock {
+    /// An empty lock of the current version.
+    pub fn new() -> Lock {
+        Lock {
+            version: LOCK_VERSION,
+            domains: BTreeMap::new(),
+        }
+    }
+}
+
+/// Where the lock file of a config lives: beside it, same stem, `.lock`.
+pub fn lock_path(config: &Path) -> PathBuf {
+    config.with_extension("lock")
+}
+
+#[cfg(test)]
+mod tests;
