@@ -8,11 +8,13 @@
 //! → `output`. Everything up to `render` is pure.
 
 pub mod app;
+pub mod build;
 pub mod check;
 pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod context;
 pub mod diag;
 pub mod digest;
 pub mod dns;
@@ -31,3 +33,4 @@ pub mod render;
 pub mod report;
 pub mod state;
 pub mod table;
+pub mod ui;

@@ -320,6 +320,11 @@ fn idna_error(input: &str) -> NameError {
     )
 }
 
+/// A domain named on the command line, in the lock's A-label form when it is a valid name.
+pub fn normalise_domain(name: &str) -> String {
+    DomainName::parse(name).map_or_else(|_| name.to_string(), |d| d.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

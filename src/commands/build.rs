@@ -1,72 +1,19 @@
-//! `mtasts build`: config + lock + clock → output tree and updated lock, in RFC 8461 §8.1 order.
-
-use std::path::PathBuf;
-use std::time::Instant;
+//! `mtasts build`: one library build, printed as a summary or as JSON.
 
 use serde::Serialize;
 
 use super::{Context, Ui};
+use crate::build::{Built, Options};
 use crate::cli::{BuildArgs, Format};
-use crate::config;
 use crate::error::Error;
-use crate::generate::{write_tree, write_tree_remembering};
-use crate::output;
-use crate::plan::{self, Change, Plan};
-use crate::render::Templates;
-use crate::state::{Lock, WorkLock};
+use crate::plan::{self, Change};
 
 /// Runs one build (or dry run) under the work lock and reports through `ui`.
 pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error> {
-    let started = Instant::now();
-    let out = output_dir(ctx, args);
-    // The manifest is read beside the config and then the lock: each of those keeps little
-    // more than one core of two busy, and a no-op build is mostly reading. Not when the lock
-    // is the larger file (history and notices): holding it, its successor and the manifest at
-    // once would cost more memory than the overlap saves time; the manifest is then read
-    // after planning. Lock and manifest are read again below if another build replaced them
-    // before this one held the work lock.
-    let manifest_stamp = stamp(&out.join(crate::manifest::PATH));
-    let lock_len = stamp(&ctx.lock().0).map_or(0, |s| s.0);
-    let beside = manifest_stamp.is_some_and(|m| lock_len <= m.0);
-    let (loaded, state) = std::thread::scope(|s| {
-        let out = &out;
-        let manifest = beside.then(|| {
-            // The tree's stat check needs only the stat index: it runs beside the manifest read.
-            let scan = (!args.verify).then(|| s.spawn(move || output::index::scan(out)));
-            s.spawn(move || output::Previous::load_scanned(out, args.verify, scan.map(joined)))
-        });
-        let loaded = config::load(&ctx.config, &ctx.config_name);
-        let state = State::read(ctx, out, args.verify, Cache::default(), false);
-        let state = match manifest {
-            Some(manifest) => State {
-                previous: Some(joined(manifest)),
-                manifest_stamp,
-                ..state
-            },
-            None => state,
-        };
-        (loaded, state)
-    });
-    // Validate first: an invalid config is refused before anything, even the work lock's
-    // file, is created.
-    let loaded = loaded?;
-    let _guard = if args.dry_run {
-        None
-    } else {
-        Some(WorkLock::acquire(
-            &ctx.config,
-            std::time::Duration::from_secs(args.wait),
-        )?)
-    };
-    let state = if state.current(ctx, &out) {
-        state
-    } else {
-        State::read(ctx, &out, args.verify, Cache::default(), false)
-    };
-    let built = build_loaded(ctx, args, loaded, ui, state, started, false)?;
+    let built = crate::build::build(ctx, &options(args), ui)?;
     match args.format {
-        Format::Text => built.text(ui),
-        Format::Json => ui.out_streamed(&mut |w| built.json(w)),
+        Format::Text => text(&built, ui),
+        Format::Json => ui.out_streamed(&mut |w| json(&built, w)),
     }
     // The process ends here: letting exit free 100,000 domains' worth of small allocations
     // is faster than dropping them one by one.
@@ -74,427 +21,171 @@ pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error
     Ok(())
 }
 
-fn output_dir(ctx: &Context, args: &BuildArgs) -> PathBuf {
-    args.output
-        .clone()
-        .unwrap_or_else(|| ctx.config_dir().join("output"))
-}
-
-fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
-    handle
-        .join()
-        .unwrap_or_else(|p| std::panic::resume_unwind(p))
-}
-
-/// What earlier builds left: the lock and (unless it is read later) the output's manifest,
-/// with the identity their files had before they were read.
-struct State {
-    lock: Result<Option<Lock>, Error>,
-    lock_stamp: Option<Stamp>,
-    previous: Option<(output::Previous, Option<String>)>,
-    manifest_stamp: Option<Stamp>,
-}
-
-impl State {
-    /// Reads the lock and, with `manifest`, the manifest side by side, unless `cache` holds
-    /// them as their files still are.
-    fn read(
-        ctx: &Context,
-        out: &std::path::Path,
-        verify: bool,
-        cache: Cache,
-        manifest: bool,
-    ) -> State {
-        let (lock_path, lock_name) = ctx.lock();
-        let manifest_path = out.join(crate::manifest::PATH);
-        let lock_stamp = stamp(&lock_path);
-        let manifest_stamp = stamp(&manifest_path);
-        let cached_lock = cache.lock.filter(|(s, _)| Some(s) == lock_stamp.as_ref());
-        let cached_manifest = cache
-            .manifest
-            .filter(|(s, _)| Some(s) == manifest_stamp.as_ref());
-        std::thread::scope(|s| {
-            let previous = manifest.then(|| {
-                s.spawn(|| match cached_manifest {
-                    Some((_, previous)) => (previous.reuse(out, verify), None),
-                    None => output::Previous::load(out, verify),
-                })
-            });
-            let lock = match cached_lock {
-                Some((_, lock)) => Ok(Some(lock)),
-                None => Lock::load(&lock_path, &lock_name),
-            };
-            State {
-                lock,
-                lock_stamp,
-                previous: previous.map(joined),
-                manifest_stamp,
-            }
-        })
-    }
-
-    /// Whether the lock and manifest files are still the ones that were read.
-    fn current(&self, ctx: &Context, out: &std::path::Path) -> bool {
-        stamp(&ctx.lock().0) == self.lock_stamp
-            && (self.previous.is_none()
-                || stamp(&out.join(crate::manifest::PATH)) == self.manifest_stamp)
-    }
-}
-
-/// What one build did.
-pub struct Built {
-    plan: Plan,
-    report: output::Report,
-    out: PathBuf,
-    lock_changed: bool,
-    dry_run: bool,
-    millis: u128,
-    /// The manifest now in the output: the one this build wrote, or the one it found.
-    manifest: output::Previous,
-    /// What the build was made from, kept so that a one-shot `build` need not drop it.
-    _inputs: (config::Loaded, Option<Lock>),
-}
-
-/// The lock and the manifest a long-running `watch` wrote last, with the identity their files
-/// had then: while a file is unchanged the next rebuild uses this copy instead of parsing it
-/// again.
-#[derive(Default)]
-pub struct Cache {
-    lock: Option<(Stamp, Lock)>,
-    manifest: Option<(Stamp, output::Previous)>,
-}
-
-/// Size, modification time and inode: a file replaced by rename or edited in place differs.
-pub type Stamp = (u64, Option<std::time::SystemTime>, u64);
-
-/// The identity of the file at `path` now, if there is one.
-pub fn stamp(path: &std::path::Path) -> Option<Stamp> {
-    #[cfg(unix)]
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| {
-        #[cfg(unix)]
-        let inode = m.ino();
-        // Elsewhere size and mtime alone tell a replaced file.
-        #[cfg(not(unix))]
-        let inode = 0;
-        (m.len(), m.modified().ok(), inode)
-    })
-}
-
-/// The build itself, for `watch`, which already holds the work lock: reload config, lock and
-/// templates (the lock from `cache` while its file is unchanged), plan, write, save the lock.
-pub fn build_locked(
-    ctx: &Context,
-    args: &BuildArgs,
-    ui: &mut dyn Ui,
-    cache: &mut Cache,
-) -> Result<Built, Error> {
-    let started = Instant::now();
-    let loaded = config::load(&ctx.config, &ctx.config_name)?;
-    let out = output_dir(ctx, args);
-    let state = State::read(ctx, &out, args.verify, std::mem::take(cache), true);
-    let mut built = build_loaded(ctx, args, loaded, ui, state, started, true)?;
-    cache.lock = stamp(&ctx.lock().0).map(|s| (s, std::mem::take(&mut built.plan.lock)));
-    cache.manifest =
-        stamp(&out.join(crate::manifest::PATH)).map(|s| (s, std::mem::take(&mut built.manifest)));
-    Ok(built)
-}
-
-fn build_loaded(
-    ctx: &Context,
-    args: &BuildArgs,
-    mut loaded: config::Loaded,
-    ui: &mut dyn Ui,
-    state: State,
-    started: Instant,
-    remember: bool,
-) -> Result<Built, Error> {
-    for w in &loaded.warnings {
-        ui.problem(w, &loaded.file);
-    }
-    let (lock_path, _) = ctx.lock();
-    let out = output_dir(ctx, args);
-    let previous = state.lock?;
-    let now = crate::clock::now()?;
-    let had_lock = previous.is_some();
-    let previous = previous.or_else(|| {
-        let recovered = crate::state::recover::from_manifest(&out, now)?;
-        ui.warn(&format!(
-            "{} is missing: took the ids of {} published domain(s) from {}, so unchanged policies keep their ids and domains senders may cache stay guarded; commit the new lock",
-            ctx.lock().1,
-            recovered.domains.len(),
-            out.join(crate::manifest::PATH).display()
-        ));
-        Some(recovered)
-    });
-    let forget: Vec<String> = args.forget.iter().map(|d| normalise_domain(d)).collect();
-    let mut plan = plan::plan(
-        std::mem::take(&mut loaded.config.domains),
-        previous.as_ref().unwrap_or(&Lock::new()),
-        now,
-        &forget,
-    );
-    if !plan.refusals.is_empty() {
-        return Err(Error::Refused(plan.refusals));
-    }
-    if args.locked && !had_lock {
-        return Err(Error::LockMissing(lock_path));
-    }
-    if args.locked && !plan.lock_changes.is_empty() {
-        return Err(Error::LockedWouldChange {
-            lock: lock_path,
-            domains: plan.lock_changes.clone(),
-        });
-    }
-    // A lock that plans to the same entries is left as it is, unserialised. A new one goes to
-    // its temp file now and is renamed into place last (RFC 8461 §8.1); a one-shot build then
-    // drops both locks instead of holding 100,000 entries twice while it writes the tree.
-    let lock_unchanged = had_lock && plan.lock_changes.is_empty();
-    let staged_lock = if args.dry_run || lock_unchanged {
-        None
-    } else {
-        Some(output::stage_atomic(&lock_path, |w| plan.lock.write(w))?)
-    };
-    let previous = if remember {
-        previous
-    } else {
-        // Freed beside the next step: 200,000 entries take a while to free.
-        let locks = (previous, std::mem::take(&mut plan.lock));
-        std::thread::spawn(move || drop(locks));
-        None
-    };
-    let (manifest, manifest_warning) = state
-        .previous
-        .unwrap_or_else(|| output::Previous::load(&out, args.verify));
-    let templates = Templates::load(ctx.template_dir().as_deref())?;
-    if let Some(w) = super::scale_warning(&plan, &loaded.config.nginx) {
-        ui.warn(&w);
-    }
-    let nginx = &loaded.config.nginx;
-    let (report, written) = if remember && !args.dry_run {
-        write_tree_remembering(&plan, nginx, &templates, &out, &manifest)?
-    } else {
-        let report = write_tree(&plan, nginx, &templates, &out, &manifest, args.dry_run)?;
-        (report, None)
-    };
-    if let Some(w) = manifest_warning {
-        ui.warn(&w);
-    }
-    if !report.left_out.is_empty() {
-        let hosts = &report.left_out;
-        let more = match hosts.len() {
-            n if n > 3 => format!(" and {} more", n - 3),
-            _ => String::new(),
-        };
-        ui.warn(&format!(
-            "{} policy host(s) left out of the nginx output until their certificate and key exist (require_certificates = true): {}{more}",
-            hosts.len(),
-            hosts[..hosts.len().min(3)].join(", ")
-        ));
-    }
-    if let Some(lock) = staged_lock {
-        lock.commit()?;
-    }
-    Ok(Built {
-        plan,
-        report,
-        out,
-        lock_changed: !lock_unchanged,
-        manifest: written.unwrap_or(manifest),
-        _inputs: (loaded, previous),
+/// The library's options from the command line.
+fn options(args: &BuildArgs) -> Options {
+    Options {
+        output: args.output.clone(),
+        locked: args.locked,
         dry_run: args.dry_run,
-        millis: started.elapsed().as_millis(),
-    })
+        verify: args.verify,
+        forget: args.forget.clone(),
+        wait: args.wait,
+    }
 }
 
 /// New or changed domains listed by name in the text summary; the rest are counted.
 const LISTED: usize = 50;
 
-/// A domain named on the command line, in the lock's A-label form when it is a valid name.
-pub fn normalise_domain(name: &str) -> String {
-    crate::names::DomainName::parse(name).map_or_else(|_| name.to_string(), |d| d.to_string())
-}
-
-impl Built {
-    /// One line for `watch`: what changed (domains with their new ids), files, time.
-    pub fn line(&self) -> String {
-        let changed: Vec<String> = self
-            .plan
-            .domains
-            .iter()
-            .filter(|d| d.change != Change::Unchanged)
-            .map(|d| format!("{} {}", d.domain.name, d.id))
-            .collect();
-        let domains = match changed.len() {
-            0 => "no policy changed".to_string(),
-            n if n <= LISTED => format!("changed: {}", changed.join(", ")),
-            n => format!(
-                "changed: {} and {} more",
-                changed[..LISTED].join(", "),
-                n - LISTED
-            ),
-        };
-        format!(
-            "rebuilt in {} ms: {domains}; {} file(s) written, {} unchanged, {} removed",
-            self.millis,
-            self.report.written.len(),
-            self.report.unchanged,
-            self.report.removed.len()
-        )
-    }
-
-    /// The warnings of this build, printed through `ui` (notes on stdout, warnings on stderr),
-    /// those of one kind and cause as one line (`--format json` lists each).
-    pub fn warnings(&self, ui: &mut dyn Ui) {
-        super::show_warnings(&self.plan.warnings, ui);
-    }
-
-    fn text(&self, ui: &mut dyn Ui) {
-        let count = |c: Change| self.plan.domains.iter().filter(|d| d.change == c).count();
-        let width = self
-            .plan
-            .domains
-            .iter()
-            .filter(|d| d.change != Change::Unchanged)
-            .take(LISTED)
-            .map(|d| d.domain.name.as_str().len())
-            .max()
-            .unwrap_or(0);
-        let changed = self.plan.domains.len() - count(Change::Unchanged);
-        for d in self
-            .plan
-            .domains
-            .iter()
-            .filter(|d| d.change != Change::Unchanged)
-            .take(LISTED)
-        {
-            let change = if d.change == Change::New {
-                "new"
-            } else {
-                "changed"
-            };
-            ui.out(&format!(
-                "{:width$}  {:7}  id {}  ({change})",
-                d.domain.name.as_str(),
-                d.mode().as_str(),
-                d.id
-            ));
-        }
-        self.warnings(ui);
-        if changed > LISTED {
-            ui.out(&format!(
-                "... and {} more new or changed domain(s) (--format json lists all)",
-                changed - LISTED
-            ));
-        }
-        let verb = if self.dry_run { "would write" } else { "wrote" };
-        if self.dry_run {
-            for p in &self.report.written {
-                ui.out(&format!("would write {p}"));
-            }
-            for p in &self.report.removed {
-                ui.out(&format!("would remove {p}"));
-            }
-        }
-        if !self.dry_run {
-            for p in self.report.repaired.iter().take(LISTED) {
-                ui.out(&format!(
-                    "repaired {p}: deleted, replaced or edited since the last build"
-                ));
-            }
-            if self.report.repaired.len() > LISTED {
-                ui.out(&format!(
-                    "... and {} more repaired file(s) (--format json lists all)",
-                    self.report.repaired.len() - LISTED
-                ));
-            }
-        }
-        let repaired = match self.report.repaired.len() {
-            0 => String::new(),
-            n => format!(" ({n} repaired)"),
+/// The summary a person reads.
+fn text(built: &Built, ui: &mut dyn Ui) {
+    let count = |c: Change| built.plan.domains.iter().filter(|d| d.change == c).count();
+    let width = built
+        .plan
+        .domains
+        .iter()
+        .filter(|d| d.change != Change::Unchanged)
+        .take(LISTED)
+        .map(|d| d.domain.name.as_str().len())
+        .max()
+        .unwrap_or(0);
+    let changed = built.plan.domains.len() - count(Change::Unchanged);
+    for d in built
+        .plan
+        .domains
+        .iter()
+        .filter(|d| d.change != Change::Unchanged)
+        .take(LISTED)
+    {
+        let change = if d.change == Change::New {
+            "new"
+        } else {
+            "changed"
         };
         ui.out(&format!(
-            "{} domain(s): {} new, {} changed, {} unchanged; {verb} {} file(s){repaired}, {} unchanged, {} removed in {}{} ({} ms)",
-            self.plan.domains.len(),
-            count(Change::New),
-            count(Change::Changed),
-            count(Change::Unchanged),
-            self.report.written.len(),
-            self.report.unchanged,
-            self.report.removed.len(),
-            self.out.display(),
-            if self.lock_changed && !self.dry_run { "; lock updated" } else { "" },
-            self.millis,
+            "{:width$}  {:7}  id {}  ({change})",
+            d.domain.name.as_str(),
+            d.mode().as_str(),
+            d.id
         ));
-        if count(Change::Unchanged) < self.plan.domains.len() && !self.dry_run {
-            ui.out("next: deploy webroot/ and reload nginx, then publish the dns/ records (RFC 8461 §8.1: policy first, TXT id second)");
+    }
+    super::show_warnings(&built.plan.warnings, ui);
+    if changed > LISTED {
+        ui.out(&format!(
+            "... and {} more new or changed domain(s) (--format json lists all)",
+            changed - LISTED
+        ));
+    }
+    let verb = if built.dry_run {
+        "would write"
+    } else {
+        "wrote"
+    };
+    if built.dry_run {
+        for p in &built.report.written {
+            ui.out(&format!("would write {p}"));
+        }
+        for p in &built.report.removed {
+            ui.out(&format!("would remove {p}"));
         }
     }
+    if !built.dry_run {
+        for p in built.report.repaired.iter().take(LISTED) {
+            ui.out(&format!(
+                "repaired {p}: deleted, replaced or edited since the last build"
+            ));
+        }
+        if built.report.repaired.len() > LISTED {
+            ui.out(&format!(
+                "... and {} more repaired file(s) (--format json lists all)",
+                built.report.repaired.len() - LISTED
+            ));
+        }
+    }
+    let repaired = match built.report.repaired.len() {
+        0 => String::new(),
+        n => format!(" ({n} repaired)"),
+    };
+    ui.out(&format!(
+        "{} domain(s): {} new, {} changed, {} unchanged; {verb} {} file(s){repaired}, {} unchanged, {} removed in {}{} ({} ms)",
+        built.plan.domains.len(),
+        count(Change::New),
+        count(Change::Changed),
+        count(Change::Unchanged),
+        built.report.written.len(),
+        built.report.unchanged,
+        built.report.removed.len(),
+        built.out.display(),
+        if built.lock_changed && !built.dry_run { "; lock updated" } else { "" },
+        built.millis,
+    ));
+    if count(Change::Unchanged) < built.plan.domains.len() && !built.dry_run {
+        ui.out("next: deploy webroot/ and reload nginx, then publish the dns/ records (RFC 8461 §8.1: policy first, TXT id second)");
+    }
+}
 
-    /// The summary as pretty JSON (keys sorted, as `serde_json::Value` would give them),
-    /// streamed: at 100,000 domains it is tens of MB.
-    fn json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
-        /// One domain's line of the summary.
-        #[derive(Serialize)]
-        struct Domain<'a> {
-            change: Change,
-            changed: bool,
-            domain: &'a str,
-            id: &'a str,
-            mode: &'static str,
-            remove_after: Option<chrono::DateTime<chrono::Utc>>,
-            stage: &'static str,
-        }
-        /// Every domain, serialised as they are visited.
-        struct Domains<'a>(&'a [plan::DomainPlan]);
-        impl Serialize for Domains<'_> {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_seq(self.0.iter().map(|d| Domain {
-                    change: d.change,
-                    changed: d.change != Change::Unchanged,
-                    domain: d.domain.name.as_str(),
-                    id: &d.id,
-                    mode: d.mode().as_str(),
-                    remove_after: d.remove_after,
-                    stage: d.stage.as_str(),
-                }))
-            }
-        }
-        #[derive(Serialize)]
-        struct Files<'a> {
-            removed: &'a [String],
-            repaired: &'a [String],
-            unchanged: usize,
-            written: &'a [String],
-        }
-        #[derive(Serialize)]
-        struct Summary<'a> {
-            domains: Domains<'a>,
-            dry_run: bool,
-            files: Files<'a>,
-            /// Policy hosts left out of the nginx output until their certificate exists.
-            left_out_of_nginx: &'a [String],
-            lock_changed: bool,
-            output: String,
-            warnings: &'a [plan::Warning],
-        }
-        let summary = Summary {
-            domains: Domains(&self.plan.domains),
-            dry_run: self.dry_run,
-            files: Files {
-                removed: &self.report.removed,
-                repaired: &self.report.repaired,
-                unchanged: self.report.unchanged,
-                written: &self.report.written,
-            },
-            left_out_of_nginx: &self.report.left_out,
-            lock_changed: self.lock_changed,
-            output: self.out.display().to_string(),
-            warnings: &self.plan.warnings,
-        };
-        // serde_json makes many small writes: buffered here, they are not each a virtual call.
-        let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
-        serde_json::to_writer_pretty(&mut w, &summary).map_err(std::io::Error::from)?;
-        std::io::Write::flush(&mut w)
+/// The summary as pretty JSON (keys sorted, as `serde_json::Value` would give them),
+/// streamed: at 100,000 domains it is tens of MB.
+fn json(built: &Built, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    /// One domain's line of the summary.
+    #[derive(Serialize)]
+    struct Domain<'a> {
+        change: Change,
+        changed: bool,
+        domain: &'a str,
+        id: &'a str,
+        mode: &'static str,
+        remove_after: Option<chrono::DateTime<chrono::Utc>>,
+        stage: &'static str,
     }
+    /// Every domain, serialised as they are visited.
+    struct Domains<'a>(&'a [plan::DomainPlan]);
+    impl Serialize for Domains<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(self.0.iter().map(|d| Domain {
+                change: d.change,
+                changed: d.change != Change::Unchanged,
+                domain: d.domain.name.as_str(),
+                id: &d.id,
+                mode: d.mode().as_str(),
+                remove_after: d.remove_after,
+                stage: d.stage.as_str(),
+            }))
+        }
+    }
+    #[derive(Serialize)]
+    struct Files<'a> {
+        removed: &'a [String],
+        repaired: &'a [String],
+        unchanged: usize,
+        written: &'a [String],
+    }
+    #[derive(Serialize)]
+    struct Summary<'a> {
+        domains: Domains<'a>,
+        dry_run: bool,
+        files: Files<'a>,
+        /// Policy hosts left out of the nginx output until their certificate exists.
+        left_out_of_nginx: &'a [String],
+        lock_changed: bool,
+        output: String,
+        warnings: &'a [plan::Warning],
+    }
+    let summary = Summary {
+        domains: Domains(&built.plan.domains),
+        dry_run: built.dry_run,
+        files: Files {
+            removed: &built.report.removed,
+            repaired: &built.report.repaired,
+            unchanged: built.report.unchanged,
+            written: &built.report.written,
+        },
+        left_out_of_nginx: &built.report.left_out,
+        lock_changed: built.lock_changed,
+        output: built.out.display().to_string(),
+        warnings: &built.plan.warnings,
+    };
+    // serde_json makes many small writes: buffered here, they are not each a virtual call.
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
+    serde_json::to_writer_pretty(&mut w, &summary).map_err(std::io::Error::from)?;
+    std::io::Write::flush(&mut w)
 }

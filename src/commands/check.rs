@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::build::normalise_domain;
 use super::{Context, Ui};
 use crate::check::{self, Line, Status};
 use crate::cli::{CheckArgs, Format};
@@ -13,6 +12,7 @@ use crate::config;
 use crate::dns::Dns;
 use crate::error::Error;
 use crate::fetch::Fetcher;
+use crate::names::normalise_domain;
 use crate::plan::{self, DomainPlan};
 use crate::state::Lock;
 

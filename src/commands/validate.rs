@@ -19,7 +19,7 @@ pub fn run(ctx: &Context, ui: &mut dyn Ui) -> Result<(), Error> {
     let count = loaded.config.domains.len();
     let plan = crate::plan::plan(loaded.config.domains, &lock, crate::clock::now()?, &[]);
     super::show_warnings(&plan.warnings, ui);
-    let scale = super::scale_warning(&plan, &loaded.config.nginx);
+    let scale = crate::build::scale_warning(&plan, &loaded.config.nginx);
     if let Some(w) = &scale {
         ui.warn(w);
     }

@@ -9,11 +9,12 @@ use std::time::Duration;
 use notify::{EventKind, RecursiveMode, Watcher};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, FileIdCache, RecommendedCache};
 
-use super::build::{Cache, build_locked, stamp};
 use super::{Context, Ui};
-use crate::cli::{BuildArgs, Format, WatchArgs};
+use crate::build::{Built, Cache, Options, build_locked, stamp};
+use crate::cli::WatchArgs;
 use crate::error::Error;
 use crate::output::TEMP_PREFIX;
+use crate::plan::Change;
 use crate::state::WorkLock;
 
 /// Editors save in bursts (temp file, rename, chmod): wait this long for the burst to end.
@@ -114,14 +115,9 @@ pub fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error
         dir.join(&config_name).display(),
         templates.display()
     ));
-    let build_args = BuildArgs {
+    let build_args = Options {
         output: args.output.clone(),
-        locked: false,
-        dry_run: false,
-        verify: false,
-        format: Format::Text,
-        forget: Vec::new(),
-        wait: 0,
+        ..Options::default()
     };
     let mut cache = Cache::default();
     let mut built_from = stamp(&config_path);
@@ -164,11 +160,11 @@ pub fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error
     Ok(())
 }
 
-fn rebuild(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui, cache: &mut Cache) {
+fn rebuild(ctx: &Context, args: &Options, ui: &mut dyn Ui, cache: &mut Cache) {
     match build_locked(ctx, args, ui, cache) {
         Ok(built) => {
-            built.warnings(ui);
-            ui.out(&built.line());
+            super::show_warnings(&built.plan.warnings, ui);
+            ui.out(&line(&built));
         }
         Err(e) => {
             ui.error(&e);
@@ -221,6 +217,36 @@ fn absolute(path: &Path) -> PathBuf {
 
 fn notify_error(e: notify::Error) -> Error {
     Error::Setup(format!("cannot watch for changes: {e} (try --poll)"))
+}
+
+/// New or changed domains listed by name; the rest are counted.
+const LISTED: usize = 50;
+
+/// One line per rebuild: what changed (domains with their new ids), files, time.
+fn line(built: &Built) -> String {
+    let changed: Vec<String> = built
+        .plan
+        .domains
+        .iter()
+        .filter(|d| d.change != Change::Unchanged)
+        .map(|d| format!("{} {}", d.domain.name, d.id))
+        .collect();
+    let domains = match changed.len() {
+        0 => "no policy changed".to_string(),
+        n if n <= LISTED => format!("changed: {}", changed.join(", ")),
+        n => format!(
+            "changed: {} and {} more",
+            changed[..LISTED].join(", "),
+            n - LISTED
+        ),
+    };
+    format!(
+        "rebuilt in {} ms: {domains}; {} file(s) written, {} unchanged, {} removed",
+        built.millis,
+        built.report.written.len(),
+        built.report.unchanged,
+        built.report.removed.len()
+    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,342 @@
+//! The build as a library call: config + lock + clock → output tree and updated lock, in
+//! RFC 8461 §8.1 order (policies, then vhosts, then DNS, then the lock). `build` and `watch`
+//! both run it; they only print what it returns.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::config;
+use crate::context::Context;
+use crate::error::Error;
+use crate::generate::{write_tree, write_tree_remembering};
+use crate::output;
+use crate::plan::{self, Plan};
+use crate::render::Templates;
+use crate::state::{Lock, WorkLock};
+use crate::ui::Ui;
+
+/// What a build is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Output directory (default: `output/` beside the config).
+    pub output: Option<PathBuf>,
+    /// Fail instead of changing the lock.
+    pub locked: bool,
+    /// Write nothing; say what would change.
+    pub dry_run: bool,
+    /// Compare every file byte for byte instead of trusting the manifest and stat index.
+    pub verify: bool,
+    /// Domains allowed to leave the lock although senders may still hold their policy.
+    pub forget: Vec<String>,
+    /// Seconds to wait for another process holding the work lock.
+    pub wait: u64,
+}
+
+/// Runs one build (or dry run) under the work lock; warnings go to `ui`. The manifest is read
+/// beside the config and the lock, and the output tree's stat check beside the manifest.
+pub fn build(ctx: &Context, args: &Options, ui: &mut dyn Ui) -> Result<Built, Error> {
+    let started = Instant::now();
+    let out = output_dir(ctx, args);
+    // The manifest is read beside the config and then the lock: each of those keeps little
+    // more than one core of two busy, and a no-op build is mostly reading. Not when the lock
+    // is the larger file (history and notices): holding it, its successor and the manifest at
+    // once would cost more memory than the overlap saves time; the manifest is then read
+    // after planning. Lock and manifest are read again below if another build replaced them
+    // before this one held the work lock.
+    let manifest_stamp = stamp(&out.join(crate::manifest::PATH));
+    let lock_len = stamp(&ctx.lock().0).map_or(0, |s| s.0);
+    let beside = manifest_stamp.is_some_and(|m| lock_len <= m.0);
+    let (loaded, state) = std::thread::scope(|s| {
+        let out = &out;
+        let manifest = beside.then(|| {
+            // The tree's stat check needs only the stat index: it runs beside the manifest read.
+            let scan = (!args.verify).then(|| s.spawn(move || output::index::scan(out)));
+            s.spawn(move || output::Previous::load_scanned(out, args.verify, scan.map(joined)))
+        });
+        let loaded = config::load(&ctx.config, &ctx.config_name);
+        let state = State::read(ctx, out, args.verify, Cache::default(), false);
+        let state = match manifest {
+            Some(manifest) => State {
+                previous: Some(joined(manifest)),
+                manifest_stamp,
+                ..state
+            },
+            None => state,
+        };
+        (loaded, state)
+    });
+    // Validate first: an invalid config is refused before anything, even the work lock's
+    // file, is created.
+    let loaded = loaded?;
+    let _guard = if args.dry_run {
+        None
+    } else {
+        Some(WorkLock::acquire(
+            &ctx.config,
+            std::time::Duration::from_secs(args.wait),
+        )?)
+    };
+    let state = if state.current(ctx, &out) {
+        state
+    } else {
+        State::read(ctx, &out, args.verify, Cache::default(), false)
+    };
+    build_loaded(ctx, args, loaded, ui, state, started, false)
+}
+
+/// The output directory: `-o`, else `output/` beside the config.
+pub fn output_dir(ctx: &Context, args: &Options) -> PathBuf {
+    args.output
+        .clone()
+        .unwrap_or_else(|| ctx.config_dir().join("output"))
+}
+
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
+/// What earlier builds left: the lock and (unless it is read later) the output's manifest,
+/// with the identity their files had before they were read.
+struct State {
+    lock: Result<Option<Lock>, Error>,
+    lock_stamp: Option<Stamp>,
+    previous: Option<(output::Previous, Option<String>)>,
+    manifest_stamp: Option<Stamp>,
+}
+
+impl State {
+    /// Reads the lock and, with `manifest`, the manifest side by side, unless `cache` holds
+    /// them as their files still are.
+    fn read(
+        ctx: &Context,
+        out: &std::path::Path,
+        verify: bool,
+        cache: Cache,
+        manifest: bool,
+    ) -> State {
+        let (lock_path, lock_name) = ctx.lock();
+        let manifest_path = out.join(crate::manifest::PATH);
+        let lock_stamp = stamp(&lock_path);
+        let manifest_stamp = stamp(&manifest_path);
+        let cached_lock = cache.lock.filter(|(s, _)| Some(s) == lock_stamp.as_ref());
+        let cached_manifest = cache
+            .manifest
+            .filter(|(s, _)| Some(s) == manifest_stamp.as_ref());
+        std::thread::scope(|s| {
+            let previous = manifest.then(|| {
+                s.spawn(|| match cached_manifest {
+                    Some((_, previous)) => (previous.reuse(out, verify), None),
+                    None => output::Previous::load(out, verify),
+                })
+            });
+            let lock = match cached_lock {
+                Some((_, lock)) => Ok(Some(lock)),
+                None => Lock::load(&lock_path, &lock_name),
+            };
+            State {
+                lock,
+                lock_stamp,
+                previous: previous.map(joined),
+                manifest_stamp,
+            }
+        })
+    }
+
+    /// Whether the lock and manifest files are still the ones that were read.
+    fn current(&self, ctx: &Context, out: &std::path::Path) -> bool {
+        stamp(&ctx.lock().0) == self.lock_stamp
+            && (self.previous.is_none()
+                || stamp(&out.join(crate::manifest::PATH)) == self.manifest_stamp)
+    }
+}
+
+/// What one build did.
+pub struct Built {
+    /// The plan it published (or, for a dry run, would publish).
+    pub plan: Plan,
+    /// What the writer did.
+    pub report: output::Report,
+    /// The output directory.
+    pub out: PathBuf,
+    /// Whether the lock file was (or would be) written.
+    pub lock_changed: bool,
+    /// Whether nothing was written.
+    pub dry_run: bool,
+    /// How long it took.
+    pub millis: u128,
+    /// The manifest now in the output: the one this build wrote, or the one it found.
+    manifest: output::Previous,
+    /// What the build was made from, kept so that a one-shot `build` need not drop it.
+    _inputs: (config::Loaded, Option<Lock>),
+}
+
+/// The lock and the manifest a long-running `watch` wrote last, with the identity their files
+/// had then: while a file is unchanged the next rebuild uses this copy instead of parsing it
+/// again.
+#[derive(Default)]
+pub struct Cache {
+    lock: Option<(Stamp, Lock)>,
+    manifest: Option<(Stamp, output::Previous)>,
+}
+
+/// Size, modification time and inode: a file replaced by rename or edited in place differs.
+pub type Stamp = (u64, Option<std::time::SystemTime>, u64);
+
+/// The identity of the file at `path` now, if there is one.
+pub fn stamp(path: &std::path::Path) -> Option<Stamp> {
+    #[cfg(unix)]
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| {
+        #[cfg(unix)]
+        let inode = m.ino();
+        // Elsewhere size and mtime alone tell a replaced file.
+        #[cfg(not(unix))]
+        let inode = 0;
+        (m.len(), m.modified().ok(), inode)
+    })
+}
+
+/// The build itself, for `watch`, which already holds the work lock: reload config, lock and
+/// templates (the lock from `cache` while its file is unchanged), plan, write, save the lock.
+pub fn build_locked(
+    ctx: &Context,
+    args: &Options,
+    ui: &mut dyn Ui,
+    cache: &mut Cache,
+) -> Result<Built, Error> {
+    let started = Instant::now();
+    let loaded = config::load(&ctx.config, &ctx.config_name)?;
+    let out = output_dir(ctx, args);
+    let state = State::read(ctx, &out, args.verify, std::mem::take(cache), true);
+    let mut built = build_loaded(ctx, args, loaded, ui, state, started, true)?;
+    cache.lock = stamp(&ctx.lock().0).map(|s| (s, std::mem::take(&mut built.plan.lock)));
+    cache.manifest =
+        stamp(&out.join(crate::manifest::PATH)).map(|s| (s, std::mem::take(&mut built.manifest)));
+    Ok(built)
+}
+
+fn build_loaded(
+    ctx: &Context,
+    args: &Options,
+    mut loaded: config::Loaded,
+    ui: &mut dyn Ui,
+    state: State,
+    started: Instant,
+    remember: bool,
+) -> Result<Built, Error> {
+    for w in &loaded.warnings {
+        ui.problem(w, &loaded.file);
+    }
+    let (lock_path, _) = ctx.lock();
+    let out = output_dir(ctx, args);
+    let previous = state.lock?;
+    let now = crate::clock::now()?;
+    let had_lock = previous.is_some();
+    let previous = previous.or_else(|| {
+        let recovered = crate::state::recover::from_manifest(&out, now)?;
+        ui.warn(&format!(
+            "{} is missing: took the ids of {} published domain(s) from {}, so unchanged policies keep their ids and domains senders may cache stay guarded; commit the new lock",
+            ctx.lock().1,
+            recovered.domains.len(),
+            out.join(crate::manifest::PATH).display()
+        ));
+        Some(recovered)
+    });
+    let forget: Vec<String> = args
+        .forget
+        .iter()
+        .map(|d| crate::names::normalise_domain(d))
+        .collect();
+    let mut plan = plan::plan(
+        std::mem::take(&mut loaded.config.domains),
+        previous.as_ref().unwrap_or(&Lock::new()),
+        now,
+        &forget,
+    );
+    if !plan.refusals.is_empty() {
+        return Err(Error::Refused(plan.refusals));
+    }
+    if args.locked && !had_lock {
+        return Err(Error::LockMissing(lock_path));
+    }
+    if args.locked && !plan.lock_changes.is_empty() {
+        return Err(Error::LockedWouldChange {
+            lock: lock_path,
+            domains: plan.lock_changes.clone(),
+        });
+    }
+    // A lock that plans to the same entries is left as it is, unserialised. A new one goes to
+    // its temp file now and is renamed into place last (RFC 8461 §8.1); a one-shot build then
+    // drops both locks instead of holding 100,000 entries twice while it writes the tree.
+    let lock_unchanged = had_lock && plan.lock_changes.is_empty();
+    let staged_lock = if args.dry_run || lock_unchanged {
+        None
+    } else {
+        Some(output::stage_atomic(&lock_path, |w| plan.lock.write(w))?)
+    };
+    let previous = if remember {
+        previous
+    } else {
+        // Freed beside the next step: 200,000 entries take a while to free.
+        let locks = (previous, std::mem::take(&mut plan.lock));
+        std::thread::spawn(move || drop(locks));
+        None
+    };
+    let (manifest, manifest_warning) = state
+        .previous
+        .unwrap_or_else(|| output::Previous::load(&out, args.verify));
+    let templates = Templates::load(ctx.template_dir().as_deref())?;
+    if let Some(w) = scale_warning(&plan, &loaded.config.nginx) {
+        ui.warn(&w);
+    }
+    let nginx = &loaded.config.nginx;
+    let (report, written) = if remember && !args.dry_run {
+        write_tree_remembering(&plan, nginx, &templates, &out, &manifest)?
+    } else {
+        let report = write_tree(&plan, nginx, &templates, &out, &manifest, args.dry_run)?;
+        (report, None)
+    };
+    if let Some(w) = manifest_warning {
+        ui.warn(&w);
+    }
+    if !report.left_out.is_empty() {
+        let hosts = &report.left_out;
+        let more = match hosts.len() {
+            n if n > 3 => format!(" and {} more", n - 3),
+            _ => String::new(),
+        };
+        ui.warn(&format!(
+            "{} policy host(s) left out of the nginx output until their certificate and key exist (require_certificates = true): {}{more}",
+            hosts.len(),
+            hosts[..hosts.len().min(3)].join(", ")
+        ));
+    }
+    if let Some(lock) = staged_lock {
+        lock.commit()?;
+    }
+    Ok(Built {
+        plan,
+        report,
+        out,
+        lock_changed: !lock_unchanged,
+        manifest: written.unwrap_or(manifest),
+        _inputs: (loaded, previous),
+        dry_run: args.dry_run,
+        millis: started.elapsed().as_millis(),
+    })
+}
+
+/// Above this many hosts, the per-host nginx layout gets a warning pointing at `shared`.
+const PER_HOST_LIMIT: usize = 1000;
+
+/// The warning a plan deserves for its size: too many per-host nginx server blocks.
+pub fn scale_warning(plan: &crate::plan::Plan, nginx: &crate::model::Nginx) -> Option<String> {
+    let hosts = plan.domains.iter().filter(|d| d.published()).count();
+    (nginx.vhosts == crate::model::Vhosts::PerHost && hosts > PER_HOST_LIMIT).then(|| {
+        format!(
+            "{hosts} policy hosts with one nginx server block each: nginx needs seconds and hundreds of MB to load them; set `vhosts = \"shared\"` in [nginx] (see the README)"
+        )
+    })
+}

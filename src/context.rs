@@ -1,0 +1,37 @@
+//! The paths every command derives from the global options.
+
+use std::path::{Path, PathBuf};
+
+/// Paths every command derives from the global options.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The config file.
+    pub config: PathBuf,
+    /// The config path as the user wrote it, for diagnostics.
+    pub config_name: String,
+    /// Explicit template override directory.
+    pub templates: Option<PathBuf>,
+}
+
+impl Context {
+    /// The directory holding the config (empty for a bare file name: the current directory).
+    pub fn config_dir(&self) -> &Path {
+        self.config.parent().unwrap_or(Path::new(""))
+    }
+
+    /// The lock file beside the config, and its name for diagnostics.
+    pub fn lock(&self) -> (PathBuf, String) {
+        let name = crate::state::lock_path(Path::new(&self.config_name));
+        (
+            crate::state::lock_path(&self.config),
+            name.display().to_string(),
+        )
+    }
+
+    /// `--templates`, else `templates/` beside the config when it exists.
+    pub fn template_dir(&self) -> Option<PathBuf> {
+        self.templates
+            .clone()
+            .or_else(|| Some(self.config_dir().join("templates")).filter(|d| d.is_dir()))
+    }
+}
