@@ -292,10 +292,19 @@ fn build_loaded(
         ui.warn(&w);
     }
     let nginx = &loaded.config.nginx;
+    let targets = &loaded.config.targets;
     let (report, written) = if remember && !args.dry_run {
-        write_tree_remembering(&plan, nginx, &templates, &out, &manifest)?
+        write_tree_remembering(&plan, nginx, targets, &templates, &out, &manifest)?
     } else {
-        let report = write_tree(&plan, nginx, &templates, &out, &manifest, args.dry_run)?;
+        let report = write_tree(
+            &plan,
+            nginx,
+            targets,
+            &templates,
+            &out,
+            &manifest,
+            args.dry_run,
+        )?;
         (report, None)
     };
     if let Some(w) = manifest_warning {

@@ -4,7 +4,7 @@
 
 use crate::error::Error;
 use crate::manifest::{Digest, DomainEntry, FileEntry};
-use crate::model::{Nginx, Vhosts};
+use crate::model::{Nginx, Target, Vhosts};
 use crate::output::{Batch, Class, Previous, Report, Writer};
 use crate::plan::{DomainPlan, Plan};
 use crate::render::{HostEntry, Templates};
@@ -26,13 +26,14 @@ pub struct Generated {
 pub fn write_tree(
     plan: &Plan,
     nginx: &Nginx,
+    targets: &[Target],
     templates: &Templates,
     out: &std::path::Path,
     previous: &Previous,
     dry_run: bool,
 ) -> Result<Report, Error> {
     let writer = Writer::new(out, previous, dry_run)?;
-    write_with(plan, nginx, templates, writer, previous).map(|(report, _)| report)
+    write_with(plan, nginx, targets, templates, writer, previous).map(|(report, _)| report)
 }
 
 /// `write_tree` that also returns the manifest it wrote, if it wrote one, as the next build's
@@ -40,22 +41,24 @@ pub fn write_tree(
 pub fn write_tree_remembering(
     plan: &Plan,
     nginx: &Nginx,
+    targets: &[Target],
     templates: &Templates,
     out: &std::path::Path,
     previous: &Previous,
 ) -> Result<(Report, Option<Previous>), Error> {
     let writer = Writer::new(out, previous, false)?.remembering();
-    write_with(plan, nginx, templates, writer, previous)
+    write_with(plan, nginx, targets, templates, writer, previous)
 }
 
 fn write_with(
     plan: &Plan,
     nginx: &Nginx,
+    targets: &[Target],
     templates: &Templates,
     writer: Writer,
     previous: &Previous,
 ) -> Result<(Report, Option<Previous>), Error> {
-    let (generated, hosts) = generate(plan, nginx, templates, &writer, previous)?;
+    let (generated, hosts) = generate(plan, nginx, targets, templates, &writer, previous)?;
     let (mut report, next) = writer.finish(
         generated.batches,
         generated.files,
@@ -79,11 +82,17 @@ fn certificate_ready(nginx: &Nginx, name: &crate::names::DomainName) -> bool {
 fn generate(
     plan: &Plan,
     nginx: &Nginx,
+    targets: &[Target],
     templates: &Templates,
     writer: &Writer,
     previous: &Previous,
 ) -> Result<(Generated, Digest), Error> {
     let published: Vec<&DomainPlan> = plan.domains.iter().filter(|d| d.published()).collect();
+    let on = |t: Target| targets.contains(&t);
+    let per_host = nginx.vhosts == Vhosts::PerHost;
+    let wanted: [bool; KINDS] =
+        KIND_TARGETS.map(|(target, per_host_only)| on(target) && (!per_host_only || per_host));
+    let wanted = &wanted;
     let threads = crate::parallel::threads();
     // Small trees are not worth a thread each.
     let chunk = published.len().div_ceil(threads).max(256);
@@ -93,21 +102,20 @@ fn generate(
             .map(|domains| {
                 s.spawn(move || {
                     let n = domains.len();
-                    let vhosts = if nginx.vhosts == Vhosts::PerHost {
-                        n
-                    } else {
-                        0
-                    };
                     let mut part = Part {
                         batch: writer.batch(),
-                        files: [n, vhosts, n].map(Vec::with_capacity),
+                        files: std::array::from_fn(|kind| {
+                            Vec::with_capacity(if wanted[kind] { n } else { 0 })
+                        }),
                         domains: Vec::with_capacity(n),
                         near: Near::default(),
                     };
                     for d in domains {
                         let ready = certificate_ready(nginx, &d.domain.name);
-                        let entry =
-                            domain(d, ready, nginx, templates, writer, previous, &mut part)?;
+                        let ready = ready && on(Target::Nginx);
+                        let entry = domain(
+                            d, ready, wanted, nginx, templates, writer, previous, &mut part,
+                        )?;
                         part.domains.push(entry);
                     }
                     Ok::<_, Error>(part)
@@ -119,7 +127,7 @@ fn generate(
             .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect::<Result<Vec<_>, _>>()
     })?;
-    let ready: Vec<bool> = if nginx.require_certificates {
+    let ready: Vec<bool> = if nginx.require_certificates && on(Target::Nginx) {
         published
             .iter()
             .map(|d| certificate_ready(nginx, &d.domain.name))
@@ -140,6 +148,7 @@ fn generate(
         domains: Vec::with_capacity(published.len()),
         left_out: published
             .iter()
+            .filter(|_| on(Target::Nginx))
             .zip(&ready)
             .filter(|(_, ready)| !**ready)
             .map(|(d, _)| d.domain.name.policy_host())
@@ -158,6 +167,54 @@ fn generate(
         all.domains.extend(part.domains);
     }
     let mut batch = writer.batch();
+    // The CDN targets serve every policy from one file: made only when asked for.
+    let hosted: Vec<crate::targets::Hosted> = if on(Target::CloudflareWorker) || on(Target::Netlify)
+    {
+        published
+            .iter()
+            .map(|d| crate::targets::Hosted {
+                host: d.domain.name.policy_host(),
+                policy: d.policy(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if on(Target::CloudflareWorker) {
+        use crate::targets::cloudflare;
+        let worker = cloudflare::worker(&hosted);
+        let wrangler = cloudflare::wrangler(&hosted);
+        for (path, media_type, text) in [
+            (cloudflare::WORKER, "text/javascript", worker),
+            (cloudflare::WRANGLER, "application/toml", wrangler),
+        ] {
+            all.files.push(offer_global(
+                writer,
+                &mut batch,
+                (Class::Policy, path, media_type),
+                text.as_bytes(),
+            )?);
+        }
+    }
+    if on(Target::Netlify) {
+        use crate::targets::netlify;
+        for (path, text) in [
+            (netlify::REDIRECTS, netlify::redirects(&hosted)),
+            (netlify::HEADERS, netlify::headers()),
+        ] {
+            all.files.push(offer_global(
+                writer,
+                &mut batch,
+                (Class::Policy, path, "text/plain"),
+                text.as_bytes(),
+            )?);
+        }
+    }
+    drop(hosted);
+    if !on(Target::Nginx) {
+        all.batches.push(batch);
+        return Ok((all, hosts_digest));
+    }
     let shared = nginx.vhosts == Vhosts::Shared;
     let globals = [
         (shared, SHARED_VHOST),
@@ -226,10 +283,54 @@ struct Near {
 }
 
 /// Kinds of file made per domain.
-const KINDS: usize = 3;
+const KINDS: usize = 7;
+/// `webroot/<host>/.well-known/mta-sts.txt`.
+const POLICY: usize = 0;
+/// `nginx/<host>.conf`.
+const VHOST: usize = 1;
+/// `dns/<domain>.zone`.
+const ZONE: usize = 2;
+/// `github-pages/<host>/.nojekyll`: without it Pages hides `.well-known`.
+const PAGES_JEKYLL: usize = 3;
+/// `github-pages/<host>/CNAME`: the custom domain of the site.
+const PAGES_CNAME: usize = 4;
+/// `github-pages/<host>/.well-known/mta-sts.txt`.
+const PAGES_POLICY: usize = 5;
+/// `netlify/policies/<host>.txt`.
+const NETLIFY_POLICY: usize = 6;
+/// Per kind: the target that makes it, and whether only per-host vhosts have it.
+const KIND_TARGETS: [(Target, bool); KINDS] = [
+    (Target::Webroot, false),
+    (Target::Nginx, true),
+    (Target::Dns, false),
+    (Target::GithubPages, false),
+    (Target::GithubPages, false),
+    (Target::GithubPages, false),
+    (Target::Netlify, false),
+];
+/// Per kind: the class it goes live with (RFC 8461 §8.1: policies, then vhosts, then DNS).
+const CLASS: [Class; KINDS] = [
+    Class::Policy,
+    Class::Nginx,
+    Class::Dns,
+    Class::Policy,
+    Class::Policy,
+    Class::Policy,
+    Class::Policy,
+];
+/// Per kind: the media type the manifest lists.
+const MEDIA: [&str; KINDS] = [
+    "text/plain",
+    "text/x-nginx-conf",
+    "text/dns",
+    "text/plain",
+    "text/plain",
+    "text/plain",
+    "text/plain",
+];
 
 /// A file made from every host: its class, path and media type.
-type Global = (Class, &'static str, &'static str);
+type Global<'a> = (Class, &'a str, &'static str);
 
 const SHARED_VHOST: Global = (Class::Nginx, "nginx/mta-sts.conf", "text/x-nginx-conf");
 const CERTS_TXT: Global = (Class::Other, "certificates.txt", "text/plain");
@@ -239,16 +340,18 @@ const CERTS_JSON: Global = (Class::Other, "certificates.json", "application/json
 fn offer_global(
     writer: &Writer,
     batch: &mut Batch,
-    (class, path, media_type): Global,
+    (class, path, media_type): Global<'_>,
     bytes: &[u8],
 ) -> Result<FileEntry, Error> {
     writer.offer(batch, class, path.into(), media_type, bytes)
 }
 
-/// Offers one domain's files (policy, per-host vhost, zone) and returns its manifest entry.
+/// Offers one domain's files (those of the `wanted` kinds) and returns its manifest entry.
+#[allow(clippy::too_many_arguments)]
 fn domain(
     d: &DomainPlan,
     ready: bool,
+    wanted: &[bool; KINDS],
     nginx: &Nginx,
     templates: &Templates,
     writer: &Writer,
@@ -257,56 +360,69 @@ fn domain(
 ) -> Result<DomainEntry, Error> {
     let name = d.domain.name.as_str();
     let host = d.domain.name.policy_host();
-    let per_host = nginx.vhosts == Vhosts::PerHost;
     let entry = DomainEntry {
         domain: name.to_string(),
         id: d.id.clone(),
         mode: d.mode().as_str(),
         inputs: templates.digest(d, nginx),
     };
-    let policy = format!("webroot/{host}/.well-known/mta-sts.txt");
-    let vhost = (per_host && ready).then(|| format!("nginx/{host}.conf"));
-    let zone = format!("dns/{name}.zone");
+    let paths: [Option<String>; KINDS] = std::array::from_fn(|kind| {
+        let wanted = wanted[kind] && (kind != VHOST || ready);
+        wanted.then(|| match kind {
+            POLICY => format!("webroot/{host}/.well-known/mta-sts.txt"),
+            VHOST => format!("nginx/{host}.conf"),
+            ZONE => format!("dns/{name}.zone"),
+            PAGES_JEKYLL => format!("github-pages/{host}/.nojekyll"),
+            PAGES_CNAME => format!("github-pages/{host}/CNAME"),
+            PAGES_POLICY => format!("github-pages/{host}/.well-known/mta-sts.txt"),
+            _ => crate::targets::netlify::policy_path(&host),
+        })
+    });
     let batch = &mut part.batch;
-    let [policies, vhosts, zones] = &mut part.files;
     writer.forget_deep_dirs(batch);
     let near = &mut part.near;
     if previous.trusted() && previous.inputs_near(name, &mut near.inputs) == Some(&entry.inputs) {
-        let [p, v, z] = &mut near.files;
-        let kept = (
-            previous.entry_near(&policy, "text/plain", p),
-            vhost
-                .as_ref()
-                .map(|vhost| previous.entry_near(vhost, "text/x-nginx-conf", v)),
-            previous.entry_near(&zone, "text/dns", z),
-        );
-        if let (Some(p), v @ (None | Some(Some(_))), Some(z)) = kept {
-            policies.push(writer.keep(batch, p));
-            vhosts.extend(v.flatten().map(|v| writer.keep(batch, v)));
-            zones.push(writer.keep(batch, z));
+        let mut kept: [Option<FileEntry>; KINDS] = Default::default();
+        let mut all = true;
+        for (kind, path) in paths.iter().enumerate() {
+            if let Some(path) = path {
+                kept[kind] = previous.entry_near(path, MEDIA[kind], &mut near.files[kind]);
+                all &= kept[kind].is_some();
+            }
+        }
+        if all {
+            for (kind, file) in kept.into_iter().enumerate() {
+                if let Some(file) = file {
+                    part.files[kind].push(writer.keep(batch, file));
+                }
+            }
             return Ok(entry);
         }
     }
     let inputs = templates.inputs(d, nginx);
-    policies.push(writer.offer(
-        batch,
-        Class::Policy,
-        policy,
-        "text/plain",
-        d.policy().as_bytes(),
-    )?);
-    if let Some(vhost) = vhost {
-        let text = templates.nginx(&inputs)?;
-        vhosts.push(writer.offer(
-            batch,
-            Class::Nginx,
-            vhost,
-            "text/x-nginx-conf",
-            text.as_bytes(),
-        )?);
+    let policy = d.policy();
+    for (kind, path) in paths.into_iter().enumerate() {
+        let Some(path) = path else { continue };
+        let rendered;
+        let bytes: &[u8] = match kind {
+            POLICY | PAGES_POLICY | NETLIFY_POLICY => policy.as_bytes(),
+            VHOST => {
+                rendered = templates.nginx(&inputs)?;
+                rendered.as_bytes()
+            }
+            ZONE => {
+                rendered = templates.zone(&inputs)?;
+                rendered.as_bytes()
+            }
+            PAGES_JEKYLL => b"",
+            _ => {
+                rendered = format!("{host}\n");
+                rendered.as_bytes()
+            }
+        };
+        let file = writer.offer(batch, CLASS[kind], path, MEDIA[kind], bytes)?;
+        part.files[kind].push(file);
     }
-    let text = templates.zone(&inputs)?;
-    zones.push(writer.offer(batch, Class::Dns, zone, "text/dns", text.as_bytes())?);
     Ok(entry)
 }
 

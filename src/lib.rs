@@ -33,4 +33,5 @@ pub mod render;
 pub mod report;
 pub mod state;
 pub mod table;
+pub mod targets;
 pub mod ui;

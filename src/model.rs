@@ -158,4 +158,55 @@ pub struct Config {
     pub domains: Vec<Domain>,
     /// nginx settings.
     pub nginx: Nginx,
+    /// What a build writes (`[output] targets`), in `Target` order, each once.
+    pub targets: Vec<Target>,
+}
+
+/// One kind of output a build can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Target {
+    /// `webroot/mta-sts.<domain>/.well-known/mta-sts.txt`, to serve with any web server.
+    Webroot,
+    /// nginx vhosts (or the shared server) and the certificate inventory.
+    Nginx,
+    /// `dns/<domain>.zone` fragments.
+    Dns,
+    /// One Cloudflare Worker serving every policy host, and its `wrangler.toml`.
+    CloudflareWorker,
+    /// One Netlify site serving every policy host.
+    Netlify,
+    /// A GitHub Pages site root per policy host.
+    GithubPages,
+}
+
+impl Target {
+    /// Every target, in the order a build writes them.
+    pub const ALL: [Target; 6] = [
+        Target::Webroot,
+        Target::Nginx,
+        Target::Dns,
+        Target::CloudflareWorker,
+        Target::Netlify,
+        Target::GithubPages,
+    ];
+
+    /// What a build writes when `[output] targets` is not set.
+    pub const DEFAULT: [Target; 3] = [Target::Webroot, Target::Nginx, Target::Dns];
+
+    /// The name used in `domains.toml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Webroot => "webroot",
+            Target::Nginx => "nginx",
+            Target::Dns => "dns",
+            Target::CloudflareWorker => "cloudflare-worker",
+            Target::Netlify => "netlify",
+            Target::GithubPages => "github-pages",
+        }
+    }
+
+    /// The target called `name`.
+    pub fn parse(name: &str) -> Option<Target> {
+        Target::ALL.into_iter().find(|t| t.name() == name)
+    }
 }

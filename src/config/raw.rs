@@ -73,6 +73,7 @@ const NGINX_KEYS: &[&str] = &[
 pub(crate) struct RawConfig {
     pub(crate) defaults: RawSettings,
     pub(crate) nginx: RawNginx,
+    pub(crate) targets: Option<Sp<Vec<Sp<String>>>>,
     pub(crate) domains: Vec<(Sp<String>, RawSettings)>,
     /// Span of the `domains` key, for problems about the set as a whole.
     pub(crate) domains_span: Option<Range<usize>>,
@@ -80,7 +81,9 @@ pub(crate) struct RawConfig {
     pub(crate) domains_seen: usize,
 }
 
-const TOP_KEYS: &[&str] = &["defaults", "nginx", "domains"];
+const TOP_KEYS: &[&str] = &["defaults", "nginx", "output", "domains"];
+
+const OUTPUT_KEYS: &[&str] = &["targets"];
 
 /// Parses TOML text into the raw mirror with its schema problems; `Err` holds syntax errors,
 /// after which nothing else is checked.
@@ -159,6 +162,16 @@ impl Walker {
                 "nginx" => {
                     if let Some(t) = self.table(key, value) {
                         raw.nginx = self.nginx(t);
+                    }
+                }
+                "output" => {
+                    if let Some(t) = self.table(key, value) {
+                        for entry in t.iter() {
+                            match entry.0.get_ref().as_ref() {
+                                "targets" => raw.targets = self.strings(entry),
+                                _ => self.unknown(entry, OUTPUT_KEYS, "in [output]"),
+                            }
+                        }
                     }
                 }
                 "domains" => {
@@ -410,7 +423,7 @@ fn article(type_name: &str) -> String {
 }
 
 /// Cheap typo detection: same letters give or take one edit.
-fn similar(known: &str, given: &str) -> bool {
+pub(crate) fn similar(known: &str, given: &str) -> bool {
     let given = given.to_ascii_lowercase().replace('-', "_");
     if known == given {
         return true;

@@ -11,7 +11,7 @@ use crate::config::raw::{RawConfig, RawNginx, RawSettings, Sp};
 use crate::config::uri;
 use crate::diag::Problem;
 use crate::model::{
-    Config, Domain, IdScheme, MAX_AGE_LIMIT, Mode, Nginx, PolicyHost, Vhosts, valid_id,
+    Config, Domain, IdScheme, MAX_AGE_LIMIT, Mode, Nginx, PolicyHost, Target, Vhosts, valid_id,
 };
 use crate::names::{DomainName, HostName, MxPattern};
 
@@ -75,6 +75,7 @@ pub(crate) fn validate(
 ) -> (Option<Config>, Vec<Problem>) {
     let defaults = settings(&raw.defaults, &mut problems);
     let nginx = nginx(&raw.nginx, &mut problems);
+    let targets = targets(&raw.targets, &mut problems);
     let mut domains = Vec::with_capacity(raw.domains.len());
     let mut seen: HashMap<DomainName, Range<usize>> = HashMap::with_capacity(raw.domains.len());
     if raw.domains_seen == 0 {
@@ -156,7 +157,14 @@ pub(crate) fn validate(
         return (None, problems);
     }
     crate::parallel::sort_by(&mut domains, |a, b| a.name.cmp(&b.name));
-    (Some(Config { domains, nginx }), problems)
+    (
+        Some(Config {
+            domains,
+            nginx,
+            targets,
+        }),
+        problems,
+    )
 }
 
 fn merge(
@@ -507,6 +515,29 @@ fn nginx(raw: &RawNginx, problems: &mut Vec<Problem>) -> Nginx {
             .as_ref()
             .map_or(d.require_certificates, |b| b.value),
     }
+}
+
+/// `[output] targets`: known names, each once, in `Target` order; the default when unset.
+fn targets(raw: &Option<Sp<Vec<Sp<String>>>>, problems: &mut Vec<Problem>) -> Vec<Target> {
+    let names: Vec<&str> = Target::ALL.iter().map(|t| t.name()).collect();
+    let mut targets = match list(raw, "targets", problems, |name| {
+        Target::parse(name).ok_or_else(|| {
+            let hint = names
+                .iter()
+                .find(|k| super::raw::similar(k, name))
+                .map_or(String::new(), |k| format!("did you mean {k:?}? "));
+            (
+                format!("unknown output target {name:?}"),
+                "not a target".into(),
+                format!("{hint}targets: {}", names.join(", ")),
+            )
+        })
+    }) {
+        Field::Set(targets, _) => targets,
+        _ => Target::DEFAULT.to_vec(),
+    };
+    targets.sort();
+    targets
 }
 
 /// Inherited values validated once can still yield one problem per domain; keep one.
