@@ -9,6 +9,7 @@ use crate::config;
 use crate::context::Context;
 use crate::error::Error;
 use crate::generate::{write_tree, write_tree_remembering};
+use crate::model::Target;
 use crate::output;
 use crate::plan::{self, Plan};
 use crate::render::Templates;
@@ -166,6 +167,8 @@ pub struct Built {
     pub dry_run: bool,
     /// How long it took.
     pub millis: u128,
+    /// The targets it built.
+    pub targets: Vec<Target>,
     /// The manifest now in the output: the one this build wrote, or the one it found.
     manifest: output::Previous,
     /// What the build was made from, kept so that a one-shot `build` need not drop it.
@@ -288,7 +291,7 @@ fn build_loaded(
         .previous
         .unwrap_or_else(|| output::Previous::load(&out, args.verify));
     let templates = Templates::load(ctx.template_dir().as_deref())?;
-    if let Some(w) = scale_warning(&plan, &loaded.config.nginx) {
+    if let Some(w) = scale_warning(&plan, &loaded.config) {
         ui.warn(&w);
     }
     let nginx = &loaded.config.nginx;
@@ -325,6 +328,7 @@ fn build_loaded(
     if let Some(lock) = staged_lock {
         lock.commit()?;
     }
+    let targets = loaded.config.targets.clone();
     Ok(Built {
         plan,
         report,
@@ -334,6 +338,7 @@ fn build_loaded(
         _inputs: (loaded, previous),
         dry_run: args.dry_run,
         millis: started.elapsed().as_millis(),
+        targets,
     })
 }
 
@@ -341,9 +346,11 @@ fn build_loaded(
 const PER_HOST_LIMIT: usize = 1000;
 
 /// The warning a plan deserves for its size: too many per-host nginx server blocks.
-pub fn scale_warning(plan: &crate::plan::Plan, nginx: &crate::model::Nginx) -> Option<String> {
+pub fn scale_warning(plan: &crate::plan::Plan, config: &crate::model::Config) -> Option<String> {
     let hosts = plan.domains.iter().filter(|d| d.published()).count();
-    (nginx.vhosts == crate::model::Vhosts::PerHost && hosts > PER_HOST_LIMIT).then(|| {
+    let per_host = config.targets.contains(&Target::Nginx)
+        && config.nginx.vhosts == crate::model::Vhosts::PerHost;
+    (per_host && hosts > PER_HOST_LIMIT).then(|| {
         format!(
             "{hosts} policy hosts with one nginx server block each: nginx needs seconds and hundreds of MB to load them; set `vhosts = \"shared\"` in [nginx] (see the README)"
         )

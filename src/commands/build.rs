@@ -6,6 +6,7 @@ use super::{Context, Ui};
 use crate::build::{Built, Options};
 use crate::cli::{BuildArgs, Format};
 use crate::error::Error;
+use crate::model::Target;
 use crate::plan::{self, Change};
 
 /// Runs one build (or dry run) under the work lock and reports through `ui`.
@@ -119,7 +120,37 @@ fn text(built: &Built, ui: &mut dyn Ui) {
         built.millis,
     ));
     if count(Change::Unchanged) < built.plan.domains.len() && !built.dry_run {
-        ui.out("next: deploy webroot/ and reload nginx, then publish the dns/ records (RFC 8461 §8.1: policy first, TXT id second)");
+        ui.out(&next_steps(&built.targets));
+    }
+}
+
+/// What to do after a build that changed something, for the targets it built: policies first,
+/// DNS second (RFC 8461 §8.1).
+fn next_steps(targets: &[Target]) -> String {
+    let steps: Vec<&str> = targets
+        .iter()
+        .filter_map(|t| match t {
+            Target::Webroot => Some("deploy webroot/"),
+            Target::Nginx => Some("reload nginx"),
+            Target::CloudflareWorker => Some("deploy cloudflare-worker/ (wrangler deploy)"),
+            Target::Netlify => Some("deploy netlify/"),
+            Target::GithubPages => Some("push each github-pages/ site"),
+            Target::Dns => None,
+        })
+        .collect();
+    let policies = match steps.split_last() {
+        None => "publish the policies".to_string(),
+        Some((last, [])) => (*last).to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    };
+    if targets.contains(&Target::Dns) {
+        format!(
+            "next: {policies}, then publish the dns/ records (RFC 8461 §8.1: policy first, TXT id second)"
+        )
+    } else {
+        format!(
+            "next: {policies}, then publish each domain's _mta-sts TXT record with its new id (RFC 8461 §8.1: policy first, TXT id second)"
+        )
     }
 }
 

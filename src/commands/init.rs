@@ -23,5 +23,51 @@ pub fn run(ctx: &Context, ui: &mut dyn Ui) -> Result<(), Error> {
         "wrote {}; edit it, then run `mtasts build`",
         ctx.config_name
     ));
+    if let Some(note) = gitignore(ctx)? {
+        ui.out(&note);
+    }
     Ok(())
+}
+
+/// What git must not track beside the config: the generated output (made again by every
+/// build) and the work lock's file. `domains.lock` is tracked: it is the published ids.
+const IGNORED: [&str; 2] = ["/output/", "/.mtasts.lock"];
+
+/// Adds the `IGNORED` lines a `.gitignore` beside the config lacks (creating it if need be);
+/// says what it did.
+fn gitignore(ctx: &Context) -> Result<Option<String>, Error> {
+    let path = ctx.config_dir().join(".gitignore");
+    let existing = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(Error::io(&path)(e)),
+    };
+    let missing: Vec<&str> = IGNORED
+        .iter()
+        .copied()
+        .filter(|line| !existing.lines().any(|l| l.trim() == *line))
+        .collect();
+    if missing.is_empty() {
+        return Ok(None);
+    }
+    let mut text = existing.clone();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str("# mtasts: generated output and the work lock (commit domains.lock)\n");
+    for line in &missing {
+        text.push_str(line);
+        text.push('\n');
+    }
+    std::fs::write(&path, text).map_err(Error::io(&path))?;
+    let verb = if existing.is_empty() {
+        "wrote"
+    } else {
+        "added to"
+    };
+    Ok(Some(format!(
+        "{verb} {}: {}",
+        path.display(),
+        missing.join(" ")
+    )))
 }

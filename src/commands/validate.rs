@@ -17,9 +17,11 @@ pub fn run(ctx: &Context, ui: &mut dyn Ui) -> Result<(), Error> {
     let lock = Lock::load(&lock_path, &lock_name)?.unwrap_or_else(Lock::new);
     Templates::load(ctx.template_dir().as_deref())?;
     let count = loaded.config.domains.len();
-    let plan = crate::plan::plan(loaded.config.domains, &lock, crate::clock::now()?, &[]);
+    let mut loaded = loaded;
+    let domains = std::mem::take(&mut loaded.config.domains);
+    let plan = crate::plan::plan(domains, &lock, crate::clock::now()?, &[]);
     super::show_warnings(&plan.warnings, ui);
-    let scale = crate::build::scale_warning(&plan, &loaded.config.nginx);
+    let scale = crate::build::scale_warning(&plan, &loaded.config);
     if let Some(w) = &scale {
         ui.warn(w);
     }

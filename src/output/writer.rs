@@ -278,6 +278,21 @@ impl<'p> Writer<'p> {
             remove_empty_parents(&self.out, &rel);
             report.removed.push(rel);
         }
+        // A top-level directory none of whose files is made any more (a target left out) goes
+        // too, when pruning emptied it.
+        let kept_tops: HashSet<&str> = files
+            .iter()
+            .filter_map(|f| f.path.split_once('/').map(|(top, _)| top))
+            .collect();
+        let gone_tops: HashSet<&str> = report
+            .removed
+            .iter()
+            .filter_map(|r| r.split_once('/').map(|(top, _)| top))
+            .filter(|top| !kept_tops.contains(top))
+            .collect();
+        for top in gone_tops {
+            let _ = fs::remove_dir(self.out.join(top));
+        }
         if !manifest_same {
             manifest
                 .persist(&manifest_path)

@@ -48,7 +48,13 @@ pub fn worker(hosts: &[Hosted]) -> String {
          \x20   if (request.method !== \"GET\" && request.method !== \"HEAD\") {{\n\
          \x20     return notFound();\n\
          \x20   }}\n\
-         \x20   const url = new URL(request.url);\n\
+         \x20   // A Host header that makes no URL (\"a%2f..\") is nobody's policy host.\n\
+         \x20   let url;\n\
+         \x20   try {{\n\
+         \x20     url = new URL(request.url);\n\
+         \x20   }} catch {{\n\
+         \x20     return notFound();\n\
+         \x20   }}\n\
          \x20   const policy = url.pathname === PATH ? POLICIES.get(url.hostname) : undefined;\n\
          \x20   if (policy === undefined) {{\n\
          \x20     return notFound();\n\

@@ -11,6 +11,13 @@ fn init_writes_a_valid_sample_and_refuses_to_overwrite() {
     assert_eq!(sample, include_str!("../../domains.toml"));
     let out = p.run(&["validate"]).ok();
     assert!(out.contains("4 domain(s), no errors"), "{out}");
+    // Git ignores the output and the work lock, never the lock file of ids.
+    let ignored = p.read(".gitignore");
+    assert!(
+        ignored.contains("/output/\n") && ignored.contains("/.mtasts.lock\n"),
+        "{ignored}"
+    );
+    assert!(!ignored.contains("domains.lock"), "{ignored}");
     let err = p.run(&["init"]).fails();
     assert!(err.contains("already exists"), "{err}");
     assert_eq!(p.read("domains.toml"), sample);

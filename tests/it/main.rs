@@ -12,5 +12,6 @@ mod properties;
 mod report;
 mod snapshots;
 mod system;
+mod targets;
 mod watch;
 mod zone;
