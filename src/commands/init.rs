@@ -54,7 +54,9 @@ fn gitignore(ctx: &Context) -> Result<Option<String>, Error> {
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
     }
-    text.push_str("# mtasts: the generated output and the work lock (the lock file of ids is committed)\n");
+    text.push_str(
+        "# mtasts: the generated output and the work lock (the lock file of ids is committed)\n",
+    );
     for line in &missing {
         text.push_str(line);
         text.push('\n');
