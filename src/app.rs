@@ -25,6 +25,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Watch(args) => commands::watch::run(&ctx, args, &mut ui),
         Command::Check(args) => commands::check::run(&ctx, args, &mut ui),
         Command::Report(args) => commands::report::run(&ctx, args, &mut ui),
+        Command::Records(args) => commands::records::run(&ctx, args, &mut ui),
         Command::Templates(TemplatesCommand::Eject { dir }) => {
             commands::templates::eject(&ctx, dir.clone(), &mut ui)
         }
@@ -49,6 +50,9 @@ fn json_format(command: &Command) -> bool {
         Command::Status(a) => a.format,
         Command::Check(a) => a.format,
         Command::Report(a) => a.format,
+        Command::Records(a) => {
+            return a.format == crate::cli::RecordsFormat::Json;
+        }
         _ => return false,
     };
     format == crate::cli::Format::Json

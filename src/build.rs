@@ -356,3 +356,25 @@ pub fn scale_warning(plan: &crate::plan::Plan, config: &crate::model::Config) ->
         )
     })
 }
+
+/// The config and the plan a build would publish now (the lock, or else the output's manifest,
+/// and the clock), for commands that print what a build would do and write nothing.
+pub fn plan_current(ctx: &Context) -> Result<(config::Loaded, Plan), Error> {
+    let mut loaded = config::load(&ctx.config, &ctx.config_name)?;
+    let (lock_path, lock_name) = ctx.lock();
+    let now = crate::clock::now()?;
+    let lock = match Lock::load(&lock_path, &lock_name)? {
+        Some(lock) => lock,
+        None => {
+            let out = output_dir(ctx, &Options::default());
+            // Not `Lock::default()`: that has format version 0.
+            match crate::state::recover::from_manifest(&out, now) {
+                Some(lock) => lock,
+                None => Lock::new(),
+            }
+        }
+    };
+    let domains = std::mem::take(&mut loaded.config.domains);
+    let plan = plan::plan(domains, &lock, now, &[]);
+    Ok((loaded, plan))
+}

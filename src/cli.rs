@@ -44,6 +44,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Summarise TLS-RPT reports and say which testing domains are ready for enforce.
     Report(ReportArgs),
+    /// Print the DNS records to publish, from the same plan as `build`; writes nothing.
+    Records(RecordsArgs),
     /// Work with the built-in templates.
     #[command(subcommand)]
     Templates(TemplatesCommand),
@@ -135,6 +137,33 @@ pub struct ReportArgs {
     /// How to print the summary.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// Options of `records`.
+#[derive(Debug, clap::Args)]
+pub struct RecordsArgs {
+    /// Domains to print (default: every published domain).
+    pub domains: Vec<String>,
+    /// How to print them.
+    #[arg(long, value_enum, default_value_t = RecordsFormat::Text)]
+    pub format: RecordsFormat,
+}
+
+/// Forms of `records`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RecordsFormat {
+    /// A table to type into a provider's form: relative name, type, TTL, unquoted value.
+    Text,
+    /// Zone-file lines with absolute names (TXT quoted and split).
+    Zone,
+    /// `{"records": [{"domain", "name", "relative", "type", "ttl", "value"}]}`.
+    Json,
+    /// octoDNS YamlProvider zone files, one YAML document per domain.
+    Octodns,
+    /// DNSControl `D_EXTEND(...)` record calls, one per domain.
+    Dnscontrol,
+    /// CSV with a header line.
+    Csv,
 }
 
 /// Options of `status`.

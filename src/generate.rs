@@ -211,6 +211,15 @@ fn generate(
         }
     }
     drop(hosted);
+    if on(Target::RecordsJson) {
+        let json = records_json(&published);
+        all.files.push(offer_global(
+            writer,
+            &mut batch,
+            (Class::Dns, RECORDS_JSON, "application/json"),
+            &json,
+        )?);
+    }
     if !on(Target::Nginx) {
         all.batches.push(batch);
         return Ok((all, hosts_digest));
@@ -283,7 +292,7 @@ struct Near {
 }
 
 /// Kinds of file made per domain.
-const KINDS: usize = 7;
+const KINDS: usize = 9;
 /// `webroot/<host>/.well-known/mta-sts.txt`.
 const POLICY: usize = 0;
 /// `nginx/<host>.conf`.
@@ -298,6 +307,10 @@ const PAGES_CNAME: usize = 4;
 const PAGES_POLICY: usize = 5;
 /// `netlify/policies/<host>.txt`.
 const NETLIFY_POLICY: usize = 6;
+/// `octodns/<domain>.yaml`.
+const OCTODNS: usize = 7;
+/// `dnscontrol/<domain>.js`.
+const DNSCONTROL: usize = 8;
 /// Per kind: the target that makes it, and whether only per-host vhosts have it.
 const KIND_TARGETS: [(Target, bool); KINDS] = [
     (Target::Webroot, false),
@@ -307,6 +320,8 @@ const KIND_TARGETS: [(Target, bool); KINDS] = [
     (Target::GithubPages, false),
     (Target::GithubPages, false),
     (Target::Netlify, false),
+    (Target::Octodns, false),
+    (Target::Dnscontrol, false),
 ];
 /// Per kind: the class it goes live with (RFC 8461 §8.1: policies, then vhosts, then DNS).
 const CLASS: [Class; KINDS] = [
@@ -317,6 +332,8 @@ const CLASS: [Class; KINDS] = [
     Class::Policy,
     Class::Policy,
     Class::Policy,
+    Class::Dns,
+    Class::Dns,
 ];
 /// Per kind: the media type the manifest lists.
 const MEDIA: [&str; KINDS] = [
@@ -327,10 +344,30 @@ const MEDIA: [&str; KINDS] = [
     "text/plain",
     "text/plain",
     "text/plain",
+    "application/yaml",
+    "text/javascript",
 ];
 
 /// A file made from every host: its class, path and media type.
 type Global<'a> = (Class, &'a str, &'static str);
+
+/// The `records-json` target's file.
+const RECORDS_JSON: &str = "dns/records.json";
+
+/// The `records --format json` document of the published domains.
+fn records_json(published: &[&DomainPlan]) -> Vec<u8> {
+    let mut json = b"{\"records\": [".to_vec();
+    let mut first = true;
+    for d in published {
+        for row in rows(d) {
+            json.extend_from_slice(if first { b"\n  " } else { b",\n  " });
+            first = false;
+            serde_json::to_writer(&mut json, &row).expect("a row serialises");
+        }
+    }
+    json.extend_from_slice(b"\n]}\n");
+    json
+}
 
 const SHARED_VHOST: Global = (Class::Nginx, "nginx/mta-sts.conf", "text/x-nginx-conf");
 const CERTS_TXT: Global = (Class::Other, "certificates.txt", "text/plain");
@@ -375,7 +412,9 @@ fn domain(
             PAGES_JEKYLL => format!("github-pages/{host}/.nojekyll"),
             PAGES_CNAME => format!("github-pages/{host}/CNAME"),
             PAGES_POLICY => format!("github-pages/{host}/.well-known/mta-sts.txt"),
-            _ => crate::targets::netlify::policy_path(&host),
+            NETLIFY_POLICY => crate::targets::netlify::policy_path(&host),
+            OCTODNS => format!("octodns/{name}.yaml"),
+            DNSCONTROL.. => format!("dnscontrol/{name}.js"),
         })
     });
     let batch = &mut part.batch;
@@ -415,8 +454,16 @@ fn domain(
                 rendered.as_bytes()
             }
             PAGES_JEKYLL => b"",
-            _ => {
+            PAGES_CNAME => {
                 rendered = format!("{host}\n");
+                rendered.as_bytes()
+            }
+            OCTODNS => {
+                rendered = crate::targets::dns::octodns(&rows(d));
+                rendered.as_bytes()
+            }
+            DNSCONTROL.. => {
+                rendered = crate::targets::dns::dnscontrol(name, &rows(d));
                 rendered.as_bytes()
             }
         };
@@ -424,6 +471,12 @@ fn domain(
         part.files[kind].push(file);
     }
     Ok(entry)
+}
+
+/// The rows of a domain's DNS records.
+fn rows(d: &DomainPlan) -> Vec<crate::targets::dns::Row> {
+    let records = crate::records::for_domain(&d.domain, &d.id);
+    crate::targets::dns::rows(d.domain.name.as_str(), &records)
 }
 
 /// Per certificate path the nginx output expects, the host names it must cover (for an ACME

@@ -177,17 +177,26 @@ pub enum Target {
     Netlify,
     /// A GitHub Pages site root per policy host.
     GithubPages,
+    /// `octodns/<domain>.yaml`, zones for octoDNS's `YamlProvider`.
+    Octodns,
+    /// `dnscontrol/<domain>.js`, DNSControl record calls.
+    Dnscontrol,
+    /// `dns/records.json`, the `records --format json` document.
+    RecordsJson,
 }
 
 impl Target {
     /// Every target, in the order a build writes them.
-    pub const ALL: [Target; 6] = [
+    pub const ALL: [Target; 9] = [
         Target::Webroot,
         Target::Nginx,
         Target::Dns,
         Target::CloudflareWorker,
         Target::Netlify,
         Target::GithubPages,
+        Target::Octodns,
+        Target::Dnscontrol,
+        Target::RecordsJson,
     ];
 
     /// What a build writes when `[output] targets` is not set.
@@ -202,6 +211,9 @@ impl Target {
             Target::CloudflareWorker => "cloudflare-worker",
             Target::Netlify => "netlify",
             Target::GithubPages => "github-pages",
+            Target::Octodns => "octodns",
+            Target::Dnscontrol => "dnscontrol",
+            Target::RecordsJson => "records-json",
         }
     }
 

@@ -135,7 +135,7 @@ fn next_steps(targets: &[Target]) -> String {
             Target::CloudflareWorker => Some("deploy cloudflare-worker/ (wrangler deploy)"),
             Target::Netlify => Some("deploy netlify/"),
             Target::GithubPages => Some("push each github-pages/ site"),
-            Target::Dns => None,
+            Target::Dns | Target::Octodns | Target::Dnscontrol | Target::RecordsJson => None,
         })
         .collect();
     let policies = match steps.split_last() {

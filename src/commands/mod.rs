@@ -3,6 +3,7 @@
 pub mod build;
 pub mod check;
 pub mod init;
+pub mod records;
 pub mod report;
 pub mod status;
 pub mod templates;

@@ -2,6 +2,7 @@
 //! for every host, one Netlify site for every host, and a GitHub Pages site root per host.
 
 pub mod cloudflare;
+pub mod dns;
 pub mod netlify;
 
 /// One published policy host and the bytes it serves.

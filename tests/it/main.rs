@@ -3,6 +3,7 @@
 mod build;
 mod check;
 mod cli;
+mod dnsout;
 mod e2e;
 mod harness;
 mod hostile;
