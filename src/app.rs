@@ -29,6 +29,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Templates(TemplatesCommand::Eject { dir }) => {
             commands::templates::eject(&ctx, dir.clone(), &mut ui)
         }
+        Command::Completions { shell } => commands::help::completions(*shell, &mut ui),
+        Command::Man => commands::help::man(&mut ui),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

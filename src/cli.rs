@@ -31,24 +31,61 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write a commented sample configuration (refuses to overwrite).
+    #[command(
+        after_help = "Examples:\n  mtasts init && $EDITOR domains.toml\n  mtasts -c /etc/mtasts/domains.toml init\n\nExit codes: 0 written; 1 the file exists or cannot be written; 2 usage error."
+    )]
     Init,
     /// Parse and validate the configuration; report every problem at once.
+    #[command(
+        after_help = "Examples:\n  mtasts validate\n  mtasts -c site/domains.toml validate\n\nExit codes: 0 valid (warnings allowed); 1 an error or a refusal build would make; 2 usage error."
+    )]
     Validate,
     /// Generate the output tree and update the lock file.
+    #[command(
+        after_help = "Examples:\n  mtasts build\n  mtasts build --dry-run\n  mtasts build --locked --format json   # in CI: fail if domains.lock is stale\n\nExit codes: 0 built; 1 invalid config, refused removal, --locked would change the lock, busy; 2 usage error."
+    )]
     Build(BuildArgs),
     /// One line per domain: mode, id, lifecycle stage, the next date that matters, warnings.
+    #[command(
+        after_help = "Examples:\n  mtasts status\n  mtasts status --format json | jq '.domains[] | select(.stage != \"active\")'\n\nExit codes: 0 printed; 1 invalid config or lock; 2 usage error."
+    )]
     Status(StatusArgs),
     /// Build, then rebuild whenever the config or a template changes (Ctrl-C to stop).
+    #[command(
+        after_help = "Examples:\n  mtasts watch\n  mtasts watch --poll   # network filesystems\n\nExit codes: 0 stopped by Ctrl-C or SIGTERM; 1 the first build failed or busy; 2 usage error."
+    )]
     Watch(WatchArgs),
     /// Compare the live DNS and HTTPS with what was built; exit 1 on any failure.
+    #[command(
+        after_help = "Examples:\n  mtasts check\n  mtasts check example.com --nameserver 192.0.2.53\n  mtasts check --format json > check.json\n\nExit codes: 0 every check passed (or a deployment is pending); 1 a FAIL; 2 usage error."
+    )]
     Check(CheckArgs),
     /// Summarise TLS-RPT reports and say which testing domains are ready for enforce.
+    #[command(
+        after_help = "Examples:\n  mtasts report ~/Maildir/.tlsrpt\n  mtasts report reports/ --since 2025-11-01 --format json\n\nExit codes: 0 summarised; 1 invalid config or unreadable path; 2 usage error."
+    )]
     Report(ReportArgs),
     /// Print the DNS records to publish, from the same plan as `build`; writes nothing.
+    #[command(
+        after_help = "Examples:\n  mtasts records example.com\n  mtasts records --format octodns\n  mtasts records --format csv > records.csv\n\nExit codes: 0 printed; 1 invalid config or a domain not configured; 2 usage error."
+    )]
     Records(RecordsArgs),
     /// Work with the built-in templates.
     #[command(subcommand)]
     Templates(TemplatesCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(
+        after_help = "Examples:\n  mtasts completions bash > ~/.local/share/bash-completion/completions/mtasts\n  mtasts completions zsh > ~/.zfunc/_mtasts\n  mtasts completions fish > ~/.config/fish/completions/mtasts.fish"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout.
+    #[command(
+        after_help = "Example:\n  mtasts man > ~/.local/share/man/man1/mtasts.1 && man mtasts"
+    )]
+    Man,
 }
 
 /// Options of `build`.

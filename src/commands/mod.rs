@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod check;
+pub mod help;
 pub mod init;
 pub mod records;
 pub mod report;

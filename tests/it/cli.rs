@@ -146,3 +146,78 @@ fn validate_reports_the_plan_warnings_build_reports_grouped_by_cause() {
         "JSON lists each"
     );
 }
+
+#[test]
+fn bash_completes_subcommands_from_the_generated_script() {
+    let Some(bash) = crate::harness::real_tool("bash") else {
+        return;
+    };
+    let p = Project::new("");
+    let script = p.run(&["completions", "bash"]).ok();
+    p.write("mtasts.bash", &script);
+    let out = crate::harness::run_ok(
+        std::process::Command::new(bash)
+            .arg("-c")
+            .arg(
+                "source ./mtasts.bash; COMP_WORDS=(mtasts re); COMP_CWORD=1; \
+                 _mtasts mtasts re mtasts; printf '%s\\n' \"${COMPREPLY[@]}\"",
+            )
+            .current_dir(p.path()),
+    );
+    let mut words: Vec<&str> = out.lines().collect();
+    words.sort();
+    assert_eq!(words, ["records", "report"], "{out}");
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        assert!(
+            p.run(&["completions", shell]).ok().contains("mtasts"),
+            "{shell}"
+        );
+    }
+}
+
+#[test]
+fn the_man_page_renders_with_man_and_names_every_subcommand() {
+    let Some(man) = crate::harness::real_tool("man") else {
+        return;
+    };
+    let p = Project::new("");
+    p.write("mtasts.1", &p.run(&["man"]).ok());
+    let page = crate::harness::run_ok(
+        std::process::Command::new(man)
+            .args(["-l", "mtasts.1"])
+            .env("MANWIDTH", "100")
+            .env("MANPAGER", "cat")
+            .current_dir(p.path()),
+    );
+    assert!(page.contains("SYNOPSIS"), "{page}");
+    for sub in [
+        "init",
+        "validate",
+        "build",
+        "status",
+        "watch",
+        "check",
+        "report",
+        "records",
+        "templates",
+        "completions",
+        "man",
+    ] {
+        assert!(
+            page.contains(&format!("mtasts-{sub}(1)")) || page.contains(sub),
+            "{sub}"
+        );
+    }
+}
+
+#[test]
+fn every_subcommand_s_help_ends_with_examples_and_exit_codes() {
+    let p = Project::new("");
+    for sub in [
+        "init", "validate", "build", "status", "watch", "check", "report", "records",
+    ] {
+        let help = p.run(&[sub, "--help"]).ok();
+        assert!(help.contains("Examples:\n  mtasts "), "{sub}: {help}");
+        assert!(help.contains("Exit codes: 0 "), "{sub}: {help}");
+    }
+}
