@@ -38,9 +38,13 @@ pub fn run(ctx: &Context, args: &RecordsArgs, ui: &mut dyn Ui) -> Result<(), Err
     // Streamed domain by domain: at 100,000 domains the whole text is tens of MB.
     ui.out_streamed(&mut |w| {
         let mut first = true;
+        let mut held = false;
         match args.format {
             RecordsFormat::Json => w.write_all(b"{\"records\": [")?,
-            RecordsFormat::Csv => w.write_all(dns::CSV_HEADER.as_bytes())?,
+            RecordsFormat::Csv => {
+                w.write_all(dns::CSV_HEADER.trim_end().as_bytes())?;
+                held = true;
+            }
             _ => {}
         }
         for d in published.clone() {
@@ -67,7 +71,13 @@ pub fn run(ctx: &Context, args: &RecordsArgs, ui: &mut dyn Ui) -> Result<(), Err
                 }
             };
             first = false;
-            w.write_all(text.as_bytes())?;
+            // The stream ends without a line break, which `out_streamed` adds: each chunk's
+            // last one is written when the next chunk comes.
+            if held {
+                w.write_all(b"\n")?;
+            }
+            held = text.ends_with('\n');
+            w.write_all(text.strip_suffix('\n').unwrap_or(&text).as_bytes())?;
         }
         if args.format == RecordsFormat::Json {
             w.write_all(b"\n]}")?;

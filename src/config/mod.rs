@@ -49,6 +49,13 @@ pub fn parse(text: &str) -> (Option<Config>, Vec<Problem>) {
     }
 }
 
+/// Every key `domains.toml` accepts, as (table, key), for the test that keeps the docs
+/// complete.
+#[doc(hidden)]
+pub fn known_keys() -> Vec<(&'static str, &'static str)> {
+    raw::known_keys()
+}
+
 /// Differential check of the fast reader (`config/fast.rs`) against the TOML parser, for the
 /// fuzz target and property tests: `Ok(true)` when the fast reader took `text` and gave exactly
 /// what the TOML parser gives, `Ok(false)` when it declined, `Err` at a disagreement.

@@ -46,6 +46,16 @@ const SETTINGS_KEYS: &[&str] = &[
 ];
 const DOMAIN_ONLY_KEYS: &[&str] = &["id", "retire"];
 
+/// Every key the reader knows, as (table, key).
+pub(crate) fn known_keys() -> Vec<(&'static str, &'static str)> {
+    let mut keys: Vec<(&'static str, &'static str)> = TOP_KEYS.iter().map(|k| ("", *k)).collect();
+    keys.extend(SETTINGS_KEYS.iter().map(|k| ("defaults", *k)));
+    keys.extend(DOMAIN_ONLY_KEYS.iter().map(|k| ("domains.*", *k)));
+    keys.extend(NGINX_KEYS.iter().map(|k| ("nginx", *k)));
+    keys.extend(OUTPUT_KEYS.iter().map(|k| ("output", *k)));
+    keys
+}
+
 /// The `[nginx]` table.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct RawNginx {

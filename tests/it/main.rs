@@ -4,6 +4,7 @@ mod build;
 mod check;
 mod cli;
 mod dnsout;
+mod docs;
 mod e2e;
 mod harness;
 mod hostile;
