@@ -352,7 +352,7 @@ pub fn scale_warning(plan: &crate::plan::Plan, config: &crate::model::Config) ->
         && config.nginx.vhosts == crate::model::Vhosts::PerHost;
     (per_host && hosts > PER_HOST_LIMIT).then(|| {
         format!(
-            "{hosts} policy hosts with one nginx server block each: nginx needs seconds and hundreds of MB to load them; set `vhosts = \"shared\"` in [nginx] (see the README)"
+            "{hosts} policy hosts with one nginx server block each: nginx needs seconds and hundreds of MB to load them; set `vhosts = \"shared\"` in [nginx] (see docs/nginx.md)"
         )
     })
 }
