@@ -18,7 +18,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let mut ui = Terminal;
     let json = json_format(&cli.command);
     let result = match &cli.command {
-        Command::Init => commands::init::run(&ctx, &mut ui),
+        Command::Init(args) => commands::init::run(&ctx, args, &mut ui),
         Command::Validate => commands::validate::run(&ctx, &mut ui),
         Command::Build(args) => commands::build::run(&ctx, args, &mut ui),
         Command::Status(args) => commands::status::run(&ctx, args, &mut ui),

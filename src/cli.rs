@@ -32,9 +32,9 @@ pub struct Cli {
 pub enum Command {
     /// Write a commented sample configuration (refuses to overwrite).
     #[command(
-        after_help = "Examples:\n  mtasts init && $EDITOR domains.toml\n  mtasts -c /etc/mtasts/domains.toml init\n\nExit codes: 0 written; 1 the file exists or cannot be written; 2 usage error."
+        after_help = "Examples:\n  mtasts init && $EDITOR domains.toml\n  mtasts init --ci github\n  mtasts -c /etc/mtasts/domains.toml init\n\nExit codes: 0 written; 1 the file exists or cannot be written; 2 usage error."
     )]
-    Init,
+    Init(InitArgs),
     /// Parse and validate the configuration; report every problem at once.
     #[command(
         after_help = "Examples:\n  mtasts validate\n  mtasts -c site/domains.toml validate\n\nExit codes: 0 valid (warnings allowed); 1 an error or a refusal build would make; 2 usage error."
@@ -174,6 +174,21 @@ pub struct ReportArgs {
     /// How to print the summary.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// Options of `init`.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// Also write a CI workflow that builds with --locked and deploys policies before DNS.
+    #[arg(long, value_enum, value_name = "SYSTEM")]
+    pub ci: Option<Ci>,
+}
+
+/// CI systems `init --ci` writes a workflow for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Ci {
+    /// `.github/workflows/mtasts.yml` for GitHub Actions.
+    Github,
 }
 
 /// Options of `records`.

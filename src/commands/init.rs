@@ -3,22 +3,19 @@
 use std::io::Write;
 
 use super::{Context, Ui};
+use crate::cli::{Ci, InitArgs};
 use crate::error::Error;
 
 /// The sample config shipped at the repository root.
 pub const SAMPLE: &str = include_str!("../../domains.toml");
 
 /// Creates the config file; fails if anything is already there.
-pub fn run(ctx: &Context, ui: &mut dyn Ui) -> Result<(), Error> {
-    let mut file = std::fs::File::create_new(&ctx.config).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            Error::Exists(ctx.config.clone())
-        } else {
-            Error::io(&ctx.config)(e)
-        }
-    })?;
-    file.write_all(SAMPLE.as_bytes())
-        .map_err(Error::io(&ctx.config))?;
+pub fn run(ctx: &Context, args: &InitArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+    let workflow = ctx.config_dir().join(WORKFLOW);
+    if args.ci == Some(Ci::Github) && workflow.exists() {
+        return Err(Error::Exists(workflow));
+    }
+    create_new(&ctx.config, SAMPLE)?;
     ui.out(&format!(
         "wrote {}; edit it, then run `mtasts build`",
         ctx.config_name
@@ -26,7 +23,35 @@ pub fn run(ctx: &Context, ui: &mut dyn Ui) -> Result<(), Error> {
     if let Some(note) = gitignore(ctx)? {
         ui.out(&note);
     }
+    if args.ci == Some(Ci::Github) {
+        if let Some(dir) = workflow.parent() {
+            std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+        }
+        create_new(&workflow, GITHUB_WORKFLOW)?;
+        ui.out(&format!(
+            "wrote {}: it builds with --locked, then deploys the policies before the DNS; fill in its deploy steps",
+            workflow.display()
+        ));
+    }
     Ok(())
+}
+
+/// Where `init --ci github` writes the workflow, beside the config.
+const WORKFLOW: &str = ".github/workflows/mtasts.yml";
+
+/// The workflow `init --ci github` writes.
+const GITHUB_WORKFLOW: &str = include_str!("../../templates/ci/github.yml");
+
+/// Writes `text` to a new file at `path`, never over an existing one.
+fn create_new(path: &std::path::Path, text: &str) -> Result<(), Error> {
+    let mut file = std::fs::File::create_new(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Error::Exists(path.to_path_buf())
+        } else {
+            Error::io(path)(e)
+        }
+    })?;
+    file.write_all(text.as_bytes()).map_err(Error::io(path))
 }
 
 /// What git must not track beside the config: the generated output (made again by every

@@ -24,6 +24,28 @@ fn init_writes_a_valid_sample_and_refuses_to_overwrite() {
 }
 
 #[test]
+fn init_ci_github_writes_a_workflow_that_deploys_policies_before_dns() {
+    let p = Project::new("");
+    std::fs::remove_file(p.path().join("domains.toml")).unwrap();
+    let out = p.run(&["init", "--ci", "github"]).ok();
+    assert!(out.contains(".github/workflows/mtasts.yml"), "{out}");
+    let workflow = p.read(".github/workflows/mtasts.yml");
+    let build = workflow
+        .find("mtasts build --locked")
+        .expect("a locked build");
+    let policies = workflow.find("Deploy the policies").expect("a policy step");
+    let dns = workflow
+        .find("Publish the DNS records")
+        .expect("a DNS step");
+    assert!(build < policies && policies < dns, "{workflow}");
+    // Nothing is overwritten: not the config, not the workflow.
+    std::fs::remove_file(p.path().join("domains.toml")).unwrap();
+    let err = p.run(&["init", "--ci", "github"]).fails();
+    assert!(err.contains("mtasts.yml already exists"), "{err}");
+    assert!(!p.path().join("domains.toml").exists());
+}
+
+#[test]
 fn validate_reports_warnings_but_succeeds() {
     let p = Project::new(
         "[domains.\"example.com\"]\nmode = \"enforce\"\nmax_age = 3600\nmx = [\"mx.example.com\"]\npolicy_cname = \"mx.example.com\"\n",
