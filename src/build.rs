@@ -31,6 +31,29 @@ pub struct Options {
     pub forget: Vec<String>,
     /// Seconds to wait for another process holding the work lock.
     pub wait: u64,
+    /// Show a progress bar on stderr while writing, when it is a terminal and the run is large.
+    pub progress: bool,
+}
+
+/// Below this many policy hosts a build is over before a bar would say anything.
+const PROGRESS_FROM: usize = 2000;
+
+/// A bar counting the domains generated, on stderr when it is a terminal; hidden otherwise.
+fn progress_bar(show: bool, hosts: usize) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !show || hosts < PROGRESS_FROM || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(hosts as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {pos}/{len} domains ({eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message("writing");
+    bar
 }
 
 /// Runs one build (or dry run) under the work lock; warnings go to `ui`. The manifest is read
@@ -296,8 +319,12 @@ fn build_loaded(
     }
     let nginx = &loaded.config.nginx;
     let targets = &loaded.config.targets;
+    let hosts = plan.domains.iter().filter(|d| d.published()).count();
+    let progress = progress_bar(args.progress, hosts);
     let (report, written) = if remember && !args.dry_run {
-        write_tree_remembering(&plan, nginx, targets, &templates, &out, &manifest)?
+        write_tree_remembering(
+            &plan, nginx, targets, &templates, &out, &manifest, &progress,
+        )?
     } else {
         let report = write_tree(
             &plan,
@@ -307,9 +334,11 @@ fn build_loaded(
             &out,
             &manifest,
             args.dry_run,
+            &progress,
         )?;
         (report, None)
     };
+    progress.finish_and_clear();
     if let Some(w) = manifest_warning {
         ui.warn(&w);
     }

@@ -97,6 +97,9 @@ pub struct BuildArgs {
     /// Fail instead of changing the lock file (for CI).
     #[arg(long)]
     pub locked: bool,
+    /// Print no summary and no progress (warnings and errors still go to stderr).
+    #[arg(short, long)]
+    pub quiet: bool,
     /// Say what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,

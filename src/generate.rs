@@ -2,6 +2,8 @@
 //! digest matches the previous manifest keeps its files, unrendered and unread; the others are
 //! rendered, hashed, and staged where their bytes differ from what is there.
 
+use indicatif::ProgressBar;
+
 use crate::error::Error;
 use crate::manifest::{Digest, DomainEntry, FileEntry};
 use crate::model::{Nginx, Target, Vhosts};
@@ -31,9 +33,11 @@ pub fn write_tree(
     out: &std::path::Path,
     previous: &Previous,
     dry_run: bool,
+    progress: &ProgressBar,
 ) -> Result<Report, Error> {
     let writer = Writer::new(out, previous, dry_run)?;
-    write_with(plan, nginx, targets, templates, writer, previous).map(|(report, _)| report)
+    write_with(plan, nginx, targets, templates, writer, previous, progress)
+        .map(|(report, _)| report)
 }
 
 /// `write_tree` that also returns the manifest it wrote, if it wrote one, as the next build's
@@ -45,9 +49,10 @@ pub fn write_tree_remembering(
     templates: &Templates,
     out: &std::path::Path,
     previous: &Previous,
+    progress: &ProgressBar,
 ) -> Result<(Report, Option<Previous>), Error> {
     let writer = Writer::new(out, previous, false)?.remembering();
-    write_with(plan, nginx, targets, templates, writer, previous)
+    write_with(plan, nginx, targets, templates, writer, previous, progress)
 }
 
 fn write_with(
@@ -57,8 +62,10 @@ fn write_with(
     templates: &Templates,
     writer: Writer,
     previous: &Previous,
+    progress: &ProgressBar,
 ) -> Result<(Report, Option<Previous>), Error> {
-    let (generated, hosts) = generate(plan, nginx, targets, templates, &writer, previous)?;
+    let (generated, hosts) =
+        generate(plan, nginx, targets, templates, &writer, previous, progress)?;
     let (mut report, next) = writer.finish(
         generated.batches,
         generated.files,
@@ -86,6 +93,7 @@ fn generate(
     templates: &Templates,
     writer: &Writer,
     previous: &Previous,
+    progress: &ProgressBar,
 ) -> Result<(Generated, Digest), Error> {
     let published: Vec<&DomainPlan> = plan.domains.iter().filter(|d| d.published()).collect();
     let on = |t: Target| targets.contains(&t);
@@ -117,6 +125,7 @@ fn generate(
                             d, ready, wanted, nginx, templates, writer, previous, &mut part,
                         )?;
                         part.domains.push(entry);
+                        progress.inc(1);
                     }
                     Ok::<_, Error>(part)
                 })

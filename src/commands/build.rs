@@ -13,6 +13,16 @@ use crate::plan::{self, Change};
 pub fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let built = crate::build::build(ctx, &options(args), ui)?;
     match args.format {
+        Format::Text if args.quiet => {
+            let warnings: Vec<plan::Warning> = built
+                .plan
+                .warnings
+                .iter()
+                .filter(|w| !w.kind.is_note())
+                .cloned()
+                .collect();
+            super::show_warnings(&warnings, ui);
+        }
         Format::Text => text(&built, ui),
         Format::Json => ui.out_streamed(&mut |w| json(&built, w)),
     }
@@ -31,6 +41,7 @@ fn options(args: &BuildArgs) -> Options {
         verify: args.verify,
         forget: args.forget.clone(),
         wait: args.wait,
+        progress: !args.quiet && args.format == Format::Text,
     }
 }
 

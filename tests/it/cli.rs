@@ -240,3 +240,42 @@ fn every_subcommand_s_help_ends_with_examples_and_exit_codes() {
         assert!(help.contains("Exit codes: 0 "), "{sub}: {help}");
     }
 }
+
+#[test]
+fn a_large_build_shows_progress_on_a_terminal_only_and_quiet_prints_nothing() {
+    let config = crate::harness::domains_config(
+        2500,
+        "[defaults]\nmx = [\"mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n\
+         [nginx]\nvhosts = \"shared\"\n",
+        "",
+    );
+    let p = Project::new(&config);
+    // Not a terminal: the summary, and no bar.
+    let run = p.run(&["build", "--dry-run"]);
+    assert!(run.ok().contains("2500 domain(s)"));
+    assert!(!run.stderr().contains("domains ("), "{}", run.stderr());
+    // A terminal (script(1) gives the build one): the bar counts the domains.
+    if let Some(script) = crate::harness::real_tool("script") {
+        let bin = env!("CARGO_BIN_EXE_mtasts");
+        let out = std::process::Command::new(script)
+            .args(["-qec", &format!("{bin} build"), "/dev/null"])
+            .current_dir(p.path())
+            .env("SOURCE_DATE_EPOCH", crate::harness::EPOCH)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("/2500 domains ("), "{text}");
+    }
+    // --quiet: no summary, no bar; the build still happened.
+    p.write(
+        "domains.toml",
+        &config.replace("[domains.\"d00000.example\"]\n", ""),
+    );
+    let run = p.run(&["build", "--quiet", "--forget", "d00000.example"]);
+    assert_eq!(run.ok(), "");
+    assert!(
+        !p.path()
+            .join("output/webroot/mta-sts.d00000.example")
+            .exists()
+    );
+}
