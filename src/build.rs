@@ -321,21 +321,16 @@ fn build_loaded(
     let targets = &loaded.config.targets;
     let hosts = plan.domains.iter().filter(|d| d.published()).count();
     let progress = progress_bar(args.progress, hosts);
+    let sources = crate::generate::Sources {
+        plan: &plan,
+        nginx,
+        targets,
+        templates: &templates,
+    };
     let (report, written) = if remember && !args.dry_run {
-        write_tree_remembering(
-            &plan, nginx, targets, &templates, &out, &manifest, &progress,
-        )?
+        write_tree_remembering(&sources, &out, &manifest, &progress)?
     } else {
-        let report = write_tree(
-            &plan,
-            nginx,
-            targets,
-            &templates,
-            &out,
-            &manifest,
-            args.dry_run,
-            &progress,
-        )?;
+        let report = write_tree(&sources, &out, &manifest, args.dry_run, &progress)?;
         (report, None)
     };
     progress.finish_and_clear();

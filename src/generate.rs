@@ -23,47 +23,56 @@ pub struct Generated {
     pub left_out: Vec<String>,
 }
 
+/// What a tree is made from.
+#[derive(Clone, Copy)]
+pub struct Sources<'a> {
+    /// The plan to publish.
+    pub plan: &'a Plan,
+    /// nginx settings.
+    pub nginx: &'a Nginx,
+    /// What to write.
+    pub targets: &'a [Target],
+    /// The templates.
+    pub templates: &'a Templates,
+}
+
 /// Writes (or, for a dry run, compares) the whole tree of `plan` under `out`, against what
 /// `previous` recorded there.
 pub fn write_tree(
-    plan: &Plan,
-    nginx: &Nginx,
-    targets: &[Target],
-    templates: &Templates,
+    sources: &Sources<'_>,
     out: &std::path::Path,
     previous: &Previous,
     dry_run: bool,
     progress: &ProgressBar,
 ) -> Result<Report, Error> {
     let writer = Writer::new(out, previous, dry_run)?;
-    write_with(plan, nginx, targets, templates, writer, previous, progress)
-        .map(|(report, _)| report)
+    write_with(sources, writer, previous, progress).map(|(report, _)| report)
 }
 
 /// `write_tree` that also returns the manifest it wrote, if it wrote one, as the next build's
 /// `Previous` (for `watch`, which need not read it back).
 pub fn write_tree_remembering(
-    plan: &Plan,
-    nginx: &Nginx,
-    targets: &[Target],
-    templates: &Templates,
+    sources: &Sources<'_>,
     out: &std::path::Path,
     previous: &Previous,
     progress: &ProgressBar,
 ) -> Result<(Report, Option<Previous>), Error> {
     let writer = Writer::new(out, previous, false)?.remembering();
-    write_with(plan, nginx, targets, templates, writer, previous, progress)
+    write_with(sources, writer, previous, progress)
 }
 
 fn write_with(
-    plan: &Plan,
-    nginx: &Nginx,
-    targets: &[Target],
-    templates: &Templates,
+    sources: &Sources<'_>,
     writer: Writer,
     previous: &Previous,
     progress: &ProgressBar,
 ) -> Result<(Report, Option<Previous>), Error> {
+    let Sources {
+        plan,
+        nginx,
+        targets,
+        templates,
+    } = *sources;
     let (generated, hosts) =
         generate(plan, nginx, targets, templates, &writer, previous, progress)?;
     let (mut report, next) = writer.finish(

@@ -69,7 +69,7 @@ proptest! {
         let templates = Templates::load(None).unwrap();
         let out = tempfile::tempdir().unwrap();
         let (previous, _) = Previous::load(out.path(), false);
-        write_tree(&plan, &config.nginx, &config.targets, &templates, out.path(), &previous, false, &indicatif::ProgressBar::hidden()).unwrap();
+        write_tree(&mtasts::generate::Sources { plan: &plan, nginx: &config.nginx, targets: &config.targets, templates: &templates }, out.path(), &previous, false, &indicatif::ProgressBar::hidden()).unwrap();
         for entry in walkdir::WalkDir::new(out.path()) {
             let entry = entry.unwrap();
             if !entry.file_type().is_file() || entry.file_name() == crate::harness::INDEX {
