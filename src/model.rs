@@ -82,6 +82,9 @@ pub struct Domain {
     pub retire: bool,
     /// `max_age` of the `mode: none` policy published while retiring.
     pub retire_max_age: u32,
+    /// For an alias domain: the primary whose `_mta-sts` record its own delegates to by CNAME
+    /// (RFC 8461 §8.2); it publishes the primary's policy under its own policy host.
+    pub delegate_to: Option<DomainName>,
 }
 
 /// How a new policy id is derived.

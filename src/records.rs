@@ -36,11 +36,20 @@ pub fn tlsrpt_value(rua: &[String]) -> String {
 pub fn for_domain(domain: &Domain, id: &str) -> Vec<Record> {
     let name = domain.name.as_str();
     let ttl = domain.ttl;
-    let mut out = vec![Record {
-        owner: format!("_mta-sts.{name}."),
-        ttl,
-        rtype: "TXT",
-        rdata: txt_rdata(&sts_value(id)),
+    let mut out = vec![match &domain.delegate_to {
+        // RFC 8461 §8.2: the alias's policy record is the primary's, by delegation.
+        Some(primary) => Record {
+            owner: format!("_mta-sts.{name}."),
+            ttl,
+            rtype: "CNAME",
+            rdata: format!("_mta-sts.{primary}."),
+        },
+        None => Record {
+            owner: format!("_mta-sts.{name}."),
+            ttl,
+            rtype: "TXT",
+            rdata: txt_rdata(&sts_value(id)),
+        },
     }];
     let host = format!("mta-sts.{name}.");
     match &domain.policy_host {
@@ -269,6 +278,7 @@ mod tests {
             pinned_id: None,
             retire: false,
             retire_max_age: 86400,
+            delegate_to: None,
         }
     }
 

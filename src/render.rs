@@ -199,6 +199,10 @@ impl Templates {
         }
         fields.push(b"rua");
         fields.extend(d.tlsrpt_rua.iter().map(|r| r.as_bytes()));
+        // Only for aliases, so that every other domain's digest stays as it was.
+        if let Some(primary) = &d.delegate_to {
+            fields.extend([b"delegate_to".as_slice(), primary.as_str().as_bytes()]);
+        }
         self.hash(nginx.listen.len(), fields)
     }
 

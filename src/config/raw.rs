@@ -31,6 +31,8 @@ pub(crate) struct RawSettings {
     pub(crate) id: Option<Sp<String>>,
     /// Domain tables only.
     pub(crate) retire: Option<Sp<bool>>,
+    /// Domain tables only.
+    pub(crate) aliases: Option<Sp<Vec<Sp<String>>>>,
 }
 
 const SETTINGS_KEYS: &[&str] = &[
@@ -44,7 +46,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "id_scheme",
     "retire_max_age",
 ];
-const DOMAIN_ONLY_KEYS: &[&str] = &["id", "retire"];
+const DOMAIN_ONLY_KEYS: &[&str] = &["id", "retire", "aliases"];
 
 /// Every key the reader knows, as (table, key).
 pub(crate) fn known_keys() -> Vec<(&'static str, &'static str)> {
@@ -227,9 +229,10 @@ impl Walker {
             match entry.0.get_ref().as_ref() {
                 "id" if domain => s.id = self.string(entry),
                 "retire" if domain => s.retire = self.boolean(entry),
+                "aliases" if domain => s.aliases = self.strings(entry),
                 "id_scheme" => s.id_scheme = self.string(entry),
                 "retire_max_age" => s.retire_max_age = self.integer(entry),
-                key @ ("id" | "retire") => {
+                key @ ("id" | "retire" | "aliases") => {
                     self.problems.push(
                         Problem::error(
                             entry.0.span(),

@@ -65,6 +65,7 @@ struct Settings {
     retire_max_age: Field<u32>,
     pinned_id: Field<String>,
     retire: Field<bool>,
+    aliases: Field<Vec<(DomainName, Range<usize>)>>,
 }
 
 /// Validates the whole file; returns the model when there is no error, and all problems
@@ -90,6 +91,7 @@ pub(crate) fn validate(
     }
     // Each table is checked on its own, on several threads; names are compared afterwards, in
     // file order, so that the second of two equal names is the one reported.
+    let mut aliases: Vec<(DomainName, Range<usize>, Domain)> = Vec::new();
     let checked = crate::parallel::on_threads(raw.domains.iter().collect(), |(key, body)| {
         let mut own_problems = Vec::new();
         let own = settings(body, &mut own_problems);
@@ -104,9 +106,9 @@ pub(crate) fn validate(
             );
             (name, domain, merge_problems)
         });
-        (key, own_problems, name)
+        (key, own_problems, name, own.aliases)
     });
-    for (key, own_problems, name) in checked {
+    for (key, own_problems, name, own_aliases) in checked {
         problems.extend(own_problems);
         let (name, domain, merge_problems) = match name {
             Ok(checked) => checked,
@@ -146,8 +148,16 @@ pub(crate) fn validate(
             );
         }
         problems.extend(merge_problems);
+        if let (Some(primary), Field::Set(names, _)) = (&domain, own_aliases) {
+            aliases.extend(
+                names
+                    .into_iter()
+                    .map(|(n, span)| (n, span, primary.clone())),
+            );
+        }
         domains.extend(domain);
     }
+    add_aliases(aliases, &seen, &mut domains, &mut problems);
     dedupe(&mut problems);
     problems.sort_by_key(|p| (p.span.start, p.span.end));
     let failed = problems
@@ -263,6 +273,7 @@ fn merge(
         pinned_id,
         retire,
         retire_max_age,
+        delegate_to: None,
     })
 }
 
@@ -304,6 +315,34 @@ fn settings(raw: &RawSettings, problems: &mut Vec<Problem>) -> Settings {
             }
         }),
         retire: field(&raw.retire, problems, |&b| Ok(b)),
+        aliases: match &raw.aliases {
+            None => Field::Unset,
+            Some(list) => {
+                let mut names = Vec::with_capacity(list.value.len());
+                let mut bad = false;
+                for item in &list.value {
+                    match DomainName::parse(&item.value) {
+                        Ok(name) => names.push((name, item.span.clone())),
+                        Err(e) => {
+                            bad = true;
+                            problems.push(
+                                Problem::error(
+                                    item.span.clone(),
+                                    "invalid alias domain",
+                                    e.message,
+                                )
+                                .help(e.help),
+                            );
+                        }
+                    }
+                }
+                if bad {
+                    Field::Bad
+                } else {
+                    Field::Set(names, list.span.clone())
+                }
+            }
+        },
         ttl: field(&raw.ttl, problems, |&v| {
             if TTL_RANGE.contains(&v) {
                 Ok(v as u32)
@@ -514,6 +553,46 @@ fn nginx(raw: &RawNginx, problems: &mut Vec<Problem>) -> Nginx {
             .require_certificates
             .as_ref()
             .map_or(d.require_certificates, |b| b.value),
+    }
+}
+
+/// Each alias as a domain of its own that publishes its primary's policy by delegation; an
+/// alias that is also a domain, or listed twice, is an error.
+fn add_aliases(
+    aliases: Vec<(DomainName, Range<usize>, Domain)>,
+    configured: &HashMap<DomainName, Range<usize>>,
+    domains: &mut Vec<Domain>,
+    problems: &mut Vec<Problem>,
+) {
+    let mut listed: HashMap<DomainName, Range<usize>> = HashMap::new();
+    for (name, span, primary) in aliases {
+        if let Some(table) = configured.get(&name) {
+            problems.push(
+                Problem::error(span, format!("{name} is both an alias and a domain"), "an alias")
+                    .also(table.clone(), "configured as a domain here")
+                    .help("an alias publishes its primary's policy; remove it from `aliases` or remove its table"),
+            );
+            continue;
+        }
+        if let Some(first) = listed.get(&name) {
+            problems.push(
+                Problem::error(
+                    span,
+                    format!("alias {name} is listed twice"),
+                    "listed again",
+                )
+                .also(first.clone(), "first listed here")
+                .help("an alias delegates to one primary: keep one entry"),
+            );
+            continue;
+        }
+        listed.insert(name.clone(), span);
+        domains.push(Domain {
+            name,
+            pinned_id: None,
+            delegate_to: Some(primary.name.clone()),
+            ..primary
+        });
     }
 }
 

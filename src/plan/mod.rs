@@ -205,6 +205,7 @@ pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &
     }
     // One bulk build from sorted entries, not a merge per run.
     out.lock.domains = entries.into_iter().collect();
+    delegate_ids(&mut out);
     debug_assert!(
         out.domains
             .is_sorted_by(|a, b| a.domain.name < b.domain.name)
@@ -261,6 +262,31 @@ pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &
     }
     out.lock_changes = changed_entries(&previous.domains, &out.lock.domains);
     out
+}
+
+/// An alias publishes its primary's id (its `_mta-sts` record is a CNAME to the primary's):
+/// its plan and lock entry take that id.
+fn delegate_ids(out: &mut Plan) {
+    let primaries: Vec<(usize, String)> = out
+        .domains
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| {
+            let primary = d.domain.delegate_to.as_ref()?;
+            let at = out
+                .domains
+                .binary_search_by(|p| p.domain.name.as_str().cmp(primary.as_str()))
+                .ok()?;
+            Some((i, out.domains[at].id.clone()))
+        })
+        .collect();
+    for (i, id) in primaries {
+        let alias = &mut out.domains[i];
+        alias.id = id;
+        if let Some(entry) = out.lock.domains.get_mut(alias.domain.name.as_str()) {
+            entry.id = alias.id.as_str().into();
+        }
+    }
 }
 
 /// The names whose entry differs between two locks, or is in one only, in name order: both
