@@ -12,7 +12,6 @@ use crate::config;
 use crate::dns::Dns;
 use crate::error::Error;
 use crate::fetch::Fetcher;
-use crate::names::normalise_domain;
 use crate::plan::{self, DomainPlan};
 use crate::state::Lock;
 
@@ -26,25 +25,7 @@ pub fn run(ctx: &Context, args: &CheckArgs, ui: &mut dyn Ui) -> Result<(), Error
     let lock = Lock::load(&lock_path, &lock_name)?.unwrap_or_default();
     let now = crate::clock::now()?;
     let plan = plan::plan(loaded.config.domains.clone(), &lock, now, &[]);
-    let wanted: Vec<String> = args.domains.iter().map(|d| normalise_domain(d)).collect();
-    let unknown: Vec<String> = wanted
-        .iter()
-        .filter(|w| {
-            !plan
-                .domains
-                .iter()
-                .any(|d| d.domain.name.as_str() == w.as_str())
-        })
-        .cloned()
-        .collect();
-    if !unknown.is_empty() {
-        return Err(Error::NotConfigured(unknown));
-    }
-    let selected: Vec<&DomainPlan> = plan
-        .domains
-        .iter()
-        .filter(|d| wanted.is_empty() || wanted.iter().any(|w| w == d.domain.name.as_str()))
-        .collect();
+    let selected: Vec<&DomainPlan> = super::select(&plan, &args.domains)?;
     let timeout = Duration::from_secs(args.timeout.max(1));
     let dns = Arc::new(Dns::new(args.nameserver, timeout).map_err(Error::Setup)?);
     let fetcher = Fetcher::new(

@@ -56,3 +56,33 @@ pub fn show_warnings(warnings: &[crate::plan::Warning], ui: &mut dyn Ui) {
         }
     }
 }
+
+/// The planned domains named on the command line (A-labels or U-labels), in plan order; all of
+/// them when none is named. A name not configured is an error naming it.
+pub fn select<'p>(
+    plan: &'p crate::plan::Plan,
+    names: &[String],
+) -> Result<Vec<&'p crate::plan::DomainPlan>, crate::error::Error> {
+    let wanted: Vec<String> = names
+        .iter()
+        .map(|d| crate::names::normalise_domain(d))
+        .collect();
+    let unknown: Vec<String> = wanted
+        .iter()
+        .filter(|w| {
+            !plan
+                .domains
+                .iter()
+                .any(|d| d.domain.name.as_str() == w.as_str())
+        })
+        .cloned()
+        .collect();
+    if !unknown.is_empty() {
+        return Err(crate::error::Error::NotConfigured(unknown));
+    }
+    Ok(plan
+        .domains
+        .iter()
+        .filter(|d| wanted.is_empty() || wanted.iter().any(|w| w == d.domain.name.as_str()))
+        .collect())
+}

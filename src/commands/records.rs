@@ -12,29 +12,8 @@ pub fn run(ctx: &Context, args: &RecordsArgs, ui: &mut dyn Ui) -> Result<(), Err
     for w in &loaded.warnings {
         ui.problem(w, &loaded.file);
     }
-    let wanted: Vec<String> = args
-        .domains
-        .iter()
-        .map(|d| crate::names::normalise_domain(d))
-        .collect();
-    let missing: Vec<String> = wanted
-        .iter()
-        .filter(|w| {
-            !plan
-                .domains
-                .iter()
-                .any(|d| d.domain.name.as_str() == w.as_str())
-        })
-        .cloned()
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::NotConfigured(missing));
-    }
-    let published = plan
-        .domains
-        .iter()
-        .filter(|d| d.published())
-        .filter(|d| wanted.is_empty() || wanted.iter().any(|w| w == d.domain.name.as_str()));
+    let selected = super::select(&plan, &args.domains)?;
+    let published = selected.iter().filter(|d| d.published());
     // Streamed domain by domain: at 100,000 domains the whole text is tens of MB.
     ui.out_streamed(&mut |w| {
         let mut first = true;

@@ -122,11 +122,8 @@ fn nsd(nsd: &Path, dir: &Path, zones: &[(String, std::path::PathBuf)]) -> (Serve
             .unwrap(),
         name: "nsd",
     };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (server, port);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+    if crate::harness::wait_for_port(port) {
+        return (server, port);
     }
     panic!(
         "nsd did not start: {}",

@@ -258,6 +258,17 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
+/// Waits up to ten seconds until something listens on loopback `port`; whether it does.
+pub(crate) fn wait_for_port(port: u16) -> bool {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    false
+}
+
 /// Runs a command and asserts it succeeded, returning stdout.
 pub(crate) fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));

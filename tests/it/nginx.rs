@@ -370,6 +370,31 @@ fn shared_layout_of_10k_domains_passes_nginx_t() {
     );
 }
 
+/// A config of `n` domains whose `[nginx]` table has `extra` lines, loopback listen and the
+/// test certificates under `root/tls`.
+fn loopback_config(root: &Path, n: usize, extra: &str) -> String {
+    domains_config(
+        n,
+        &format!(
+            "[defaults]\nmx = [\"mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n\
+             [nginx]\n{extra}listen = [\"127.0.0.1:{} ssl\"]\n\
+             certificate = \"{r}/tls/{{host}}/fullchain.pem\"\ncertificate_key = \"{r}/tls/{{host}}/privkey.pem\"\n",
+            free_port(),
+            r = root.display()
+        ),
+        "",
+    )
+}
+
+/// `nginx -t` on the test configuration `conf`.
+fn nginx_t(nginx: &Path, root: &Path, conf: &Path, log: &Path) -> std::process::Output {
+    Command::new(nginx)
+        .args(nginx_args(root, conf, log))
+        .arg("-t")
+        .output()
+        .unwrap()
+}
+
 /// The shared server in an `http` block that already sets the map hash sizes, as many
 /// existing servers do: with `map_hash_sizes = false` nginx accepts it; with the default it
 /// refuses the duplicate directive (the reason for the key).
@@ -381,16 +406,10 @@ fn srv_shared_output_includes_into_an_http_block_that_sizes_its_maps() {
     let p = Project::for_nginx();
     let root = p.path();
     let config = |sizes: bool| {
-        domains_config(
+        loopback_config(
+            root,
             3,
-            &format!(
-                "[defaults]\nmx = [\"mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n\
-                 [nginx]\nvhosts = \"shared\"\nmap_hash_sizes = {sizes}\nlisten = [\"127.0.0.1:{} ssl\"]\n\
-                 certificate = \"{r}/tls/{{host}}/fullchain.pem\"\ncertificate_key = \"{r}/tls/{{host}}/privkey.pem\"\n",
-                free_port(),
-                r = root.display()
-            ),
-            "",
+            &format!("vhosts = \"shared\"\nmap_hash_sizes = {sizes}\n"),
         )
     };
     let (conf, log) = nginx_test_conf(root, "maps");
@@ -399,13 +418,7 @@ fn srv_shared_output_includes_into_an_http_block_that_sizes_its_maps() {
         "    access_log off;\n    map_hash_bucket_size 128;\n    map_hash_max_size 4096;",
     );
     fs::write(&conf, text).unwrap();
-    let test = || {
-        Command::new(&nginx)
-            .args(nginx_args(root, &conf, &log))
-            .arg("-t")
-            .output()
-            .unwrap()
-    };
+    let test = || nginx_t(&nginx, root, &conf, &log);
     p.write("domains.toml", &config(true));
     p.run(&["build"]).ok();
     let refused = test();
@@ -444,27 +457,10 @@ fn srv_a_host_without_its_certificate_is_left_out_until_it_exists() {
     let p = Project::for_nginx();
     let root = p.path();
     make_certs(&openssl, root, &["mta-sts.d00000.example".to_string()]);
-    let config = |require: bool| {
-        domains_config(
-            2,
-            &format!(
-                "[defaults]\nmx = [\"mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n\
-                 [nginx]\nrequire_certificates = {require}\nlisten = [\"127.0.0.1:{} ssl\"]\n\
-                 certificate = \"{r}/tls/{{host}}/fullchain.pem\"\ncertificate_key = \"{r}/tls/{{host}}/privkey.pem\"\n",
-                free_port(),
-                r = root.display()
-            ),
-            "",
-        )
-    };
+    let config =
+        |require: bool| loopback_config(root, 2, &format!("require_certificates = {require}\n"));
     let (conf, log) = nginx_test_conf(root, "certs");
-    let test = || {
-        Command::new(&nginx)
-            .args(nginx_args(root, &conf, &log))
-            .arg("-t")
-            .output()
-            .unwrap()
-    };
+    let test = || nginx_t(&nginx, root, &conf, &log);
     p.write("domains.toml", &config(false));
     p.run(&["build"]).ok();
     let refused = test();

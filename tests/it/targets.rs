@@ -153,13 +153,10 @@ fn srv_the_worker_in_workerd_serves_each_policy_exactly_and_nothing_else() {
         let (head, body) = rest.split_once("\r\n\r\n").unwrap_or((rest, ""));
         (code.to_string(), head.to_lowercase(), body.to_string())
     };
-    // The runtime needs a moment to listen.
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    assert!(
+        crate::harness::wait_for_port(port),
+        "the server did not listen"
+    );
     for (host, mode) in [
         ("mta-sts.a.example", "enforce"),
         ("mta-sts.xn--bcher-kva.example", "testing"),
@@ -286,12 +283,10 @@ fn srv_the_s3_recipe_publishes_every_policy_to_its_bucket() {
             .unwrap(),
         name: "moto_server",
     };
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    assert!(
+        crate::harness::wait_for_port(port),
+        "the server did not listen"
+    );
     let endpoint = format!("http://127.0.0.1:{port}");
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/s3-publish.sh");
     let out = crate::harness::run_ok(
