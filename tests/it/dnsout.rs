@@ -9,31 +9,13 @@ use std::process::Command;
 
 use crate::harness::{Project, Server, free_port, real_tool, run_ok};
 
-const CONFIG: &str = r#"
-[defaults]
-mx = ["mx.example.net"]
-policy_cname = "mail.example.net"
-tlsrpt_rua = ["mailto:tls@example.net"]
-
-[output]
-targets = ["dns", "octodns", "dnscontrol", "records-json"]
-
-[domains."example.com"]
-mode = "enforce"
-tlsrpt_rua = [
-  "mailto:tls-reports-00@reports.example.net", "mailto:tls-reports-01@reports.example.net",
-  "mailto:tls-reports-02@reports.example.net", "mailto:tls-reports-03@reports.example.net",
-  "mailto:tls-reports-04@reports.example.net", "mailto:tls-reports-05@reports.example.net",
-  "https://reports.example.net/v1/tlsrpt",
-]
-
-[domains."bücher.example"]
-policy_addresses = ["192.0.2.10", "2001:db8::10"]
-
-[domains."legacy.example"]
-mode = "none"
-tlsrpt_rua = []
-"#;
+/// The zone test's domains, with the DNS-as-code targets.
+fn config() -> String {
+    crate::zone::CONFIG.replace(
+        "[domains.\"example.com\"]",
+        "[output]\ntargets = [\"dns\", \"octodns\", \"dnscontrol\", \"records-json\"]\n\n[domains.\"example.com\"]",
+    )
+}
 
 /// In name order, as `records` lists them.
 const DOMAINS: [&str; 3] = ["example.com", "legacy.example", "xn--bcher-kva.example"];
@@ -47,7 +29,7 @@ fn rows(p: &Project) -> Vec<serde_json::Value> {
 
 #[test]
 fn records_prints_the_plan_s_records_in_every_format_and_matches_records_json() {
-    let p = Project::new(CONFIG);
+    let p = Project::new(&config());
     let before = rows(&p);
     p.run(&["build"]).ok();
     let after = rows(&p);
@@ -153,7 +135,7 @@ fn srv_octodns_syncs_our_yaml_into_a_zone_that_nsd_serves_record_for_record_like
     ) else {
         return;
     };
-    let p = Project::new(CONFIG);
+    let p = Project::new(&config());
     p.run(&["build"]).ok();
     let root = p.path();
     // octoDNS: our zones as the source, a second source for the NS records every zone needs,
@@ -247,7 +229,7 @@ fn dnscontrol_output_is_javascript_making_exactly_the_records_json_calls() {
     let Some(node) = real_tool("node") else {
         return;
     };
-    let p = Project::new(CONFIG);
+    let p = Project::new(&config());
     p.run(&["build"]).ok();
     let files: Vec<String> = DOMAINS
         .iter()

@@ -258,6 +258,19 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
+/// Host header values that must never reach another host's policy (nginx, the Worker).
+pub(crate) const HOSTILE_HOSTS: [&str; 9] = [
+    "mta-sts.stranger.example",
+    "..",
+    "mta-sts.a.example/..",
+    "mta-sts.a.example%2f..",
+    "../../etc",
+    "mta-sts.a.example.",
+    "MTA-STS.A.EXAMPLE",
+    "mta-sts.a.example:443",
+    "",
+];
+
 /// Waits up to ten seconds until something listens on loopback `port`; whether it does.
 pub(crate) fn wait_for_port(port: u16) -> bool {
     for _ in 0..100 {

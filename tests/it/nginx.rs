@@ -306,17 +306,7 @@ mode = "none"
     // Hostile Host headers over a valid TLS session never leave the generated roots.
     let a_policy =
         fs::read(root.join("output/webroot/mta-sts.a.example/.well-known/mta-sts.txt")).unwrap();
-    for host in [
-        "mta-sts.stranger.example",
-        "..",
-        "mta-sts.a.example/..",
-        "mta-sts.a.example%2f..",
-        "../../etc",
-        "mta-sts.a.example.",
-        "MTA-STS.A.EXAMPLE",
-        "mta-sts.a.example:443",
-        "",
-    ] {
+    for host in crate::harness::HOSTILE_HOSTS {
         let out = Command::new(&curl)
             .args(["-sS", "--max-time", "10", "--cacert"])
             .arg(&ca)

@@ -6,7 +6,8 @@ use std::process::Command;
 
 use crate::harness::{Project, real_tool, run_ok};
 
-const CONFIG: &str = r#"
+/// Three domains: a long TLS-RPT record, an IDN with addresses, mode none without reports.
+pub(crate) const CONFIG: &str = r#"
 [defaults]
 mx = ["mx.example.net"]
 policy_cname = "mail.example.net"
