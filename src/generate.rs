@@ -10,6 +10,7 @@ use crate::model::{Nginx, Target, Vhosts};
 use crate::output::{Batch, Class, Previous, Report, Writer};
 use crate::plan::{DomainPlan, Plan};
 use crate::render::{HostEntry, Templates};
+use crate::targets::{cloudflare, netlify};
 
 /// Everything a build offered to its writer: the batches to finish, and the manifest.
 pub struct Generated {
@@ -153,13 +154,6 @@ fn generate(
     } else {
         vec![true; published.len()]
     };
-    // A host left out changes the shared server's maps, so it is part of the digest.
-    let hosts_digest = templates.hosts_digest(
-        nginx,
-        published.iter().zip(&ready).flat_map(|(d, ready)| {
-            std::iter::once(d.domain.name.as_str()).chain((!ready).then_some("\0left out"))
-        }),
-    );
     let mut all = Generated {
         batches: Vec::with_capacity(parts.len() + 1),
         files: Vec::with_capacity(published.len() * 3 + 3),
@@ -184,7 +178,69 @@ fn generate(
         all.batches.push(part.batch);
         all.domains.extend(part.domains);
     }
+    let cdn = on(Target::CloudflareWorker) || on(Target::Netlify) || on(Target::RecordsJson);
+    // The files made from every host: carried unrendered while what they are made from is
+    // unchanged. A host left out changes the shared server's maps; the CDN and records files
+    // hold every domain's policy and records, so then every domain's input digest counts
+    // (only then: the default targets' digests stay as they were).
+    let policies = cdn.then(|| {
+        let mut all_inputs = Vec::with_capacity(all.domains.len() * 32);
+        for d in &all.domains {
+            all_inputs.extend_from_slice(&d.inputs);
+        }
+        format!("\0policies {}", crate::digest::sha256_hex(&all_inputs))
+    });
+    let hosts_digest = templates.hosts_digest(
+        nginx,
+        published
+            .iter()
+            .zip(&ready)
+            .flat_map(|(d, ready)| {
+                std::iter::once(d.domain.name.as_str()).chain((!ready).then_some("\0left out"))
+            })
+            .chain(policies.as_deref()),
+    );
+    let nginx_on = on(Target::Nginx);
+    let shared = nginx_on && nginx.vhosts == Vhosts::Shared;
+    let globals: [(bool, Global<'_>); 8] = [
+        (
+            on(Target::CloudflareWorker),
+            (Class::Policy, cloudflare::WORKER, "text/javascript"),
+        ),
+        (
+            on(Target::CloudflareWorker),
+            (Class::Policy, cloudflare::WRANGLER, "application/toml"),
+        ),
+        (
+            on(Target::Netlify),
+            (Class::Policy, netlify::REDIRECTS, "text/plain"),
+        ),
+        (
+            on(Target::Netlify),
+            (Class::Policy, netlify::HEADERS, "text/plain"),
+        ),
+        (
+            on(Target::RecordsJson),
+            (Class::Dns, RECORDS_JSON, "application/json"),
+        ),
+        (shared, SHARED_VHOST),
+        (nginx_on, CERTS_TXT),
+        (nginx_on, CERTS_JSON),
+    ];
     let mut batch = writer.batch();
+    if previous.trusted() && previous.hosts() == Some(&hosts_digest) {
+        let kept: Option<Vec<FileEntry>> = globals
+            .iter()
+            .filter(|g| g.0)
+            .map(|&(_, (_, path, media_type))| previous.entry(path, media_type))
+            .collect();
+        if let Some(kept) = kept {
+            all.files
+                .extend(kept.into_iter().map(|f| writer.keep(&mut batch, f)));
+            all.batches.push(batch);
+            return Ok((all, hosts_digest));
+        }
+    }
     // The CDN targets serve every policy from one file: made only when asked for.
     let hosted: Vec<crate::targets::Hosted> = if on(Target::CloudflareWorker) || on(Target::Netlify)
     {
@@ -198,70 +254,44 @@ fn generate(
     } else {
         Vec::new()
     };
-    if on(Target::CloudflareWorker) {
-        use crate::targets::cloudflare;
-        let worker = cloudflare::worker(&hosted);
-        let wrangler = cloudflare::wrangler(&hosted);
-        for (path, media_type, text) in [
-            (cloudflare::WORKER, "text/javascript", worker),
-            (cloudflare::WRANGLER, "application/toml", wrangler),
-        ] {
-            all.files.push(offer_global(
-                writer,
-                &mut batch,
-                (Class::Policy, path, media_type),
-                text.as_bytes(),
-            )?);
-        }
-    }
-    if on(Target::Netlify) {
-        use crate::targets::netlify;
-        for (path, text) in [
-            (netlify::REDIRECTS, netlify::redirects(&hosted)),
-            (netlify::HEADERS, netlify::headers()),
-        ] {
-            all.files.push(offer_global(
-                writer,
-                &mut batch,
-                (Class::Policy, path, "text/plain"),
-                text.as_bytes(),
-            )?);
-        }
-    }
-    drop(hosted);
-    if on(Target::RecordsJson) {
-        let json = records_json(&published);
+    let [worker, wrangler, redirects, headers, records, ..] = globals;
+    if worker.0 {
+        let text = cloudflare::worker(&hosted);
+        all.files
+            .push(offer_global(writer, &mut batch, worker.1, text.as_bytes())?);
+        let text = cloudflare::wrangler(&hosted);
         all.files.push(offer_global(
             writer,
             &mut batch,
-            (Class::Dns, RECORDS_JSON, "application/json"),
-            &json,
+            wrangler.1,
+            text.as_bytes(),
         )?);
     }
-    if !on(Target::Nginx) {
+    if redirects.0 {
+        let text = netlify::redirects(&hosted);
+        all.files.push(offer_global(
+            writer,
+            &mut batch,
+            redirects.1,
+            text.as_bytes(),
+        )?);
+        let text = netlify::headers();
+        all.files.push(offer_global(
+            writer,
+            &mut batch,
+            headers.1,
+            text.as_bytes(),
+        )?);
+    }
+    drop(hosted);
+    if records.0 {
+        let json = records_json(&published);
+        all.files
+            .push(offer_global(writer, &mut batch, records.1, &json)?);
+    }
+    if !nginx_on {
         all.batches.push(batch);
         return Ok((all, hosts_digest));
-    }
-    let shared = nginx.vhosts == Vhosts::Shared;
-    let globals = [
-        (shared, SHARED_VHOST),
-        (true, CERTS_TXT),
-        (true, CERTS_JSON),
-    ];
-    // The files made from every host are as before when the hosts and settings they were
-    // made from are: carry them.
-    if previous.trusted() && previous.hosts() == Some(&hosts_digest) {
-        let kept: Option<Vec<FileEntry>> = globals
-            .iter()
-            .filter(|g| g.0)
-            .map(|&(_, (_, path, media_type))| previous.entry(path, media_type))
-            .collect();
-        if let Some(kept) = kept {
-            all.files
-                .extend(kept.into_iter().map(|f| writer.keep(&mut batch, f)));
-            all.batches.push(batch);
-            return Ok((all, hosts_digest));
-        }
     }
     if shared {
         let hosts: Vec<HostEntry> = published
@@ -279,7 +309,7 @@ fn generate(
         )?);
     }
     // One inventory text at a time: at 100,000 hosts they are tens of MB each.
-    let certificates = Certificates::of(&published, nginx);
+    let certificates = crate::targets::inventory::Certificates::of(&published, nginx);
     let txt = certificates.text();
     all.files
         .push(offer_global(writer, &mut batch, CERTS_TXT, txt.as_bytes())?);
@@ -495,107 +525,4 @@ fn domain(
 fn rows(d: &DomainPlan) -> Vec<crate::targets::dns::Row> {
     let records = crate::records::for_domain(&d.domain, &d.id);
     crate::targets::dns::rows(d.domain.name.as_str(), &records)
-}
-
-/// Per certificate path the nginx output expects, the host names it must cover (for an ACME
-/// client), sorted by certificate and key path, hosts in domain order.
-struct Certificates<'a> {
-    /// Certificate path, key path, and the domain each host belongs to.
-    hosts: Vec<(String, String, &'a crate::names::DomainName)>,
-}
-
-impl<'a> Certificates<'a> {
-    fn of(published: &[&'a DomainPlan], nginx: &Nginx) -> Certificates<'a> {
-        let mut hosts: Vec<_> = published
-            .iter()
-            .map(|d| {
-                let name = &d.domain.name;
-                (
-                    Nginx::expand(&nginx.certificate, name),
-                    Nginx::expand(&nginx.certificate_key, name),
-                    name,
-                )
-            })
-            .collect();
-        // Stable: hosts sharing a certificate stay in domain order.
-        hosts.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-        Certificates { hosts }
-    }
-
-    /// Runs of hosts with the same certificate and key.
-    fn groups(&self) -> impl Iterator<Item = &[(String, String, &'a crate::names::DomainName)]> {
-        self.hosts.chunk_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1))
-    }
-
-    /// `certificate key host...`, one line per certificate.
-    fn text(&self) -> String {
-        let mut txt = String::from(
-            "# mtasts certificate inventory: certificate path, key path, then every host name the\n\
-             # certificate must cover (active and retiring domains). One line per certificate.\n",
-        );
-        for group in self.groups() {
-            let (cert, key, _) = &group[0];
-            txt.push_str(cert);
-            txt.push('\t');
-            txt.push_str(key);
-            txt.push('\t');
-            for (i, (_, _, name)) in group.iter().enumerate() {
-                if i > 0 {
-                    txt.push(' ');
-                }
-                txt.push_str(&name.policy_host());
-            }
-            txt.push('\n');
-        }
-        txt
-    }
-
-    /// `{"certificates": [{"certificate", "certificate_key", "hosts"}...]}`, pretty.
-    fn json(&self) -> Vec<u8> {
-        /// One certificate of `certificates.json`.
-        #[derive(serde::Serialize)]
-        struct Certificate<'g> {
-            certificate: &'g str,
-            certificate_key: &'g str,
-            hosts: Hosts<'g>,
-        }
-        /// The host names of one certificate, made as they are serialised.
-        struct Hosts<'g>(&'g [(String, String, &'g crate::names::DomainName)]);
-        impl serde::Serialize for Hosts<'_> {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_seq(self.0.iter().map(|(_, _, name)| name.policy_host()))
-            }
-        }
-        /// Every certificate, made as they are serialised.
-        struct List<'g, 'a>(&'g Certificates<'a>);
-        impl serde::Serialize for List<'_, '_> {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_seq(self.0.groups().map(|group| Certificate {
-                    certificate: &group[0].0,
-                    certificate_key: &group[0].1,
-                    hosts: Hosts(group),
-                }))
-            }
-        }
-        #[derive(serde::Serialize)]
-        struct Inventory<'g, 'a> {
-            certificates: List<'g, 'a>,
-        }
-        // About what the text holds, and the JSON punctuation around it.
-        let estimate = self
-            .hosts
-            .iter()
-            .map(|(c, k, n)| c.len() + k.len() + n.as_str().len() + 120)
-            .sum::<usize>();
-        let mut json = Vec::with_capacity(estimate);
-        serde_json::to_writer_pretty(
-            &mut json,
-            &Inventory {
-                certificates: List(self),
-            },
-        )
-        .expect("inventory serialises");
-        json.push(b'\n');
-        json
-    }
 }

@@ -3,6 +3,7 @@
 
 pub mod cloudflare;
 pub mod dns;
+pub mod inventory;
 pub mod netlify;
 
 /// One published policy host and the bytes it serves.

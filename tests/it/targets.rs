@@ -314,3 +314,37 @@ fn srv_the_s3_recipe_publishes_every_policy_to_its_bucket() {
         assert_eq!(fs::read(&body).unwrap(), want, "{host}");
     }
 }
+
+#[test]
+fn the_files_of_every_host_follow_a_policy_change_and_are_carried_otherwise() {
+    let p = Project::new(&with_targets(
+        "\"cloudflare-worker\", \"netlify\", \"records-json\"",
+    ));
+    p.run(&["build"]).ok();
+    let out = p.run(&["build"]).ok();
+    assert!(out.contains("wrote 0 file(s)"), "{out}");
+    p.write(
+        "domains.toml",
+        &with_targets("\"cloudflare-worker\", \"netlify\", \"records-json\"")
+            .replace("mode = \"enforce\"", "mode = \"testing\""),
+    );
+    let out = p
+        .run_env(&["build"], &[("SOURCE_DATE_EPOCH", "1764374400")])
+        .ok();
+    for file in [
+        "cloudflare-worker/worker.js",
+        "netlify/policies/mta-sts.a.example.txt",
+        "dns/records.json",
+    ] {
+        assert!(out.contains("wrote "), "{out}");
+        let text = p.read(&format!("output/{file}"));
+        assert!(
+            text.contains("mode: testing") || text.contains("id=20251129000000"),
+            "{file} not rebuilt: {text}"
+        );
+    }
+    assert!(
+        !p.read("output/cloudflare-worker/worker.js")
+            .contains("mode: enforce")
+    );
+}
