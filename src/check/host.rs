@@ -1,0 +1,280 @@
+//! The policy host: its address records, its HTTPS answer, and whether what it serves is the
+//! policy the plan publishes (or a deployment under way).
+
+use std::net::IpAddr;
+
+use crate::digest::sha256_hex;
+use crate::dns::DnsError;
+use crate::fetch::Response;
+use crate::model::PolicyHost;
+use crate::plan::DomainPlan;
+use crate::policy;
+use crate::state::Entry;
+
+use super::{Line, Live, Status, fix, line, records_of};
+
+pub(super) fn policy_host(d: &DomainPlan, live: &Live, out: &mut Vec<Line>) {
+    let host = d.domain.name.policy_host();
+    let want = records_of(d, &format!("{host}."));
+    let cname = match &live.host_cname {
+        Err(DnsError::NoRecords) => Ok(None),
+        other => other.clone(),
+    };
+    let verdict = match (&d.domain.policy_host, &cname, &live.host_addrs) {
+        (_, Err(e), _) => line("host", Status::Fail, format!("{host}: {e}")),
+        (PolicyHost::Cname(target), Ok(Some(got)), _) if got == target.as_str() => {
+            line("host", Status::Ok, format!("{host} is a CNAME to {got}"))
+        }
+        (PolicyHost::Cname(_), Ok(Some(got)), _) => fix(
+            line(
+                "host",
+                Status::Fail,
+                format!("{host} is a CNAME to {got}, not to the configured target"),
+            ),
+            format!("publish {want}"),
+        ),
+        (PolicyHost::Cname(_), Ok(None), Ok(addrs)) => fix(
+            line(
+                "host",
+                Status::Warn,
+                format!(
+                    "{host} has addresses ({}) instead of the configured CNAME",
+                    list(addrs)
+                ),
+            ),
+            format!("publish {want}"),
+        ),
+        (PolicyHost::Addresses(_), Ok(Some(got)), _) => fix(
+            line(
+                "host",
+                Status::Fail,
+                format!("{host} is a CNAME to {got}, but the config lists addresses"),
+            ),
+            format!("publish {want}"),
+        ),
+        (PolicyHost::Addresses(want_ips), Ok(None), Ok(got)) => {
+            let mut a = want_ips.clone();
+            let mut b = got.clone();
+            a.sort();
+            b.sort();
+            if a == b {
+                line("host", Status::Ok, format!("{host} has {}", list(got)))
+            } else {
+                fix(
+                    line(
+                        "host",
+                        Status::Fail,
+                        format!("{host} has {}, expected {}", list(got), list(want_ips)),
+                    ),
+                    format!("publish {want}"),
+                )
+            }
+        }
+        (_, Ok(None), Err(DnsError::NoRecords)) => fix(
+            line("host", Status::Fail, format!("{host} does not resolve")),
+            format!("publish {want}"),
+        ),
+        (_, Ok(None), Err(e)) => line("host", Status::Fail, format!("{host}: {e}")),
+    };
+    out.push(verdict);
+}
+
+pub(super) fn list(ips: &[IpAddr]) -> String {
+    ips.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Checks the HTTPS answer; returns the body when it is a valid policy.
+pub(super) fn https(
+    d: &DomainPlan,
+    answer: &Result<Response, String>,
+    out: &mut Vec<Line>,
+) -> Option<Vec<u8>> {
+    let host = d.domain.name.policy_host();
+    let url = format!("https://{host}/.well-known/mta-sts.txt");
+    let deploy = format!(
+        "deploy output/webroot/{host}/.well-known/mta-sts.txt and output/nginx/{host}.conf"
+    );
+    let r = match answer {
+        Ok(r) => r,
+        Err(e) => {
+            out.push(fix(
+                line("https", Status::Fail, format!("{url}: {e}")),
+                format!(
+                    "serve {host} over HTTPS with a certificate valid for {host} from a trusted CA"
+                ),
+            ));
+            return None;
+        }
+    };
+    if (300..400).contains(&r.status) {
+        out.push(fix(
+            line("https", Status::Fail, format!("{url} answers {} redirecting to {}: senders never follow redirects (RFC 8461 §3.3)", r.status, r.location.as_deref().unwrap_or("(no Location)"))),
+            format!("serve the file itself at that URL: {deploy}"),
+        ));
+        return None;
+    }
+    if r.status != 200 {
+        out.push(fix(
+            line(
+                "https",
+                Status::Fail,
+                format!("{url} answers {}, not 200", r.status),
+            ),
+            deploy,
+        ));
+        return None;
+    }
+    let ct = r.content_type.clone().unwrap_or_default();
+    if !plain_text(&ct) {
+        out.push(fix(
+            line(
+                "https",
+                Status::Fail,
+                format!(
+                    "{url} is served as {:?}; senders require text/plain (RFC 8461 §3.2)",
+                    ct
+                ),
+            ),
+            format!("serve it as text/plain, as the generated vhost does: {deploy}"),
+        ));
+        return None;
+    }
+    if r.too_large {
+        out.push(line(
+            "https",
+            Status::Fail,
+            format!("{url} is larger than 64 KiB (RFC 8461 §3.3)"),
+        ));
+        return None;
+    }
+    if let Err(e) = policy::parse(&r.body) {
+        out.push(fix(
+            line(
+                "https",
+                Status::Fail,
+                format!("{url} is not a valid policy: {e}"),
+            ),
+            deploy,
+        ));
+        return None;
+    }
+    out.push(line(
+        "https",
+        Status::Ok,
+        format!("{url}: 200, {ct}, a valid policy"),
+    ));
+    Some(r.body.clone())
+}
+
+/// `text/plain`, with at most a utf-8 or us-ascii charset (RFC 8461 §3.2).
+pub(super) fn plain_text(content_type: &str) -> bool {
+    let mut parts = content_type
+        .split(';')
+        .map(|p| p.trim().to_ascii_lowercase());
+    if parts.next().as_deref() != Some("text/plain") {
+        return false;
+    }
+    parts.all(|p| match p.split_once('=') {
+        Some(("charset", v)) => matches!(v.trim_matches('"'), "utf-8" | "us-ascii"),
+        _ => true,
+    })
+}
+
+/// The served policy and the TXT id against the plan, including the RFC 8461 §8.1 order.
+pub(super) fn deployment(
+    d: &DomainPlan,
+    e: &Entry,
+    txt_id: Option<&str>,
+    body: Option<&Vec<u8>>,
+    txt_line: &str,
+    out: &mut Vec<Line>,
+) {
+    let host = d.domain.name.policy_host();
+    let deploy = format!("deploy output/webroot/{host}/.well-known/mta-sts.txt");
+    #[derive(PartialEq)]
+    enum Body {
+        Current,
+        Previous,
+        Other,
+    }
+    let body_state = body.map(|b| {
+        if b.as_slice() == d.policy().as_bytes() {
+            out.push(line("policy", Status::Ok, "the served bytes are the generated policy"));
+            Body::Current
+        } else if policy::parse(b).ok() == policy::parse(d.policy().as_bytes()).ok() {
+            out.push(fix(
+                line("policy", Status::Warn, "the served policy means the same as the generated one but its bytes differ (for example LF instead of CRLF line endings)"),
+                format!("{deploy} unchanged (byte for byte)"),
+            ));
+            Body::Current
+        } else if e.previous_sha256.as_deref() == Some(sha256_hex(b).as_str()) {
+            Body::Previous
+        } else {
+            Body::Other
+        }
+    });
+    let Some(id) = txt_id else {
+        return;
+    };
+    let previous = e.previous_id.as_deref() == Some(id);
+    let verdict = match (id == &*e.id, previous, body_state) {
+        (true, _, Some(Body::Current) | None) => line(
+            "deploy",
+            Status::Ok,
+            format!("the TXT record announces the current id {id}"),
+        ),
+        (true, _, Some(Body::Previous)) => fix(
+            line(
+                "deploy",
+                Status::Fail,
+                format!(
+                    "DNS updated before the policy: the TXT record announces {id}, but HTTPS still serves the previous policy (RFC 8461 §8.1)"
+                ),
+            ),
+            format!("{deploy} now"),
+        ),
+        (true, _, Some(Body::Other)) => fix(
+            line(
+                "deploy",
+                Status::Fail,
+                "HTTPS serves a policy that this build did not generate (stale or edited)",
+            ),
+            deploy,
+        ),
+        (false, true, Some(Body::Current)) => fix(
+            line(
+                "deploy",
+                Status::Pending,
+                format!(
+                    "the new policy is live; the TXT record still announces the previous id {id}"
+                ),
+            ),
+            format!("publish {txt_line}"),
+        ),
+        (false, true, _) => fix(
+            line(
+                "deploy",
+                Status::Fail,
+                format!(
+                    "not deployed: the TXT record announces the previous id {id} and HTTPS does not serve the current policy"
+                ),
+            ),
+            format!("{deploy}, then publish {txt_line}"),
+        ),
+        (false, false, _) => fix(
+            line(
+                "deploy",
+                Status::Fail,
+                format!(
+                    "the TXT record announces id {id}, but the current id is {}",
+                    e.id
+                ),
+            ),
+            format!("publish {txt_line}"),
+        ),
+    };
+    out.push(verdict);
+}
