@@ -15,14 +15,17 @@ fn healthy_mx() -> Vec<(String, String)> {
             ));
         }
     };
-    mx(
-        "enforce.test",
-        &[
-            "mx1.enforce.test",
-            "mx2.enforce.test",
-            "a.backup.enforce.test",
-        ],
-    );
+    // alias.test delivers to enforce.test's MX hosts: its delegated policy covers them.
+    for d in ["enforce.test", "alias.test"] {
+        mx(
+            d,
+            &[
+                "mx1.enforce.test",
+                "mx2.enforce.test",
+                "a.backup.enforce.test",
+            ],
+        );
+    }
     for d in ["testing.test", "xn--bcher-kva.test", "v4only.test"] {
         mx(d, &["mx1.mail.test", "a.mx.mail.test"]);
     }
@@ -122,7 +125,29 @@ fn check_a_correct_deployment_is_all_ok_and_dns_breakages_are_named() {
             "{d:#}"
         );
     }
-    assert_eq!(doc["domains"].as_array().unwrap().len(), 6);
+    assert_eq!(doc["domains"].as_array().unwrap().len(), 7);
+    // The alias is checked through its delegation: the TXT reached by the CNAME carries the
+    // primary's id, and its own policy host serves the primary's bytes.
+    let alias = doc["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["domain"] == "alias.test")
+        .unwrap();
+    let txt = alias["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "txt")
+        .unwrap();
+    assert_eq!(txt["status"], "ok", "{alias:#}");
+    assert!(
+        txt["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("id={}", setup.id())),
+        "{alias:#}"
+    );
     drop(system);
 
     let mut extra = healthy_mx();

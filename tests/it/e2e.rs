@@ -44,6 +44,17 @@ pub(crate) const EXPECTED: &[(&str, &str, &[&str], u64)] = &[
         604800,
     ),
     ("v6only.test", "enforce", &["mx.v6only.test"], 604800),
+    // An alias of enforce.test: the client must get enforce.test's policy through it.
+    (
+        "alias.test",
+        "enforce",
+        &[
+            "mx1.enforce.test",
+            "mx2.enforce.test",
+            "*.backup.enforce.test",
+        ],
+        604800,
+    ),
 ];
 
 pub(crate) fn domains() -> Vec<&'static str> {
@@ -86,7 +97,7 @@ impl Setup {
     }
 
     /// Every fixture domain is built at the same clock, so all share one id.
-    fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         self.project.lock_id("enforce.test")
     }
 }
