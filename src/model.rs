@@ -120,6 +120,11 @@ pub struct Nginx {
     /// Whether a host whose certificate or key file is missing here is left out of the nginx
     /// output, so that one missing file cannot fail a reload for every host.
     pub require_certificates: bool,
+    /// Where ACME HTTP-01 challenges are written (`[nginx] acme_webroot`): when set, every
+    /// policy host gets a port-80 server answering `/.well-known/acme-challenge/` from it.
+    pub acme_webroot: Option<String>,
+    /// `listen` lines of that port-80 server.
+    pub acme_listen: Vec<String>,
 }
 
 /// How the nginx output is laid out.
@@ -141,6 +146,8 @@ impl Default for Nginx {
             vhosts: Vhosts::PerHost,
             map_hash_sizes: true,
             require_certificates: false,
+            acme_webroot: None,
+            acme_listen: vec!["80".into(), "[::]:80".into()],
         }
     }
 }

@@ -315,6 +315,10 @@ fn nginx_fields(nginx: &Nginx) -> Vec<&[u8]> {
     if nginx.require_certificates {
         fields.push(b"require_certificates = true");
     }
+    if let Some(acme) = &nginx.acme_webroot {
+        fields.extend([b"acme_webroot".as_slice(), acme.as_bytes()]);
+        fields.extend(nginx.acme_listen.iter().map(|l| l.as_bytes()));
+    }
     fields.extend(nginx.listen.iter().map(|l| l.as_bytes()));
     fields
 }

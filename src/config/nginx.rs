@@ -64,6 +64,37 @@ pub(crate) fn listen(line: &str) -> Result<String, Refusal> {
     Ok(line.split_ascii_whitespace().collect::<Vec<_>>().join(" "))
 }
 
+/// Checks one `acme_listen` line: like `listen`, for plain HTTP (no `ssl`, `quic`, `http2`).
+pub(crate) fn plain_listen(line: &str) -> Result<String, Refusal> {
+    let mut words = line.split_ascii_whitespace();
+    let Some(address) = words.next() else {
+        return Err((
+            "empty listen line".into(),
+            "write for example \"80\"".into(),
+        ));
+    };
+    address_port(address)?;
+    for word in words {
+        let (name, value) = word.split_once('=').unwrap_or((word, ""));
+        let known = if value.is_empty() {
+            FLAGS.contains(&name) && !["ssl", "quic", "http2"].contains(&name)
+        } else {
+            VALUED_FLAGS.contains(&name)
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b':')
+        };
+        if !known {
+            return Err((
+                format!("unknown or unsafe flag {word:?} for the port-80 server"),
+                "ACME HTTP-01 is plain HTTP: write for example \"80\" or \"[::]:80 ipv6only=on\""
+                    .into(),
+            ));
+        }
+    }
+    Ok(line.split_ascii_whitespace().collect::<Vec<_>>().join(" "))
+}
+
 fn address_port(address: &str) -> Result<(), Refusal> {
     let bad = || {
         (

@@ -68,12 +68,16 @@ pub(crate) struct RawNginx {
     pub(crate) vhosts: Option<Sp<String>>,
     pub(crate) map_hash_sizes: Option<Sp<bool>>,
     pub(crate) require_certificates: Option<Sp<bool>>,
+    pub(crate) acme_webroot: Option<Sp<String>>,
+    pub(crate) acme_listen: Option<Sp<Vec<Sp<String>>>>,
 }
 
 const NGINX_KEYS: &[&str] = &[
     "listen",
     "map_hash_sizes",
     "require_certificates",
+    "acme_webroot",
+    "acme_listen",
     "certificate",
     "certificate_key",
     "webroot",
@@ -276,6 +280,8 @@ impl Walker {
                 "vhosts" => n.vhosts = self.string(entry),
                 "map_hash_sizes" => n.map_hash_sizes = self.boolean(entry),
                 "require_certificates" => n.require_certificates = self.boolean(entry),
+                "acme_webroot" => n.acme_webroot = self.string(entry),
+                "acme_listen" => n.acme_listen = self.strings(entry),
                 _ => self.unknown(entry, NGINX_KEYS, "in [nginx]"),
             }
         }

@@ -553,6 +553,22 @@ fn nginx(raw: &RawNginx, problems: &mut Vec<Problem>) -> Nginx {
             .require_certificates
             .as_ref()
             .map_or(d.require_certificates, |b| b.value),
+        acme_webroot: raw.acme_webroot.as_ref().map(|_| {
+            path(
+                &raw.acme_webroot,
+                "acme_webroot",
+                false,
+                problems,
+                String::new(),
+            )
+        }),
+        acme_listen: match list(&raw.acme_listen, "acme_listen", problems, |s| {
+            crate::config::nginx::plain_listen(s)
+                .map_err(|(label, help)| ("invalid acme_listen line".into(), label, help))
+        }) {
+            Field::Set(v, _) => v,
+            _ => d.acme_listen,
+        },
     }
 }
 

@@ -1,6 +1,7 @@
 //! Outputs for CDNs and static hosts, made from the published policies: one Cloudflare Worker
 //! for every host, one Netlify site for every host, and a GitHub Pages site root per host.
 
+pub mod acme;
 pub mod cloudflare;
 pub mod dns;
 pub mod inventory;

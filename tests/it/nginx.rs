@@ -498,3 +498,103 @@ fn srv_a_host_without_its_certificate_is_left_out_until_it_exists() {
     );
     assert!(test().status.success());
 }
+
+/// `[nginx] acme_webroot` in both layouts, in the real nginx: the challenge file on port 80
+/// for a generated host, 404 for the policy path, other paths and (shared) other hosts.
+#[test]
+fn srv_the_port_80_server_answers_acme_challenges_and_nothing_else() {
+    let (Some(nginx), Some(openssl), Some(curl)) =
+        (real_tool("nginx"), real_tool("openssl"), real_tool("curl"))
+    else {
+        return;
+    };
+    for layout in ["per-host", "shared"] {
+        let p = Project::for_nginx();
+        let root = p.path();
+        make_certs(&openssl, root, &["mta-sts.d00000.example".to_string()]);
+        keys_readable_by_workers(root);
+        let port = free_port();
+        p.write(
+            "domains.toml",
+            &loopback_config(
+                root,
+                2,
+                &format!(
+                    "vhosts = \"{layout}\"\nacme_webroot = \"{}/acme\"\nacme_listen = [\"127.0.0.1:{port}\"]\nrequire_certificates = true\n",
+                    root.display()
+                ),
+            ),
+        );
+        p.run(&["build"]).ok();
+        p.write(
+            "acme/.well-known/acme-challenge/token123",
+            "token123.thumbprint",
+        );
+        let (conf, log) = nginx_test_conf(root, "acme");
+        let _server = Server {
+            child: Command::new(&nginx)
+                .args(nginx_args(root, &conf, &log))
+                .spawn()
+                .unwrap(),
+            name: "nginx",
+        };
+        assert!(
+            crate::harness::wait_for_port(port),
+            "{layout}: nginx did not listen"
+        );
+        let get = |host: &str, path: &str| -> (String, String) {
+            let out = Command::new(&curl)
+                .args(["-sS", "--max-time", "10", "-H", &format!("Host: {host}")])
+                .args(["-o", "-", "-w", "\n%{http_code}"])
+                .arg(format!("http://127.0.0.1:{port}{path}"))
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let (body, code) = text.rsplit_once('\n').unwrap();
+            (code.to_string(), body.to_string())
+        };
+        let host = "mta-sts.d00000.example";
+        assert_eq!(
+            get(host, "/.well-known/acme-challenge/token123"),
+            ("200".to_string(), "token123.thumbprint".to_string()),
+            "{layout}"
+        );
+        assert_eq!(
+            get(host, "/.well-known/acme-challenge/nope").0,
+            "404",
+            "{layout}"
+        );
+        assert_eq!(
+            get(host, "/.well-known/mta-sts.txt").0,
+            "404",
+            "{layout}: policy over HTTP"
+        );
+        assert_eq!(get(host, "/").0, "404", "{layout}");
+        // d00001 has no certificate yet: left out of HTTPS, but its challenge is answered,
+        // which is how it gets its first certificate.
+        assert_eq!(
+            get(
+                "mta-sts.d00001.example",
+                "/.well-known/acme-challenge/token123"
+            )
+            .0,
+            "200",
+            "{layout}: the host waiting for its certificate"
+        );
+        if layout == "shared" {
+            let other = get(
+                "mta-sts.stranger.example",
+                "/.well-known/acme-challenge/token123",
+            );
+            assert_eq!(other.0, "404", "a host we did not generate");
+        } else {
+            // Issued: the next build gives the host its HTTPS server beside the port-80 one.
+            let vhost = "output/nginx/mta-sts.d00001.example.conf";
+            assert!(!p.read(vhost).contains(" ssl;"), "{}", p.read(vhost));
+            make_certs(&openssl, root, &["mta-sts.d00001.example".to_string()]);
+            p.run(&["build"]).ok();
+            assert!(p.read(vhost).contains(" ssl;"), "{}", p.read(vhost));
+            assert!(p.read(vhost).contains("acme-challenge"));
+        }
+    }
+}
