@@ -26,6 +26,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => commands::check::run(&ctx, args, &mut ui),
         Command::Report(args) => commands::report::run(&ctx, args, &mut ui),
         Command::Records(args) => commands::records::run(&ctx, args, &mut ui),
+        Command::Certificates(args) => commands::certificates::run(&ctx, args, &mut ui),
         Command::Templates(TemplatesCommand::Eject { dir }) => {
             commands::templates::eject(&ctx, dir.clone(), &mut ui)
         }
@@ -52,6 +53,7 @@ fn json_format(command: &Command) -> bool {
         Command::Status(a) => a.format,
         Command::Check(a) => a.format,
         Command::Report(a) => a.format,
+        Command::Certificates(a) => a.format,
         Command::Records(a) => {
             return a.format == crate::cli::RecordsFormat::Json;
         }

@@ -73,6 +73,11 @@ pub enum Command {
     /// Work with the built-in templates.
     #[command(subcommand)]
     Templates(TemplatesCommand),
+    /// Per certificate the policy hosts it covers and the ACME command (argv) that obtains it.
+    #[command(
+        after_help = "Examples:\n  mtasts certificates\n  mtasts certificates --client lego --format json | jq -c '.certificates[].command'\n\nExit codes: 0 printed; 1 invalid config or no [nginx] acme_webroot; 2 usage error."
+    )]
+    Certificates(CertificatesArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     #[command(
         after_help = "Examples:\n  mtasts completions bash > ~/.local/share/bash-completion/completions/mtasts\n  mtasts completions zsh > ~/.zfunc/_mtasts\n  mtasts completions fish > ~/.config/fish/completions/mtasts.fish"
@@ -192,6 +197,26 @@ pub struct InitArgs {
 pub enum Ci {
     /// `.github/workflows/mtasts.yml` for GitHub Actions.
     Github,
+}
+
+/// Options of `certificates`.
+#[derive(Debug, clap::Args)]
+pub struct CertificatesArgs {
+    /// The ACME client the commands are for.
+    #[arg(long, value_enum, default_value_t = AcmeClient::Certbot)]
+    pub client: AcmeClient,
+    /// How to print them.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// ACME clients `certificates` writes commands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AcmeClient {
+    /// certbot, `--webroot`.
+    Certbot,
+    /// lego, `--http --http.webroot`.
+    Lego,
 }
 
 /// Options of `records`.

@@ -1,6 +1,7 @@
 //! Thin adapters from parsed arguments to the library; they report through [`Ui`].
 
 pub mod build;
+pub mod certificates;
 pub mod check;
 pub mod help;
 pub mod init;

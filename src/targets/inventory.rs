@@ -30,6 +30,17 @@ impl<'a> Certificates<'a> {
         Certificates { hosts }
     }
 
+    /// Per certificate: its certificate and key paths and the policy hosts it must cover.
+    pub fn each(&self) -> impl Iterator<Item = (&str, &str, Vec<String>)> {
+        self.groups().map(|group| {
+            let hosts = group
+                .iter()
+                .map(|(_, _, name)| name.policy_host())
+                .collect();
+            (group[0].0.as_str(), group[0].1.as_str(), hosts)
+        })
+    }
+
     /// Runs of hosts with the same certificate and key.
     fn groups(&self) -> impl Iterator<Item = &[(String, String, &'a crate::names::DomainName)]> {
         self.hosts.chunk_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1))

@@ -279,3 +279,67 @@ fn a_large_build_shows_progress_on_a_terminal_only_and_quiet_prints_nothing() {
             .exists()
     );
 }
+
+#[test]
+fn certificates_lists_every_policy_host_once_with_an_argv_command() {
+    let config = "[defaults]\nmx = [\"mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n\
+        [nginx]\nacme_webroot = \"/var/lib/mtasts-acme\"\n\
+        [domains.\"example.com\"]\naliases = [\"example.net\"]\n[domains.\"bücher.example\"]\n";
+    let p = Project::new(config);
+    let json: serde_json::Value =
+        serde_json::from_str(&p.run(&["certificates", "--format", "json"]).ok()).unwrap();
+    let certs = json["certificates"].as_array().unwrap();
+    let mut hosts: Vec<&str> = certs
+        .iter()
+        .flat_map(|c| c["hosts"].as_array().unwrap())
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    hosts.sort();
+    assert_eq!(
+        hosts,
+        [
+            "mta-sts.example.com",
+            "mta-sts.example.net",
+            "mta-sts.xn--bcher-kva.example"
+        ]
+    );
+    let com = certs
+        .iter()
+        .find(|c| c["name"] == "mta-sts.example.com")
+        .unwrap();
+    assert_eq!(
+        com["certificate"],
+        "/etc/letsencrypt/live/mta-sts.example.com/fullchain.pem"
+    );
+    assert_eq!(
+        com["command"],
+        serde_json::json!([
+            "certbot",
+            "certonly",
+            "--non-interactive",
+            "--agree-tos",
+            "--keep-until-expiring",
+            "--webroot",
+            "--webroot-path",
+            "/var/lib/mtasts-acme",
+            "--cert-name",
+            "mta-sts.example.com",
+            "-d",
+            "mta-sts.example.com"
+        ])
+    );
+    let lego = p.run(&["certificates", "--client", "lego"]).ok();
+    assert!(
+        lego.contains("command     lego --accept-tos --http --http.webroot /var/lib/mtasts-acme -d mta-sts.example.net run"),
+        "{lego}"
+    );
+    // Without the challenge directory there is nothing the commands could answer from.
+    p.write(
+        "domains.toml",
+        &config.replace("acme_webroot = \"/var/lib/mtasts-acme\"\n", ""),
+    );
+    let run = p.run(&["certificates", "--format", "json"]);
+    assert!(run.fails().contains("acme_webroot"));
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(doc["error"]["kind"], "setup");
+}

@@ -1,0 +1,132 @@
+//! `mtasts certificates`: per certificate the nginx output expects, the policy hosts it must
+//! cover and the exact ACME command, as an argv array (never a shell string), that obtains or
+//! renews it over HTTP-01 into `[nginx] acme_webroot`.
+
+use serde::Serialize;
+
+use super::{Context, Ui};
+use crate::cli::{AcmeClient, CertificatesArgs, Format};
+use crate::error::Error;
+use crate::targets::inventory::Certificates;
+
+/// One certificate: its name, hosts, paths and command.
+#[derive(Serialize)]
+struct Certificate<'a> {
+    name: &'a str,
+    hosts: &'a [String],
+    certificate: &'a str,
+    certificate_key: &'a str,
+    command: Vec<String>,
+}
+
+/// Prints every certificate with its command.
+pub fn run(ctx: &Context, args: &CertificatesArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+    let (loaded, plan) = crate::build::plan_current(ctx)?;
+    for w in &loaded.warnings {
+        ui.problem(w, &loaded.file);
+    }
+    let nginx = &loaded.config.nginx;
+    let webroot = nginx.acme_webroot.as_deref().ok_or_else(|| {
+        Error::Setup(
+            "the commands answer HTTP-01 challenges from [nginx] acme_webroot, which is not set: \
+             set it (see docs/nginx.md) and deploy the nginx output first"
+                .into(),
+        )
+    })?;
+    let published: Vec<_> = plan.domains.iter().filter(|d| d.published()).collect();
+    let inventory = Certificates::of(&published, nginx);
+    let client = args.client;
+    let format = args.format;
+    ui.out_streamed(&mut |w| {
+        if format == Format::Json {
+            w.write_all(b"{\"certificates\": [")?;
+        }
+        for (i, (certificate, key, hosts)) in inventory.each().enumerate() {
+            let cert = Certificate {
+                name: &hosts[0],
+                hosts: &hosts,
+                certificate,
+                certificate_key: key,
+                command: command(client, webroot, certificate, &hosts),
+            };
+            match format {
+                Format::Json => {
+                    w.write_all(if i == 0 { b"\n  " } else { b",\n  " })?;
+                    serde_json::to_writer(&mut *w, &cert).map_err(std::io::Error::from)?;
+                }
+                Format::Text => {
+                    if i > 0 {
+                        w.write_all(b"\n")?;
+                    }
+                    writeln!(w, "{}: {}", cert.name, hosts.join(" "))?;
+                    writeln!(w, "  certificate {certificate}")?;
+                    writeln!(w, "  key         {key}")?;
+                    write!(w, "  command     {}", shown(&cert.command))?;
+                }
+            }
+        }
+        if format == Format::Json {
+            w.write_all(b"\n]}")?;
+        }
+        Ok(())
+    });
+    Ok(())
+}
+
+/// The argv that obtains (or renews) the certificate of `hosts` over HTTP-01.
+fn command(client: AcmeClient, webroot: &str, certificate: &str, hosts: &[String]) -> Vec<String> {
+    let mut argv: Vec<String> = match client {
+        AcmeClient::Certbot => [
+            "certbot",
+            "certonly",
+            "--non-interactive",
+            "--agree-tos",
+            "--keep-until-expiring",
+            "--webroot",
+            "--webroot-path",
+            webroot,
+            "--cert-name",
+            &hosts[0],
+        ]
+        .map(String::from)
+        .to_vec(),
+        AcmeClient::Lego => {
+            let mut argv = ["lego", "--accept-tos", "--http", "--http.webroot", webroot]
+                .map(String::from)
+                .to_vec();
+            // lego keeps its files in <path>/certificates/<host>.crt: name that directory when
+            // the nginx certificate template points into such a tree.
+            if let Some(dir) = certificate
+                .strip_suffix(&format!("/certificates/{}.crt", hosts[0]))
+                .filter(|d| !d.is_empty())
+            {
+                argv.extend(["--path".to_string(), dir.to_string()]);
+            }
+            argv
+        }
+    };
+    for host in hosts {
+        argv.extend(["-d".to_string(), host.clone()]);
+    }
+    if client == AcmeClient::Lego {
+        argv.push("run".into());
+    }
+    argv
+}
+
+/// An argv for reading: words with characters a shell would treat specially are single-quoted
+/// (names and paths are validated, so this is for display, never for a shell).
+fn shown(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if a.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@".contains(&b))
+            {
+                a.clone()
+            } else {
+                format!("'{a}'")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
