@@ -24,15 +24,41 @@ const VALUED_FLAGS: &[&str] = &[
 
 /// Checks one `listen` line: `PORT`, `ADDR:PORT`, `[V6]:PORT` or `*:PORT`, then flags incl. `ssl`.
 pub(crate) fn listen(line: &str) -> Result<String, Refusal> {
+    let flags = listen_flags(line, "443 ssl")?;
+    if !flags.iter().any(|f| *f == "ssl" || *f == "quic") {
+        return Err((
+            "the policy host must be served over HTTPS".into(),
+            format!("add the ssl flag: \"{line} ssl\""),
+        ));
+    }
+    Ok(line.split_ascii_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// Checks one `acme_listen` line: like `listen`, for plain HTTP (no `ssl`, `quic`, `http2`).
+pub(crate) fn plain_listen(line: &str) -> Result<String, Refusal> {
+    let flags = listen_flags(line, "80")?;
+    if let Some(tls) = flags.iter().find(|f| ["ssl", "quic", "http2"].contains(f)) {
+        return Err((
+            format!("the flag {tls:?} has no place on the port-80 server"),
+            "ACME HTTP-01 is plain HTTP: write for example \"80\" or \"[::]:80 ipv6only=on\""
+                .into(),
+        ));
+    }
+    Ok(line.split_ascii_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// The address and port of a listen line checked, and the names of its known flags; an
+/// unknown or unsafe flag is refused. `example` is what an empty line should look like.
+fn listen_flags<'l>(line: &'l str, example: &str) -> Result<Vec<&'l str>, Refusal> {
     let mut words = line.split_ascii_whitespace();
     let Some(address) = words.next() else {
         return Err((
             "empty listen line".into(),
-            "write for example \"443 ssl\"".into(),
+            format!("write for example \"{example}\""),
         ));
     };
     address_port(address)?;
-    let mut ssl = false;
+    let mut flags = Vec::new();
     for word in words {
         let (name, value) = word.split_once('=').unwrap_or((word, ""));
         let known = if value.is_empty() {
@@ -53,46 +79,9 @@ pub(crate) fn listen(line: &str) -> Result<String, Refusal> {
                 ),
             ));
         }
-        ssl |= name == "ssl" || name == "quic";
+        flags.push(name);
     }
-    if !ssl {
-        return Err((
-            "the policy host must be served over HTTPS".into(),
-            format!("add the ssl flag: \"{line} ssl\""),
-        ));
-    }
-    Ok(line.split_ascii_whitespace().collect::<Vec<_>>().join(" "))
-}
-
-/// Checks one `acme_listen` line: like `listen`, for plain HTTP (no `ssl`, `quic`, `http2`).
-pub(crate) fn plain_listen(line: &str) -> Result<String, Refusal> {
-    let mut words = line.split_ascii_whitespace();
-    let Some(address) = words.next() else {
-        return Err((
-            "empty listen line".into(),
-            "write for example \"80\"".into(),
-        ));
-    };
-    address_port(address)?;
-    for word in words {
-        let (name, value) = word.split_once('=').unwrap_or((word, ""));
-        let known = if value.is_empty() {
-            FLAGS.contains(&name) && !["ssl", "quic", "http2"].contains(&name)
-        } else {
-            VALUED_FLAGS.contains(&name)
-                && value
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b':')
-        };
-        if !known {
-            return Err((
-                format!("unknown or unsafe flag {word:?} for the port-80 server"),
-                "ACME HTTP-01 is plain HTTP: write for example \"80\" or \"[::]:80 ipv6only=on\""
-                    .into(),
-            ));
-        }
-    }
-    Ok(line.split_ascii_whitespace().collect::<Vec<_>>().join(" "))
+    Ok(flags)
 }
 
 fn address_port(address: &str) -> Result<(), Refusal> {
