@@ -1,0 +1,116 @@
+//! The tables beside the domains: `[nginx]` and `[output]`.
+
+use crate::config::raw::{RawNginx, Sp};
+use crate::diag::Problem;
+use crate::model::{Nginx, Target, Vhosts};
+
+use super::{Field, field, list};
+
+/// The `[nginx]` table, its defaults filled in.
+pub(super) fn nginx(raw: &RawNginx, problems: &mut Vec<Problem>) -> Nginx {
+    let d = Nginx::default();
+    let listen = match list(&raw.listen, "listen", problems, |s| {
+        crate::config::nginx::listen(s)
+            .map_err(|(label, help)| ("invalid listen line".into(), label, help))
+    }) {
+        Field::Set(v, _) => v,
+        _ => d.listen,
+    };
+    let path = |raw: &Option<Sp<String>>,
+                key: &str,
+                placeholders: bool,
+                problems: &mut Vec<Problem>,
+                default: String| {
+        match field(raw, problems, |s| {
+            crate::config::nginx::path(s, placeholders)
+                .map(|()| s.clone())
+                .map_err(|(label, help)| (format!("invalid {key}"), label, help))
+        }) {
+            Field::Set(v, _) => v,
+            _ => default,
+        }
+    };
+    let vhosts = match field(&raw.vhosts, problems, |s| {
+        match s.as_str() {
+        "per-host" => Ok(Vhosts::PerHost),
+        "shared" => Ok(Vhosts::Shared),
+        other => Err((
+            format!("unknown vhosts layout {other:?}"),
+            "not a layout".into(),
+            "use \"per-host\" (a server block per host) or \"shared\" (one server for every host; for thousands of domains)".into(),
+        )),
+    }
+    }) {
+        Field::Set(v, _) => v,
+        _ => d.vhosts,
+    };
+    Nginx {
+        vhosts,
+        listen,
+        certificate: path(
+            &raw.certificate,
+            "certificate",
+            true,
+            problems,
+            d.certificate,
+        ),
+        certificate_key: path(
+            &raw.certificate_key,
+            "certificate_key",
+            true,
+            problems,
+            d.certificate_key,
+        ),
+        webroot: path(&raw.webroot, "webroot", false, problems, d.webroot),
+        map_hash_sizes: raw
+            .map_hash_sizes
+            .as_ref()
+            .map_or(d.map_hash_sizes, |b| b.value),
+        require_certificates: raw
+            .require_certificates
+            .as_ref()
+            .map_or(d.require_certificates, |b| b.value),
+        acme_webroot: raw.acme_webroot.as_ref().map(|_| {
+            path(
+                &raw.acme_webroot,
+                "acme_webroot",
+                false,
+                problems,
+                String::new(),
+            )
+        }),
+        acme_listen: match list(&raw.acme_listen, "acme_listen", problems, |s| {
+            crate::config::nginx::plain_listen(s)
+                .map_err(|(label, help)| ("invalid acme_listen line".into(), label, help))
+        }) {
+            Field::Set(v, _) => v,
+            _ => d.acme_listen,
+        },
+    }
+}
+
+/// `[output] targets`: known names, each once, in `Target` order; the default when unset.
+pub(super) fn targets(
+    raw: &Option<Sp<Vec<Sp<String>>>>,
+    problems: &mut Vec<Problem>,
+) -> Vec<Target> {
+    let names: Vec<&str> = Target::ALL.iter().map(|t| t.name()).collect();
+    let mut targets = match list(raw, "targets", problems, |name| {
+        Target::parse(name).ok_or_else(|| {
+            let hint = names
+                .iter()
+                .find(|k| crate::config::raw::similar(k, name))
+                .map_or(String::new(), |k| format!("did you mean {k:?}? "));
+            (
+                format!("unknown output target {name:?}"),
+                "not a target".into(),
+                format!("{hint}targets: {}", names.join(", ")),
+            )
+        })
+    }) {
+        Field::Set(targets, _) => targets,
+        _ => Target::DEFAULT.to_vec(),
+    };
+    targets.sort();
+    targets
+}
