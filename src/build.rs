@@ -260,16 +260,7 @@ fn build_loaded(
     let previous = state.lock?;
     let now = crate::clock::now()?;
     let had_lock = previous.is_some();
-    let previous = previous.or_else(|| {
-        let recovered = crate::state::recover::from_manifest(&out, now)?;
-        ui.warn(&format!(
-            "{} is missing: took the ids of {} published domain(s) from {}, so unchanged policies keep their ids and domains senders may cache stay guarded; commit the new lock",
-            ctx.lock().1,
-            recovered.domains.len(),
-            out.join(crate::manifest::PATH).display()
-        ));
-        Some(recovered)
-    });
+    let previous = or_recovered(ctx, previous, &out, now, ui);
     let forget: Vec<String> = args
         .forget
         .iter()
@@ -383,22 +374,39 @@ pub fn scale_warning(plan: &crate::plan::Plan, config: &crate::model::Config) ->
 
 /// The config and the plan a build would publish now (the lock, or else the output's manifest,
 /// and the clock), for commands that print what a build would do and write nothing.
-pub fn plan_current(ctx: &Context) -> Result<(config::Loaded, Plan), Error> {
+/// The config's warnings and the lock's recovery go to `ui`.
+pub fn plan_current(ctx: &Context, ui: &mut dyn Ui) -> Result<(config::Loaded, Plan), Error> {
     let mut loaded = config::load(&ctx.config, &ctx.config_name)?;
+    for w in &loaded.warnings {
+        ui.problem(w, &loaded.file);
+    }
     let (lock_path, lock_name) = ctx.lock();
     let now = crate::clock::now()?;
-    let lock = match Lock::load(&lock_path, &lock_name)? {
-        Some(lock) => lock,
-        None => {
-            let out = output_dir(ctx, &Options::default());
-            // Not `Lock::default()`: that has format version 0.
-            match crate::state::recover::from_manifest(&out, now) {
-                Some(lock) => lock,
-                None => Lock::new(),
-            }
-        }
-    };
+    let lock = Lock::load(&lock_path, &lock_name)?;
+    let out = output_dir(ctx, &Options::default());
+    let lock = or_recovered(ctx, lock, &out, now, ui);
     let domains = std::mem::take(&mut loaded.config.domains);
-    let plan = plan::plan(domains, &lock, now, &[]);
+    let plan = plan::plan(domains, lock.as_ref().unwrap_or(&Lock::new()), now, &[]);
     Ok((loaded, plan))
+}
+
+/// `lock` (the file's), or else the lock `out`'s manifest implies, with a warning naming the
+/// lost lock file.
+fn or_recovered(
+    ctx: &Context,
+    lock: Option<Lock>,
+    out: &std::path::Path,
+    now: chrono::DateTime<chrono::Utc>,
+    ui: &mut dyn Ui,
+) -> Option<Lock> {
+    lock.or_else(|| {
+        let recovered = crate::state::recover::from_manifest(out, now)?;
+        ui.warn(&format!(
+            "{} is missing: took the ids of {} published domain(s) from {}, so unchanged policies keep their ids and domains senders may cache stay guarded; commit the new lock",
+            ctx.lock().1,
+            recovered.domains.len(),
+            out.join(crate::manifest::PATH).display()
+        ));
+        Some(recovered)
+    })
 }

@@ -510,6 +510,9 @@ fn domain(
     }
     let inputs = templates.inputs(d, nginx);
     let policy = d.policy();
+    // The DNS-as-code files share the rows of the domain's records.
+    let dns_rows = (paths[OCTODNS].is_some() || paths[DNSCONTROL].is_some()).then(|| rows(d));
+    let dns_rows = dns_rows.as_deref().unwrap_or_default();
     for (kind, path) in paths.into_iter().enumerate() {
         let Some(path) = path else { continue };
         let rendered;
@@ -537,11 +540,11 @@ fn domain(
                 rendered.as_bytes()
             }
             OCTODNS => {
-                rendered = crate::targets::dns::octodns(&rows(d));
+                rendered = crate::targets::dns::octodns(dns_rows);
                 rendered.as_bytes()
             }
             DNSCONTROL.. => {
-                rendered = crate::targets::dns::dnscontrol(name, &rows(d));
+                rendered = crate::targets::dns::dnscontrol(name, dns_rows);
                 rendered.as_bytes()
             }
         };
