@@ -51,7 +51,7 @@ fn json_format(command: &Command) -> bool {
     let format = match command {
         Command::Build(a) => a.format,
         Command::Status(a) => a.format,
-        Command::Check(a) => a.format,
+        Command::Check(a) => return a.format == crate::cli::CheckFormat::Json,
         Command::Report(a) => a.format,
         Command::Certificates(a) => a.format,
         Command::Records(a) => {

@@ -38,24 +38,6 @@ pub struct Options {
 /// Below this many policy hosts a build is over before a bar would say anything.
 const PROGRESS_FROM: usize = 2000;
 
-/// A bar counting the domains generated, on stderr when it is a terminal; hidden otherwise.
-fn progress_bar(show: bool, hosts: usize) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if !show || hosts < PROGRESS_FROM || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(hosts as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:30}] {pos}/{len} domains ({eta} left)",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar.set_message("writing");
-    bar
-}
-
 /// Runs one build (or dry run) under the work lock; warnings go to `ui`. The manifest is read
 /// beside the config and the lock, and the output tree's stat check beside the manifest.
 pub fn build(ctx: &Context, args: &Options, ui: &mut dyn Ui) -> Result<Built, Error> {
@@ -311,7 +293,7 @@ fn build_loaded(
     let nginx = &loaded.config.nginx;
     let targets = &loaded.config.targets;
     let hosts = plan.domains.iter().filter(|d| d.published()).count();
-    let progress = progress_bar(args.progress, hosts);
+    let progress = crate::ui::progress_bar(args.progress, hosts, PROGRESS_FROM, "writing");
     let sources = crate::generate::Sources {
         plan: &plan,
         nginx,

@@ -57,7 +57,7 @@ pub enum Command {
     Watch(WatchArgs),
     /// Compare the live DNS and HTTPS with what was built; exit 1 on any failure.
     #[command(
-        after_help = "Examples:\n  mtasts check\n  mtasts check example.com --nameserver 192.0.2.53\n  mtasts check --format json > check.json\n\nExit codes: 0 every check passed (or a deployment is pending); 1 a FAIL; 2 usage error."
+        after_help = "Examples:\n  mtasts check\n  mtasts check example.com --nameserver 192.0.2.53\n  mtasts check --format json > check.json\n  mtasts check --no-smtp   # where outbound port 25 is blocked\n  mtasts check --format prometheus > /var/lib/node_exporter/mtasts.prom\n\nExit codes: 0 every check passed (or a deployment is pending); 1 a FAIL; 2 usage error."
     )]
     Check(CheckArgs),
     /// Summarise TLS-RPT reports and say which testing domains are ready for enforce.
@@ -151,12 +151,35 @@ pub struct CheckArgs {
     /// Connect to ADDR:PORT whenever HOST:PORT is meant (like curl); repeatable.
     #[arg(long, value_name = "HOST:PORT:ADDR:PORT")]
     pub connect_to: Vec<crate::fetch::ConnectTo>,
-    /// Seconds each DNS query and each HTTPS request may take.
+    /// Seconds each DNS query, HTTPS request and SMTP step may take (a whole SMTP probe: 3x).
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub timeout: u64,
-    /// How to print the results.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Do not connect to the MX hosts (where outbound port 25 is blocked, as on many CI runners).
+    #[arg(long)]
+    pub no_smtp: bool,
+    /// The port the MX hosts are probed on.
+    #[arg(long, value_name = "PORT", default_value_t = 25)]
+    pub smtp_port: u16,
+    /// Probe ADDR:PORT whenever MX HOST:PORT is meant (like --connect-to); repeatable.
+    #[arg(long, value_name = "HOST:PORT:ADDR:PORT")]
+    pub smtp_connect: Vec<crate::fetch::ConnectTo>,
+    /// Warn when a certificate (MX or policy host) has fewer days left than this.
+    #[arg(long, value_name = "DAYS", default_value_t = 14)]
+    pub expiry_days: u32,
+    /// How to print the results (prometheus: for node_exporter's textfile collector).
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+}
+
+/// Output formats of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON document for scripts.
+    Json,
+    /// The Prometheus text exposition format.
+    Prometheus,
 }
 
 fn parse_nameserver(s: &str) -> Result<std::net::SocketAddr, String> {

@@ -56,6 +56,31 @@ impl std::str::FromStr for ConnectTo {
     }
 }
 
+impl ConnectTo {
+    /// Whether this rule is meant for `host` on `port` (an empty host or port means any).
+    pub fn applies(&self, host: &str, port: u16) -> bool {
+        (self.host.is_empty() || self.host.eq_ignore_ascii_case(host))
+            && self.port.is_none_or(|p| p == port)
+    }
+
+    /// Whether the rule names an address (rather than only a port).
+    pub fn has_address(&self) -> bool {
+        !self.addr.is_empty()
+    }
+
+    /// Where a connection meant for `ip`:`port` goes under this rule.
+    pub fn target(&self, ip: IpAddr, port: u16) -> Result<SocketAddr, String> {
+        let ip = if self.addr.is_empty() {
+            ip
+        } else {
+            self.addr
+                .parse()
+                .map_err(|_| format!("{:?} is not an IP address", self.addr))?
+        };
+        Ok(SocketAddr::new(ip, self.to_port.unwrap_or(port)))
+    }
+}
+
 /// What the server answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
@@ -188,11 +213,7 @@ impl Resolver for Route {
             .ok_or(ureq::Error::HostNotFound)?
             .to_ascii_lowercase();
         let port = uri.port_u16().unwrap_or(443);
-        let (target, port) = match self
-            .connect_to
-            .iter()
-            .find(|c| (c.host.is_empty() || c.host == host) && c.port.is_none_or(|p| p == port))
-        {
+        let (target, port) = match self.connect_to.iter().find(|c| c.applies(&host, port)) {
             Some(c) => (
                 if c.addr.is_empty() {
                     host.clone()

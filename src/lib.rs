@@ -28,6 +28,7 @@ pub mod output;
 pub mod parallel;
 pub mod plan;
 pub mod policy;
+pub mod probe;
 pub mod records;
 pub mod render;
 pub mod report;

@@ -20,3 +20,22 @@ pub trait Ui {
     /// A failure that does not end the command (`watch` keeps going), shown like a fatal one.
     fn error(&mut self, error: &crate::error::Error);
 }
+
+/// A bar counting domains on stderr, when `show` and stderr is a terminal and there are at least
+/// `from` of them (fewer are over before a bar would say anything); hidden otherwise.
+pub fn progress_bar(show: bool, total: usize, from: usize, doing: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !show || total < from || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {pos}/{len} domains ({eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(doing.to_string());
+    bar
+}

@@ -2,8 +2,14 @@
 //! compared with what `build` generated. Observing is I/O ([`observe`]); judging is pure
 //! ([`judge`]), so every verdict is unit-testable.
 
+mod fleet;
 mod host;
+pub mod prometheus;
 mod records_check;
+mod smtp;
+
+pub use fleet::{Checked, Network, check_all};
+pub use smtp::{Expiry, MxReport, Probes};
 
 use host::{deployment, https, policy_host};
 use records_check::{mx_coverage, sts_txt, tlsrpt};
@@ -12,9 +18,10 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::dns::{Dns, DnsError};
-use crate::fetch::{Fetcher, Response};
+use crate::dns::DnsError;
+use crate::fetch::Response;
 use crate::plan::DomainPlan;
+use crate::probe::Probe;
 use crate::records::Record;
 use crate::state::Entry;
 
@@ -89,18 +96,38 @@ pub struct Live {
     pub mx: Result<Vec<String>, DnsError>,
     /// TXT records at `_smtp._tls.<d>`.
     pub tlsrpt_txt: Result<Vec<String>, DnsError>,
+    /// What the policy host presented in a TLS handshake of its own (for the certificate's
+    /// dates), when the HTTPS request got an answer.
+    pub certificate: Option<Probe>,
 }
 
 /// Looks everything up for one domain.
-pub fn observe(dns: &Dns, fetcher: &Fetcher, domain: &str) -> Live {
+pub fn observe(net: &Network, domain: &str, now: i64) -> Live {
     let host = format!("mta-sts.{domain}");
+    let host_addrs = net.dns.addresses(&host);
+    let https = net.fetcher.get(&host, "/.well-known/mta-sts.txt");
+    let certificate = https
+        .is_ok()
+        .then(|| {
+            let address = match net.prober.https_override(&host) {
+                Some(fixed) => fixed.ok(),
+                None => host_addrs
+                    .as_ref()
+                    .ok()
+                    .and_then(|a| a.first())
+                    .and_then(|ip| net.prober.https_target(&host, *ip).ok()),
+            }?;
+            Some(net.prober.https(&host, address, now))
+        })
+        .flatten();
     Live {
-        sts_txt: dns.txt(&format!("_mta-sts.{domain}")),
-        host_cname: dns.cname(&host),
-        host_addrs: dns.addresses(&host),
-        https: fetcher.get(&host, "/.well-known/mta-sts.txt"),
-        mx: dns.mx(domain),
-        tlsrpt_txt: dns.txt(&format!("_smtp._tls.{domain}")),
+        sts_txt: net.dns.txt(&format!("_mta-sts.{domain}")),
+        host_cname: net.dns.cname(&host),
+        host_addrs,
+        https,
+        mx: net.dns.mx(domain),
+        tlsrpt_txt: net.dns.txt(&format!("_smtp._tls.{domain}")),
+        certificate,
     }
 }
 
@@ -118,8 +145,16 @@ pub(super) fn records_of(d: &DomainPlan, owner_prefix: &str) -> String {
 }
 
 /// Every verdict for one published domain. `entry` is its lock entry; `built` says whether the
-/// lock matches the config (otherwise ids and bytes are not compared).
-pub fn judge(d: &DomainPlan, entry: Option<&Entry>, built: bool, live: &Live) -> Vec<Line> {
+/// lock matches the config (otherwise ids and bytes are not compared); `probes` are the MX
+/// probes of the run (`None` with `--no-smtp`).
+pub fn judge(
+    d: &DomainPlan,
+    entry: Option<&Entry>,
+    built: bool,
+    live: &Live,
+    probes: Option<&Probes>,
+    at: Expiry,
+) -> (Vec<Line>, Vec<MxReport>) {
     let name = d.domain.name.as_str();
     let mut out = Vec::new();
     let expected = entry.filter(|_| built);
@@ -137,12 +172,17 @@ pub fn judge(d: &DomainPlan, entry: Option<&Entry>, built: bool, live: &Live) ->
     let txt_id = sts_txt(&live.sts_txt, name, &txt_line, &mut out);
     policy_host(d, live, &mut out);
     let body = https(d, &live.https, &mut out);
+    smtp::policy_certificate(live.certificate.as_ref(), at, &mut out);
     if let Some(e) = expected {
         deployment(d, e, txt_id.as_deref(), body.as_ref(), &txt_line, &mut out);
     }
     mx_coverage(d, &live.mx, &mut out);
+    let mx = match probes {
+        Some(p) => smtp::mx_probes(d, &live.mx, p, at, &mut out),
+        None => Vec::new(),
+    };
     tlsrpt(d, &live.tlsrpt_txt, &mut out);
-    out
+    (out, mx)
 }
 
 #[cfg(test)]

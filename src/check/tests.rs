@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::clock::from_epoch;
+use crate::probe::{Certificate, Probe, Seen};
 use crate::records;
 use crate::state::Lock;
 use host::plain_text;
@@ -39,7 +40,20 @@ fn healthy(d: &DomainPlan, e: &Entry) -> Live {
         }),
         mx: Ok(vec!["mx1.example.com".into(), "a.mx.example.com".into()]),
         tlsrpt_txt: Ok(vec!["v=TLSRPTv1; rua=mailto:tls@example.com".into()]),
+        certificate: None,
     }
+}
+
+/// 2025-11-28, the plan's clock.
+const NOW: i64 = 1_764_288_000;
+const AT: Expiry = Expiry {
+    now: NOW,
+    warn_days: 14,
+};
+
+/// The verdicts without MX probes (as with `--no-smtp`).
+fn judge_dns(d: &DomainPlan, e: Option<&Entry>, built: bool, live: &Live) -> Vec<Line> {
+    judge(d, e, built, live, None, AT).0
 }
 
 fn statuses(lines: &[Line]) -> Vec<(&'static str, Status)> {
@@ -56,7 +70,7 @@ fn failing<'a>(lines: &'a [Line], check: &str) -> &'a Line {
 #[test]
 fn a_healthy_deployment_is_all_ok() {
     let (d, e) = planned(CONFIG);
-    let lines = judge(&d, Some(&e), true, &healthy(&d, &e));
+    let lines = judge_dns(&d, Some(&e), true, &healthy(&d, &e));
     assert!(
         lines
             .iter()
@@ -92,7 +106,7 @@ fn broken_states_fail_with_the_fix() {
     live.tlsrpt_txt = Err(DnsError::NoRecords);
     live.host_cname = Ok(None);
     live.host_addrs = Err(DnsError::NoRecords);
-    let lines = judge(&d, Some(&e), true, &live);
+    let lines = judge_dns(&d, Some(&e), true, &live);
     assert!(failing(&lines, "txt").detail.contains("2 v=STSv1 records"));
     assert_eq!(
         failing(&lines, "txt").fix.as_deref(),
@@ -154,7 +168,7 @@ fn deployment_order_rfc_8461_section_8_1() {
         if let Ok(r) = &mut live.https {
             r.body = body.as_bytes().to_vec();
         }
-        judge(&d2, Some(&e2), true, &live)
+        judge_dns(&d2, Some(&e2), true, &live)
     };
     let deploy = |lines: Vec<Line>| lines.into_iter().find(|l| l.check == "deploy").unwrap();
     assert_eq!(deploy(state(&e2.id, &d2.policy())).status, Status::Ok);
@@ -185,4 +199,152 @@ fn deployment_order_rfc_8461_section_8_1() {
         Status::Warn
     );
     assert_eq!(deploy(lf).status, Status::Ok);
+}
+
+fn certificate(names: &[&str], days_left: i64, trusted: Result<(), String>) -> Certificate {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    Certificate {
+        name_match: false,
+        names,
+        not_before: NOW - 86_400 * 60,
+        not_after: NOW + 86_400 * days_left + 3600,
+        trusted,
+    }
+}
+
+fn probe(host: &str, seen: Seen) -> Probe {
+    Probe {
+        host: host.to_string(),
+        address: "192.0.2.25:25".parse().unwrap(),
+        seen,
+    }
+}
+
+fn tls(host: &str, mut c: Certificate) -> Probe {
+    c.name_match = crate::probe::covers(&c.names, host);
+    probe(
+        host,
+        Seen::Tls {
+            version: "TLSv1.3",
+            certificate: c,
+        },
+    )
+}
+
+fn probed(text: &str, probes: Vec<Probe>) -> (Vec<Line>, Vec<MxReport>) {
+    let (d, e) = planned(text);
+    let mut live = healthy(&d, &e);
+    live.mx = Ok(probes.iter().map(|p| p.host.clone()).collect());
+    let map: Probes = probes
+        .into_iter()
+        .map(|p| (p.host.clone(), Ok(vec![p])))
+        .collect();
+    judge(&d, Some(&e), true, &live, Some(&map), AT)
+}
+
+#[test]
+fn each_mx_fault_is_a_failure_with_a_fix_and_a_good_mx_is_ok() {
+    let good = tls(
+        "mx1.example.com",
+        certificate(&["mx1.example.com"], 60, Ok(())),
+    );
+    let cases = [
+        (
+            tls(
+                "a.mx.example.com",
+                certificate(&["*.mx.example.com"], -3, Ok(())),
+            ),
+            "certificate expired on",
+        ),
+        (
+            tls(
+                "b.mx.example.com",
+                certificate(&["other.example.org"], 60, Ok(())),
+            ),
+            "certificate names other.example.org, not b.mx.example.com",
+        ),
+        (
+            tls(
+                "c.mx.example.com",
+                certificate(&["c.mx.example.com"], 60, Err("self-signed".into())),
+            ),
+            "certificate not trusted: self-signed",
+        ),
+        (
+            probe("d.mx.example.com", Seen::NoStarttls),
+            "offers no STARTTLS",
+        ),
+        (
+            probe("e.mx.example.com", Seen::TlsTooOld("alert".into())),
+            "offers only TLS below 1.2",
+        ),
+        (
+            probe(
+                "f.mx.example.com",
+                Seen::Failed("no answer within 2 s".into()),
+            ),
+            "no answer within 2 s",
+        ),
+    ];
+    for (bad, expect) in cases {
+        let host = bad.host.clone();
+        let (lines, mx) = probed(CONFIG, vec![good.clone(), bad]);
+        let fail = failing(&lines, "smtp");
+        assert!(fail.detail.contains(expect), "{host}: {fail:?}");
+        assert!(fail.fix.is_some(), "{host}: {fail:?}");
+        assert_eq!(mx.len(), 2);
+        assert_eq!(
+            (mx[0].host.as_str(), mx[0].status),
+            ("mx1.example.com", "ok")
+        );
+        assert_eq!((mx[1].host.as_str(), mx[1].status), (host.as_str(), "fail"));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.check == "smtp" && l.status == Status::Ok)
+        );
+    }
+}
+
+#[test]
+fn a_wildcard_certificate_covers_one_label_and_expiry_soon_warns() {
+    let (lines, mx) = probed(
+        CONFIG,
+        vec![tls(
+            "a.mx.example.com",
+            certificate(&["*.mx.example.com"], 5, Ok(())),
+        )],
+    );
+    let warn = lines.iter().find(|l| l.check == "smtp").unwrap();
+    assert_eq!(warn.status, Status::Warn, "{lines:#?}");
+    assert!(warn.detail.contains("(5 day(s) left)"), "{}", warn.detail);
+    assert_eq!(mx[0].days_left, Some(5));
+    assert_eq!(mx[0].name_match, Some(true));
+    assert_eq!(mx[0].tls_version, Some("TLSv1.3"));
+    assert_eq!(mx[0].status, "warn");
+}
+
+#[test]
+fn a_testing_domain_says_whether_its_mx_set_would_pass_enforcement() {
+    let testing = CONFIG.replace("\"enforce\"", "\"testing\"");
+    let good = tls(
+        "mx1.example.com",
+        certificate(&["mx1.example.com"], 60, Ok(())),
+    );
+    let (lines, _) = probed(&testing, vec![good.clone()]);
+    let ready = lines.iter().find(|l| l.check == "enforce").unwrap();
+    assert_eq!(ready.status, Status::Ok, "{ready:?}");
+    let stray = tls("mx9.other.net", certificate(&["mx9.other.net"], 60, Ok(())));
+    let (lines, _) = probed(&testing, vec![good, stray]);
+    let ready = lines.iter().find(|l| l.check == "enforce").unwrap();
+    assert_eq!(ready.status, Status::Warn);
+    assert!(
+        ready.detail.contains("mx9.other.net matches no mx pattern"),
+        "{ready:?}"
+    );
+    let (lines, _) = probed(CONFIG, vec![]);
+    assert!(
+        lines.iter().all(|l| l.check != "enforce"),
+        "enforce domains get no readiness line"
+    );
 }

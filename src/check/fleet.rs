@@ -1,0 +1,179 @@
+//! Checking many domains at once: observe every domain (DNS, HTTPS) on a pool of threads, then
+//! probe each MX host once however many domains name it (a hoster's thousand domains share two
+//! MX hosts), then judge. The network waits overlap; the judging is pure and quick.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use indicatif::ProgressBar;
+
+use crate::dns::{Dns, DnsError};
+use crate::fetch::Fetcher;
+use crate::model::Mode;
+use crate::parallel::pool;
+use crate::plan::{DomainPlan, Plan};
+use crate::probe::{Probe, Prober, Seen};
+use crate::records;
+use crate::state::Lock;
+
+use super::{Expiry, Line, Live, MxReport, Probes, Status, judge, observe};
+
+/// Connections in flight at once. Each waits mostly on the network (a DNS answer, a TLS
+/// handshake with a remote server), so many more than the cores keep the cores busy.
+const IN_FLIGHT: usize = 64;
+
+/// The clients a check uses.
+pub struct Network {
+    /// DNS, for every lookup.
+    pub dns: Arc<Dns>,
+    /// HTTPS, for the policy.
+    pub fetcher: Fetcher,
+    /// TLS handshakes with the MX hosts and the policy hosts.
+    pub prober: Prober,
+    /// Whether the MX hosts are probed (`--no-smtp` turns it off).
+    pub smtp: bool,
+}
+
+/// The outcome for one domain.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The domain.
+    pub domain: String,
+    /// Its verdicts.
+    pub lines: Vec<Line>,
+    /// Its MX hosts' probes.
+    pub mx: Vec<MxReport>,
+    /// The policy id published in DNS, when exactly one valid record was found.
+    pub live_id: Option<String>,
+    /// End of validity (seconds since 1970) of each certificate seen, by host name.
+    pub expiries: Vec<(String, i64)>,
+}
+
+/// Checks `selected` (in order) against `plan` and `lock`; `progress` counts domains.
+pub fn check_all(
+    selected: &[&DomainPlan],
+    plan: &Plan,
+    lock: &Lock,
+    net: &Network,
+    at: Expiry,
+    progress: &ProgressBar,
+) -> Vec<Checked> {
+    let lives: Vec<Option<Live>> = pool(selected, IN_FLIGHT, |d| {
+        let live = d
+            .published()
+            .then(|| observe(net, d.domain.name.as_str(), at.now));
+        progress.inc(1);
+        live
+    });
+    let probes = net
+        .smtp
+        .then(|| probe_mx_hosts(selected, &lives, net, at.now));
+    selected
+        .iter()
+        .zip(&lives)
+        .map(|(d, live)| {
+            let name = d.domain.name.to_string();
+            let Some(live) = live else {
+                return Checked {
+                    lines: vec![super::line(
+                        "stage",
+                        Status::Note,
+                        format!(
+                            "{}: nothing is published, nothing to check",
+                            d.stage.as_str()
+                        ),
+                    )],
+                    domain: name,
+                    mx: Vec::new(),
+                    live_id: None,
+                    expiries: Vec::new(),
+                };
+            };
+            let built = !plan.lock_changes.contains(&name);
+            let (lines, mx) = judge(d, lock.domains.get(&name), built, live, probes.as_ref(), at);
+            Checked {
+                live_id: live_id(live),
+                expiries: expiries(live, probes.as_ref()),
+                domain: name,
+                lines,
+                mx,
+            }
+        })
+        .collect()
+}
+
+/// The MX hosts of the testing/enforce domains, each probed once at each of its addresses.
+fn probe_mx_hosts(
+    selected: &[&DomainPlan],
+    lives: &[Option<Live>],
+    net: &Network,
+    now: i64,
+) -> Probes {
+    let hosts: BTreeSet<&str> = selected
+        .iter()
+        .zip(lives)
+        .filter(|(d, _)| d.mode() != Mode::None)
+        .filter_map(|(_, live)| live.as_ref()?.mx.as_ref().ok())
+        .flatten()
+        .map(String::as_str)
+        .filter(|h| *h != ".")
+        .collect();
+    let hosts: Vec<&str> = hosts.into_iter().collect();
+    let probed = pool(&hosts, IN_FLIGHT, |host| {
+        targets(net, host).map(|addrs| {
+            addrs
+                .into_iter()
+                .map(|a| net.prober.smtp(host, a, now))
+                .collect()
+        })
+    });
+    hosts
+        .into_iter()
+        .map(str::to_string)
+        .zip(probed)
+        .collect::<HashMap<_, _>>()
+}
+
+/// Where an MX host is reached: the user's override, else each address DNS gives for it.
+fn targets(net: &Network, host: &str) -> Result<Vec<SocketAddr>, String> {
+    if let Some(fixed) = net.prober.smtp_override(host) {
+        return fixed.map(|a| vec![a]);
+    }
+    let ips = net.dns.addresses(host).map_err(|e| match e {
+        DnsError::NoRecords => "the MX host does not resolve (no A or AAAA record)".to_string(),
+        e => format!("addresses of the MX host: {e}"),
+    })?;
+    let mut out: Vec<SocketAddr> = ips
+        .into_iter()
+        .map(|ip| net.prober.smtp_target(host, ip))
+        .collect::<Result<_, _>>()?;
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn live_id(live: &Live) -> Option<String> {
+    let txt = live.sts_txt.as_ref().ok()?;
+    let mut sts = txt.iter().filter(|r| r.starts_with("v=STSv1"));
+    match (sts.next(), sts.next()) {
+        (Some(one), None) => records::parse_sts(one).ok(),
+        _ => None,
+    }
+}
+
+fn expiries(live: &Live, probes: Option<&Probes>) -> Vec<(String, i64)> {
+    let tls = |p: &Probe| match &p.seen {
+        Seen::Tls { certificate, .. } => Some((p.host.clone(), certificate.not_after)),
+        _ => None,
+    };
+    let mut out: Vec<(String, i64)> = live.certificate.iter().filter_map(tls).collect();
+    if let (Some(probes), Ok(hosts)) = (probes, &live.mx) {
+        for host in hosts {
+            if let Some(Ok(list)) = probes.get(host) {
+                out.extend(list.iter().filter_map(tls));
+            }
+        }
+    }
+    out
+}

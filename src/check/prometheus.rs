@@ -1,0 +1,125 @@
+//! `check --format prometheus`: the text exposition format, for node_exporter's textfile
+//! collector. One series per domain, host or MX address (hosts shared by many domains appear
+//! once), so that the file stays valid however the fleet's domains overlap.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::{Checked, Status};
+
+/// A label value with `\`, `"` and newlines escaped.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn family(out: &mut String, name: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+}
+
+/// The exposition of `results`, checked at `now` (seconds since 1970).
+pub fn render(results: &[Checked], now: i64) -> String {
+    let mut out = String::new();
+    family(
+        &mut out,
+        "mtasts_check_ok",
+        "Whether every check of the domain passed (1) or one failed (0).",
+    );
+    for r in results {
+        let failed = r.lines.iter().any(|l| l.status == Status::Fail);
+        let _ = writeln!(
+            out,
+            "mtasts_check_ok{{domain=\"{}\"}} {}",
+            label(&r.domain),
+            u8::from(!failed)
+        );
+    }
+    for (name, status, help) in [
+        (
+            "mtasts_check_failures",
+            Status::Fail,
+            "Checks of the domain that failed.",
+        ),
+        (
+            "mtasts_check_warnings",
+            Status::Warn,
+            "Checks of the domain that warned.",
+        ),
+    ] {
+        family(&mut out, name, help);
+        for r in results {
+            let n = r.lines.iter().filter(|l| l.status == status).count();
+            let _ = writeln!(out, "{name}{{domain=\"{}\"}} {n}", label(&r.domain));
+        }
+    }
+    family(
+        &mut out,
+        "mtasts_policy_id_info",
+        "The policy id the domain publishes in DNS (always 1).",
+    );
+    for r in results {
+        if let Some(id) = &r.live_id {
+            let _ = writeln!(
+                out,
+                "mtasts_policy_id_info{{domain=\"{}\",id=\"{}\"}} 1",
+                label(&r.domain),
+                label(id)
+            );
+        }
+    }
+    let mut expiry: BTreeMap<&str, i64> = BTreeMap::new();
+    for (host, not_after) in results.iter().flat_map(|r| &r.expiries) {
+        let e = expiry.entry(host).or_insert(*not_after);
+        *e = (*e).min(*not_after);
+    }
+    family(
+        &mut out,
+        "mtasts_certificate_expiry_timestamp_seconds",
+        "End of validity of the certificate a policy or MX host presents (the earliest of its addresses).",
+    );
+    for (host, not_after) in expiry {
+        let _ = writeln!(
+            out,
+            "mtasts_certificate_expiry_timestamp_seconds{{host=\"{}\"}} {not_after}",
+            label(host)
+        );
+    }
+    let probes: BTreeMap<(&str, &str), bool> = results
+        .iter()
+        .flat_map(|r| &r.mx)
+        .map(|m| ((m.host.as_str(), m.address.as_str()), m.status != "fail"))
+        .collect();
+    family(
+        &mut out,
+        "mtasts_smtp_probe_ok",
+        "Whether the MX host at the address passed the STARTTLS probe.",
+    );
+    for ((host, address), ok) in probes {
+        let _ = writeln!(
+            out,
+            "mtasts_smtp_probe_ok{{host=\"{}\",address=\"{}\"}} {}",
+            label(host),
+            label(address),
+            u8::from(ok)
+        );
+    }
+    family(
+        &mut out,
+        "mtasts_check_timestamp_seconds",
+        "When this check ran.",
+    );
+    let _ = writeln!(out, "mtasts_check_timestamp_seconds {now}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::label;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

@@ -1,0 +1,187 @@
+//! What the servers senders connect to present: each MX over SMTP with STARTTLS, and the policy
+//! host over HTTPS. This is an adapter (network I/O) that observes and never judges; `check`
+//! turns observations into verdicts. A probe never sends mail (it says QUIT after the
+//! handshake) and connects only to addresses the caller got from DNS or from the user's
+//! `--smtp-connect` / `--connect-to` overrides. Every step has a timeout and the whole probe a
+//! deadline, so a silent or trickling server costs at most that.
+
+mod certificate;
+mod smtp;
+mod tls;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::RootCertStore;
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::ServerCertVerifier;
+use rustls::crypto::CryptoProvider;
+
+pub use certificate::{Certificate, covers};
+
+use crate::fetch::ConnectTo;
+
+/// What one probe of one (host, address) saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    /// The server completed EHLO without offering STARTTLS.
+    NoStarttls,
+    /// The TLS handshake completed.
+    Tls {
+        /// `"TLSv1.3"` or `"TLSv1.2"`.
+        version: &'static str,
+        /// The certificate the server presented, examined.
+        certificate: Certificate,
+    },
+    /// The server offers only TLS versions below 1.2 (refused our 1.2/1.3 hello).
+    TlsTooOld(String),
+    /// The TLS handshake failed for another reason.
+    TlsFailed(String),
+    /// No TLS handshake was reached: connect, greeting, EHLO or STARTTLS failed.
+    Failed(String),
+}
+
+/// One probe: where it went and what it saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    /// The host name probed (the MX host, or the policy host), used for SNI and name matching.
+    pub host: String,
+    /// The address connected to.
+    pub address: SocketAddr,
+    /// What happened.
+    pub seen: Seen,
+}
+
+/// Trust roots, overrides and timeouts shared by every probe of a run.
+pub struct Prober {
+    provider: Arc<CryptoProvider>,
+    verifier: Arc<dyn ServerCertVerifier>,
+    smtp_port: u16,
+    smtp_connect: Vec<ConnectTo>,
+    https_connect: Vec<ConnectTo>,
+    step: Duration,
+    deadline: Duration,
+}
+
+impl Prober {
+    /// Trusts `ca_file` (PEM) instead of Mozilla's roots when given. `step` bounds each network
+    /// step (connect, one reply, the handshake); a whole probe ends after three steps' worth.
+    pub fn new(
+        ca_file: Option<&Path>,
+        smtp_port: u16,
+        smtp_connect: Vec<ConnectTo>,
+        https_connect: Vec<ConnectTo>,
+        step: Duration,
+    ) -> Result<Prober, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let roots = Arc::new(roots(ca_file)?);
+        let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+            .build()
+            .map_err(|e| format!("trust roots: {e}"))?;
+        Ok(Prober {
+            provider,
+            verifier,
+            smtp_port,
+            smtp_connect,
+            https_connect,
+            step,
+            deadline: step * 3,
+        })
+    }
+
+    /// Where the MX `host` at `ip` is reached: the SMTP port, unless `--smtp-connect` says
+    /// otherwise.
+    pub fn smtp_target(&self, host: &str, ip: IpAddr) -> Result<SocketAddr, String> {
+        route(&self.smtp_connect, host, ip, self.smtp_port)
+    }
+
+    /// Whether `--smtp-connect` names an address for `host`, so DNS need not be asked.
+    pub fn smtp_override(&self, host: &str) -> Option<Result<SocketAddr, String>> {
+        fixed(&self.smtp_connect, host, self.smtp_port)
+    }
+
+    /// Whether `--connect-to` names an address for the policy host, so DNS need not be asked.
+    pub fn https_override(&self, host: &str) -> Option<Result<SocketAddr, String>> {
+        fixed(&self.https_connect, host, 443)
+    }
+
+    /// Where the policy host at `ip` is reached for HTTPS.
+    pub fn https_target(&self, host: &str, ip: IpAddr) -> Result<SocketAddr, String> {
+        route(&self.https_connect, host, ip, 443)
+    }
+
+    /// SMTP to `address`: greeting, EHLO, STARTTLS, a TLS handshake for `host`, QUIT.
+    pub fn smtp(&self, host: &str, address: SocketAddr, now: i64) -> Probe {
+        let deadline = Instant::now() + self.deadline;
+        let seen = smtp::starttls(self, host, address, deadline, now);
+        Probe {
+            host: host.to_string(),
+            address,
+            seen,
+        }
+    }
+
+    /// A TLS handshake with `host` at `address` (HTTPS), to see its certificate.
+    pub fn https(&self, host: &str, address: SocketAddr, now: i64) -> Probe {
+        let deadline = Instant::now() + self.deadline;
+        let seen = match smtp::connect(address, self.step) {
+            Ok(stream) => tls::handshake(self, stream, host, deadline, now, b""),
+            Err(e) => Seen::Failed(e),
+        };
+        Probe {
+            host: host.to_string(),
+            address,
+            seen,
+        }
+    }
+}
+
+fn roots(ca_file: Option<&Path>) -> Result<RootCertStore, String> {
+    let Some(path) = ca_file else {
+        return Ok(RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        });
+    };
+    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut store = RootCertStore::empty();
+    for item in ureq::tls::parse_pem(&pem) {
+        if let Ok(ureq::tls::PemItem::Certificate(c)) = item {
+            store
+                .add(c.der().to_vec().into())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    if store.is_empty() {
+        return Err(format!("{}: no PEM certificate found", path.display()));
+    }
+    Ok(store)
+}
+
+fn matching<'a>(rules: &'a [ConnectTo], host: &str, port: u16) -> Option<&'a ConnectTo> {
+    rules.iter().find(|c| c.applies(host, port))
+}
+
+fn route(rules: &[ConnectTo], host: &str, ip: IpAddr, port: u16) -> Result<SocketAddr, String> {
+    match matching(rules, host, port) {
+        Some(rule) => rule.target(ip, port),
+        None => Ok(SocketAddr::new(ip, port)),
+    }
+}
+
+fn fixed(rules: &[ConnectTo], host: &str, port: u16) -> Option<Result<SocketAddr, String>> {
+    matching(rules, host, port)
+        .filter(|c| c.has_address())
+        .map(|c| c.target(IpAddr::from([0, 0, 0, 0]), port))
+}
+
+/// Server text fit for one line of our output: control characters escaped, at most 80 chars.
+pub(crate) fn printable(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let mut out: String = text.trim_end().escape_debug().take(80).collect();
+    if text.trim_end().escape_debug().nth(80).is_some() {
+        out.push_str("...");
+    }
+    out
+}

@@ -1,0 +1,189 @@
+//! The SMTP half of a probe: greeting, EHLO, STARTTLS (RFC 3207), with every read bounded in
+//! time and size. Reply lines are at most 512 octets by RFC 5321 §4.5.3.1.5; we allow twice
+//! that and refuse more, so a server sending a 10 MB line costs 1 KiB.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use super::{Prober, Seen, printable, tls};
+
+/// Longest reply line we read.
+const MAX_LINE: usize = 1024;
+/// Most lines in one multi-line reply (an EHLO reply has one per extension).
+const MAX_LINES: usize = 64;
+/// The name we greet with: syntactically a host name, and never anyone's (RFC 2606).
+const EHLO_NAME: &str = "mtasts-check.invalid";
+
+/// A TCP connection with a bound on the time one step may take.
+pub(super) fn connect(address: SocketAddr, step: Duration) -> Result<TcpStream, String> {
+    let stream = TcpStream::connect_timeout(&address, step).map_err(|e| match e.kind() {
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+            format!("no TCP connection within {} s", step.as_secs())
+        }
+        _ => format!("cannot connect: {e}"),
+    })?;
+    stream.set_nodelay(true).ok();
+    Ok(stream)
+}
+
+/// One SMTP reply: its code and the text of each line.
+struct Reply {
+    code: u16,
+    lines: Vec<Vec<u8>>,
+}
+
+struct Session {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    step: Duration,
+    deadline: Instant,
+}
+
+impl Session {
+    fn timeout(&self) -> Result<Duration, String> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "the server took longer than {} s in all",
+                (self.step * 3).as_secs()
+            ));
+        }
+        Ok(left.min(self.step))
+    }
+
+    fn line(&mut self) -> Result<Vec<u8>, String> {
+        loop {
+            if let Some(end) = memchr::memchr(b'\n', &self.buf) {
+                let mut line: Vec<u8> = self.buf.drain(..=end).collect();
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                return Ok(line);
+            }
+            if self.buf.len() > MAX_LINE {
+                return Err(format!(
+                    "a reply line longer than {MAX_LINE} bytes: {}",
+                    printable(&self.buf[..60])
+                ));
+            }
+            let timeout = self.timeout()?;
+            self.stream.set_read_timeout(Some(timeout)).ok();
+            let mut chunk = [0u8; 2048];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Err("the server closed the connection".to_string()),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(format!("no answer within {} s", timeout.as_secs()));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("reading: {e}")),
+            }
+        }
+    }
+
+    fn reply(&mut self) -> Result<Reply, String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.line()?;
+            let code = line
+                .get(..3)
+                .filter(|c| c.iter().all(u8::is_ascii_digit))
+                .and_then(|c| std::str::from_utf8(c).ok()?.parse::<u16>().ok())
+                .ok_or_else(|| format!("not an SMTP reply: {}", printable(&line)))?;
+            let more = line.get(3) == Some(&b'-');
+            lines.push(line.get(4..).unwrap_or_default().to_vec());
+            if !more {
+                return Ok(Reply { code, lines });
+            }
+            if lines.len() >= MAX_LINES {
+                return Err(format!("a reply of more than {MAX_LINES} lines"));
+            }
+        }
+    }
+
+    fn send(&mut self, command: &str) -> Result<(), String> {
+        let timeout = self.timeout()?;
+        self.stream.set_write_timeout(Some(timeout)).ok();
+        self.stream
+            .write_all(format!("{command}\r\n").as_bytes())
+            .map_err(|e| format!("sending {command}: {e}"))
+    }
+
+    fn expect(&mut self, what: &str, code: u16) -> Result<Reply, String> {
+        let reply = self.reply()?;
+        if reply.code != code {
+            let text = reply
+                .lines
+                .first()
+                .map(|l| printable(l))
+                .unwrap_or_default();
+            return Err(format!("{what} answered {} {text}", reply.code));
+        }
+        Ok(reply)
+    }
+
+    fn quit(mut self) {
+        if self.send("QUIT").is_ok() {
+            let _ = self.reply();
+        }
+    }
+}
+
+/// Greeting, EHLO, STARTTLS and the handshake; QUIT afterwards in either case.
+pub(super) fn starttls(
+    prober: &Prober,
+    host: &str,
+    address: SocketAddr,
+    deadline: Instant,
+    now: i64,
+) -> Seen {
+    let stream = match connect(address, prober.step) {
+        Ok(s) => s,
+        Err(e) => return Seen::Failed(e),
+    };
+    let mut session = Session {
+        stream,
+        buf: Vec::new(),
+        step: prober.step,
+        deadline,
+    };
+    let offered = (|| {
+        session.expect("the greeting", 220)?;
+        session.send(&format!("EHLO {EHLO_NAME}"))?;
+        let ehlo = session.expect("EHLO", 250)?;
+        Ok::<bool, String>(ehlo.lines.iter().skip(1).any(|l| {
+            l.split(|b| *b == b' ')
+                .next()
+                .is_some_and(|kw| kw.eq_ignore_ascii_case(b"STARTTLS"))
+        }))
+    })();
+    match offered {
+        Err(e) => return Seen::Failed(e),
+        Ok(false) => {
+            session.quit();
+            return Seen::NoStarttls;
+        }
+        Ok(true) => {}
+    }
+    if let Err(e) = session
+        .send("STARTTLS")
+        .and_then(|()| session.expect("STARTTLS", 220))
+    {
+        return Seen::Failed(e);
+    }
+    if !session.buf.is_empty() {
+        // Data pipelined ahead of the handshake would be read as if protected (CVE-2011-0411).
+        return Seen::Failed(format!(
+            "the server sent data after its STARTTLS reply, before the handshake: {}",
+            printable(&session.buf)
+        ));
+    }
+    tls::handshake(prober, session.stream, host, deadline, now, b"QUIT\r\n")
+}
