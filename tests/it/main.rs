@@ -11,6 +11,7 @@ mod harness;
 mod hostile;
 mod lifecycle;
 mod nginx;
+mod probe;
 mod properties;
 mod report;
 mod snapshots;
