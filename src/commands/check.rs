@@ -48,7 +48,7 @@ pub fn run(ctx: &Context, args: &CheckArgs, ui: &mut dyn Ui) -> Result<(), Error
         smtp: !args.no_smtp,
     };
     let at = Expiry {
-        now: now.timestamp(),
+        now: crate::clock::wall(),
         warn_days: i64::from(args.expiry_days),
     };
     let progress = crate::ui::progress_bar(

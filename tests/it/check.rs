@@ -5,7 +5,7 @@ use crate::e2e::{Setup, tools};
 use crate::system::{DnsTweaks, System};
 
 /// MX records covering every pattern of the e2e fixture's testing/enforce domains.
-fn healthy_mx() -> Vec<(String, String)> {
+pub(crate) fn healthy_mx() -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut mx = |d: &str, hosts: &[&str]| {
         for (i, h) in hosts.iter().enumerate() {
@@ -52,21 +52,31 @@ fn fragment(setup: &Setup, domain: &str, drop: impl Fn(&str) -> bool) -> Vec<(St
         .collect()
 }
 
-fn check(system: &System, setup: &Setup, args: &[&str]) -> (i32, serde_json::Value, String) {
+/// `mtasts check --format json` in the namespace; without `--smtp` in `args`, with `--no-smtp`
+/// (these tests are about DNS and HTTPS; `smtp.rs` probes a real MTA).
+pub(crate) fn check(
+    system: &System,
+    setup: &Setup,
+    args: &[&str],
+) -> (i32, serde_json::Value, String) {
     let ca = setup.ca.display().to_string();
     let mut all = vec![
         "check",
         "--nameserver",
         "127.0.0.1",
-        "--timeout",
-        "5",
         "--format",
         "json",
     ];
+    if !args.contains(&"--timeout") {
+        all.extend(["--timeout", "5"]);
+    }
     if !args.contains(&"--no-ca") {
         all.extend(["--ca-file", ca.as_str()]);
     }
-    all.extend(args.iter().filter(|a| **a != "--no-ca"));
+    if !args.contains(&"--smtp") {
+        all.push("--no-smtp");
+    }
+    all.extend(args.iter().filter(|a| **a != "--no-ca" && **a != "--smtp"));
     let run = system.mtasts(&all);
     let doc = serde_json::from_str(&run.stdout())
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout(), run.stderr()));
@@ -74,7 +84,7 @@ fn check(system: &System, setup: &Setup, args: &[&str]) -> (i32, serde_json::Val
 }
 
 /// The (status, detail) of every check of `domain` that is not ok or note.
-fn problems(doc: &serde_json::Value, domain: &str) -> Vec<(String, String, String)> {
+pub(crate) fn problems(doc: &serde_json::Value, domain: &str) -> Vec<(String, String, String)> {
     let d = doc["domains"]
         .as_array()
         .unwrap()
@@ -96,7 +106,7 @@ fn problems(doc: &serde_json::Value, domain: &str) -> Vec<(String, String, Strin
         .collect()
 }
 
-fn has(doc: &serde_json::Value, domain: &str, status: &str, detail: &str) -> bool {
+pub(crate) fn has(doc: &serde_json::Value, domain: &str, status: &str, detail: &str) -> bool {
     let found = problems(doc, domain)
         .iter()
         .any(|(s, d, _)| s == status && d.contains(detail));

@@ -316,7 +316,7 @@ pub(crate) fn make_certs(openssl: &Path, dir: &Path, hosts: &[String]) -> PathBu
             .arg(&ca_key)
             .arg("-out")
             .arg(&ca)
-            .args(["-days", "2", "-subj", "/CN=mtasts test CA"])
+            .args(["-days", "90", "-subj", "/CN=mtasts test CA"])
             .args(["-addext", "basicConstraints=critical,CA:TRUE"])
             .args(["-addext", "keyUsage=critical,keyCertSign,cRLSign"]),
     );
@@ -351,7 +351,7 @@ pub(crate) fn make_certs(openssl: &Path, dir: &Path, hosts: &[String]) -> PathBu
                     "-set_serial",
                     &(serial + 2).to_string(),
                     "-days",
-                    "2",
+                    "90",
                     "-extfile",
                 ])
                 .arg(&ext)

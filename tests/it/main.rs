@@ -14,6 +14,7 @@ mod nginx;
 mod probe;
 mod properties;
 mod report;
+mod smtp;
 mod snapshots;
 mod system;
 mod targets;

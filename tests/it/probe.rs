@@ -165,10 +165,7 @@ fn a_server_without_starttls_is_told_apart_and_gets_a_quit() {
     });
     let (seen, _) = probe(addr);
     assert_eq!(seen, Seen::NoStarttls);
-    assert_eq!(
-        rx.recv_timeout(Duration::from_secs(2)).unwrap(),
-        "QUIT\r\n"
-    );
+    assert_eq!(rx.recv_timeout(Duration::from_secs(2)).unwrap(), "QUIT\r\n");
 }
 
 #[test]

@@ -177,6 +177,11 @@ impl<'a> System<'a> {
         self.nginx = Some(server);
     }
 
+    /// A command that runs `program` inside the namespace.
+    pub(crate) fn exec(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        self.netns.exec(program)
+    }
+
     /// Runs `mtasts ARGS` inside the namespace, in the project directory, with the test clock.
     pub(crate) fn mtasts(&self, args: &[&str]) -> crate::harness::Run {
         let mut cmd = self.netns.exec(env!("CARGO_BIN_EXE_mtasts"));
