@@ -21,6 +21,13 @@ pub fn from_epoch(raw: &str) -> Result<DateTime<Utc>, Error> {
         .ok_or_else(|| Error::BadEpoch(raw.to_string()))
 }
 
+/// The real time, for judging live certificates: `SOURCE_DATE_EPOCH` dates what a build makes,
+/// and a pipeline that sets it must still be told when a server's certificate really expires
+/// (the TLS libraries of senders judge it at the real time too).
+pub fn wall() -> i64 {
+    Utc::now().timestamp()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,11 +47,4 @@ mod tests {
         assert!(from_epoch("1.5").is_err());
         assert!(from_epoch("99999999999999999").is_err());
     }
-}
-
-/// The real time, for judging live certificates: `SOURCE_DATE_EPOCH` dates what a build makes,
-/// and a pipeline that sets it must still be told when a server's certificate really expires
-/// (the TLS libraries of senders judge it at the real time too).
-pub fn wall() -> i64 {
-    Utc::now().timestamp()
 }

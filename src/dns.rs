@@ -65,90 +65,168 @@ impl Dns {
     }
 
     fn lookup(&self, name: &str, rtype: RecordType) -> Result<Vec<RData>, DnsError> {
-        let fqdn = format!("{}.", name.trim_end_matches('.'));
-        match self
-            .runtime
-            .block_on(self.resolver.lookup(fqdn.as_str(), rtype))
-        {
-            Ok(lookup) => {
-                let data: Vec<RData> = lookup
-                    .answers()
-                    .iter()
-                    .map(|r| r.data.clone())
-                    .filter(|d| d.record_type() == rtype)
-                    .collect();
-                if data.is_empty() {
-                    Err(DnsError::NoRecords)
-                } else {
-                    Ok(data)
-                }
-            }
-            Err(e) if e.is_no_records_found() || e.is_nx_domain() => Err(DnsError::NoRecords),
-            Err(e) => Err(DnsError::Failed(e.to_string())),
-        }
+        self.runtime.block_on(lookup(&self.resolver, name, rtype))
     }
 
     /// Every TXT record at `name` (following CNAMEs), each with its strings concatenated.
     pub fn txt(&self, name: &str) -> Result<Vec<String>, DnsError> {
-        Ok(self
-            .lookup(name, RecordType::TXT)?
-            .into_iter()
-            .filter_map(|d| match d {
-                RData::TXT(txt) => Some(
-                    txt.txt_data
-                        .iter()
-                        .map(|s| String::from_utf8_lossy(s).into_owned())
-                        .collect::<String>(),
-                ),
-                _ => None,
-            })
-            .collect())
+        self.lookup(name, RecordType::TXT).map(txt)
     }
 
     /// MX exchange hosts of `name`, lower-case, without the root dot.
     pub fn mx(&self, name: &str) -> Result<Vec<String>, DnsError> {
-        Ok(self
-            .lookup(name, RecordType::MX)?
-            .into_iter()
-            .filter_map(|d| match d {
-                RData::MX(mx) => Some(host(&mx.exchange.to_ascii())),
-                _ => None,
-            })
-            .collect())
+        self.lookup(name, RecordType::MX).map(mx)
     }
 
     /// The CNAME target at `name`, if there is one.
     pub fn cname(&self, name: &str) -> Result<Option<String>, DnsError> {
-        match self.lookup(name, RecordType::CNAME) {
-            Ok(data) => Ok(data.into_iter().find_map(|d| match d {
-                RData::CNAME(c) => Some(host(&c.0.to_ascii())),
-                _ => None,
-            })),
-            Err(DnsError::NoRecords) => Ok(None),
-            Err(e) => Err(e),
-        }
+        cname(self.lookup(name, RecordType::CNAME))
     }
 
     /// Every IPv4 and IPv6 address of `name` (following CNAMEs).
     pub fn addresses(&self, name: &str) -> Result<Vec<IpAddr>, DnsError> {
-        let mut out = Vec::new();
-        let mut last_error = None;
-        for rtype in [RecordType::A, RecordType::AAAA] {
-            match self.lookup(name, rtype) {
-                Ok(data) => out.extend(data.into_iter().filter_map(|d| match d {
-                    RData::A(a) => Some(IpAddr::V4(a.0)),
-                    RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-                    _ => None,
-                })),
-                Err(DnsError::NoRecords) => {}
-                Err(e) => last_error = Some(e),
+        addresses(
+            self.lookup(name, RecordType::A),
+            self.lookup(name, RecordType::AAAA),
+        )
+    }
+
+    /// Starts every lookup `check` makes for `domain` at once, on the runtime's threads; the
+    /// caller does other work (the HTTPS fetch) meanwhile and then [`Dns::wait`]s. One round
+    /// trip per domain instead of six in a row.
+    pub fn start(&self, domain: &str) -> Pending {
+        let r = self.resolver.clone();
+        let d = domain.to_string();
+        Pending(self.runtime.spawn(async move {
+            let (sts, host, tlsrpt) = (
+                format!("_mta-sts.{d}"),
+                format!("mta-sts.{d}"),
+                format!("_smtp._tls.{d}"),
+            );
+            let (sts_txt, host_cname, a, aaaa, exchanges, tlsrpt_txt) = tokio::join!(
+                lookup(&r, &sts, RecordType::TXT),
+                lookup(&r, &host, RecordType::CNAME),
+                lookup(&r, &host, RecordType::A),
+                lookup(&r, &host, RecordType::AAAA),
+                lookup(&r, &d, RecordType::MX),
+                lookup(&r, &tlsrpt, RecordType::TXT),
+            );
+            DomainRecords {
+                sts_txt: sts_txt.map(txt),
+                host_cname: cname(host_cname),
+                host_addrs: addresses(a, aaaa),
+                mx: exchanges.map(mx),
+                tlsrpt_txt: tlsrpt_txt.map(txt),
+            }
+        }))
+    }
+
+    /// The answers of [`Dns::start`].
+    pub fn wait(&self, pending: Pending) -> DomainRecords {
+        self.runtime
+            .block_on(pending.0)
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+}
+
+/// Lookups under way for one domain.
+pub struct Pending(tokio::task::JoinHandle<DomainRecords>);
+
+/// What DNS says about one domain, as `check` reads it.
+#[derive(Debug, Clone)]
+pub struct DomainRecords {
+    /// TXT records at `_mta-sts.<d>`.
+    pub sts_txt: Result<Vec<String>, DnsError>,
+    /// CNAME at `mta-sts.<d>`.
+    pub host_cname: Result<Option<String>, DnsError>,
+    /// Addresses of `mta-sts.<d>`.
+    pub host_addrs: Result<Vec<IpAddr>, DnsError>,
+    /// MX hosts of `<d>`.
+    pub mx: Result<Vec<String>, DnsError>,
+    /// TXT records at `_smtp._tls.<d>`.
+    pub tlsrpt_txt: Result<Vec<String>, DnsError>,
+}
+
+async fn lookup(
+    resolver: &TokioResolver,
+    name: &str,
+    rtype: RecordType,
+) -> Result<Vec<RData>, DnsError> {
+    let fqdn = format!("{}.", name.trim_end_matches('.'));
+    match resolver.lookup(fqdn.as_str(), rtype).await {
+        Ok(lookup) => {
+            let data: Vec<RData> = lookup
+                .answers()
+                .iter()
+                .map(|r| r.data.clone())
+                .filter(|d| d.record_type() == rtype)
+                .collect();
+            if data.is_empty() {
+                Err(DnsError::NoRecords)
+            } else {
+                Ok(data)
             }
         }
-        match (out.is_empty(), last_error) {
-            (true, Some(e)) => Err(e),
-            (true, None) => Err(DnsError::NoRecords),
-            _ => Ok(out),
+        Err(e) if e.is_no_records_found() || e.is_nx_domain() => Err(DnsError::NoRecords),
+        Err(e) => Err(DnsError::Failed(e.to_string())),
+    }
+}
+
+fn txt(data: Vec<RData>) -> Vec<String> {
+    data.into_iter()
+        .filter_map(|d| match d {
+            RData::TXT(txt) => Some(
+                txt.txt_data
+                    .iter()
+                    .map(|s| String::from_utf8_lossy(s).into_owned())
+                    .collect::<String>(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+fn mx(data: Vec<RData>) -> Vec<String> {
+    data.into_iter()
+        .filter_map(|d| match d {
+            RData::MX(mx) => Some(host(&mx.exchange.to_ascii())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn cname(found: Result<Vec<RData>, DnsError>) -> Result<Option<String>, DnsError> {
+    match found {
+        Ok(data) => Ok(data.into_iter().find_map(|d| match d {
+            RData::CNAME(c) => Some(host(&c.0.to_ascii())),
+            _ => None,
+        })),
+        Err(DnsError::NoRecords) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn addresses(
+    a: Result<Vec<RData>, DnsError>,
+    aaaa: Result<Vec<RData>, DnsError>,
+) -> Result<Vec<IpAddr>, DnsError> {
+    let mut out = Vec::new();
+    let mut last_error = None;
+    for found in [a, aaaa] {
+        match found {
+            Ok(data) => out.extend(data.into_iter().filter_map(|d| match d {
+                RData::A(a) => Some(IpAddr::V4(a.0)),
+                RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+                _ => None,
+            })),
+            Err(DnsError::NoRecords) => {}
+            Err(e) => last_error = Some(e),
         }
+    }
+    match (out.is_empty(), last_error) {
+        (true, Some(e)) => Err(e),
+        (true, None) => Err(DnsError::NoRecords),
+        _ => Ok(out),
     }
 }
 

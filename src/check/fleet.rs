@@ -19,9 +19,11 @@ use crate::state::Lock;
 
 use super::{Expiry, Line, Live, MxReport, Probes, Status, judge, observe};
 
-/// Connections in flight at once. Each waits mostly on the network (a DNS answer, a TLS
-/// handshake with a remote server), so many more than the cores keep the cores busy.
-const IN_FLIGHT: usize = 64;
+/// Domains in flight at once. Each waits mostly on the network (its DNS answers travel while
+/// its HTTPS fetch runs), so more than the cores keep the cores busy; each thread costs a few
+/// MB of allocator arenas. Measured on 2 cores, 2,000 local domains: 16 in flight 3.1 s and
+/// 117 MB, 32 2.9 s and 183 MB, 64 3.2 s and 312 MB.
+const IN_FLIGHT: usize = 32;
 
 /// The clients a check uses.
 pub struct Network {
@@ -94,7 +96,7 @@ pub fn check_all(
             let (lines, mx) = judge(d, lock.domains.get(&name), built, live, probes.as_ref(), at);
             Checked {
                 live_id: live_id(live),
-                expiries: expiries(live, probes.as_ref()),
+                expiries: expiries(&d.domain.name.policy_host(), live, probes.as_ref()),
                 domain: name,
                 lines,
                 mx,
@@ -162,12 +164,16 @@ fn live_id(live: &Live) -> Option<String> {
     }
 }
 
-fn expiries(live: &Live, probes: Option<&Probes>) -> Vec<(String, i64)> {
+fn expiries(policy_host: &str, live: &Live, probes: Option<&Probes>) -> Vec<(String, i64)> {
     let tls = |p: &Probe| match &p.seen {
         Seen::Tls { certificate, .. } => Some((p.host.clone(), certificate.not_after)),
         _ => None,
     };
-    let mut out: Vec<(String, i64)> = live.certificate.iter().filter_map(tls).collect();
+    let mut out: Vec<(String, i64)> = live
+        .certificate
+        .iter()
+        .map(|c| (policy_host.to_string(), c.not_after))
+        .collect();
     if let (Some(probes), Ok(hosts)) = (probes, &live.mx) {
         for host in hosts {
             if let Some(Ok(list)) = probes.get(host) {

@@ -21,7 +21,7 @@ use serde::Serialize;
 use crate::dns::DnsError;
 use crate::fetch::Response;
 use crate::plan::DomainPlan;
-use crate::probe::Probe;
+use crate::probe::Certificate;
 use crate::records::Record;
 use crate::state::Entry;
 
@@ -96,37 +96,27 @@ pub struct Live {
     pub mx: Result<Vec<String>, DnsError>,
     /// TXT records at `_smtp._tls.<d>`.
     pub tlsrpt_txt: Result<Vec<String>, DnsError>,
-    /// What the policy host presented in a TLS handshake of its own (for the certificate's
-    /// dates), when the HTTPS request got an answer.
-    pub certificate: Option<Probe>,
+    /// The certificate the policy host presented, when the HTTPS request got an answer.
+    pub certificate: Option<Certificate>,
 }
 
-/// Looks everything up for one domain.
+/// Looks everything up for one domain; `now` dates the policy host's certificate.
 pub fn observe(net: &Network, domain: &str, now: i64) -> Live {
     let host = format!("mta-sts.{domain}");
-    let host_addrs = net.dns.addresses(&host);
+    let lookups = net.dns.start(domain);
     let https = net.fetcher.get(&host, "/.well-known/mta-sts.txt");
     let certificate = https
-        .is_ok()
-        .then(|| {
-            let address = match net.prober.https_override(&host) {
-                Some(fixed) => fixed.ok(),
-                None => host_addrs
-                    .as_ref()
-                    .ok()
-                    .and_then(|a| a.first())
-                    .and_then(|ip| net.prober.https_target(&host, *ip).ok()),
-            }?;
-            Some(net.prober.https(&host, address, now))
-        })
-        .flatten();
+        .as_ref()
+        .ok()
+        .and_then(|r| net.prober.certificate(&host, &r.chain, now).ok());
+    let dns = net.dns.wait(lookups);
     Live {
-        sts_txt: net.dns.txt(&format!("_mta-sts.{domain}")),
-        host_cname: net.dns.cname(&host),
-        host_addrs,
+        sts_txt: dns.sts_txt,
+        host_cname: dns.host_cname,
+        host_addrs: dns.host_addrs,
         https,
-        mx: net.dns.mx(domain),
-        tlsrpt_txt: net.dns.txt(&format!("_smtp._tls.{domain}")),
+        mx: dns.mx,
+        tlsrpt_txt: dns.tlsrpt_txt,
         certificate,
     }
 }
@@ -172,7 +162,12 @@ pub fn judge(
     let txt_id = sts_txt(&live.sts_txt, name, &txt_line, &mut out);
     policy_host(d, live, &mut out);
     let body = https(d, &live.https, &mut out);
-    smtp::policy_certificate(live.certificate.as_ref(), at, &mut out);
+    smtp::policy_certificate(
+        &d.domain.name.policy_host(),
+        live.certificate.as_ref(),
+        at,
+        &mut out,
+    );
     if let Some(e) = expected {
         deployment(d, e, txt_id.as_deref(), body.as_ref(), &txt_line, &mut out);
     }

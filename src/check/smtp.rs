@@ -102,21 +102,21 @@ fn dates(c: &Certificate, at: Expiry, what: &str, check: &'static str) -> Option
 }
 
 /// The policy host's HTTPS certificate: dates only (trust and names are the `https` check's).
-pub(super) fn policy_certificate(probe: Option<&Probe>, at: Expiry, out: &mut Vec<Line>) {
-    if let Some(Probe {
-        host,
-        seen: Seen::Tls { certificate, .. },
-        ..
-    }) = probe
-    {
-        out.push(dates(certificate, at, host, "cert").unwrap_or_else(|| {
+pub(super) fn policy_certificate(
+    host: &str,
+    certificate: Option<&Certificate>,
+    at: Expiry,
+    out: &mut Vec<Line>,
+) {
+    if let Some(c) = certificate {
+        out.push(dates(c, at, host, "cert").unwrap_or_else(|| {
             line(
                 "cert",
                 Status::Ok,
                 format!(
                     "{host}: certificate valid until {} ({} days left)",
-                    date(certificate.not_after),
-                    days_left(certificate, at)
+                    date(c.not_after),
+                    days_left(c, at)
                 ),
             )
         }));

@@ -37,6 +37,7 @@ fn healthy(d: &DomainPlan, e: &Entry) -> Live {
             location: None,
             body: d.policy().as_bytes().to_vec(),
             too_large: false,
+            chain: Vec::new(),
         }),
         mx: Ok(vec!["mx1.example.com".into(), "a.mx.example.com".into()]),
         tlsrpt_txt: Ok(vec!["v=TLSRPTv1; rua=mailto:tls@example.com".into()]),
@@ -97,6 +98,7 @@ fn broken_states_fail_with_the_fix() {
         location: Some("https://x/".into()),
         body: vec![],
         too_large: false,
+        chain: Vec::new(),
     });
     live.mx = Ok(vec![
         "mx1.example.com".into(),

@@ -40,7 +40,6 @@ pub fn run(ctx: &Context, args: &CheckArgs, ui: &mut dyn Ui) -> Result<(), Error
             args.ca_file.as_deref(),
             args.smtp_port,
             args.smtp_connect.clone(),
-            args.connect_to.clone(),
             timeout,
         )
         .map_err(Error::Setup)?,

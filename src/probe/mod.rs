@@ -1,5 +1,5 @@
-//! What the servers senders connect to present: each MX over SMTP with STARTTLS, and the policy
-//! host over HTTPS. This is an adapter (network I/O) that observes and never judges; `check`
+//! What the servers senders connect to present: each MX over SMTP with STARTTLS (the policy
+//! host's certificate comes from the policy fetch's own connection). This is an adapter (network I/O) that observes and never judges; `check`
 //! turns observations into verdicts. A probe never sends mail (it says QUIT after the
 //! handshake) and connects only to addresses the caller got from DNS or from the user's
 //! `--smtp-connect` / `--connect-to` overrides. Every step has a timeout and the whole probe a
@@ -14,14 +14,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::RootCertStore;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::ServerCertVerifier;
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::CertificateDer;
 
 pub use certificate::{Certificate, covers};
 
-use crate::fetch::ConnectTo;
+use crate::fetch::{ConnectTo, trust_roots};
 
 /// What one probe of one (host, address) saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +60,6 @@ pub struct Prober {
     verifier: Arc<dyn ServerCertVerifier>,
     smtp_port: u16,
     smtp_connect: Vec<ConnectTo>,
-    https_connect: Vec<ConnectTo>,
     step: Duration,
     deadline: Duration,
 }
@@ -72,11 +71,10 @@ impl Prober {
         ca_file: Option<&Path>,
         smtp_port: u16,
         smtp_connect: Vec<ConnectTo>,
-        https_connect: Vec<ConnectTo>,
         step: Duration,
     ) -> Result<Prober, String> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let roots = Arc::new(roots(ca_file)?);
+        let roots = Arc::new(trust_roots(ca_file)?);
         let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
             .build()
             .map_err(|e| format!("trust roots: {e}"))?;
@@ -85,7 +83,6 @@ impl Prober {
             verifier,
             smtp_port,
             smtp_connect,
-            https_connect,
             step,
             deadline: step * 3,
         })
@@ -102,16 +99,6 @@ impl Prober {
         fixed(&self.smtp_connect, host, self.smtp_port)
     }
 
-    /// Whether `--connect-to` names an address for the policy host, so DNS need not be asked.
-    pub fn https_override(&self, host: &str) -> Option<Result<SocketAddr, String>> {
-        fixed(&self.https_connect, host, 443)
-    }
-
-    /// Where the policy host at `ip` is reached for HTTPS.
-    pub fn https_target(&self, host: &str, ip: IpAddr) -> Result<SocketAddr, String> {
-        route(&self.https_connect, host, ip, 443)
-    }
-
     /// SMTP to `address`: greeting, EHLO, STARTTLS, a TLS handshake for `host`, QUIT.
     pub fn smtp(&self, host: &str, address: SocketAddr, now: i64) -> Probe {
         let deadline = Instant::now() + self.deadline;
@@ -123,40 +110,15 @@ impl Prober {
         }
     }
 
-    /// A TLS handshake with `host` at `address` (HTTPS), to see its certificate.
-    pub fn https(&self, host: &str, address: SocketAddr, now: i64) -> Probe {
-        let deadline = Instant::now() + self.deadline;
-        let seen = match smtp::connect(address, self.step) {
-            Ok(stream) => tls::handshake(self, stream, host, deadline, now, b""),
-            Err(e) => Seen::Failed(e),
-        };
-        Probe {
-            host: host.to_string(),
-            address,
-            seen,
-        }
+    /// Judges a chain `host` presented elsewhere (the policy fetch's own connection) at `now`.
+    pub fn certificate(
+        &self,
+        host: &str,
+        chain: &[CertificateDer<'static>],
+        now: i64,
+    ) -> Result<Certificate, String> {
+        certificate::examine(chain, host, self.verifier.as_ref(), now)
     }
-}
-
-fn roots(ca_file: Option<&Path>) -> Result<RootCertStore, String> {
-    let Some(path) = ca_file else {
-        return Ok(RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        });
-    };
-    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut store = RootCertStore::empty();
-    for item in ureq::tls::parse_pem(&pem) {
-        if let Ok(ureq::tls::PemItem::Certificate(c)) = item {
-            store
-                .add(c.der().to_vec().into())
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-        }
-    }
-    if store.is_empty() {
-        return Err(format!("{}: no PEM certificate found", path.display()));
-    }
-    Ok(store)
 }
 
 fn matching<'a>(rules: &'a [ConnectTo], host: &str, port: u16) -> Option<&'a ConnectTo> {

@@ -60,13 +60,7 @@ pub(crate) fn check(
     args: &[&str],
 ) -> (i32, serde_json::Value, String) {
     let ca = setup.ca.display().to_string();
-    let mut all = vec![
-        "check",
-        "--nameserver",
-        "127.0.0.1",
-        "--format",
-        "json",
-    ];
+    let mut all = vec!["check", "--nameserver", "127.0.0.1", "--format", "json"];
     if !args.contains(&"--timeout") {
         all.extend(["--timeout", "5"]);
     }

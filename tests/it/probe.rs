@@ -47,7 +47,7 @@ fn up_to_starttls(after: impl FnOnce(&mut TcpStream) + Send + 'static) -> Socket
 const STEP: Duration = Duration::from_secs(1);
 
 fn probe(addr: SocketAddr) -> (Seen, Duration) {
-    let prober = Prober::new(None, 25, Vec::new(), Vec::new(), STEP).unwrap();
+    let prober = Prober::new(None, 25, Vec::new(), STEP).unwrap();
     let started = Instant::now();
     let seen = prober.smtp("mx.test", addr, 1_764_288_000).seen;
     (seen, started.elapsed())

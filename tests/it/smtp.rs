@@ -6,6 +6,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "../support/postfix.rs"]
+mod postfix;
+
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
@@ -13,7 +16,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::check::{check, has, healthy_mx, problems};
 use crate::e2e::{Setup, tools};
-use crate::harness::{Server, real_tool, run_ok};
+use crate::harness::{Server, real_tool};
 use crate::system::{DnsTweaks, System};
 
 /// One smtpd: the MX host it plays, its address, and how it is set up.
@@ -116,81 +119,28 @@ fn certificates(dir: &Path) -> PathBuf {
 
 /// A Postfix master with one smtpd per MX, stopped on drop.
 fn postfix(system: &System, dir: &Path) -> Server {
-    let d = dir.display();
-    for sub in ["etc", "spool", "data"] {
-        fs::create_dir_all(dir.join(sub)).unwrap();
-    }
-    // smtpd runs as the postfix user: it must reach the queue inside the test's directory.
-    let mut up = Some(dir);
-    while let Some(p) =
-        up.filter(|p| p.starts_with(std::env::temp_dir()) && *p != std::env::temp_dir())
-    {
-        run_ok(Command::new("chmod").arg("755").arg(p));
-        up = p.parent();
-    }
-    run_ok(Command::new("chown").arg("postfix").arg(dir.join("data")));
-    fs::write(
-        dir.join("etc/main.cf"),
-        format!(
-            "compatibility_level = 3.6\nqueue_directory = {d}/spool\ndata_directory = {d}/data\nmail_owner = postfix\n\
-             myhostname = mx.test\nmydestination =\ninet_interfaces = all\ninet_protocols = ipv4\n\
-             maillog_file_prefixes = {d}\nmaillog_file = {d}/maillog\nnotify_classes =\nalias_maps =\nalias_database =\n\
-             smtpd_tls_security_level = may\n"
-        ),
-    )
-    .unwrap();
-    let mut master = String::new();
-    for mx in MXES {
-        let cert = format!(
-            "-o smtpd_tls_cert_file={d}/{h}.pem -o smtpd_tls_key_file={d}/{h}.key",
-            h = mx.host
-        );
-        let opts = match mx.tls {
-            Tls::Off => "-o smtpd_tls_security_level=none".to_string(),
-            Tls::Old => format!(
-                "{cert} -o smtpd_tls_protocols=>=TLSv1,<=TLSv1.1 -o smtpd_tls_mandatory_protocols=>=TLSv1,<=TLSv1.1 -o tls_medium_cipherlist=DEFAULT:@SECLEVEL=0"
-            ),
-            _ => cert,
-        };
-        master.push_str(&format!("{}:25 inet n - n - - smtpd {opts}\n", mx.ip));
-    }
-    for service in [
-        "cleanup unix n - n - 0 cleanup",
-        "qmgr unix n - n 300 1 qmgr",
-        "tlsmgr unix - - n 1000? 1 tlsmgr",
-        "rewrite unix - - n - - trivial-rewrite",
-        "bounce unix - - n - 0 bounce",
-        "defer unix - - n - 0 bounce",
-        "trace unix - - n - 0 bounce",
-        "verify unix - - n - 1 verify",
-        "proxymap unix - - n - - proxymap",
-        "error unix - - n - - error",
-        "retry unix - - n - - error",
-        "discard unix - - n - - discard",
-        "anvil unix - - n - 1 anvil",
-        "scache unix - - n - 1 scache",
-        "postlog unix-dgram n - n - 1 postlogd",
-    ] {
-        master.push_str(service);
-        master.push('\n');
-    }
-    fs::write(dir.join("etc/master.cf"), master).unwrap();
-    // `postfix check` creates the queue's directories with their owners.
-    run_ok(
-        Command::new("postfix")
-            .arg("-c")
-            .arg(dir.join("etc"))
-            .arg("check"),
-    );
+    let listeners: Vec<(String, String)> = MXES
+        .iter()
+        .map(|mx| {
+            let tls = postfix::tls_options(
+                &dir.join(format!("{}.pem", mx.host)),
+                &dir.join(format!("{}.key", mx.host)),
+            );
+            let options = match mx.tls {
+                Tls::Off => "-o smtpd_tls_security_level=none".to_string(),
+                Tls::Old => format!(
+                    "{tls} -o smtpd_tls_protocols=>=TLSv1,<=TLSv1.1 -o smtpd_tls_mandatory_protocols=>=TLSv1,<=TLSv1.1 -o tls_medium_cipherlist=DEFAULT:@SECLEVEL=0"
+                ),
+                _ => tls,
+            };
+            (format!("{}:25", mx.ip), options)
+        })
+        .collect();
+    let config = postfix::configure(dir, &listeners);
+    let (master, args) = postfix::master_args(&config);
     let log = dir.join("maillog");
     let mut server = Server {
-        child: system
-            .exec("/usr/lib/postfix/sbin/master")
-            .arg("-c")
-            .arg(dir.join("etc"))
-            .arg("-d")
-            .spawn()
-            .unwrap(),
+        child: system.exec(master).args(args).spawn().unwrap(),
         name: "postfix",
     };
     for mx in MXES {

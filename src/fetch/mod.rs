@@ -7,12 +7,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ureq::tls::{PemItem, RootCerts, TlsConfig};
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConfig, RootCertStore};
+use ureq::tls::PemItem;
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
+use ureq::unversioned::transport::{Connector, NextTimeout, TcpConnector};
 
 use crate::dns::Dns;
 use crate::policy::MAX_POLICY_BYTES;
+
+mod tls;
 
 /// curl's `--connect-to HOST:PORT:ADDR:PORT`: connections meant for HOST:PORT go to ADDR:PORT.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,11 +98,36 @@ pub struct Response {
     pub body: Vec<u8>,
     /// The body was longer than 64 KiB.
     pub too_large: bool,
+    /// The certificate chain the server presented (end entity first).
+    pub chain: Vec<CertificateDer<'static>>,
 }
 
 /// A policy fetcher with its trust roots and address overrides.
 pub struct Fetcher {
     agent: ureq::Agent,
+    presented: tls::Presented,
+}
+
+/// Mozilla's roots, or the certificates of a PEM file instead.
+pub fn trust_roots(ca_file: Option<&Path>) -> Result<RootCertStore, String> {
+    let Some(path) = ca_file else {
+        return Ok(RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        });
+    };
+    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut store = RootCertStore::empty();
+    for item in ureq::tls::parse_pem(&pem) {
+        if let Ok(PemItem::Certificate(c)) = item {
+            store
+                .add(c.der().to_vec().into())
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    if store.is_empty() {
+        return Err(format!("{}: no PEM certificate found", path.display()));
+    }
+    Ok(store)
 }
 
 impl Fetcher {
@@ -109,36 +138,40 @@ impl Fetcher {
         connect_to: Vec<ConnectTo>,
         timeout: Duration,
     ) -> Result<Fetcher, String> {
-        let roots = match ca_file {
-            None => RootCerts::WebPki,
-            Some(path) => {
-                let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-                let certs: Vec<_> = ureq::tls::parse_pem(&pem)
-                    .filter_map(|item| match item {
-                        Ok(PemItem::Certificate(c)) => Some(c),
-                        _ => None,
-                    })
-                    .collect();
-                if certs.is_empty() {
-                    return Err(format!("{}: no PEM certificate found", path.display()));
-                }
-                RootCerts::Specific(Arc::new(certs))
-            }
-        };
+        let tls =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .with_root_certificates(trust_roots(ca_file)?)
+                .with_no_client_auth();
+        let presented = tls::Presented::default();
+        let connector = ().chain(TcpConnector::default()).chain(tls::RecordingTls {
+            config: Arc::new(tls),
+            presented: presented.clone(),
+        });
         let config = ureq::Agent::config_builder()
             .max_redirects(0)
             .http_status_as_error(false)
             .timeout_global(Some(timeout))
             .user_agent("mtasts-check")
-            .tls_config(TlsConfig::builder().root_certs(roots).build())
             .build();
-        let agent =
-            ureq::Agent::with_parts(config, DefaultConnector::new(), Route { dns, connect_to });
-        Ok(Fetcher { agent })
+        let agent = ureq::Agent::with_parts(config, connector, Route { dns, connect_to });
+        Ok(Fetcher { agent, presented })
     }
 
     /// GET `https://{host}{path}`; `Err` says why no HTTP response arrived (TLS, connect, timeout).
     pub fn get(&self, host: &str, path: &str) -> Result<Response, String> {
+        let answer = self.answer(host, path);
+        let chain = self
+            .presented
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&host.to_ascii_lowercase())
+            .unwrap_or_default();
+        answer.map(|r| Response { chain, ..r })
+    }
+
+    fn answer(&self, host: &str, path: &str) -> Result<Response, String> {
         let mut resp = self
             .agent
             .get(&format!("https://{host}{path}"))
@@ -169,6 +202,7 @@ impl Fetcher {
             location,
             body,
             too_large,
+            chain: Vec::new(),
         })
     }
 }
