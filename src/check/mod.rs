@@ -104,11 +104,13 @@ pub struct Live {
 pub fn observe(net: &Network, domain: &str, now: i64) -> Live {
     let host = format!("mta-sts.{domain}");
     let lookups = net.dns.start(domain);
-    let https = net.fetcher.get(&host, "/.well-known/mta-sts.txt");
+    let mut https = net.fetcher.get(&host, "/.well-known/mta-sts.txt");
+    // The chain is judged now and not kept: a fleet's chains would be most of its memory.
     let certificate = https
-        .as_ref()
+        .as_mut()
         .ok()
-        .and_then(|r| net.prober.certificate(&host, &r.chain, now).ok());
+        .map(|r| std::mem::take(&mut r.chain))
+        .and_then(|chain| net.prober.certificate(&host, &chain, now).ok());
     let dns = net.dns.wait(lookups);
     Live {
         sts_txt: dns.sts_txt,

@@ -66,17 +66,22 @@ pub fn run(ctx: &Context, args: &CheckArgs, ui: &mut dyn Ui) -> Result<(), Error
     match args.format {
         CheckFormat::Text => print_text(&results, args.no_smtp, ui),
         CheckFormat::Json => {
-            let domains: Vec<_> = results
-                .iter()
-                .map(|r| serde_json::json!({ "domain": r.domain, "checks": r.lines, "mx": r.mx }))
-                .collect();
-            let smtp = if args.no_smtp { "skipped" } else { "probed" };
-            ui.out(
-                &serde_json::to_string_pretty(
-                    &serde_json::json!({ "ok": failures == 0, "smtp": smtp, "domains": domains }),
-                )
-                .expect("check results serialise"),
-            );
+            // Streamed: a tree of JSON values for a fleet would cost more than the check.
+            let doc = Document {
+                ok: failures == 0,
+                smtp: if args.no_smtp { "skipped" } else { "probed" },
+                domains: results
+                    .iter()
+                    .map(|r| DomainDocument {
+                        domain: &r.domain,
+                        checks: &r.lines,
+                        mx: &r.mx,
+                    })
+                    .collect(),
+            };
+            ui.out_streamed(&mut |w| {
+                serde_json::to_writer_pretty(w, &doc).map_err(std::io::Error::other)
+            });
         }
         CheckFormat::Prometheus => {
             let text = check::prometheus::render(&results, at.now);
@@ -87,6 +92,21 @@ pub fn run(ctx: &Context, args: &CheckArgs, ui: &mut dyn Ui) -> Result<(), Error
         return Err(Error::CheckFailed(failures));
     }
     Ok(())
+}
+
+/// `check --format json`.
+#[derive(serde::Serialize)]
+struct Document<'a> {
+    ok: bool,
+    smtp: &'static str,
+    domains: Vec<DomainDocument<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct DomainDocument<'a> {
+    domain: &'a str,
+    checks: &'a [check::Line],
+    mx: &'a [check::MxReport],
 }
 
 fn print_text(results: &[Checked], no_smtp: bool, ui: &mut dyn Ui) {
