@@ -55,7 +55,7 @@ pub enum Command {
         after_help = "Examples:\n  mtasts watch\n  mtasts watch --poll   # network filesystems\n\nExit codes: 0 stopped by Ctrl-C or SIGTERM; 1 the first build failed or busy; 2 usage error."
     )]
     Watch(WatchArgs),
-    /// Compare the live DNS and HTTPS with what was built; exit 1 on any failure.
+    /// Compare the live DNS, HTTPS and MX hosts (STARTTLS) with what was built; exit 1 on any failure.
     #[command(
         after_help = "Examples:\n  mtasts check\n  mtasts check example.com --nameserver 192.0.2.53\n  mtasts check --format json > check.json\n  mtasts check --no-smtp   # where outbound port 25 is blocked\n  mtasts check --format prometheus > /var/lib/node_exporter/mtasts.prom\n\nExit codes: 0 every check passed (or a deployment is pending); 1 a FAIL; 2 usage error."
     )]
