@@ -75,7 +75,7 @@ pub enum Command {
     Templates(TemplatesCommand),
     /// Per certificate the policy hosts it covers and the ACME command (argv) that obtains it.
     #[command(
-        after_help = "Examples:\n  mtasts certificates\n  mtasts certificates --client lego --format json | jq -c '.certificates[].command'\n\nExit codes: 0 printed; 1 invalid config or no [nginx] acme_webroot; 2 usage error."
+        after_help = "Examples:\n  mtasts certificates\n  mtasts certificates --client lego --email ops@example.com --format json | jq -c '.certificates[].command'\n  mtasts certificates --server https://acme-staging-v02.api.letsencrypt.org/directory\n\nExit codes: 0 printed; 1 invalid config or no [nginx] acme_webroot; 2 usage error."
     )]
     Certificates(CertificatesArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
@@ -182,6 +182,27 @@ pub enum CheckFormat {
     Prometheus,
 }
 
+fn parse_email(s: &str) -> Result<String, String> {
+    let ok = s.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+    }) && s.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!("{s:?} is not an e-mail address like ops@example.com"))
+    }
+}
+
+fn parse_acme_server(s: &str) -> Result<String, String> {
+    if s.starts_with("https://") && s.len() > 8 && s.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not an https:// ACME directory URL (such as https://acme-staging-v02.api.letsencrypt.org/directory)"
+        ))
+    }
+}
+
 fn parse_nameserver(s: &str) -> Result<std::net::SocketAddr, String> {
     if let Ok(ip) = s.parse::<std::net::IpAddr>() {
         return Ok(std::net::SocketAddr::new(ip, 53));
@@ -228,6 +249,12 @@ pub struct CertificatesArgs {
     /// The ACME client the commands are for.
     #[arg(long, value_enum, default_value_t = AcmeClient::Certbot)]
     pub client: AcmeClient,
+    /// The ACME account's e-mail address (lego needs one; certbot registers without one).
+    #[arg(long, value_name = "ADDRESS", value_parser = parse_email)]
+    pub email: Option<String>,
+    /// The ACME directory URL (default: the client's own, Let's Encrypt's production).
+    #[arg(long, value_name = "URL", value_parser = parse_acme_server)]
+    pub server: Option<String>,
     /// How to print them.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

@@ -32,7 +32,16 @@ pub fn run(ctx: &Context, args: &CertificatesArgs, ui: &mut dyn Ui) -> Result<()
     })?;
     let published: Vec<_> = plan.domains.iter().filter(|d| d.published()).collect();
     let inventory = Certificates::of(&published, nginx);
-    let client = args.client;
+    if args.client == AcmeClient::Lego && args.email.is_none() {
+        return Err(Error::Setup(
+            "lego registers its ACME account with an e-mail address: pass --email ADDRESS".into(),
+        ));
+    }
+    let account = Account {
+        client: args.client,
+        email: args.email.as_deref(),
+        server: args.server.as_deref(),
+    };
     let format = args.format;
     ui.out_streamed(&mut |w| {
         if format == Format::Json {
@@ -44,7 +53,7 @@ pub fn run(ctx: &Context, args: &CertificatesArgs, ui: &mut dyn Ui) -> Result<()
                 hosts: &hosts,
                 certificate,
                 certificate_key: key,
-                command: command(client, webroot, certificate, &hosts),
+                command: command(&account, webroot, certificate, &hosts),
             };
             match format {
                 Format::Json => {
@@ -70,9 +79,16 @@ pub fn run(ctx: &Context, args: &CertificatesArgs, ui: &mut dyn Ui) -> Result<()
     Ok(())
 }
 
+/// Which client, under which ACME account and directory.
+struct Account<'a> {
+    client: AcmeClient,
+    email: Option<&'a str>,
+    server: Option<&'a str>,
+}
+
 /// The argv that obtains (or renews) the certificate of `hosts` over HTTP-01.
-fn command(client: AcmeClient, webroot: &str, certificate: &str, hosts: &[String]) -> Vec<String> {
-    let mut argv: Vec<String> = match client {
+fn command(account: &Account<'_>, webroot: &str, certificate: &str, hosts: &[String]) -> Vec<String> {
+    let mut argv: Vec<String> = match account.client {
         AcmeClient::Certbot => [
             "certbot",
             "certonly",
@@ -102,10 +118,19 @@ fn command(client: AcmeClient, webroot: &str, certificate: &str, hosts: &[String
             argv
         }
     };
+    match (account.client, account.email) {
+        (AcmeClient::Certbot, None) => argv.push("--register-unsafely-without-email".into()),
+        (AcmeClient::Certbot, Some(email)) => argv.extend(["--email".into(), email.into()]),
+        (AcmeClient::Lego, Some(email)) => argv.extend(["--email".into(), email.into()]),
+        (AcmeClient::Lego, None) => {}
+    }
+    if let Some(server) = account.server {
+        argv.extend(["--server".into(), server.into()]);
+    }
     for host in hosts {
         argv.extend(["-d".to_string(), host.clone()]);
     }
-    if client == AcmeClient::Lego {
+    if account.client == AcmeClient::Lego {
         argv.push("run".into());
     }
     argv

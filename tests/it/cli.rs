@@ -324,14 +324,35 @@ fn certificates_lists_every_policy_host_once_with_an_argv_command() {
             "/var/lib/mtasts-acme",
             "--cert-name",
             "mta-sts.example.com",
+            "--register-unsafely-without-email",
             "-d",
             "mta-sts.example.com"
         ])
     );
-    let lego = p.run(&["certificates", "--client", "lego"]).ok();
+    let lego = p
+        .run(&[
+            "certificates",
+            "--client",
+            "lego",
+            "--email",
+            "ops@example.com",
+            "--server",
+            "https://acme-staging-v02.api.letsencrypt.org/directory",
+        ])
+        .ok();
     assert!(
-        lego.contains("command     lego --accept-tos --http --http.webroot /var/lib/mtasts-acme -d mta-sts.example.net run"),
+        lego.contains("command     lego --accept-tos --http --http.webroot /var/lib/mtasts-acme --email ops@example.com --server https://acme-staging-v02.api.letsencrypt.org/directory -d mta-sts.example.net run"),
         "{lego}"
+    );
+    // lego cannot register without an address; a bad one is a usage error.
+    assert!(
+        p.run(&["certificates", "--client", "lego"])
+            .fails()
+            .contains("--email")
+    );
+    assert_eq!(
+        p.run(&["certificates", "--email", "not an address"]).code(),
+        2
     );
     // Without the challenge directory there is nothing the commands could answer from.
     p.write(
