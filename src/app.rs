@@ -52,7 +52,7 @@ fn json_format(command: &Command) -> bool {
         Command::Build(a) => a.format,
         Command::Status(a) => a.format,
         Command::Check(a) => return a.format == crate::cli::CheckFormat::Json,
-        Command::Report(a) => a.format,
+        Command::Report(a) => return a.format == crate::cli::ReportFormat::Json,
         Command::Certificates(a) => a.format,
         Command::Records(a) => {
             return a.format == crate::cli::RecordsFormat::Json;

@@ -189,7 +189,9 @@ fn parse_email(s: &str) -> Result<String, String> {
     if ok {
         Ok(s.to_string())
     } else {
-        Err(format!("{s:?} is not an e-mail address like ops@example.com"))
+        Err(format!(
+            "{s:?} is not an e-mail address like ops@example.com"
+        ))
     }
 }
 
@@ -223,9 +225,23 @@ pub struct ReportArgs {
     /// Days of reports a testing domain needs before it is ready for enforce.
     #[arg(long, value_name = "N", default_value_t = 14)]
     pub days: usize,
-    /// How to print the summary.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// How to print the summary (csv: one row per domain, result and MX; prometheus: for
+    /// node_exporter's textfile collector).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+/// Output formats of `report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON document for scripts.
+    Json,
+    /// `domain,result,mx,sessions` rows.
+    Csv,
+    /// The Prometheus text exposition format.
+    Prometheus,
 }
 
 /// Options of `init`.

@@ -22,6 +22,7 @@ pub mod error;
 pub mod fetch;
 pub mod generate;
 pub mod manifest;
+pub mod metrics;
 pub mod model;
 pub mod names;
 pub mod output;

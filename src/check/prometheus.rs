@@ -6,18 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::{Checked, Status};
-
-/// A label value with `\`, `"` and newlines escaped.
-fn label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-fn family(out: &mut String, name: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-}
+use crate::metrics::{family, label};
 
 /// The exposition of `results`, checked at `now` (seconds since 1970).
 pub fn render(results: &[Checked], now: i64) -> String {
@@ -25,6 +14,7 @@ pub fn render(results: &[Checked], now: i64) -> String {
     family(
         &mut out,
         "mtasts_check_ok",
+        "gauge",
         "Whether every check of the domain passed (1) or one failed (0).",
     );
     for r in results {
@@ -48,7 +38,7 @@ pub fn render(results: &[Checked], now: i64) -> String {
             "Checks of the domain that warned.",
         ),
     ] {
-        family(&mut out, name, help);
+        family(&mut out, name, "gauge", help);
         for r in results {
             let n = r.lines.iter().filter(|l| l.status == status).count();
             let _ = writeln!(out, "{name}{{domain=\"{}\"}} {n}", label(&r.domain));
@@ -57,6 +47,7 @@ pub fn render(results: &[Checked], now: i64) -> String {
     family(
         &mut out,
         "mtasts_policy_id_info",
+        "gauge",
         "The policy id the domain publishes in DNS (always 1).",
     );
     for r in results {
@@ -77,6 +68,7 @@ pub fn render(results: &[Checked], now: i64) -> String {
     family(
         &mut out,
         "mtasts_certificate_expiry_timestamp_seconds",
+        "gauge",
         "End of validity of the certificate a policy or MX host presents (the earliest of its addresses).",
     );
     for (host, not_after) in expiry {
@@ -94,6 +86,7 @@ pub fn render(results: &[Checked], now: i64) -> String {
     family(
         &mut out,
         "mtasts_smtp_probe_ok",
+        "gauge",
         "Whether the MX host at the address passed the STARTTLS probe.",
     );
     for ((host, address), ok) in probes {
@@ -108,18 +101,9 @@ pub fn render(results: &[Checked], now: i64) -> String {
     family(
         &mut out,
         "mtasts_check_timestamp_seconds",
+        "gauge",
         "When this check ran.",
     );
     let _ = writeln!(out, "mtasts_check_timestamp_seconds {now}");
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::label;
-
-    #[test]
-    fn label_values_are_escaped() {
-        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
-    }
 }

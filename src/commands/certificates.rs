@@ -87,7 +87,12 @@ struct Account<'a> {
 }
 
 /// The argv that obtains (or renews) the certificate of `hosts` over HTTP-01.
-fn command(account: &Account<'_>, webroot: &str, certificate: &str, hosts: &[String]) -> Vec<String> {
+fn command(
+    account: &Account<'_>,
+    webroot: &str,
+    certificate: &str,
+    hosts: &[String],
+) -> Vec<String> {
     let mut argv: Vec<String> = match account.client {
         AcmeClient::Certbot => [
             "certbot",

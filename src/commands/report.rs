@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use super::{Context, Ui};
-use crate::cli::{Format, ReportArgs};
+use crate::cli::{ReportArgs, ReportFormat};
 use crate::config;
 use crate::error::Error;
 use crate::model::{Config, Mode};
@@ -40,7 +40,19 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
         .map(|s| Row::new(s, config.as_ref(), args.days))
         .collect();
     match args.format {
-        Format::Json => {
+        ReportFormat::Csv => {
+            let text = report::export::csv(&summaries);
+            ui.out(text.trim_end());
+        }
+        ReportFormat::Prometheus => {
+            let verdicts: Vec<_> = rows
+                .iter()
+                .map(|r| (r.ready, !r.alarms.is_empty()))
+                .collect();
+            let text = report::export::prometheus(&summaries, &verdicts);
+            ui.out(text.trim_end());
+        }
+        ReportFormat::Json => {
             let domains: Vec<_> = rows.iter().map(Row::json).collect();
             let skipped: Vec<_> = skipped
                 .iter()
@@ -49,7 +61,7 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
             let doc = json!({"reports": reports.len(), "domains": domains, "skipped": skipped});
             ui.out(&serde_json::to_string_pretty(&doc).expect("summary serialises"));
         }
-        Format::Text => {
+        ReportFormat::Text => {
             for (path, reason) in &skipped {
                 ui.warn(&format!("skipped {}: {reason}", path.display()));
             }
@@ -124,6 +136,7 @@ struct Row<'a> {
     mode: Option<Mode>,
     ready: Option<bool>,
     reasons: Vec<String>,
+    alarms: Vec<String>,
     policy_matches: Option<bool>,
 }
 
@@ -132,6 +145,7 @@ impl<'a> Row<'a> {
         let domain = config.and_then(|c| c.domains.iter().find(|d| d.name.as_str() == s.domain));
         let mode = domain.map(|d| if d.retire { Mode::None } else { d.mode });
         let (ready, reasons) = mode.map_or((None, Vec::new()), |m| report::readiness(s, m, days));
+        let alarms = mode.map_or(Vec::new(), |m| report::alarms(s, m));
         let policy_matches = domain.filter(|_| !s.policies_seen.is_empty()).map(|d| {
             let ours: Vec<String> = Policy::new(d.mode, &d.mx, d.max_age)
                 .render()
@@ -145,6 +159,7 @@ impl<'a> Row<'a> {
             mode,
             ready,
             reasons,
+            alarms,
             policy_matches,
         }
     }
@@ -166,6 +181,9 @@ impl<'a> Row<'a> {
             "policy_matches": self.policy_matches,
             "ready_for_enforce": self.ready,
             "reasons": self.reasons,
+            "alarms": self.alarms,
+            "no_policy_sessions": s.no_policy_sessions,
+            "overcounted": s.overcounted,
         })
     }
 
@@ -207,6 +225,16 @@ impl<'a> Row<'a> {
                 } else {
                     " (not under our STS policy)"
                 }
+            ));
+        }
+        for alarm in &self.alarms {
+            ui.out(&format!("  ALARM: {alarm}"));
+        }
+        if !s.overcounted.is_empty() {
+            ui.out(&format!(
+                "  note: {} report(s) list more failed sessions in their details than in their summary, counted by the summary: {}",
+                s.overcounted.len(),
+                s.overcounted.join(", ")
             ));
         }
         match self.policy_matches {

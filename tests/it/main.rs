@@ -1,5 +1,6 @@
 //! Integration tests: the real `mtasts` binary on fixture projects, plus real nginx and DNS tools.
 
+mod acme;
 mod aliases;
 mod build;
 mod check;

@@ -155,10 +155,12 @@ fn sts_failures_block_enforce_and_say_which_mx_which_type_since_when() {
     assert_eq!(t["failures"][0]["mx"], "mx.example.net");
     assert_eq!(t["failures"][0]["count"], 35);
     assert_eq!(t["failures"][0]["percent"], 2.4);
+    // A certificate senders reject at the policy host means they get no policy: an alarm.
     assert_eq!(
         t["reasons"][0],
-        "STS failure: sts-webpki-invalid at mx.example.net: 35 session(s) (2.4%) since 2025-11-09"
+        "sts-webpki-invalid at mx.example.net: 35 session(s) (2.4%) since 2025-11-09: senders could not get a valid policy"
     );
+    assert_eq!(t["alarms"][0], t["reasons"][0]);
 }
 
 #[test]
@@ -302,5 +304,153 @@ fn malformed_oversized_and_bomb_inputs_are_named_and_skipped() {
         run.stderr().contains("skipped malformed.json: not JSON"),
         "{}",
         run.stderr()
+    );
+}
+
+/// A Google-like report with `no-policy-found` for `domain`: the sender saw no MTA-STS policy.
+fn google_no_policy(domain: &str, day: u32, sessions: u64) -> String {
+    format!(
+        r#"{{"organization-name":"Google Inc.","date-range":{{"start-datetime":"2025-11-{day:02}T00:00:00Z","end-datetime":"2025-11-{day:02}T23:59:59Z"}},"contact-info":"smtp-tls-reporting@google.com","report-id":"nopolicy-{day}-{domain}","policies":[{{"policy":{{"policy-type":"no-policy-found","policy-domain":"{domain}"}},"summary":{{"total-successful-session-count":{sessions},"total-failure-session-count":0}}}}]}}"#
+    )
+}
+
+#[test]
+fn no_policy_found_raises_an_alarm_that_blocks_enforce_whatever_the_successes() {
+    let p = Project::new(CONFIG);
+    std::fs::create_dir_all(p.path().join("reports")).unwrap();
+    for day in 1..=15 {
+        std::fs::write(
+            p.path().join(format!("reports/ok-{day}.json")),
+            google_day("testing.example", day, 100, &[]),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        p.path().join("reports/nopolicy.json"),
+        google_no_policy("testing.example", 14, 37),
+    )
+    .unwrap();
+    let doc = json(&p, &["reports"]);
+    let t = domain(&doc, "testing.example");
+    assert_eq!(t["ready_for_enforce"], false, "{t:#}");
+    assert_eq!(t["no_policy_sessions"], 37);
+    let alarm = t["alarms"][0].as_str().unwrap();
+    assert!(
+        alarm.starts_with("37 session(s) reported as no-policy-found by Google Inc.: those senders do not see the published testing policy"),
+        "{alarm}"
+    );
+    assert!(t["reasons"].as_array().unwrap().iter().any(|r| r == alarm));
+    let text = p.run(&["report", "reports"]).ok();
+    assert!(
+        text.contains("  ALARM: 37 session(s) reported as no-policy-found"),
+        "{text}"
+    );
+    assert!(text.contains("verdict: not ready for enforce"), "{text}");
+}
+
+#[test]
+fn details_beyond_the_summary_count_by_the_summary_and_the_report_is_named_once() {
+    let p = Project::new(CONFIG);
+    std::fs::create_dir_all(p.path().join("reports")).unwrap();
+    // The summary says 100 failed; the details add up to 150.
+    let report = google_day(
+        "testing.example",
+        3,
+        0,
+        &[
+            ("certificate-expired", "mx.example.net", 100),
+            ("validation-failure", "mx.example.net", 50),
+        ],
+    )
+    .replace(
+        "\"total-failure-session-count\":150",
+        "\"total-failure-session-count\":100",
+    );
+    std::fs::write(p.path().join("reports/over.json"), report).unwrap();
+    let doc = json(&p, &["reports"]);
+    let t = domain(&doc, "testing.example");
+    assert_eq!(t["failed"], 100);
+    let counts: Vec<u64> = t["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [67, 33], "{t:#}");
+    let percents: f64 = t["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["percent"].as_f64().unwrap())
+        .sum();
+    assert!(percents <= 100.0, "{t:#}");
+    assert_eq!(
+        t["overcounted"],
+        serde_json::json!(["Google Inc. 2025-11-03T00:00:00Z_testing.example"])
+    );
+    let text = p.run(&["report", "reports"]).ok();
+    assert_eq!(text.matches("counted by the summary").count(), 1, "{text}");
+}
+
+#[test]
+fn csv_has_a_row_per_domain_result_and_mx_and_prometheus_passes_promtool() {
+    let p = Project::new(CONFIG);
+    std::fs::create_dir_all(p.path().join("reports")).unwrap();
+    std::fs::write(
+        p.path().join("reports/a.json"),
+        google_day(
+            "testing.example",
+            1,
+            90,
+            &[
+                ("certificate-expired", "mx.example.net", 7),
+                ("starttls-not-supported", "=evil,mx", 3),
+            ],
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        p.path().join("reports/b.json"),
+        google_no_policy("enforce.example", 1, 5),
+    )
+    .unwrap();
+    let csv = p.run(&["report", "--format", "csv", "reports"]).ok();
+    assert_eq!(
+        csv.lines().collect::<Vec<_>>(),
+        [
+            "domain,result,mx,sessions",
+            "enforce.example,successful,,5",
+            "enforce.example,no-policy-found,,5",
+            "testing.example,successful,,90",
+            "testing.example,certificate-expired,mx.example.net,7",
+            "testing.example,starttls-not-supported,\"'=evil,mx\",3",
+        ]
+    );
+    let prom = p.run(&["report", "--format", "prometheus", "reports"]).ok();
+    for line in [
+        "mtasts_tlsrpt_sessions_total{domain=\"testing.example\",result=\"successful\"} 90",
+        "mtasts_tlsrpt_sessions_total{domain=\"testing.example\",result=\"certificate-expired\"} 7",
+        "mtasts_tlsrpt_no_policy_sessions_total{domain=\"enforce.example\"} 5",
+        "mtasts_tlsrpt_alarm{domain=\"enforce.example\"} 1",
+        "mtasts_tlsrpt_alarm{domain=\"testing.example\"} 0",
+        "mtasts_tlsrpt_ready_for_enforce{domain=\"testing.example\"} 0",
+    ] {
+        assert!(prom.lines().any(|l| l == line), "no {line:?} in\n{prom}");
+    }
+    let Some(promtool) = crate::harness::real_tool("promtool") else {
+        return;
+    };
+    let file = p.path().join("tlsrpt.prom");
+    std::fs::write(&file, format!("{prom}\n")).unwrap();
+    let lint = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "{}{}\n{prom}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
     );
 }

@@ -7,6 +7,8 @@ use std::io::Read;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
+
+pub mod export;
 use serde_json::Value;
 
 /// Largest decompressed report accepted ("a commonly observed receiver limit is ten megabytes",
@@ -261,6 +263,13 @@ pub struct DomainSummary {
     pub failures: Vec<FailureSummary>,
     /// Distinct STS policies the reporters applied, each as its lines.
     pub policies_seen: Vec<Vec<String>>,
+    /// Sessions reported under `no-policy-found`: those senders did not see an MTA-STS policy.
+    pub no_policy_sessions: u64,
+    /// The organisations that reported them.
+    pub no_policy_organizations: BTreeSet<String>,
+    /// Reports (`organization report-id`) whose failure details add up to more than their
+    /// summary; their details were scaled down to the summary's count.
+    pub overcounted: Vec<String>,
 }
 
 /// Failed sessions and first day, by (result type, MX, under an STS policy).
@@ -291,6 +300,9 @@ pub fn summarise(reports: &[Report]) -> Vec<DomainSummary> {
                         failed: 0,
                         failures: Vec::new(),
                         policies_seen: Vec::new(),
+                        no_policy_sessions: 0,
+                        no_policy_organizations: BTreeSet::new(),
+                        overcounted: Vec::new(),
                     },
                     BTreeSet::new(),
                     BTreeMap::new(),
@@ -321,11 +333,22 @@ pub fn summarise(reports: &[Report]) -> Vec<DomainSummary> {
             {
                 s.policies_seen.push(p.policy_string.clone());
             }
-            for f in &p.failures {
+            if p.policy_type == "no-policy-found" {
+                s.no_policy_sessions += p.successful + p.failed;
+                s.no_policy_organizations.insert(r.organization.clone());
+            }
+            let counts = by_summary(p);
+            if counts.is_some() {
+                let name = format!("{} {}", r.organization, r.report_id);
+                if !s.overcounted.contains(&name) {
+                    s.overcounted.push(name);
+                }
+            }
+            for (i, f) in p.failures.iter().enumerate() {
                 let e = failures
                     .entry((f.result_type.clone(), f.mx.clone(), p.policy_type == "sts"))
                     .or_insert((0, r.start.date_naive()));
-                e.0 += f.count;
+                e.0 += counts.as_ref().map_or(f.count, |c| c[i]);
                 e.1 = e.1.min(r.start.date_naive());
             }
         }
@@ -356,6 +379,74 @@ pub fn summarise(reports: &[Report]) -> Vec<DomainSummary> {
         .collect()
 }
 
+/// When a policy's failure details add up to more than its summary's failed count, the details
+/// scaled down to the summary (largest remainders first), so that no share exceeds the whole.
+fn by_summary(p: &PolicyResult) -> Option<Vec<u64>> {
+    let listed: u128 = p.failures.iter().map(|f| u128::from(f.count)).sum();
+    let total = u128::from(p.failed);
+    if listed <= total {
+        return None;
+    }
+    let mut counts: Vec<(u64, u128, usize)> = p
+        .failures
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let exact = u128::from(f.count) * total;
+            ((exact / listed) as u64, exact % listed, i)
+        })
+        .collect();
+    let mut left = p.failed - counts.iter().map(|c| c.0).sum::<u64>();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+    for c in &mut counts {
+        if left == 0 {
+            break;
+        }
+        c.0 += 1;
+        left -= 1;
+    }
+    counts.sort_by_key(|c| c.2);
+    Some(counts.into_iter().map(|c| c.0).collect())
+}
+
+/// Result types that say a sender did not get a valid policy at all.
+const POLICY_NOT_SEEN: &[&str] = &[
+    "sts-policy-fetch-error",
+    "sts-policy-invalid",
+    "sts-webpki-invalid",
+];
+
+/// What says that senders do not get the published policy, whatever the success count: sessions
+/// reported under `no-policy-found`, or failures fetching or validating the policy.
+pub fn alarms(s: &DomainSummary, mode: crate::model::Mode) -> Vec<String> {
+    if mode == crate::model::Mode::None {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    if s.no_policy_sessions > 0 {
+        out.push(format!(
+            "{} session(s) reported as no-policy-found by {}: those senders do not see the published {mode} policy (check the _mta-sts TXT record and the policy host with `mtasts check`)",
+            s.no_policy_sessions,
+            s.no_policy_organizations
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    for f in s
+        .failures
+        .iter()
+        .filter(|f| POLICY_NOT_SEEN.contains(&f.result_type.as_str()))
+    {
+        out.push(format!(
+            "{} at {}: {} session(s) ({}%) since {}: senders could not get a valid policy",
+            f.result_type, f.mx, f.count, f.percent, f.since
+        ));
+    }
+    out
+}
+
 /// Whether a `testing` domain may move to `enforce`, or what blocks it; `None` for other modes.
 pub fn readiness(
     s: &DomainSummary,
@@ -382,7 +473,12 @@ pub fn readiness(
             if s.successful == 0 {
                 blocks.push("no successful session was reported".into());
             }
-            blocks.extend(sts.iter().map(|f| format!("STS failure: {}", describe(f))));
+            blocks.extend(alarms(s, mode));
+            blocks.extend(
+                sts.iter()
+                    .filter(|f| !POLICY_NOT_SEEN.contains(&f.result_type.as_str()))
+                    .map(|f| format!("STS failure: {}", describe(f))),
+            );
             (Some(blocks.is_empty()), blocks)
         }
         Mode::Enforce => (
