@@ -43,6 +43,8 @@ fn pebble_issues_every_policy_host_through_the_generated_nginx_and_check_passes(
             ),
         );
     setup.project.write("domains.toml", &config);
+    // The operator's directory, outside the output (mtasts writes nothing outside it).
+    fs::create_dir_all(root.join("acme")).unwrap();
     let first = setup.project.run(&["build"]);
     assert!(
         first
@@ -55,7 +57,7 @@ fn pebble_issues_every_policy_host_through_the_generated_nginx_and_check_passes(
         extra: healthy_mx(),
         ..DnsTweaks::default()
     };
-    let mut system = System::start(&tools, &root, &dns).unwrap();
+    let mut system = System::start_on(&tools, &root, &dns, 80).unwrap();
 
     // Pebble's own API certificate, for `localhost`, from a CA of its own.
     let api_dir = root.join("pebble-api");
@@ -148,6 +150,7 @@ fn pebble_issues_every_policy_host_through_the_generated_nginx_and_check_passes(
         "{}",
         second.stderr()
     );
+    system.nginx_port = 443;
     system.restart_nginx();
     let pebble_root = root.join("pebble-root.pem");
     let fetched = system

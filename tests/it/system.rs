@@ -139,6 +139,9 @@ impl Tools {
 /// One running system: NSD and nginx inside a namespace. Everything stops on drop, servers
 /// first (fields drop in declaration order), then the namespace.
 pub(crate) struct System<'a> {
+    /// The port whose answer says nginx is up (443; 80 while every TLS host waits for its
+    /// certificate).
+    pub(crate) nginx_port: u16,
     nginx: Option<Server>,
     _nsd: Server,
     netns: Netns,
@@ -149,9 +152,20 @@ pub(crate) struct System<'a> {
 impl<'a> System<'a> {
     /// Serves `<root>/output` (zones from `output/dns`, vhosts from `output/nginx`).
     pub(crate) fn start(tools: &'a Tools, root: &Path, dns: &DnsTweaks) -> Option<System<'a>> {
+        System::start_on(tools, root, dns, 443)
+    }
+
+    /// As [`System::start`], nginx counted as up once `nginx_port` answers.
+    pub(crate) fn start_on(
+        tools: &'a Tools,
+        root: &Path,
+        dns: &DnsTweaks,
+        nginx_port: u16,
+    ) -> Option<System<'a>> {
         let netns = Netns::create()?;
         let nsd = start_nsd(&netns, &tools.nsd, root, dns);
         let mut system = System {
+            nginx_port,
             nginx: None,
             _nsd: nsd,
             netns,
@@ -173,7 +187,7 @@ impl<'a> System<'a> {
             child: cmd.spawn().unwrap(),
             name: "nginx",
         };
-        self.netns.wait_for(&mut server, 443, &log);
+        self.netns.wait_for(&mut server, self.nginx_port, &log);
         self.nginx = Some(server);
     }
 
