@@ -147,3 +147,40 @@ pub(crate) fn printable(raw: &[u8]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_smtp_port_and_overrides_decide_where_a_probe_goes() {
+        let rules = vec![
+            "mx1.example.com:2525:192.0.2.9:".parse().unwrap(),
+            "::[2001:db8::25]:10025".parse().unwrap(),
+        ];
+        let p = Prober::new(None, 2525, rules, Duration::from_secs(1)).unwrap();
+        let ip: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(
+            p.smtp_target("mx1.example.com", ip).unwrap(),
+            "192.0.2.9:2525".parse().unwrap()
+        );
+        assert_eq!(
+            p.smtp_target("other.example.com", ip).unwrap(),
+            "[2001:db8::25]:10025".parse().unwrap()
+        );
+        assert!(p.smtp_override("MX1.example.com").is_some());
+        let plain = Prober::new(None, 2525, Vec::new(), Duration::from_secs(1)).unwrap();
+        assert_eq!(
+            plain.smtp_target("mx1.example.com", ip).unwrap(),
+            "198.51.100.1:2525".parse().unwrap()
+        );
+        assert!(plain.smtp_override("mx1.example.com").is_none());
+    }
+
+    #[test]
+    fn server_text_is_escaped_and_cut() {
+        assert_eq!(printable(b"220 ok\r\n"), "220 ok");
+        assert_eq!(printable(b"a\x1b[31mb"), "a\\u{1b}[31mb");
+        assert!(printable(&[b'x'; 500]).ends_with("..."));
+    }
+}
