@@ -254,6 +254,7 @@ fn build_loaded(
         now,
         &forget,
     );
+    plan::assign_certificates(&mut plan, loaded.config.nginx.hosts_per_certificate);
     if !plan.refusals.is_empty() {
         return Err(Error::Refused(plan.refusals));
     }
@@ -368,7 +369,8 @@ pub fn plan_current(ctx: &Context, ui: &mut dyn Ui) -> Result<(config::Loaded, P
     let out = output_dir(ctx, &Options::default());
     let lock = or_recovered(ctx, lock, &out, now, ui);
     let domains = std::mem::take(&mut loaded.config.domains);
-    let plan = plan::plan(domains, lock.as_ref().unwrap_or(&Lock::new()), now, &[]);
+    let mut plan = plan::plan(domains, lock.as_ref().unwrap_or(&Lock::new()), now, &[]);
+    plan::assign_certificates(&mut plan, loaded.config.nginx.hosts_per_certificate);
     Ok((loaded, plan))
 }
 

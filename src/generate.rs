@@ -88,11 +88,18 @@ fn write_with(
 
 /// Whether the certificate and key `nginx` names for `name` exist here, when that is required
 /// (links followed: certbot's `live/` files are links).
-fn certificate_ready(nginx: &Nginx, name: &crate::names::DomainName) -> bool {
+fn certificate_ready(nginx: &Nginx, d: &DomainPlan) -> bool {
     !nginx.require_certificates
         || [&nginx.certificate, &nginx.certificate_key]
             .iter()
-            .all(|path| std::path::Path::new(&Nginx::expand(path, name)).is_file())
+            .all(|path| {
+                std::path::Path::new(&Nginx::expand(
+                    path,
+                    &d.domain.name,
+                    d.certificate.as_deref(),
+                ))
+                .is_file()
+            })
 }
 
 /// Generates the whole tree of `plan` through `writer`; also returns the host-set digest.
@@ -129,7 +136,7 @@ fn generate(
                         near: Near::default(),
                     };
                     for d in domains {
-                        let ready = certificate_ready(nginx, &d.domain.name);
+                        let ready = certificate_ready(nginx, d);
                         let ready = ready && on(Target::Nginx);
                         let entry = domain(
                             d, ready, wanted, nginx, templates, writer, previous, &mut part,
@@ -149,7 +156,7 @@ fn generate(
     let ready: Vec<bool> = if nginx.require_certificates && on(Target::Nginx) {
         published
             .iter()
-            .map(|d| certificate_ready(nginx, &d.domain.name))
+            .map(|d| certificate_ready(nginx, d))
             .collect()
     } else {
         vec![true; published.len()]
@@ -196,7 +203,9 @@ fn generate(
             .iter()
             .zip(&ready)
             .flat_map(|(d, ready)| {
-                std::iter::once(d.domain.name.as_str()).chain((!ready).then_some("\0left out"))
+                std::iter::once(d.domain.name.as_str())
+                    .chain((!ready).then_some("\0left out"))
+                    .chain(d.certificate.as_deref())
             })
             .chain(policies.as_deref()),
     );
@@ -298,7 +307,7 @@ fn generate(
             .iter()
             .zip(&ready)
             .filter(|(_, ready)| **ready)
-            .map(|(d, _)| HostEntry::new(&d.domain.name, nginx))
+            .map(|(d, _)| HostEntry::new(d, nginx))
             .collect();
         let every: Vec<String> = if nginx.acme_webroot.is_some() {
             published

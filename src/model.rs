@@ -125,6 +125,9 @@ pub struct Nginx {
     pub acme_webroot: Option<String>,
     /// `listen` lines of that port-80 server.
     pub acme_listen: Vec<String>,
+    /// Policy hosts per certificate (`hosts_per_certificate`, 1 to 100): above 1, hosts share
+    /// SAN certificates, named by `{certificate}` in the certificate and key paths.
+    pub hosts_per_certificate: usize,
 }
 
 /// How the nginx output is laid out.
@@ -148,15 +151,19 @@ impl Default for Nginx {
             require_certificates: false,
             acme_webroot: None,
             acme_listen: vec!["80".into(), "[::]:80".into()],
+            hosts_per_certificate: 1,
         }
     }
 }
 
 impl Nginx {
-    /// Expands `{host}` and `{domain}` in a path template for one domain.
-    pub fn expand(template: &str, domain: &DomainName) -> String {
+    /// Expands `{host}`, `{domain}` and `{certificate}` (the batch name, else the host) in a
+    /// path template for one domain.
+    pub fn expand(template: &str, domain: &DomainName, certificate: Option<&str>) -> String {
+        let host = domain.policy_host();
         template
-            .replace("{host}", &domain.policy_host())
+            .replace("{certificate}", certificate.unwrap_or(&host))
+            .replace("{host}", &host)
             .replace("{domain}", domain.as_str())
     }
 }

@@ -71,11 +71,13 @@ pub struct HostEntry {
 
 impl HostEntry {
     /// The entry of one domain under `nginx`'s settings.
-    pub fn new(domain: &crate::names::DomainName, nginx: &Nginx) -> HostEntry {
+    pub fn new(plan: &DomainPlan, nginx: &Nginx) -> HostEntry {
+        let domain = &plan.domain.name;
         let host = domain.policy_host();
+        let batch = plan.certificate.as_deref();
         HostEntry {
-            certificate: Nginx::expand(&nginx.certificate, domain),
-            certificate_key: Nginx::expand(&nginx.certificate_key, domain),
+            certificate: Nginx::expand(&nginx.certificate, domain, batch),
+            certificate_key: Nginx::expand(&nginx.certificate_key, domain, batch),
             root: format!("{}/{host}", nginx.webroot.trim_end_matches('/')),
             host,
         }
@@ -144,7 +146,7 @@ impl Templates {
     /// The template contexts of one domain.
     pub fn inputs<'a>(&self, plan: &'a DomainPlan, nginx: &'a Nginx) -> DomainInputs<'a> {
         let d = &plan.domain.name;
-        let entry = HostEntry::new(d, nginx);
+        let entry = HostEntry::new(plan, nginx);
         let domain_unicode = d.host().to_unicode();
         DomainInputs {
             zone: ZoneContext {
@@ -202,6 +204,10 @@ impl Templates {
         // Only for aliases, so that every other domain's digest stays as it was.
         if let Some(primary) = &d.delegate_to {
             fields.extend([b"delegate_to".as_slice(), primary.as_str().as_bytes()]);
+        }
+        // Only with SAN batches: the batch names the certificate paths in the nginx text.
+        if let Some(batch) = &plan.certificate {
+            fields.extend([b"certificate".as_slice(), batch.as_bytes()]);
         }
         self.hash(nginx.listen.len(), fields)
     }
@@ -314,6 +320,9 @@ fn nginx_fields(nginx: &Nginx) -> Vec<&[u8]> {
     }
     if nginx.require_certificates {
         fields.push(b"require_certificates = true");
+    }
+    if nginx.hosts_per_certificate > 1 {
+        fields.push(b"hosts_per_certificate");
     }
     if let Some(acme) = &nginx.acme_webroot {
         fields.extend([b"acme_webroot".as_slice(), acme.as_bytes()]);

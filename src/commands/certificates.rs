@@ -32,6 +32,14 @@ pub fn run(ctx: &Context, args: &CertificatesArgs, ui: &mut dyn Ui) -> Result<()
     })?;
     let published: Vec<_> = plan.domains.iter().filter(|d| d.published()).collect();
     let inventory = Certificates::of(&published, nginx);
+    if args.client == AcmeClient::Lego && nginx.hosts_per_certificate > 1 {
+        return Err(Error::Setup(
+            "lego names a certificate's files after its first host, which changes as batches fill, \
+             so SAN batches (hosts_per_certificate above 1) need certbot, whose --cert-name keeps \
+             the batch name: use --client certbot"
+                .into(),
+        ));
+    }
     if args.client == AcmeClient::Lego && args.email.is_none() {
         return Err(Error::Setup(
             "lego registers its ACME account with an e-mail address: pass --email ADDRESS".into(),
@@ -47,13 +55,13 @@ pub fn run(ctx: &Context, args: &CertificatesArgs, ui: &mut dyn Ui) -> Result<()
         if format == Format::Json {
             w.write_all(b"{\"certificates\": [")?;
         }
-        for (i, (certificate, key, hosts)) in inventory.each().enumerate() {
+        for (i, (name, certificate, key, hosts)) in inventory.each().enumerate() {
             let cert = Certificate {
-                name: &hosts[0],
+                name: &name,
                 hosts: &hosts,
                 certificate,
                 certificate_key: key,
-                command: command(&account, webroot, certificate, &hosts),
+                command: command(&account, webroot, &name, certificate, &hosts),
             };
             match format {
                 Format::Json => {
@@ -90,6 +98,7 @@ struct Account<'a> {
 fn command(
     account: &Account<'_>,
     webroot: &str,
+    name: &str,
     certificate: &str,
     hosts: &[String],
 ) -> Vec<String> {
@@ -104,7 +113,7 @@ fn command(
             "--webroot-path",
             webroot,
             "--cert-name",
-            &hosts[0],
+            name,
         ]
         .map(String::from)
         .to_vec(),

@@ -119,7 +119,10 @@ pub(crate) fn path(value: &str, placeholders: bool) -> Result<(), Refusal> {
         return Err(("empty path".into(), "write an absolute path".into()));
     }
     let stripped = if placeholders {
-        value.replace("{host}", "").replace("{domain}", "")
+        value
+            .replace("{host}", "")
+            .replace("{domain}", "")
+            .replace("{certificate}", "")
     } else {
         value.to_string()
     };
@@ -133,7 +136,7 @@ pub(crate) fn path(value: &str, placeholders: bool) -> Result<(), Refusal> {
             format!("{c:?}")
         };
         let help = if c == '{' || c == '}' {
-            "the only placeholders are {host} (mta-sts.<domain>) and {domain}"
+            "the only placeholders are {host} (mta-sts.<domain>), {domain} and {certificate} (the certificate's name: the host, or its batch with hosts_per_certificate)"
         } else {
             "paths may not contain quotes, backslashes, '$', ';', '#', braces, control or non-ASCII characters, so no value can add an nginx directive"
         };

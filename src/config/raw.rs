@@ -70,9 +70,11 @@ pub(crate) struct RawNginx {
     pub(crate) require_certificates: Option<Sp<bool>>,
     pub(crate) acme_webroot: Option<Sp<String>>,
     pub(crate) acme_listen: Option<Sp<Vec<Sp<String>>>>,
+    pub(crate) hosts_per_certificate: Option<Sp<i64>>,
 }
 
 const NGINX_KEYS: &[&str] = &[
+    "hosts_per_certificate",
     "listen",
     "map_hash_sizes",
     "require_certificates",
@@ -282,6 +284,7 @@ impl Walker {
                 "require_certificates" => n.require_certificates = self.boolean(entry),
                 "acme_webroot" => n.acme_webroot = self.string(entry),
                 "acme_listen" => n.acme_listen = self.strings(entry),
+                "hosts_per_certificate" => n.hosts_per_certificate = self.integer(entry),
                 _ => self.unknown(entry, NGINX_KEYS, "in [nginx]"),
             }
         }

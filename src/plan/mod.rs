@@ -1,9 +1,11 @@
 //! Pure planning: config + previous lock + clock → per-domain policy bytes, ids, records and
 //! lifecycle (RFC 8461 §8.1 ordering, §8.3 retirement). No I/O, no clock reads.
 
+mod batches;
 mod notices;
 mod outcome;
 
+pub use batches::assign as assign_certificates;
 pub use notices::{day, next_id};
 
 use std::collections::BTreeMap;
@@ -95,6 +97,8 @@ pub struct DomainPlan {
     pub stage: Stage,
     /// For a retiring domain: when its files and records may go.
     pub remove_after: Option<DateTime<Utc>>,
+    /// The certificate batch its policy host is in (`[nginx] hosts_per_certificate` above 1).
+    pub certificate: Option<std::sync::Arc<str>>,
 }
 
 impl DomainPlan {

@@ -36,6 +36,7 @@ pub(super) fn plan_domain(
         change: o.change,
         stage: o.stage,
         remove_after: o.remove_after,
+        certificate: entry.as_ref().and_then(|e| e.certificate.clone()),
     };
     (plan, entry)
 }
@@ -158,6 +159,7 @@ pub(super) fn outcome(
             previous_id: Some(e.id.clone()),
             previous_sha256: Some(e.policy_sha256.clone()),
             pin: d.pinned_id.clone(),
+            certificate: e.certificate.clone(),
             notices: e
                 .notices
                 .iter()
@@ -181,6 +183,7 @@ pub(super) fn outcome(
             previous_id: prev.map(|e| e.id.clone()),
             previous_sha256: prev.map(|e| e.policy_sha256.clone()),
             pin: d.pinned_id.clone(),
+            certificate: prev.and_then(|e| e.certificate.clone()),
             notices: Arc::default(),
         },
     };

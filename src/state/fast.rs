@@ -34,6 +34,7 @@ pub(super) fn section(text: &str, mx: &mut Option<Arc<[String]>>) -> Option<(Str
     let (mut max_age, mut list, mut published, mut max_age_high) = (None, None, None, None);
     let (mut sts_ended, mut retiring_since, mut remove_after) = (None, None, None);
     let (mut previous_id, mut previous_sha256, mut pin) = (None, None, None);
+    let mut certificate = None;
     for line in lines {
         if line.is_empty() {
             continue;
@@ -58,6 +59,7 @@ pub(super) fn section(text: &str, mx: &mut Option<Arc<[String]>>) -> Option<(Str
             "previous_id" => set(&mut previous_id, string(value)?.into()),
             "previous_sha256" => set(&mut previous_sha256, string(value)?.into()),
             "pin" => set(&mut pin, string(value)?.to_string()),
+            "certificate" => set(&mut certificate, string(value)?.into()),
             _ => None,
         }?;
     }
@@ -83,6 +85,7 @@ pub(super) fn section(text: &str, mx: &mut Option<Arc<[String]>>) -> Option<(Str
         previous_id,
         previous_sha256,
         pin,
+        certificate,
         notices: std::sync::Arc::default(),
     };
     Some((name.to_string(), entry))
@@ -158,6 +161,7 @@ pub(super) fn write_section(name: &str, e: &Entry, out: &mut String) -> bool {
             e.previous_id.as_deref(),
             e.previous_sha256.as_deref(),
             e.pin.as_deref(),
+            e.certificate.as_deref(),
         ])
         .flatten()
         .chain(e.mx.iter().map(String::as_str));
@@ -202,6 +206,10 @@ pub(super) fn write_section(name: &str, e: &Entry, out: &mut String) -> bool {
             e.previous_sha256.as_ref().map(|s| format!("\"{s}\"")),
         ),
         ("pin", e.pin.as_ref().map(|s| format!("\"{s}\""))),
+        (
+            "certificate",
+            e.certificate.as_ref().map(|s| format!("\"{s}\"")),
+        ),
     ] {
         if let Some(value) = value {
             let _ = writeln!(out, "{key} = {value}");

@@ -103,6 +103,10 @@ pub struct Entry {
     /// The pinned `id` of the config that this policy was published under, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<String>,
+    /// The certificate (SAN batch of `[nginx] hosts_per_certificate`) the policy host is in;
+    /// kept so that adding domains never reshuffles the batches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<std::sync::Arc<str>>,
     /// Warnings that still matter until their date (shared with the entry of the next lock
     /// while they are the same).
     #[serde(default, skip_serializing_if = "<[Notice]>::is_empty")]

@@ -88,6 +88,7 @@ pub fn from_manifest(out: &Path, now: DateTime<Utc>) -> Option<Lock> {
                 previous_id: None,
                 previous_sha256: None,
                 pin: None,
+                certificate: None,
                 notices: Arc::default(),
             },
         );

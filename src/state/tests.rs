@@ -20,6 +20,7 @@ fn entry(id: &str, stage: Stage) -> Entry {
         previous_id: None,
         previous_sha256: None,
         pin: None,
+        certificate: None,
         notices: std::sync::Arc::default(),
     }
 }

@@ -7,8 +7,13 @@ use crate::plan::DomainPlan;
 /// Per certificate path the nginx output expects, the host names it must cover (for an ACME
 /// client), sorted by certificate and key path, hosts in domain order.
 pub struct Certificates<'a> {
-    /// Certificate path, key path, and the domain each host belongs to.
-    hosts: Vec<(String, String, &'a crate::names::DomainName)>,
+    /// Certificate path, key path, the domain each host belongs to, and its SAN batch.
+    hosts: Vec<(
+        String,
+        String,
+        &'a crate::names::DomainName,
+        Option<&'a str>,
+    )>,
 }
 
 impl<'a> Certificates<'a> {
@@ -18,10 +23,12 @@ impl<'a> Certificates<'a> {
             .iter()
             .map(|d| {
                 let name = &d.domain.name;
+                let batch = d.certificate.as_deref();
                 (
-                    Nginx::expand(&nginx.certificate, name),
-                    Nginx::expand(&nginx.certificate_key, name),
+                    Nginx::expand(&nginx.certificate, name, batch),
+                    Nginx::expand(&nginx.certificate_key, name, batch),
                     name,
+                    batch,
                 )
             })
             .collect();
@@ -30,19 +37,30 @@ impl<'a> Certificates<'a> {
         Certificates { hosts }
     }
 
-    /// Per certificate: its certificate and key paths and the policy hosts it must cover.
-    pub fn each(&self) -> impl Iterator<Item = (&str, &str, Vec<String>)> {
+    /// Per certificate: its name (the SAN batch, else the first host), certificate and key
+    /// paths, and the policy hosts it must cover.
+    pub fn each(&self) -> impl Iterator<Item = (String, &str, &str, Vec<String>)> {
         self.groups().map(|group| {
-            let hosts = group
+            let hosts: Vec<String> = group
                 .iter()
-                .map(|(_, _, name)| name.policy_host())
+                .map(|(_, _, name, _)| name.policy_host())
                 .collect();
-            (group[0].0.as_str(), group[0].1.as_str(), hosts)
+            let name = group[0].3.map_or_else(|| hosts[0].clone(), str::to_string);
+            (name, group[0].0.as_str(), group[0].1.as_str(), hosts)
         })
     }
 
     /// Runs of hosts with the same certificate and key.
-    fn groups(&self) -> impl Iterator<Item = &[(String, String, &'a crate::names::DomainName)]> {
+    fn groups(
+        &self,
+    ) -> impl Iterator<
+        Item = &[(
+            String,
+            String,
+            &'a crate::names::DomainName,
+            Option<&'a str>,
+        )],
+    > {
         self.hosts.chunk_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1))
     }
 
@@ -53,12 +71,12 @@ impl<'a> Certificates<'a> {
              # certificate must cover (active and retiring domains). One line per certificate.\n",
         );
         for group in self.groups() {
-            let (cert, key, _) = &group[0];
+            let (cert, key, _, _) = &group[0];
             txt.push_str(cert);
             txt.push('\t');
             txt.push_str(key);
             txt.push('\t');
-            for (i, (_, _, name)) in group.iter().enumerate() {
+            for (i, (_, _, name, _)) in group.iter().enumerate() {
                 if i > 0 {
                     txt.push(' ');
                 }
@@ -79,10 +97,17 @@ impl<'a> Certificates<'a> {
             hosts: Hosts<'g>,
         }
         /// The host names of one certificate, made as they are serialised.
-        struct Hosts<'g>(&'g [(String, String, &'g crate::names::DomainName)]);
+        struct Hosts<'g>(
+            &'g [(
+                String,
+                String,
+                &'g crate::names::DomainName,
+                Option<&'g str>,
+            )],
+        );
         impl serde::Serialize for Hosts<'_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_seq(self.0.iter().map(|(_, _, name)| name.policy_host()))
+                s.collect_seq(self.0.iter().map(|(_, _, name, _)| name.policy_host()))
             }
         }
         /// Every certificate, made as they are serialised.
@@ -104,7 +129,7 @@ impl<'a> Certificates<'a> {
         let estimate = self
             .hosts
             .iter()
-            .map(|(c, k, n)| c.len() + k.len() + n.as_str().len() + 120)
+            .map(|(c, k, n, _)| c.len() + k.len() + n.as_str().len() + 120)
             .sum::<usize>();
         let mut json = Vec::with_capacity(estimate);
         serde_json::to_writer_pretty(

@@ -2,6 +2,7 @@
 
 mod acme;
 mod aliases;
+mod batches;
 mod build;
 mod check;
 mod cli;

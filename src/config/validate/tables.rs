@@ -44,7 +44,23 @@ pub(super) fn nginx(raw: &RawNginx, problems: &mut Vec<Problem>) -> Nginx {
         Field::Set(v, _) => v,
         _ => d.vhosts,
     };
-    Nginx {
+    let per_certificate = match field(&raw.hosts_per_certificate, problems, |n| {
+        usize::try_from(*n)
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| {
+                (
+                    format!("hosts_per_certificate = {n} is out of range"),
+                    "not 1 to 100".into(),
+                    "Let's Encrypt puts at most 100 names on a certificate: use 1 (a certificate per host, the default) up to 100".into(),
+                )
+            })
+    }) {
+        Field::Set(n, span) => Some((n, span)),
+        _ => None,
+    };
+    let nginx = Nginx {
+        hosts_per_certificate: per_certificate.as_ref().map_or(1, |(n, _)| *n),
         vhosts,
         listen,
         certificate: path(
@@ -86,7 +102,23 @@ pub(super) fn nginx(raw: &RawNginx, problems: &mut Vec<Problem>) -> Nginx {
             Field::Set(v, _) => v,
             _ => d.acme_listen,
         },
+    };
+    if let Some((n, span)) = per_certificate.filter(|(n, _)| *n > 1) {
+        let named = |t: &str| {
+            t.contains("{certificate}") && !t.contains("{host}") && !t.contains("{domain}")
+        };
+        if !named(&nginx.certificate) || !named(&nginx.certificate_key) {
+            problems.push(
+                Problem::error(
+                    span,
+                    format!("hosts_per_certificate = {n} needs the certificate paths to name the certificate, not the host"),
+                    "hosts share certificates",
+                )
+                .help("write {certificate} (and no {host} or {domain}) in both paths, e.g. certificate = \"/etc/letsencrypt/live/{certificate}/fullchain.pem\" and certificate_key = \"/etc/letsencrypt/live/{certificate}/privkey.pem\""),
+            );
+        }
     }
+    nginx
 }
 
 /// `[output] targets`: known names, each once, in `Target` order; the default when unset.
