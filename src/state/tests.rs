@@ -27,8 +27,9 @@ fn entry(id: &str, stage: Stage) -> Entry {
 
 fn sample() -> Lock {
     let mut lock = Lock::new();
-    lock.domains
-        .insert("b.example".into(), entry("20250101000000", Stage::Active));
+    let mut batched = entry("20250101000000", Stage::Active);
+    batched.certificate = Some("mtasts-0001".into());
+    lock.domains.insert("b.example".into(), batched);
     lock.domains
         .insert("a.example".into(), entry("7", Stage::Removed));
     lock
@@ -108,6 +109,7 @@ fn big() -> Lock {
             e.previous_id = Some("2".into());
             e.previous_sha256 = Some("2".repeat(64).into());
             e.pin = Some("pin1".into());
+            e.certificate = Some("mtasts-0001".into());
             e.mx = vec!["a.example.net".into(), "*.b.example.net".into()].into();
         }
         lock.domains.insert(format!("d{i}.example"), e);
