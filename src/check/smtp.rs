@@ -51,6 +51,24 @@ pub struct MxReport {
     pub detail: String,
 }
 
+impl MxReport {
+    /// An entry the probe did not get past (its fields filled in as the probe gets further).
+    fn failed(host: &str, address: String, detail: String) -> MxReport {
+        MxReport {
+            host: host.to_string(),
+            address,
+            starttls: false,
+            tls_version: None,
+            trusted: None,
+            name_match: None,
+            not_after: None,
+            days_left: None,
+            status: "fail",
+            detail,
+        }
+    }
+}
+
 fn date(secs: i64) -> String {
     DateTime::from_timestamp(secs, 0).map_or_else(|| secs.to_string(), |t| t.to_rfc3339())
 }
@@ -126,18 +144,7 @@ pub(super) fn policy_certificate(
 /// The verdicts of one MX host at one address, and its JSON entry.
 fn judge_probe(p: &Probe, at: Expiry) -> (Vec<Line>, MxReport) {
     let at_addr = format!("{} [{}]", p.host, p.address.ip());
-    let mut report = MxReport {
-        host: p.host.clone(),
-        address: p.address.ip().to_string(),
-        starttls: false,
-        tls_version: None,
-        trusted: None,
-        name_match: None,
-        not_after: None,
-        days_left: None,
-        status: "fail",
-        detail: String::new(),
-    };
+    let mut report = MxReport::failed(&p.host, p.address.ip().to_string(), String::new());
     let fail = |detail: String, remedy: &str| fix(line("smtp", Status::Fail, detail), remedy);
     let mut lines = Vec::new();
     match &p.seen {
@@ -267,18 +274,7 @@ pub(super) fn mx_probes(
                     line("smtp", Status::Fail, format!("{host}: {e}")),
                     format!("publish A or AAAA records for {host}"),
                 ));
-                reports.push(MxReport {
-                    host: host.clone(),
-                    address: String::new(),
-                    starttls: false,
-                    tls_version: None,
-                    trusted: None,
-                    name_match: None,
-                    not_after: None,
-                    days_left: None,
-                    status: "fail",
-                    detail: e.clone(),
-                });
+                reports.push(MxReport::failed(host, String::new(), e.clone()));
             }
             None => {}
         }

@@ -11,8 +11,8 @@ use rcgen::{
 };
 
 use crate::harness::{
-    Project, Server, domains_config, free_port, keys_readable_by_workers, nginx_args,
-    nginx_test_conf, real_tool, wait_for_port,
+    Project, domains_config, free_port, keys_readable_by_workers, real_tool, serve_nginx,
+    wait_for_port,
 };
 
 fn config(root: &Path, n: usize, extra: &str, port: u16) -> String {
@@ -183,14 +183,7 @@ fn srv_nginx_serves_every_host_with_its_batch_certificate_in_both_layouts() {
             serde_json::from_str(&p.read("output/certificates.json")).unwrap();
         let ca = issue(root, &inventory);
         keys_readable_by_workers(root);
-        let (conf, log) = nginx_test_conf(root, "batches");
-        let _server = Server {
-            child: Command::new(&nginx)
-                .args(nginx_args(root, &conf, &log))
-                .spawn()
-                .unwrap(),
-            name: "nginx",
-        };
+        let (_server, log) = serve_nginx(&nginx, root, "batches");
         assert!(wait_for_port(port), "{layout}: nginx did not listen");
         for i in 0..5 {
             let host = format!("mta-sts.d{i:05}.example");

@@ -395,6 +395,20 @@ pub(crate) fn keys_readable_by_workers(root: &Path) {
     }
 }
 
+/// nginx on the test configuration of `root` (see [`nginx_test_conf`]), stopped on drop; its
+/// error log beside it.
+pub(crate) fn serve_nginx(nginx: &Path, root: &Path, tag: &str) -> (Server, PathBuf) {
+    let (conf, log) = nginx_test_conf(root, tag);
+    let server = Server {
+        child: Command::new(nginx)
+            .args(nginx_args(root, &conf, &log))
+            .spawn()
+            .unwrap(),
+        name: "nginx",
+    };
+    (server, log)
+}
+
 /// A child process stopped (TERM, then KILL) when dropped, also when a test fails.
 pub(crate) struct Server {
     pub(crate) child: std::process::Child,

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use crate::harness::{
     Project, Server, domains_config, free_port, has_ipv6_loopback, keys_readable_by_workers,
-    make_certs, nginx_args, nginx_test_conf, real_tool, run_ok,
+    make_certs, nginx_args, nginx_test_conf, real_tool, run_ok, serve_nginx,
 };
 
 struct Fetched {
@@ -530,14 +530,7 @@ fn srv_the_port_80_server_answers_acme_challenges_and_nothing_else() {
             "acme/.well-known/acme-challenge/token123",
             "token123.thumbprint",
         );
-        let (conf, log) = nginx_test_conf(root, "acme");
-        let _server = Server {
-            child: Command::new(&nginx)
-                .args(nginx_args(root, &conf, &log))
-                .spawn()
-                .unwrap(),
-            name: "nginx",
-        };
+        let (_server, _log) = serve_nginx(&nginx, root, "acme");
         assert!(
             crate::harness::wait_for_port(port),
             "{layout}: nginx did not listen"
