@@ -183,15 +183,22 @@ pub enum CheckFormat {
 }
 
 fn parse_email(s: &str) -> Result<String, String> {
+    // Conservative on purpose: the address goes into an ACME account and into printed commands.
     let ok = s.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
-    }) && s.bytes().all(|b| b.is_ascii_graphic());
+        !local.is_empty()
+            && local
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._%+-".contains(&b))
+            && domain.contains('.')
+            && !domain.starts_with(['.', '-'])
+            && domain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    });
     if ok {
         Ok(s.to_string())
     } else {
-        Err(format!(
-            "{s:?} is not an e-mail address like ops@example.com"
-        ))
+        Err(format!("{s:?} is not an e-mail address like ops@example.com"))
     }
 }
 

@@ -171,6 +171,64 @@ fn every_hostile_value_is_refused_with_a_located_error_and_writes_nothing() {
     );
 }
 
+/// `mtasts certificates` prints commands to run: every hostile value is refused before a
+/// command exists (exit 1, a located error, no argv printed), and so are hostile `--email` and
+/// `--server` values (usage errors).
+#[test]
+fn certificates_refuses_every_hostile_value_before_printing_a_command() {
+    let mut failures = Vec::new();
+    for (what, config) in cases() {
+        let config = if config.contains("[nginx]\n") {
+            config.replace(
+                "[nginx]\n",
+                "[nginx]\nacme_webroot = \"/var/lib/mtasts-acme\"\n",
+            )
+        } else {
+            format!("{config}[nginx]\nacme_webroot = \"/var/lib/mtasts-acme\"\n")
+        };
+        let p = Project::new(&config);
+        for client in [["--client", "certbot"], ["--client", "lego"]] {
+            let mut args = vec![
+                "certificates",
+                "--email",
+                "ops@example.net",
+                "--format",
+                "json",
+            ];
+            args.extend(client);
+            let run = p.run(&args);
+            let located = run
+                .stderr()
+                .lines()
+                .any(|l| l.starts_with("domains.toml:") && l.contains(": error: "));
+            if run.code() != 1 || !located || run.stdout().contains("\"command\"") {
+                failures.push(format!(
+                    "{what} ({}): exit {}\n{}",
+                    client[1],
+                    run.code(),
+                    run.stderr()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let p = Project::new(&format!(
+        "{BASE}[nginx]\nacme_webroot = \"/var/lib/mtasts-acme\"\n[domains.\"example.com\"]\n"
+    ));
+    for (flag, value) in [
+        ("--email", "a@b.example; rm -rf /"),
+        ("--email", "$(id)@example.com"),
+        ("--email", "ops@example.com\n--server=x"),
+        ("--server", "http://insecure.example/directory"),
+        ("--server", "https://x.example/dir ;id"),
+        ("--server", "--config=/etc/passwd"),
+    ] {
+        let run = p.run(&["certificates", flag, value]);
+        assert_eq!(run.code(), 2, "{flag} {value:?}: {}", run.stderr());
+        assert!(!run.stdout().contains("certbot"), "{flag} {value:?}");
+    }
+}
+
 #[test]
 fn malformed_files_get_an_error_or_a_documented_recovery_never_a_panic() {
     // A byte-order mark is ignored (Windows editors write one).
