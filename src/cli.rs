@@ -198,7 +198,9 @@ fn parse_email(s: &str) -> Result<String, String> {
     if ok {
         Ok(s.to_string())
     } else {
-        Err(format!("{s:?} is not an e-mail address like ops@example.com"))
+        Err(format!(
+            "{s:?} is not an e-mail address like ops@example.com"
+        ))
     }
 }
 
@@ -224,8 +226,24 @@ fn parse_nameserver(s: &str) -> Result<std::net::SocketAddr, String> {
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
     /// Report files (.json, .json.gz), emails (.eml), Maildirs or directories of them.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "imap")]
     pub paths: Vec<PathBuf>,
+    /// Also read the report emails of a mailbox: imaps://USER@HOST[:PORT]/MAILBOX (the password
+    /// from MTASTS_IMAP_PASSWORD or --imap-password-file); repeatable.
+    #[arg(long, value_name = "URL")]
+    pub imap: Vec<crate::imap::Mailbox>,
+    /// A file holding the IMAP password (its first line).
+    #[arg(long, value_name = "FILE")]
+    pub imap_password_file: Option<PathBuf>,
+    /// What to do with each message whose reports were read: keep, seen, or move:FOLDER.
+    #[arg(long, value_name = "ACTION", default_value = "keep")]
+    pub imap_done: crate::imap::Done,
+    /// Trust the CA certificates in this PEM file for IMAP instead of Mozilla's roots.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Seconds an IMAP connection and each of its reads may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
     /// Only reports whose range ends on or after this day (YYYY-MM-DD).
     #[arg(long, value_name = "DATE")]
     pub since: Option<chrono::NaiveDate>,

@@ -21,6 +21,7 @@ pub mod dns;
 pub mod error;
 pub mod fetch;
 pub mod generate;
+pub mod imap;
 pub mod manifest;
 pub mod metrics;
 pub mod model;

@@ -24,11 +24,54 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
         None
     };
     let mut reports = Vec::new();
-    let mut skipped = Vec::new();
+    let mut skipped: Vec<(String, String)> = Vec::new();
     for input in inputs(&args.paths) {
         match read(&input) {
             Ok(found) => reports.extend(found),
-            Err(reason) => skipped.push((input.path, reason)),
+            Err(reason) => skipped.push((input.path.display().to_string(), reason)),
+        }
+    }
+    if !args.imap.is_empty() {
+        let password = imap_password(args)?;
+        let options = crate::imap::Options {
+            ca_file: args.ca_file.as_deref(),
+            timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+            max_message: MAX_INPUT_BYTES,
+        };
+        for mailbox in &args.imap {
+            let result = crate::imap::read(
+                mailbox,
+                &password,
+                &args.imap_done,
+                &options,
+                |name, bytes| {
+                    let parsed = bytes.and_then(|b| {
+                        report::unpack(b, true)?
+                            .iter()
+                            .map(|json| report::parse(json))
+                            .collect::<Result<Vec<_>, _>>()
+                    });
+                    match parsed {
+                        Ok(found) => {
+                            reports.extend(found);
+                            true
+                        }
+                        Err(reason) => {
+                            skipped.push((name.to_string(), reason));
+                            false
+                        }
+                    }
+                },
+            );
+            if let Err(reason) = result {
+                skipped.push((
+                    format!(
+                        "imaps://{}@{}:{}/{}",
+                        mailbox.user, mailbox.host, mailbox.port, mailbox.mailbox
+                    ),
+                    reason,
+                ));
+            }
         }
     }
     if let Some(since) = args.since {
@@ -56,14 +99,14 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
             let domains: Vec<_> = rows.iter().map(Row::json).collect();
             let skipped: Vec<_> = skipped
                 .iter()
-                .map(|(p, r)| json!({"path": p.display().to_string(), "reason": r}))
+                .map(|(p, r)| json!({"path": p, "reason": r}))
                 .collect();
             let doc = json!({"reports": reports.len(), "domains": domains, "skipped": skipped});
             ui.out(&serde_json::to_string_pretty(&doc).expect("summary serialises"));
         }
         ReportFormat::Text => {
             for (path, reason) in &skipped {
-                ui.warn(&format!("skipped {}: {reason}", path.display()));
+                ui.warn(&format!("skipped {path}: {reason}"));
             }
             ui.out(&format!(
                 "{} report(s) read, {} skipped",
@@ -76,6 +119,21 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
         }
     }
     Ok(())
+}
+
+/// The IMAP password: the first line of `--imap-password-file`, else `MTASTS_IMAP_PASSWORD`.
+fn imap_password(args: &ReportArgs) -> Result<String, Error> {
+    if let Some(file) = &args.imap_password_file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| Error::Setup(format!("{}: {e}", file.display())))?;
+        return Ok(text.lines().next().unwrap_or_default().to_string());
+    }
+    std::env::var("MTASTS_IMAP_PASSWORD").map_err(|_| {
+        Error::Setup(
+            "--imap needs a password: set MTASTS_IMAP_PASSWORD or pass --imap-password-file FILE (never on the command line)"
+                .into(),
+        )
+    })
 }
 
 struct Input {

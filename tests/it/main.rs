@@ -11,6 +11,7 @@ mod docs;
 mod e2e;
 mod harness;
 mod hostile;
+mod imap;
 mod lifecycle;
 mod nginx;
 mod probe;

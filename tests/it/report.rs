@@ -6,7 +6,7 @@ use std::io::Write;
 
 use crate::harness::{Project, fixtures};
 
-const CONFIG: &str = r#"[defaults]
+pub(crate) const CONFIG: &str = r#"[defaults]
 mx = ["mx.example.net"]
 policy_cname = "mail.example.net"
 
@@ -18,7 +18,12 @@ mx = ["mx1.enforce.example", "mx2.enforce.example"]
 "#;
 
 /// A Google-like daily report: `mx-host` as an array, `sending-mta-ip` empty, full UTC day.
-fn google_day(domain: &str, day: u32, ok: u64, failures: &[(&str, &str, u64)]) -> String {
+pub(crate) fn google_day(
+    domain: &str,
+    day: u32,
+    ok: u64,
+    failures: &[(&str, &str, u64)],
+) -> String {
     let details: Vec<String> = failures
         .iter()
         .map(|(t, mx, n)| {
@@ -41,7 +46,7 @@ fn gzip(text: &str) -> Vec<u8> {
 }
 
 /// A report email as RFC 8460 §5.3 describes it, the report as an application/tlsrpt+gzip part.
-fn email(report: &str) -> String {
+pub(crate) fn email(report: &str) -> String {
     use std::fmt::Write as _;
     let b64 = base64(&gzip(report));
     let mut body = String::new();
@@ -308,7 +313,7 @@ fn malformed_oversized_and_bomb_inputs_are_named_and_skipped() {
 }
 
 /// A Google-like report with `no-policy-found` for `domain`: the sender saw no MTA-STS policy.
-fn google_no_policy(domain: &str, day: u32, sessions: u64) -> String {
+pub(crate) fn google_no_policy(domain: &str, day: u32, sessions: u64) -> String {
     format!(
         r#"{{"organization-name":"Google Inc.","date-range":{{"start-datetime":"2025-11-{day:02}T00:00:00Z","end-datetime":"2025-11-{day:02}T23:59:59Z"}},"contact-info":"smtp-tls-reporting@google.com","report-id":"nopolicy-{day}-{domain}","policies":[{{"policy":{{"policy-type":"no-policy-found","policy-domain":"{domain}"}},"summary":{{"total-successful-session-count":{sessions},"total-failure-session-count":0}}}}]}}"#
     )

@@ -1,0 +1,267 @@
+//! TLS-RPT reports from a mailbox over IMAP (an adapter: network I/O, no judging): the mailbox
+//! the `rua=mailto:` address delivers to, read over implicit TLS (`imaps://`, port 993), the
+//! password never on the command line. Messages are fetched in batches after their sizes, so
+//! a mailbox of any size is never in memory at once, a message over the size limit is named
+//! and skipped unread, and a stalling or babbling server ends in an error within the timeout
+//! and the byte budget.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
+
+/// Messages whose sizes are asked for per command.
+const BATCH: usize = 50;
+/// Bytes a server may send in answer to anything but a message fetch (greeting, login, the
+/// sizes of a batch, a search over a large mailbox).
+const SMALL_ANSWERS: u64 = 4 * 1024 * 1024;
+
+/// Where reports are read: `imaps://USER@HOST[:PORT]/MAILBOX`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    /// The login name (`%40` in the URL for an `@` in it; a literal `@` works too).
+    pub user: String,
+    /// Server host name or IP address.
+    pub host: String,
+    /// Port (993 unless given).
+    pub port: u16,
+    /// Mailbox name (`INBOX` unless given).
+    pub mailbox: String,
+}
+
+impl std::str::FromStr for Mailbox {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Mailbox, String> {
+        let bad = |why: &str| format!("{s:?}: {why} (write imaps://USER@HOST[:PORT]/MAILBOX)");
+        let rest = s.strip_prefix("imaps://").ok_or_else(|| {
+            bad("only imaps:// (TLS from the first byte) is read, so that the password never crosses the network in clear")
+        })?;
+        let (authority, mailbox) = rest.split_once('/').unwrap_or((rest, "INBOX"));
+        let (user, server) = authority.rsplit_once('@').ok_or_else(|| bad("no USER@"))?;
+        let user = user.replace("%40", "@");
+        let (host, port) = match server.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || server.starts_with('[') => (
+                h.trim_matches(['[', ']']),
+                p.parse().map_err(|_| bad("the port is not a number"))?,
+            ),
+            _ => (server.trim_matches(['[', ']']), 993),
+        };
+        let mailbox = if mailbox.is_empty() { "INBOX" } else { mailbox };
+        let plain = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_graphic() && b != b'"');
+        if !plain(&user) || !plain(host) || !plain(mailbox) {
+            return Err(bad(
+                "empty or unusual characters in the user, host or mailbox",
+            ));
+        }
+        Ok(Mailbox {
+            user,
+            host: host.to_ascii_lowercase(),
+            port,
+            mailbox: mailbox.to_string(),
+        })
+    }
+}
+
+/// What to do with a message once its reports were read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Done {
+    /// Leave it as it is.
+    Keep,
+    /// Flag it `\Seen`.
+    Seen,
+    /// Move it to this mailbox (a run can be interrupted and rerun without counting it twice).
+    Move(String),
+}
+
+impl std::str::FromStr for Done {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Done, String> {
+        match s {
+            "keep" => Ok(Done::Keep),
+            "seen" => Ok(Done::Seen),
+            _ => match s.strip_prefix("move:") {
+                Some(f)
+                    if !f.is_empty() && f.bytes().all(|b| b.is_ascii_graphic() && b != b'"') =>
+                {
+                    Ok(Done::Move(f.to_string()))
+                }
+                _ => Err(format!("{s:?} is not keep, seen or move:FOLDER")),
+            },
+        }
+    }
+}
+
+/// Reads fail once the server has sent more than `left` allows; the reader refills it before
+/// each command it expects a large answer to.
+struct Budget<S> {
+    inner: S,
+    left: Arc<AtomicU64>,
+}
+
+impl<S: Read> Read for Budget<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.left.load(Ordering::Relaxed);
+        if left == 0 {
+            return Err(std::io::Error::other(
+                "the server sent more than the size limit allows",
+            ));
+        }
+        let cap = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..cap])?;
+        self.left.fetch_sub(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl<S: Write> Write for Budget<S> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+type Stream = Budget<StreamOwned<ClientConnection, TcpStream>>;
+
+/// Connection settings.
+pub struct Options<'a> {
+    /// PEM roots instead of Mozilla's.
+    pub ca_file: Option<&'a Path>,
+    /// Bound on connecting and on each read.
+    pub timeout: Duration,
+    /// Largest message read; larger ones are named and skipped.
+    pub max_message: u64,
+}
+
+/// Logs in, hands every message of the mailbox to `each` (`name`, bytes) in UID order, and
+/// applies `done` to those for which `each` returned true. `Err` names what failed.
+pub fn read(
+    at: &Mailbox,
+    password: &str,
+    done: &Done,
+    options: &Options<'_>,
+    mut each: impl FnMut(&str, Result<&[u8], String>) -> bool,
+) -> Result<usize, String> {
+    let budget = Arc::new(AtomicU64::new(SMALL_ANSWERS));
+    let stream = connect(at, options, budget.clone())?;
+    let mut client = imap::Client::new(stream);
+    client
+        .read_greeting()
+        .map_err(|e| format!("{}:{}: greeting: {e}", at.host, at.port))?;
+    let mut session = client
+        .login(&at.user, password)
+        .map_err(|(e, _)| format!("login as {} failed: {e}", at.user))?;
+    session
+        .select(&at.mailbox)
+        .map_err(|e| format!("mailbox {}: {e}", at.mailbox))?;
+    let mut uids: Vec<u32> = session
+        .uid_search("ALL")
+        .map_err(|e| format!("UID SEARCH: {e}"))?
+        .into_iter()
+        .collect();
+    uids.sort_unstable();
+    let mut handled = Vec::new();
+    for batch in uids.chunks(BATCH) {
+        let set = batch
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        budget.store(SMALL_ANSWERS, Ordering::Relaxed);
+        let sizes = session
+            .uid_fetch(&set, "RFC822.SIZE")
+            .map_err(|e| format!("UID FETCH sizes: {e}"))?;
+        let mut small = Vec::new();
+        for f in sizes.iter() {
+            let Some(uid) = f.uid else { continue };
+            let size = u64::from(f.size.unwrap_or(0));
+            if size > options.max_message {
+                each(
+                    &name(at, uid),
+                    Err(format!(
+                        "larger than {} MiB",
+                        options.max_message / 1024 / 1024
+                    )),
+                );
+            } else {
+                small.push(uid);
+            }
+        }
+        for uid in small {
+            budget.store(options.max_message + SMALL_ANSWERS, Ordering::Relaxed);
+            let fetched = session
+                .uid_fetch(uid.to_string(), "BODY.PEEK[]")
+                .map_err(|e| format!("UID FETCH {uid}: {e}"))?;
+            for f in fetched.iter() {
+                let body = f.body().ok_or_else(|| "no body".to_string());
+                if each(&name(at, uid), body) {
+                    handled.push(uid);
+                }
+            }
+        }
+    }
+    budget.store(SMALL_ANSWERS, Ordering::Relaxed);
+    if !handled.is_empty() {
+        let set = handled
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        match done {
+            Done::Keep => {}
+            Done::Seen => {
+                session
+                    .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
+                    .map_err(|e| format!("UID STORE \\Seen: {e}"))?;
+            }
+            Done::Move(folder) => {
+                // Made on first use; "already exists" is the usual answer and not an error.
+                let _ = session.create(folder);
+                session
+                    .uid_mv(&set, folder)
+                    .map_err(|e| format!("UID MOVE to {folder}: {e}"))?;
+            }
+        }
+    }
+    let _ = session.logout();
+    Ok(uids.len())
+}
+
+fn name(at: &Mailbox, uid: u32) -> String {
+    format!("imaps://{}@{}/{};UID={uid}", at.user, at.host, at.mailbox)
+}
+
+fn connect(at: &Mailbox, options: &Options<'_>, left: Arc<AtomicU64>) -> Result<Stream, String> {
+    let where_ = format!("{}:{}", at.host, at.port);
+    let addr = (at.host.as_str(), at.port)
+        .to_socket_addrs()
+        .map_err(|e| format!("{where_}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{where_}: no address"))?;
+    let tcp =
+        TcpStream::connect_timeout(&addr, options.timeout).map_err(|e| format!("{where_}: {e}"))?;
+    tcp.set_read_timeout(Some(options.timeout)).ok();
+    tcp.set_write_timeout(Some(options.timeout)).ok();
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(crate::fetch::trust_roots(options.ca_file)?)
+            .with_no_client_auth();
+    let server = ServerName::try_from(at.host.clone())
+        .map_err(|e| format!("{:?} is not a host name: {e}", at.host))?;
+    let conn = ClientConnection::new(Arc::new(config), server).map_err(|e| e.to_string())?;
+    Ok(Budget {
+        inner: StreamOwned::new(conn, tcp),
+        left,
+    })
+}

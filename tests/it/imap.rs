@@ -1,0 +1,262 @@
+//! `report --imap` against a real Dovecot (Debian's package) on a loopback high port, TLS with a
+//! throwaway CA, reports delivered into its Maildir; and against hostile servers that stall or
+//! send garbage, which end in a named skip within the timeout.
+
+use std::fs;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::harness::{Project, Server, free_port, make_certs, real_tool, run_ok};
+use crate::report::{CONFIG, email, google_day, google_no_policy};
+
+const USER: &str = "reports@example.net";
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n")
+}
+
+/// Dovecot with one user (password `secret`) whose Maildir is `<dir>/mail/<user>/Maildir`.
+fn dovecot(binary: &Path, dir: &Path, cert: &Path, key: &Path, port: u16) -> Server {
+    let d = dir.display();
+    for sub in [
+        "run",
+        "state",
+        &format!("mail/{USER}/Maildir/new"),
+        &format!("mail/{USER}/Maildir/cur"),
+        &format!("mail/{USER}/Maildir/tmp"),
+    ] {
+        fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    fs::write(
+        dir.join("dovecot.conf"),
+        format!(
+            "base_dir = {d}/run\nstate_dir = {d}/state\nprotocols = imap\nlisten = 127.0.0.1\n\
+             log_path = {d}/dovecot.log\nssl = required\nssl_cert = <{}\nssl_key = <{}\n\
+             auth_mechanisms = plain\nfirst_valid_uid = 1\nfirst_valid_gid = 1\n\
+             passdb {{\n  driver = static\n  args = password=secret\n}}\n\
+             userdb {{\n  driver = static\n  args = uid=dovecot gid=dovecot home={d}/mail/%u\n}}\n\
+             mail_location = maildir:~/Maildir\n\
+             service imap-login {{\n  inet_listener imap {{\n    port = 0\n  }}\n  inet_listener imaps {{\n    address = 127.0.0.1\n    port = {port}\n    ssl = yes\n  }}\n}}\n",
+            cert.display(),
+            key.display()
+        ),
+    )
+    .unwrap();
+    let mut server = Server {
+        child: Command::new(binary)
+            .arg("-F")
+            .arg("-c")
+            .arg(dir.join("dovecot.conf"))
+            .spawn()
+            .unwrap(),
+        name: "dovecot",
+    };
+    server.wait_for(&format!("127.0.0.1:{port}"), &dir.join("dovecot.log"));
+    server
+}
+
+/// Delivers a message into the user's Maildir, as an MTA would.
+fn deliver(dir: &Path, n: usize, message: &str) {
+    let path = dir.join(format!("mail/{USER}/Maildir/new/{n}.test:2,"));
+    fs::File::create(&path)
+        .unwrap()
+        .write_all(message.as_bytes())
+        .unwrap();
+}
+
+fn report(p: &Project, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["report", "--format", "json"];
+    all.extend_from_slice(args);
+    let run = p.run_env(&all, &[("MTASTS_IMAP_PASSWORD", "secret")]);
+    serde_json::from_str(&run.stdout())
+        .unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout(), run.stderr()))
+}
+
+fn domain<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["domain"] == name)
+        .unwrap_or_else(|| panic!("{name}: {doc:#}"))
+}
+
+#[test]
+fn dovecot_reports_are_read_once_moved_when_done_and_a_no_policy_alarm_is_raised() {
+    let (Some(binary), Some(openssl)) = (real_tool("dovecot"), real_tool("openssl")) else {
+        return;
+    };
+    if !is_root() {
+        if std::env::var("MTASTS_REQUIRE_REAL").as_deref() == Ok("1") {
+            panic!("the Dovecot test runs its server as root (MTASTS_REQUIRE_REAL=1)");
+        }
+        eprintln!("\n!!!!!!!! SKIPPED: the Dovecot test needs root !!!!!!!!\n");
+        return;
+    }
+    let p = Project::for_nginx();
+    p.write("domains.toml", CONFIG);
+    let dir = p.path().join("imap");
+    let ca = make_certs(&openssl, &dir, &["localhost".to_string()]);
+    let port = free_port();
+    let tls = dir.join("tls/localhost");
+    let _dovecot = dovecot(
+        &binary,
+        &dir,
+        &tls.join("fullchain.pem"),
+        &tls.join("privkey.pem"),
+        port,
+    );
+    // Ten days by mail, one of them also as a file (counted once); a no-policy-found report;
+    // a message that is no report.
+    for day in 1..=10 {
+        deliver(
+            &dir,
+            day as usize,
+            &email(&google_day("testing.example", day, 100, &[])),
+        );
+    }
+    deliver(
+        &dir,
+        20,
+        &email(&google_no_policy("testing.example", 11, 12)),
+    );
+    deliver(
+        &dir,
+        21,
+        "From: someone@example.org\r\nSubject: hello\r\n\r\nnot a report\r\n",
+    );
+    run_ok(
+        Command::new("chown")
+            .arg("-R")
+            .arg("dovecot:dovecot")
+            .arg(dir.join("mail")),
+    );
+    p.write(
+        "files/day1.json",
+        &google_day("testing.example", 1, 100, &[]),
+    );
+    let url = format!("imaps://reports%40example.net@localhost:{port}/INBOX");
+    let ca = ca.display().to_string();
+    let first = report(
+        &p,
+        &[
+            "--imap",
+            &url,
+            "--ca-file",
+            &ca,
+            "--imap-done",
+            "move:Done",
+            "files",
+        ],
+    );
+    let t = domain(&first, "testing.example");
+    assert_eq!(t["reports"], 11, "{first:#}");
+    assert_eq!(t["successful"], 1000 + 12, "{first:#}");
+    assert_eq!(t["no_policy_sessions"], 12);
+    assert_eq!(t["ready_for_enforce"], false);
+    assert!(
+        t["alarms"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("12 session(s) reported as no-policy-found by Google Inc."),
+        "{t:#}"
+    );
+    let skipped = first["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{first:#}");
+    assert!(
+        skipped[0]["path"].as_str().unwrap().contains(";UID="),
+        "{first:#}"
+    );
+
+    // The reports read were moved: INBOX holds only the message that was no report, and a
+    // rerun over INBOX and Done together counts every report once.
+    let again = report(&p, &["--imap", &url, "--ca-file", &ca]);
+    assert_eq!(again["reports"], 0, "{again:#}");
+    let done = format!("imaps://reports%40example.net@localhost:{port}/Done");
+    let both = report(
+        &p,
+        &["--imap", &url, "--imap", &done, "--ca-file", &ca, "files"],
+    );
+    assert_eq!(domain(&both, "testing.example")["reports"], 11, "{both:#}");
+
+    // A wrong password or an untrusted certificate is a named skip, not a crash.
+    let run = p.run_env(
+        &[
+            "report",
+            "--format",
+            "json",
+            "--imap",
+            &url,
+            "--ca-file",
+            &ca,
+        ],
+        &[("MTASTS_IMAP_PASSWORD", "wrong")],
+    );
+    assert!(
+        run.stdout().contains("login as reports@example.net failed"),
+        "{}",
+        run.stdout()
+    );
+    let untrusted = p.run_env(
+        &["report", "--format", "json", "--imap", &url],
+        &[("MTASTS_IMAP_PASSWORD", "secret")],
+    );
+    assert!(
+        untrusted.stdout().contains("\"skipped\""),
+        "{}",
+        untrusted.stdout()
+    );
+    // No password at all: a setup error naming where it goes.
+    let none = p.run(&["report", "--imap", &url]);
+    assert!(none.fails().contains("MTASTS_IMAP_PASSWORD"));
+}
+
+#[test]
+fn a_stalling_or_babbling_imap_server_is_a_named_skip_within_the_timeout() {
+    let p = Project::new(CONFIG);
+    for behaviour in ["stall", "garbage"] {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let garbage = behaviour == "garbage";
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = listener.accept() {
+                if garbage {
+                    let _ = s.write_all(&[0x17; 1 << 16]);
+                }
+                std::thread::sleep(Duration::from_secs(8));
+            }
+        });
+        let url = format!("imaps://user@127.0.0.1:{port}/INBOX");
+        let started = Instant::now();
+        let run = p.run_env(
+            &[
+                "report",
+                "--format",
+                "json",
+                "--timeout",
+                "2",
+                "--imap",
+                &url,
+            ],
+            &[("MTASTS_IMAP_PASSWORD", "x")],
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(7),
+            "{behaviour}: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(run.code(), 0, "{behaviour}: {}", run.stderr());
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+        assert_eq!(
+            doc["skipped"][0]["path"],
+            format!("imaps://user@127.0.0.1:{port}/INBOX"),
+            "{behaviour}: {doc:#}"
+        );
+    }
+}
