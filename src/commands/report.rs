@@ -23,12 +23,22 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
     } else {
         None
     };
-    let mut reports = Vec::new();
+    let mut sums = Collected {
+        summaries: report::Summaries::default(),
+        read: 0,
+        since: args.since,
+    };
     let mut skipped: Vec<(String, String)> = Vec::new();
-    for input in inputs(&args.paths) {
-        match read(&input) {
-            Ok(found) => reports.extend(found),
-            Err(reason) => skipped.push((input.path.display().to_string(), reason)),
+    // Files are read and parsed on every core, a chunk at a time: the reports stream into the
+    // sums, and only a chunk's are in memory at once.
+    let files = inputs(&args.paths);
+    for chunk in files.chunks(CHUNK) {
+        let parsed = crate::parallel::pool(chunk, crate::parallel::threads(), read);
+        for (input, result) in chunk.iter().zip(parsed) {
+            match result {
+                Ok(found) => sums.add(found),
+                Err(reason) => skipped.push((input.path.display().to_string(), reason)),
+            }
         }
     }
     if !args.imap.is_empty() {
@@ -53,7 +63,7 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
                     });
                     match parsed {
                         Ok(found) => {
-                            reports.extend(found);
+                            sums.add(found);
                             true
                         }
                         Err(reason) => {
@@ -74,10 +84,8 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
             }
         }
     }
-    if let Some(since) = args.since {
-        reports.retain(|r| r.end.date_naive() >= since);
-    }
-    let summaries = report::summarise(&reports);
+    let read_count = sums.read;
+    let summaries = sums.summaries.finish();
     let rows: Vec<Row> = summaries
         .iter()
         .map(|s| Row::new(s, config.as_ref(), args.days))
@@ -101,7 +109,7 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
                 .iter()
                 .map(|(p, r)| json!({"path": p, "reason": r}))
                 .collect();
-            let doc = json!({"reports": reports.len(), "domains": domains, "skipped": skipped});
+            let doc = json!({"reports": read_count, "domains": domains, "skipped": skipped});
             ui.out(&serde_json::to_string_pretty(&doc).expect("summary serialises"));
         }
         ReportFormat::Text => {
@@ -110,7 +118,7 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
             }
             ui.out(&format!(
                 "{} report(s) read, {} skipped",
-                reports.len(),
+                read_count,
                 skipped.len()
             ));
             for row in &rows {
@@ -119,6 +127,28 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
         }
     }
     Ok(())
+}
+
+/// Input files read and parsed at once (on every core) before their reports are summed.
+const CHUNK: usize = 1024;
+
+/// The sums of the reports read so far, and how many were read.
+struct Collected {
+    summaries: report::Summaries,
+    read: usize,
+    since: Option<chrono::NaiveDate>,
+}
+
+impl Collected {
+    /// Counts each report in range (`--since`).
+    fn add(&mut self, found: Vec<Report>) {
+        for r in found {
+            if self.since.is_none_or(|since| r.end.date_naive() >= since) {
+                self.read += 1;
+                self.summaries.add(&r);
+            }
+        }
+    }
 }
 
 /// The IMAP password: the first line of `--imap-password-file`, else `MTASTS_IMAP_PASSWORD`.

@@ -10,7 +10,7 @@ pub mod export;
 mod summary;
 
 use serde_json::Value;
-pub use summary::{DomainSummary, FailureSummary, alarms, readiness, summarise};
+pub use summary::{DomainSummary, FailureSummary, Summaries, alarms, readiness, summarise};
 
 /// Largest decompressed report accepted ("a commonly observed receiver limit is ten megabytes",
 /// RFC 8460 §5.2).

@@ -62,13 +62,36 @@ type FailureTally = BTreeMap<(String, String, bool), (u64, NaiveDate)>;
 
 /// Sums reports per policy domain; duplicates (same organisation and report-id) count once.
 pub fn summarise(reports: &[Report]) -> Vec<DomainSummary> {
-    let mut seen = BTreeSet::new();
-    let mut by_domain: BTreeMap<String, (DomainSummary, BTreeSet<NaiveDate>, FailureTally)> =
-        BTreeMap::new();
+    let mut sums = Summaries::default();
     for r in reports {
+        sums.add(r);
+    }
+    sums.finish()
+}
+
+/// Summaries being summed, a report at a time: what a report adds is kept, the report is not,
+/// so that reports can stream through (only the identities of those counted stay, for
+/// de-duplication).
+#[derive(Default)]
+pub struct Summaries {
+    seen: BTreeSet<(String, String)>,
+    by_domain: BTreeMap<String, (DomainSummary, BTreeSet<NaiveDate>, FailureTally)>,
+    reports: usize,
+}
+
+impl Summaries {
+    /// Reports counted so far (after de-duplication).
+    pub fn reports(&self) -> usize {
+        self.reports
+    }
+
+    /// Counts `r` unless a report with its organisation and report-id was counted already.
+    pub fn add(&mut self, r: &Report) {
+        let (seen, by_domain) = (&mut self.seen, &mut self.by_domain);
         if !r.report_id.is_empty() && !seen.insert((r.organization.clone(), r.report_id.clone())) {
-            continue;
+            return;
         }
+        self.reports += 1;
         let mut counted = BTreeSet::new();
         for p in &r.policies {
             let Some(domain) = &p.domain else { continue };
@@ -138,30 +161,34 @@ pub fn summarise(reports: &[Report]) -> Vec<DomainSummary> {
             }
         }
     }
-    by_domain
-        .into_values()
-        .map(|(mut s, days, failures)| {
-            s.days = days.len();
-            let total = (s.successful + s.failed).max(1) as f64;
-            s.failures = failures
-                .into_iter()
-                .map(|((result_type, mx, sts), (count, since))| FailureSummary {
-                    result_type,
-                    mx,
-                    count,
-                    percent: (count as f64 * 1000.0 / total).round() / 10.0,
-                    since,
-                    sts,
-                })
-                .collect();
-            s.failures.sort_by(|a, b| {
-                b.count
-                    .cmp(&a.count)
-                    .then(a.result_type.cmp(&b.result_type))
-            });
-            s
-        })
-        .collect()
+
+    /// The summaries, by domain.
+    pub fn finish(self) -> Vec<DomainSummary> {
+        self.by_domain
+            .into_values()
+            .map(|(mut s, days, failures)| {
+                s.days = days.len();
+                let total = (s.successful + s.failed).max(1) as f64;
+                s.failures = failures
+                    .into_iter()
+                    .map(|((result_type, mx, sts), (count, since))| FailureSummary {
+                        result_type,
+                        mx,
+                        count,
+                        percent: (count as f64 * 1000.0 / total).round() / 10.0,
+                        since,
+                        sts,
+                    })
+                    .collect();
+                s.failures.sort_by(|a, b| {
+                    b.count
+                        .cmp(&a.count)
+                        .then(a.result_type.cmp(&b.result_type))
+                });
+                s
+            })
+            .collect()
+    }
 }
 
 /// When a policy's failure details add up to more than its summary's failed count, the details
