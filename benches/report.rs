@@ -60,7 +60,11 @@ fn main() {
     let sizes: Vec<usize> = std::env::var("MTASTS_BENCH_REPORT_SIZES")
         .unwrap_or_else(|_| "100000".into())
         .split(',')
-        .map(|s| s.trim().parse().expect("MTASTS_BENCH_REPORT_SIZES: numbers"))
+        .map(|s| {
+            s.trim()
+                .parse()
+                .expect("MTASTS_BENCH_REPORT_SIZES: numbers")
+        })
         .collect();
     let runs: usize = std::env::var("MTASTS_BENCH_RUNS")
         .ok()

@@ -14,6 +14,7 @@ mod hostile;
 mod imap;
 mod lifecycle;
 mod nginx;
+mod parsedmarc;
 mod probe;
 mod properties;
 mod report;
