@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 fn report_json(i: usize) -> String {
     let domain = format!("d{}.example", i % 1000);
     let day = 1 + i % 28;
-    let failed = if i % 7 == 0 { 3 } else { 0 };
+    let failed = if i.is_multiple_of(7) { 3 } else { 0 };
     let details = if failed > 0 {
         r#"{"result-type":"certificate-expired","sending-mta-ip":"192.0.2.1","receiving-mx-hostname":"mx.example.net","failed-session-count":3}"#
     } else {
