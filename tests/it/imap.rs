@@ -174,7 +174,7 @@ fn dovecot_reports_are_read_once_moved_when_done_and_a_no_policy_alarm_is_raised
         "{first:#}"
     );
 
-    // The reports read were moved: INBOX holds only the message that was no report, and a
+    // The reports read were moved: INBOX holds only the two messages skipped, and a
     // rerun over INBOX and Done together counts every report once.
     let again = report(&p, &["--imap", &url, "--ca-file", &ca]);
     assert_eq!(again["reports"], 0, "{again:#}");

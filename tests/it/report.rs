@@ -272,6 +272,17 @@ fn malformed_oversized_and_bomb_inputs_are_named_and_skipped() {
         "Subject: hello\r\n\r\nno attachment\r\n",
     );
     p.write("good.json", &google_day("testing.example", 1, 10, &[]));
+    // JSON nested far deeper than any report, and a report part whose base64 is broken.
+    p.write(
+        "deep.json",
+        &format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000)),
+    );
+    p.write(
+        "broken.eml",
+        "Subject: r\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: application/tlsrpt+gzip\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+         H4sI!!!not base64 at all!!!\r\n",
+    );
     let doc = json(
         &p,
         &[
@@ -280,6 +291,8 @@ fn malformed_oversized_and_bomb_inputs_are_named_and_skipped() {
             "bomb.json.gz",
             "not-a-report.eml",
             "good.json",
+            "deep.json",
+            "broken.eml",
         ],
     );
     let skipped: Vec<(String, String)> = doc["skipped"]
@@ -293,7 +306,9 @@ fn malformed_oversized_and_bomb_inputs_are_named_and_skipped() {
             )
         })
         .collect();
-    assert_eq!(skipped.len(), 4, "{skipped:?}");
+    assert_eq!(skipped.len(), 6, "{skipped:?}");
+    assert!(skipped[4].1.contains("recursion limit"), "{skipped:?}");
+    assert!(!skipped[5].1.is_empty(), "{skipped:?}");
     assert!(skipped[0].1.starts_with("not JSON"), "{skipped:?}");
     assert_eq!(skipped[1].1, "larger than 20 MiB");
     assert_eq!(skipped[2].1, "decompresses to more than 10 MiB");
