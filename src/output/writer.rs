@@ -6,12 +6,12 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::atomic::{crash_point, stage_with};
+use super::atomic::{crash_point, rename_all, stage_with, temp_path, write_new};
 use super::guards::{
     check_root, existing_dir, no_links_below, parents, remove_empty_parents, remove_stale_temps,
     safe_relative, same_bytes, unsafe_output,
 };
-use super::{Class, IN_PROGRESS, Previous, Report, TEMP_PREFIX, index};
+use super::{Class, IN_PROGRESS, Previous, Report, index};
 use crate::digest::Hashing;
 use crate::error::Error;
 use crate::manifest::{Digest, DomainEntry, FileEntry, Recorded};
@@ -465,71 +465,6 @@ impl Drop for Writer<'_> {
             let _ = fs::remove_dir(&self.out);
         }
     }
-}
-
-/// Renames the staged temp files and directories (sorted by class) into place, stopping at the
-/// first failure; `renamed` tells whether any rename happened. One at a time: spread over two
-/// threads, replacing 200,000 files took as long (the disk's work of freeing each replaced file
-/// is the cost).
-pub(super) fn rename_all(
-    out: &Path,
-    staged: &[(Class, String, Move)],
-    previous: &Previous,
-    renamed: &mut bool,
-) -> Result<(), Error> {
-    for (_, rel, how) in staged.iter().filter(|s| s.2 != Move::Within) {
-        let target = out.join(rel);
-        let temp = temp_path(&target);
-        if let Err(e) = fs::rename(&temp, &target) {
-            // A directory put where a file of the previous build stood: that place is ours.
-            let ours = *how == Move::File && previous.file(rel).is_some();
-            if !(ours && fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir())) {
-                return Err(Error::io(&target)(e));
-            }
-            fs::remove_dir_all(&target).map_err(Error::io(&target))?;
-            fs::rename(&temp, &target).map_err(Error::io(&target))?;
-        }
-        *renamed = true;
-        crash_point();
-    }
-    Ok(())
-}
-
-/// The fixed temp name beside `target`; the work lock keeps two builds from sharing it.
-pub(super) fn temp_path(target: &Path) -> PathBuf {
-    let mut name = std::ffi::OsString::from(TEMP_PREFIX);
-    name.push(target.file_name().unwrap_or_default());
-    target.with_file_name(name)
-}
-
-/// Creates `path` afresh (never opening what stands there: a planted link is removed, not
-/// followed) and writes `bytes`, world-readable.
-pub(super) fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let open = || {
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            // Web servers read these files as another user.
-            options.mode(0o644);
-        }
-        options.open(path)
-    };
-    let mut file = match open() {
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            fs::remove_file(path).map_err(Error::io(path))?;
-            open()
-        }
-        other => other,
-    }
-    .map_err(Error::io(path))?;
-    if let Err(e) = file.write_all(bytes) {
-        drop(file);
-        let _ = fs::remove_file(path);
-        return Err(Error::io(path)(e));
-    }
-    Ok(())
 }
 
 /// The metadata of a target file (not following links), refusing a directory in its place

@@ -7,13 +7,16 @@ use std::net::IpAddr;
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::config::raw::{RawConfig, RawSettings, Sp};
+use crate::config::raw::{RawConfig, RawSettings};
 use crate::config::uri;
 use crate::diag::Problem;
 use crate::model::{Config, Domain, IdScheme, MAX_AGE_LIMIT, Mode, PolicyHost, valid_id};
 use crate::names::{DomainName, HostName, MxPattern};
 
+mod fields;
 mod tables;
+
+use fields::{Field, Refusal, field, list};
 
 use tables::{nginx, targets};
 
@@ -26,35 +29,6 @@ const DEFAULT_RETIRE_MAX_AGE: u32 = 86_400;
 const TTL_RANGE: std::ops::RangeInclusive<i64> = 60..=604_800;
 /// Below this, RFC 8461 §3.2's "weeks or greater" expectation is far off.
 const SHORT_MAX_AGE: u32 = 86_400;
-
-/// A validated setting and where it was written.
-#[derive(Debug, Clone)]
-enum Field<T> {
-    Unset,
-    Bad,
-    Set(T, Range<usize>),
-}
-
-impl<T> Field<Vec<T>> {
-    /// The list behind an `Arc`: every domain that inherits it shares one copy.
-    fn shared(self) -> Field<Arc<[T]>> {
-        match self {
-            Field::Unset => Field::Unset,
-            Field::Bad => Field::Bad,
-            Field::Set(v, span) => Field::Set(v.into(), span),
-        }
-    }
-}
-
-impl<T: Clone> Field<T> {
-    /// This table's value if it has one, else the inherited one.
-    fn or(&self, inherited: &Field<T>) -> Field<T> {
-        match self {
-            Field::Unset => inherited.clone(),
-            other => other.clone(),
-        }
-    }
-}
 
 struct Settings {
     mode: Field<Mode>,
@@ -433,62 +407,6 @@ fn policy_host(raw: &RawSettings, problems: &mut Vec<Problem>) -> Field<PolicyHo
             }
         }
         (None, None) => Field::Unset,
-    }
-}
-
-type Refusal = (String, String, String);
-
-fn field<R, T>(
-    raw: &Option<Sp<R>>,
-    problems: &mut Vec<Problem>,
-    check: impl Fn(&R) -> Result<T, Refusal>,
-) -> Field<T> {
-    match raw {
-        None => Field::Unset,
-        Some(sp) => match check(&sp.value) {
-            Ok(v) => Field::Set(v, sp.span.clone()),
-            Err((message, label, help)) => {
-                problems.push(Problem::error(sp.span.clone(), message, label).help(help));
-                Field::Bad
-            }
-        },
-    }
-}
-
-/// Validates every item (reporting each bad one), deduplicates in order, refuses an empty list.
-fn list<T: PartialEq>(
-    raw: &Option<Sp<Vec<Sp<String>>>>,
-    key: &str,
-    problems: &mut Vec<Problem>,
-    check: impl Fn(&str) -> Result<T, Refusal>,
-) -> Field<Vec<T>> {
-    let Some(raw) = raw else {
-        return Field::Unset;
-    };
-    if raw.value.is_empty() {
-        problems.push(
-            Problem::error(raw.span.clone(), format!("`{key}` is empty"), "no entries").help(
-                format!("list at least one value, or remove `{key}` to inherit it"),
-            ),
-        );
-        return Field::Bad;
-    }
-    let mut out = Vec::with_capacity(raw.value.len());
-    let mut bad = false;
-    for item in &raw.value {
-        match check(&item.value) {
-            Ok(v) if !out.contains(&v) => out.push(v),
-            Ok(_) => {}
-            Err((message, label, help)) => {
-                bad = true;
-                problems.push(Problem::error(item.span.clone(), message, label).help(help));
-            }
-        }
-    }
-    if bad {
-        Field::Bad
-    } else {
-        Field::Set(out, raw.span.clone())
     }
 }
 

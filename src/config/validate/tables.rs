@@ -4,7 +4,7 @@ use crate::config::raw::{RawNginx, Sp};
 use crate::diag::Problem;
 use crate::model::{Nginx, Target, Vhosts};
 
-use super::{Field, field, list};
+use super::fields::{Field, field, list};
 
 /// The `[nginx]` table, its defaults filled in.
 pub(super) fn nginx(raw: &RawNginx, problems: &mut Vec<Problem>) -> Nginx {
