@@ -10,16 +10,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::harness::{Project, Server, free_port, make_certs, real_tool, run_ok};
-use crate::report::{CONFIG, email, google_day, google_no_policy};
+use crate::report::{CONFIG, domain, email, google_day, google_no_policy};
 
 const USER: &str = "reports@example.net";
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout == b"0\n")
-}
 
 /// Dovecot with one user (password `secret`) whose Maildir is `<dir>/mail/<user>/Maildir`.
 fn dovecot(binary: &Path, dir: &Path, cert: &Path, key: &Path, port: u16) -> Server {
@@ -78,21 +71,12 @@ fn report(p: &Project, args: &[&str]) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout(), run.stderr()))
 }
 
-fn domain<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    doc["domains"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["domain"] == name)
-        .unwrap_or_else(|| panic!("{name}: {doc:#}"))
-}
-
 #[test]
 fn dovecot_reports_are_read_once_moved_when_done_and_a_no_policy_alarm_is_raised() {
     let (Some(binary), Some(openssl)) = (real_tool("dovecot"), real_tool("openssl")) else {
         return;
     };
-    if !is_root() {
+    if !crate::system::is_root() {
         if std::env::var("MTASTS_REQUIRE_REAL").as_deref() == Ok("1") {
             panic!("the Dovecot test runs its server as root (MTASTS_REQUIRE_REAL=1)");
         }

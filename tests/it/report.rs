@@ -94,7 +94,7 @@ fn json(p: &Project, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&p.run(&all).ok()).unwrap()
 }
 
-fn domain<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+pub(crate) fn domain<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     doc["domains"]
         .as_array()
         .unwrap()

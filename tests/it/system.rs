@@ -16,7 +16,7 @@ use crate::harness::{Server, nginx_args, nginx_test_conf, real_tool, run_ok};
 pub(crate) const GLUE_ZONE: &str = "glue.test";
 
 /// Whether this process may create network namespaces (root).
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
