@@ -115,6 +115,13 @@ fn dovecot_reports_are_read_once_moved_when_done_and_a_no_policy_alarm_is_raised
         21,
         "From: someone@example.org\r\nSubject: hello\r\n\r\nnot a report\r\n",
     );
+    // Over the 20 MiB limit: named and skipped without being downloaded.
+    let line = format!("{}\r\n", "x".repeat(998));
+    deliver(
+        &dir,
+        22,
+        &format!("Subject: huge\r\n\r\n{}", line.repeat(21 * 1024)),
+    );
     run_ok(
         Command::new("chown")
             .arg("-R")
@@ -127,6 +134,30 @@ fn dovecot_reports_are_read_once_moved_when_done_and_a_no_policy_alarm_is_raised
     );
     let url = format!("imaps://reports%40example.net@localhost:{port}/INBOX");
     let ca = ca.display().to_string();
+    // --imap-done seen flags exactly the messages whose reports were read.
+    report(
+        &p,
+        &["--imap", &url, "--ca-file", &ca, "--imap-done", "seen"],
+    );
+    let maildir = dir.join(format!("mail/{USER}/Maildir"));
+    let flagged = |seen: bool| -> usize {
+        ["new", "cur"]
+            .iter()
+            .flat_map(|d| fs::read_dir(maildir.join(d)).unwrap())
+            .filter(|e| {
+                let name = e
+                    .as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned();
+                name.rsplit_once(":2,")
+                    .is_some_and(|(_, flags)| flags.contains('S'))
+                    == seen
+            })
+            .count()
+    };
+    assert_eq!((flagged(true), flagged(false)), (11, 2));
     let first = report(
         &p,
         &[
@@ -152,9 +183,15 @@ fn dovecot_reports_are_read_once_moved_when_done_and_a_no_policy_alarm_is_raised
         "{t:#}"
     );
     let skipped = first["skipped"].as_array().unwrap();
-    assert_eq!(skipped.len(), 1, "{first:#}");
+    assert_eq!(skipped.len(), 2, "{first:#}");
     assert!(
-        skipped[0]["path"].as_str().unwrap().contains(";UID="),
+        skipped.iter().any(|s| s["reason"] == "larger than 20 MiB"),
+        "{first:#}"
+    );
+    assert!(
+        skipped
+            .iter()
+            .all(|s| s["path"].as_str().unwrap().contains(";UID=")),
         "{first:#}"
     );
 
