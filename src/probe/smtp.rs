@@ -44,12 +44,16 @@ impl Session {
     fn timeout(&self) -> Result<Duration, String> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(format!(
-                "the server took longer than {} s in all",
-                (self.step * 3).as_secs()
-            ));
+            return Err(self.too_long());
         }
         Ok(left.min(self.step))
+    }
+
+    fn too_long(&self) -> String {
+        format!(
+            "the server took longer than {} s in all",
+            (self.step * 3).as_secs()
+        )
     }
 
     fn line(&mut self) -> Result<Vec<u8>, String> {
@@ -80,6 +84,10 @@ impl Session {
                         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                     ) =>
                 {
+                    // Cut by the whole probe's deadline rather than by one step's timeout.
+                    if timeout < self.step {
+                        return Err(self.too_long());
+                    }
                     return Err(format!("no answer within {} s", timeout.as_secs()));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
