@@ -47,7 +47,7 @@ pub enum Error {
 
     /// The plan would break senders that still hold a policy; `app` prints each reason.
     #[error("refusing to build: {}", .0.iter().map(|r| r.text.as_str()).collect::<Vec<_>>().join("; "))]
-    Refused(Vec<crate::plan::Refusal>),
+    Refused(Vec<Refusal>),
 
     /// `check` found failures (already printed).
     #[error("{0} check(s) failed")]
@@ -152,4 +152,13 @@ impl Error {
         let path = path.into();
         move |source| Error::Io { path, source }
     }
+}
+
+/// One reason a plan must not be published.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Refusal {
+    /// The domain it is about.
+    pub domain: String,
+    /// What is wrong and how to fix it, naming the domain.
+    pub text: String,
 }

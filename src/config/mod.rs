@@ -43,9 +43,19 @@ pub fn load(path: &Path, name: &str) -> Result<Loaded, Error> {
 
 /// Pure: validates TOML text. Returns the config when there is no error, and every problem.
 pub fn parse(text: &str) -> (Option<Config>, Vec<Problem>) {
-    match raw::parse(text) {
+    match read_raw(text) {
         Err(syntax) => (None, syntax),
         Ok((raw, schema)) => validate::validate(raw, schema),
+    }
+}
+
+/// The raw mirror of `text`: by the fast reader when it reads the text exactly, else by the
+/// TOML parser (which also reports every problem). The fast reader uses the raw mirror's
+/// types; the raw module never calls it, so the two do not depend on each other both ways.
+fn read_raw(text: &str) -> Result<(raw::RawConfig, Vec<Problem>), Vec<Problem>> {
+    match fast::parse(text) {
+        Some(read) => Ok(read),
+        None => raw::by_toml(text),
     }
 }
 

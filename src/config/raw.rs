@@ -103,16 +103,8 @@ const TOP_KEYS: &[&str] = &["defaults", "nginx", "output", "domains"];
 
 const OUTPUT_KEYS: &[&str] = &["targets"];
 
-/// Parses TOML text into the raw mirror with its schema problems; `Err` holds syntax errors,
-/// after which nothing else is checked.
-pub(crate) fn parse(text: &str) -> Result<(RawConfig, Vec<Problem>), Vec<Problem>> {
-    if let Some(read) = super::fast::parse(text) {
-        return Ok(read);
-    }
-    by_toml(text)
-}
-
-/// `parse` by the TOML parser alone.
+/// Parses TOML text into the raw mirror with its schema problems, by the TOML parser; `Err`
+/// holds syntax errors, after which nothing else is checked.
 pub(crate) fn by_toml(text: &str) -> Result<(RawConfig, Vec<Problem>), Vec<Problem>> {
     let (doc, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
@@ -472,7 +464,7 @@ mod tests {
 
     #[test]
     fn collects_every_schema_problem() {
-        let (_, problems) = parse(
+        let (_, problems) = by_toml(
             "[defaults]\nmod = \"enforce\"\nmax_age = \"1d\"\n[nginx]\nlisten = [443]\n[domains]\nx = 1\n",
         )
         .unwrap();
@@ -497,7 +489,7 @@ mod tests {
 
     #[test]
     fn syntax_errors_carry_spans() {
-        let problems = parse("[defaults\nmode = 1\n").unwrap_err();
+        let problems = by_toml("[defaults\nmode = 1\n").unwrap_err();
         assert!(!problems.is_empty());
         assert_eq!(problems[0].message, "invalid TOML");
     }

@@ -5,6 +5,7 @@ mod batches;
 mod notices;
 mod outcome;
 
+pub use crate::error::Refusal;
 pub use batches::assign as assign_certificates;
 pub use notices::{day, next_id};
 
@@ -151,15 +152,6 @@ pub struct Plan {
     pub warnings: Vec<Warning>,
     /// Why this plan must not be published (each message names its domain and the fix).
     pub refusals: Vec<Refusal>,
-}
-
-/// One reason a plan must not be published.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Refusal {
-    /// The domain it is about.
-    pub domain: String,
-    /// What is wrong and how to fix it, naming the domain.
-    pub text: String,
 }
 
 /// Plans every domain; ids change only where policy bytes changed; domains in `forget` may
