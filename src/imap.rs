@@ -68,6 +68,21 @@ impl std::str::FromStr for Mailbox {
     }
 }
 
+impl std::fmt::Display for Mailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        write!(
+            f,
+            "imaps://{}@{host}:{}/{}",
+            self.user, self.port, self.mailbox
+        )
+    }
+}
+
 /// What to do with a message once its reports were read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Done {
@@ -237,7 +252,7 @@ pub fn read(
 }
 
 fn name(at: &Mailbox, uid: u32) -> String {
-    format!("imaps://{}@{}/{};UID={uid}", at.user, at.host, at.mailbox)
+    format!("{at};UID={uid}")
 }
 
 fn connect(at: &Mailbox, options: &Options<'_>, left: Arc<AtomicU64>) -> Result<Stream, String> {

@@ -74,13 +74,7 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
                 },
             );
             if let Err(reason) = result {
-                skipped.push((
-                    format!(
-                        "imaps://{}@{}:{}/{}",
-                        mailbox.user, mailbox.host, mailbox.port, mailbox.mailbox
-                    ),
-                    reason,
-                ));
+                skipped.push((mailbox.to_string(), reason));
             }
         }
     }
