@@ -150,7 +150,7 @@ pub struct CheckArgs {
     pub ca_file: Option<PathBuf>,
     /// Connect to ADDR:PORT whenever HOST:PORT is meant (like curl); repeatable.
     #[arg(long, value_name = "HOST:PORT:ADDR:PORT")]
-    pub connect_to: Vec<crate::fetch::ConnectTo>,
+    pub connect_to: Vec<crate::net::ConnectTo>,
     /// Seconds each DNS query, HTTPS request and SMTP step may take (a whole SMTP probe: 3x).
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub timeout: u64,
@@ -162,7 +162,7 @@ pub struct CheckArgs {
     pub smtp_port: u16,
     /// Probe ADDR:PORT whenever MX HOST:PORT is meant (like --connect-to); repeatable.
     #[arg(long, value_name = "HOST:PORT:ADDR:PORT")]
-    pub smtp_connect: Vec<crate::fetch::ConnectTo>,
+    pub smtp_connect: Vec<crate::net::ConnectTo>,
     /// Warn when a certificate (MX or policy host) has fewer days left than this.
     #[arg(long, value_name = "DAYS", default_value_t = 14)]
     pub expiry_days: u32,
@@ -182,7 +182,23 @@ pub enum CheckFormat {
     Prometheus,
 }
 
-fn parse_email(s: &str) -> Result<String, String> {
+/// A command-line value clap's own types do not check; clap prints it after the flag's name.
+#[derive(Debug, thiserror::Error)]
+pub enum ValueError {
+    /// `--email`.
+    #[error("{0:?} is not an e-mail address like ops@example.com")]
+    Email(String),
+    /// `--server` of `certificates`.
+    #[error(
+        "{0:?} is not an https:// ACME directory URL (such as https://acme-staging-v02.api.letsencrypt.org/directory)"
+    )]
+    AcmeServer(String),
+    /// `--nameserver`.
+    #[error("{0:?} is not IP, IP:PORT or [IPv6]:PORT")]
+    Nameserver(String),
+}
+
+fn parse_email(s: &str) -> Result<String, ValueError> {
     // Conservative on purpose: the address goes into an ACME account and into printed commands.
     let ok = s.split_once('@').is_some_and(|(local, domain)| {
         !local.is_empty()
@@ -198,28 +214,23 @@ fn parse_email(s: &str) -> Result<String, String> {
     if ok {
         Ok(s.to_string())
     } else {
-        Err(format!(
-            "{s:?} is not an e-mail address like ops@example.com"
-        ))
+        Err(ValueError::Email(s.to_string()))
     }
 }
 
-fn parse_acme_server(s: &str) -> Result<String, String> {
+fn parse_acme_server(s: &str) -> Result<String, ValueError> {
     if s.starts_with("https://") && s.len() > 8 && s.bytes().all(|b| b.is_ascii_graphic()) {
         Ok(s.to_string())
     } else {
-        Err(format!(
-            "{s:?} is not an https:// ACME directory URL (such as https://acme-staging-v02.api.letsencrypt.org/directory)"
-        ))
+        Err(ValueError::AcmeServer(s.to_string()))
     }
 }
 
-fn parse_nameserver(s: &str) -> Result<std::net::SocketAddr, String> {
+fn parse_nameserver(s: &str) -> Result<std::net::SocketAddr, ValueError> {
     if let Ok(ip) = s.parse::<std::net::IpAddr>() {
         return Ok(std::net::SocketAddr::new(ip, 53));
     }
-    s.parse()
-        .map_err(|_| format!("{s:?} is not IP, IP:PORT or [IPv6]:PORT"))
+    s.parse().map_err(|_| ValueError::Nameserver(s.to_string()))
 }
 
 /// Options of `report`.

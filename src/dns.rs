@@ -10,21 +10,25 @@ use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::{Resolver, TokioResolver};
 
 /// Why a lookup gave no answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DnsError {
     /// The name does not exist or has no records of that type.
+    #[error("no such record")]
     NoRecords,
     /// The lookup itself failed (timeout, refused, ...).
+    #[error("lookup failed: {0}")]
     Failed(String),
 }
 
-impl std::fmt::Display for DnsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DnsError::NoRecords => f.write_str("no such record"),
-            DnsError::Failed(e) => write!(f, "lookup failed: {e}"),
-        }
-    }
+/// Why no resolver could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The runtime's threads could not start.
+    #[error(transparent)]
+    Runtime(#[from] std::io::Error),
+    /// The resolver cannot be configured (from the system's settings, or at all).
+    #[error(transparent)]
+    Resolver(#[from] hickory_resolver::net::NetError),
 }
 
 /// A resolver plus the runtime it runs on; usable from several threads at once.
@@ -35,12 +39,11 @@ pub struct Dns {
 
 impl Dns {
     /// The system resolver, or `server` (all queries go to it) when given.
-    pub fn new(server: Option<SocketAddr>, timeout: Duration) -> Result<Dns, String> {
+    pub fn new(server: Option<SocketAddr>, timeout: Duration) -> Result<Dns, SetupError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
+            .build()?;
         let mut builder = match server {
             Some(addr) => {
                 let mut ns = NameServerConfig::udp_and_tcp(addr.ip());
@@ -52,7 +55,7 @@ impl Dns {
                     TokioRuntimeProvider::default(),
                 )
             }
-            None => TokioResolver::builder_tokio().map_err(|e| e.to_string())?,
+            None => TokioResolver::builder_tokio()?,
         };
         let opts = builder.options_mut();
         opts.timeout = timeout;
@@ -60,7 +63,7 @@ impl Dns {
         // Each check must see the live state, not an answer cached by an earlier query.
         opts.cache_size = 0;
         opts.ndots = 0;
-        let resolver = builder.build().map_err(|e| e.to_string())?;
+        let resolver = builder.build()?;
         Ok(Dns { runtime, resolver })
     }
 

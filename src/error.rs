@@ -112,6 +112,12 @@ pub enum Error {
     },
 }
 
+/// A fast reader read an input differently from the library parser: a bug in the fast reader,
+/// found by its differential fuzz target or property test.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Disagreement(pub String);
+
 fn error_count(problems: &[Problem]) -> usize {
     problems.iter().filter(|p| p.level == Level::Error).count()
 }

@@ -15,11 +15,77 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
+use crate::net::{NetError, trust_roots};
+
 /// Messages whose sizes are asked for per command.
 const BATCH: usize = 50;
 /// Bytes a server may send in answer to anything but a message fetch (greeting, login, the
 /// sizes of a batch, a search over a large mailbox).
 const SMALL_ANSWERS: u64 = 4 * 1024 * 1024;
+
+/// Why a mailbox could not be read, or one message of it. (The server's errors are boxed: an
+/// `imap::Error` is large and most results are `Ok`.)
+#[derive(Debug, thiserror::Error)]
+pub enum ImapError {
+    /// A `--imap` value that is not an `imaps://` URL we read.
+    #[error("{url:?}: {why} (write imaps://USER@HOST[:PORT]/MAILBOX)")]
+    Url {
+        /// What was given.
+        url: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// An `--imap-done` value that is none of the three.
+    #[error("{0:?} is not keep, seen or move:FOLDER")]
+    Done(String),
+    /// The server's name does not resolve, or the connection failed.
+    #[error("{server}: {source}")]
+    Connect {
+        /// `host:port`.
+        server: String,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The server's name resolves to nothing.
+    #[error("{0}: no address")]
+    NoAddress(String),
+    /// The trust roots cannot be read.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// rustls refused the configuration or the server name.
+    #[error("{0}")]
+    Tls(String),
+    /// The server did not greet as an IMAP server.
+    #[error("{server}: greeting: {source}")]
+    Greeting {
+        /// `host:port`.
+        server: String,
+        /// What went wrong.
+        source: Box<imap::Error>,
+    },
+    /// The login was refused.
+    #[error("login as {user} failed: {source}")]
+    Login {
+        /// The login name.
+        user: String,
+        /// The server's answer.
+        source: Box<imap::Error>,
+    },
+    /// A command failed (`what` names it).
+    #[error("{what}: {source}")]
+    Command {
+        /// The command, for the message.
+        what: String,
+        /// The server's answer, or the transport's failure.
+        source: Box<imap::Error>,
+    },
+    /// A message over the size limit, skipped unread.
+    #[error("larger than {0} MiB")]
+    TooLarge(u64),
+    /// A fetch that returned no body.
+    #[error("no body")]
+    NoBody,
+}
 
 /// Where reports are read: `imaps://USER@HOST[:PORT]/MAILBOX`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,10 +101,13 @@ pub struct Mailbox {
 }
 
 impl std::str::FromStr for Mailbox {
-    type Err = String;
+    type Err = ImapError;
 
-    fn from_str(s: &str) -> Result<Mailbox, String> {
-        let bad = |why: &str| format!("{s:?}: {why} (write imaps://USER@HOST[:PORT]/MAILBOX)");
+    fn from_str(s: &str) -> Result<Mailbox, ImapError> {
+        let bad = |why: &'static str| ImapError::Url {
+            url: s.to_string(),
+            why,
+        };
         let rest = s.strip_prefix("imaps://").ok_or_else(|| {
             bad("only imaps:// (TLS from the first byte) is read, so that the password never crosses the network in clear")
         })?;
@@ -95,9 +164,9 @@ pub enum Done {
 }
 
 impl std::str::FromStr for Done {
-    type Err = String;
+    type Err = ImapError;
 
-    fn from_str(s: &str) -> Result<Done, String> {
+    fn from_str(s: &str) -> Result<Done, ImapError> {
         match s {
             "keep" => Ok(Done::Keep),
             "seen" => Ok(Done::Seen),
@@ -107,7 +176,7 @@ impl std::str::FromStr for Done {
                 {
                     Ok(Done::Move(f.to_string()))
                 }
-                _ => Err(format!("{s:?} is not keep, seen or move:FOLDER")),
+                _ => Err(ImapError::Done(s.to_string())),
             },
         }
     }
@@ -164,23 +233,29 @@ pub fn read(
     password: &str,
     done: &Done,
     options: &Options<'_>,
-    mut each: impl FnMut(&str, Result<&[u8], String>) -> bool,
-) -> Result<usize, String> {
+    mut each: impl FnMut(&str, Result<&[u8], ImapError>) -> bool,
+) -> Result<usize, ImapError> {
     let budget = Arc::new(AtomicU64::new(SMALL_ANSWERS));
     let stream = connect(at, options, budget.clone())?;
     let mut client = imap::Client::new(stream);
     client
         .read_greeting()
-        .map_err(|e| format!("{}:{}: greeting: {e}", at.host, at.port))?;
+        .map_err(|source| ImapError::Greeting {
+            server: format!("{}:{}", at.host, at.port),
+            source: Box::new(source),
+        })?;
     let mut session = client
         .login(&at.user, password)
-        .map_err(|(e, _)| format!("login as {} failed: {e}", at.user))?;
+        .map_err(|(source, _)| ImapError::Login {
+            user: at.user.clone(),
+            source: Box::new(source),
+        })?;
     session
         .select(&at.mailbox)
-        .map_err(|e| format!("mailbox {}: {e}", at.mailbox))?;
+        .map_err(command(format!("mailbox {}", at.mailbox)))?;
     let mut uids: Vec<u32> = session
         .uid_search("ALL")
-        .map_err(|e| format!("UID SEARCH: {e}"))?
+        .map_err(command("UID SEARCH".into()))?
         .into_iter()
         .collect();
     uids.sort_unstable();
@@ -194,7 +269,7 @@ pub fn read(
         budget.store(SMALL_ANSWERS, Ordering::Relaxed);
         let sizes = session
             .uid_fetch(&set, "RFC822.SIZE")
-            .map_err(|e| format!("UID FETCH sizes: {e}"))?;
+            .map_err(command("UID FETCH sizes".into()))?;
         let mut small = Vec::new();
         for f in sizes.iter() {
             let Some(uid) = f.uid else { continue };
@@ -202,10 +277,7 @@ pub fn read(
             if size > options.max_message {
                 each(
                     &name(at, uid),
-                    Err(format!(
-                        "larger than {} MiB",
-                        options.max_message / 1024 / 1024
-                    )),
+                    Err(ImapError::TooLarge(options.max_message / 1024 / 1024)),
                 );
             } else {
                 small.push(uid);
@@ -215,9 +287,9 @@ pub fn read(
             budget.store(options.max_message + SMALL_ANSWERS, Ordering::Relaxed);
             let fetched = session
                 .uid_fetch(uid.to_string(), "BODY.PEEK[]")
-                .map_err(|e| format!("UID FETCH {uid}: {e}"))?;
+                .map_err(command(format!("UID FETCH {uid}")))?;
             for f in fetched.iter() {
-                let body = f.body().ok_or_else(|| "no body".to_string());
+                let body = f.body().ok_or(ImapError::NoBody);
                 if each(&name(at, uid), body) {
                     handled.push(uid);
                 }
@@ -236,14 +308,14 @@ pub fn read(
             Done::Seen => {
                 session
                     .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
-                    .map_err(|e| format!("UID STORE \\Seen: {e}"))?;
+                    .map_err(command("UID STORE \\Seen".into()))?;
             }
             Done::Move(folder) => {
                 // Made on first use; "already exists" is the usual answer and not an error.
                 let _ = session.create(folder);
                 session
                     .uid_mv(&set, folder)
-                    .map_err(|e| format!("UID MOVE to {folder}: {e}"))?;
+                    .map_err(command(format!("UID MOVE to {folder}")))?;
             }
         }
     }
@@ -251,30 +323,42 @@ pub fn read(
     Ok(uids.len())
 }
 
+/// Wraps a failed command's error with its name.
+fn command(what: String) -> impl FnOnce(imap::Error) -> ImapError {
+    move |source| ImapError::Command {
+        what,
+        source: Box::new(source),
+    }
+}
+
 fn name(at: &Mailbox, uid: u32) -> String {
     format!("{at};UID={uid}")
 }
 
-fn connect(at: &Mailbox, options: &Options<'_>, left: Arc<AtomicU64>) -> Result<Stream, String> {
-    let where_ = format!("{}:{}", at.host, at.port);
+fn connect(at: &Mailbox, options: &Options<'_>, left: Arc<AtomicU64>) -> Result<Stream, ImapError> {
+    let server = format!("{}:{}", at.host, at.port);
+    let failed = |source| ImapError::Connect {
+        server: server.clone(),
+        source,
+    };
     let addr = (at.host.as_str(), at.port)
         .to_socket_addrs()
-        .map_err(|e| format!("{where_}: {e}"))?
+        .map_err(failed)?
         .next()
-        .ok_or_else(|| format!("{where_}: no address"))?;
-    let tcp =
-        TcpStream::connect_timeout(&addr, options.timeout).map_err(|e| format!("{where_}: {e}"))?;
+        .ok_or_else(|| ImapError::NoAddress(server.clone()))?;
+    let tcp = TcpStream::connect_timeout(&addr, options.timeout).map_err(failed)?;
     tcp.set_read_timeout(Some(options.timeout)).ok();
     tcp.set_write_timeout(Some(options.timeout)).ok();
     let config =
         ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(crate::fetch::trust_roots(options.ca_file)?)
+            .map_err(|e| ImapError::Tls(e.to_string()))?
+            .with_root_certificates(trust_roots(options.ca_file)?)
             .with_no_client_auth();
     let server = ServerName::try_from(at.host.clone())
-        .map_err(|e| format!("{:?} is not a host name: {e}", at.host))?;
-    let conn = ClientConnection::new(Arc::new(config), server).map_err(|e| e.to_string())?;
+        .map_err(|e| ImapError::Tls(format!("{:?} is not a host name: {e}", at.host)))?;
+    let conn = ClientConnection::new(Arc::new(config), server)
+        .map_err(|e| ImapError::Tls(e.to_string()))?;
     Ok(Budget {
         inner: StreamOwned::new(conn, tcp),
         left,

@@ -26,6 +26,7 @@ pub mod manifest;
 pub mod metrics;
 pub mod model;
 pub mod names;
+pub mod net;
 pub mod output;
 pub mod parallel;
 pub mod plan;

@@ -49,40 +49,85 @@ impl Policy {
 }
 
 /// Why a body is not a valid policy, and on which line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ParseError {
     /// 1-based line number (0 for the body as a whole).
     pub line: usize,
     /// What is wrong.
-    pub message: String,
+    pub fault: Fault,
 }
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line == 0 {
-            write!(f, "{}", self.message)
+            write!(f, "{}", self.fault)
         } else {
-            write!(f, "line {}: {}", self.line, self.message)
+            write!(f, "line {}: {}", self.line, self.fault)
         }
     }
 }
 
-impl std::error::Error for ParseError {}
+/// What is wrong with a policy body (RFC 8461 §3.2, §3.3).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Fault {
+    /// More than `MAX_POLICY_BYTES`.
+    #[error("larger than 64 KiB (RFC 8461 §3.3)")]
+    TooLarge,
+    /// Not UTF-8.
+    #[error("not UTF-8")]
+    NotUtf8,
+    /// Zero bytes.
+    #[error("empty body")]
+    Empty,
+    /// A required field is missing.
+    #[error("no {0} field")]
+    Missing(&'static str),
+    /// No `mx` line although the mode needs one.
+    #[error("no mx field (required unless mode is none)")]
+    NoMx,
+    /// An empty line.
+    #[error("blank line")]
+    BlankLine,
+    /// A line that is not `key: value`.
+    #[error("no ':' in {0:?}")]
+    NoColon(String),
+    /// A key outside the ABNF's characters or longer than 32.
+    #[error("invalid field name {0:?}")]
+    FieldName(String),
+    /// `key:` with nothing after it.
+    #[error("field {0} has no value")]
+    NoValue(String),
+    /// A value with a control character or tab inside.
+    #[error("field {0} contains a control character")]
+    ControlCharacter(String),
+    /// `version` is not `STSv1`.
+    #[error("version must be STSv1, not {0:?}")]
+    Version(String),
+    /// `mode` is not one of the three.
+    #[error("mode must be none, testing or enforce, not {0:?}")]
+    Mode(String),
+    /// `max_age` is not 1 to 10 digits.
+    #[error("max_age must be 1 to 10 digits, not {0:?}")]
+    MaxAgeSyntax(String),
+    /// `max_age` above the RFC's limit.
+    #[error("max_age {0} exceeds {MAX_AGE_LIMIT}")]
+    MaxAgeTooLarge(String),
+    /// An `mx` value that is not `["*."] Domain`.
+    #[error("invalid mx pattern {0:?}")]
+    MxPattern(String),
+}
 
 /// Parses a body strictly by the RFC 8461 §3.2 ABNF: LF or CRLF terminators, at most one final
 /// terminator, no blank lines, case-sensitive keys and values, unknown fields ignored, the
 /// first of a duplicated non-mx field wins, `mx` required unless mode is `none`.
 pub fn parse(body: &[u8]) -> Result<Policy, ParseError> {
-    let whole = |message: &str| ParseError {
-        line: 0,
-        message: message.to_string(),
-    };
+    let whole = |fault| ParseError { line: 0, fault };
     if body.len() > MAX_POLICY_BYTES {
-        return Err(whole("larger than 64 KiB (RFC 8461 §3.3)"));
+        return Err(whole(Fault::TooLarge));
     }
-    let text = std::str::from_utf8(body).map_err(|_| whole("not UTF-8"))?;
+    let text = std::str::from_utf8(body).map_err(|_| whole(Fault::NotUtf8))?;
     if text.is_empty() {
-        return Err(whole("empty body"));
+        return Err(whole(Fault::Empty));
     }
     let text = text.strip_suffix('\n').unwrap_or(text);
     let mut version = None;
@@ -91,25 +136,21 @@ pub fn parse(body: &[u8]) -> Result<Policy, ParseError> {
     let mut mx = Vec::new();
     for (i, raw_line) in text.split('\n').enumerate() {
         let line_no = i + 1;
-        let fail = |message: String| ParseError {
+        let fail = |fault| ParseError {
             line: line_no,
-            message,
+            fault,
         };
         let line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
         let (key, value) = field(line).map_err(fail)?;
         match key {
             "version" if version.is_none() => {
                 if value != "STSv1" {
-                    return Err(fail(format!("version must be STSv1, not {value:?}")));
+                    return Err(fail(Fault::Version(value.to_string())));
                 }
                 version = Some(value);
             }
             "mode" if mode.is_none() => {
-                let m = Mode::parse(value).ok_or_else(|| {
-                    fail(format!(
-                        "mode must be none, testing or enforce, not {value:?}"
-                    ))
-                })?;
+                let m = Mode::parse(value).ok_or_else(|| fail(Fault::Mode(value.to_string())))?;
                 mode = Some(m);
             }
             "max_age" if max_age.is_none() => {
@@ -124,55 +165,55 @@ pub fn parse(body: &[u8]) -> Result<Policy, ParseError> {
             _ => {}
         }
     }
-    version.ok_or_else(|| whole("no version field"))?;
-    let mode = mode.ok_or_else(|| whole("no mode field"))?;
-    let max_age = max_age.ok_or_else(|| whole("no max_age field"))?;
+    version.ok_or_else(|| whole(Fault::Missing("version")))?;
+    let mode = mode.ok_or_else(|| whole(Fault::Missing("mode")))?;
+    let max_age = max_age.ok_or_else(|| whole(Fault::Missing("max_age")))?;
     if mx.is_empty() && mode != Mode::None {
-        return Err(whole("no mx field (required unless mode is none)"));
+        return Err(whole(Fault::NoMx));
     }
     Ok(Policy { mode, mx, max_age })
 }
 
 /// Splits `key ":" *WSP value *WSP`, checking the key and value character sets.
-fn field(line: &str) -> Result<(&str, &str), String> {
+fn field(line: &str) -> Result<(&str, &str), Fault> {
     if line.is_empty() {
-        return Err("blank line".into());
+        return Err(Fault::BlankLine);
     }
     let (key, rest) = line
         .split_once(':')
-        .ok_or_else(|| format!("no ':' in {line:?}"))?;
+        .ok_or_else(|| Fault::NoColon(line.to_string()))?;
     let mut chars = key.chars();
     let key_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && key.len() <= 32
         && chars.all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
     if !key_ok {
-        return Err(format!("invalid field name {key:?}"));
+        return Err(Fault::FieldName(key.to_string()));
     }
     let value = rest
         .trim_start_matches([' ', '\t'])
         .trim_end_matches([' ', '\t']);
     if value.is_empty() {
-        return Err(format!("field {key} has no value"));
+        return Err(Fault::NoValue(key.to_string()));
     }
     if value.chars().any(|c| c.is_control() || c == '\t') {
-        return Err(format!("field {key} contains a control character"));
+        return Err(Fault::ControlCharacter(key.to_string()));
     }
     Ok((key, value))
 }
 
-fn max_age_value(value: &str) -> Result<u32, String> {
+fn max_age_value(value: &str) -> Result<u32, Fault> {
     if value.is_empty() || value.len() > 10 || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("max_age must be 1 to 10 digits, not {value:?}"));
+        return Err(Fault::MaxAgeSyntax(value.to_string()));
     }
     value
         .parse::<u32>()
         .ok()
         .filter(|v| *v <= MAX_AGE_LIMIT)
-        .ok_or_else(|| format!("max_age {value} exceeds {MAX_AGE_LIMIT}"))
+        .ok_or_else(|| Fault::MaxAgeTooLarge(value.to_string()))
 }
 
 /// `["*."] Domain` with RFC 5321 §4.1.2 `Domain` (LDH labels, no trailing dot).
-fn mx_value(value: &str) -> Result<(), String> {
+fn mx_value(value: &str) -> Result<(), Fault> {
     let domain = value.strip_prefix("*.").unwrap_or(value);
     let label_ok = |l: &str| {
         let b = l.as_bytes();
@@ -184,7 +225,7 @@ fn mx_value(value: &str) -> Result<(), String> {
     if domain.split('.').all(label_ok) {
         Ok(())
     } else {
-        Err(format!("invalid mx pattern {value:?}"))
+        Err(Fault::MxPattern(value.to_string()))
     }
 }
 

@@ -77,17 +77,58 @@ pub fn for_domain(domain: &Domain, id: &str) -> Vec<Record> {
     out
 }
 
+/// Why a TXT value is not a valid `_mta-sts` or `_smtp._tls` record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// The value does not begin with the version tag.
+    #[error("does not start with \"{0}\"")]
+    Version(&'static str),
+    /// Text between the version tag and the first `;`.
+    #[error("unexpected {0:?} after the version")]
+    AfterVersion(String),
+    /// Only the version tag.
+    #[error("no fields after the version")]
+    NoFields,
+    /// Whitespace ends the record without a closing `;`.
+    #[error("whitespace after the last field (write it without, or end with ';')")]
+    TrailingSpace,
+    /// `;;`.
+    #[error("an empty field (';;')")]
+    EmptyField,
+    /// A field without `=`.
+    #[error("field {0:?} has no '='")]
+    NoEquals(String),
+    /// An extension field outside the ABNF.
+    #[error("invalid field {0:?}")]
+    Field(String),
+    /// An `id` that is not 1-32 letters and digits.
+    #[error("id {0:?} is not 1-32 letters and digits")]
+    Id(String),
+    /// A required field is missing.
+    #[error("no {0} field")]
+    Missing(&'static str),
+    /// An `http:` report URI.
+    #[error("{0:?}: only mailto: and https: are supported")]
+    Http(String),
+    /// A report URI of another scheme, or a bare scheme.
+    #[error("{0:?} is not a mailto: or https: URI (a ',' inside a URI must be %2C)")]
+    Scheme(String),
+    /// A report URI with a character RFC 8460 wants percent-encoded.
+    #[error("{0:?} contains a character that must be percent-encoded")]
+    Unencoded(String),
+}
+
 /// The fields after the version tag of a `;`-separated record (RFC 8461 §3.1 / RFC 8460 §3
 /// ABNF): `*WSP ";" *WSP` between fields, an optional trailing delimiter, at least one field,
 /// no empty field and no whitespace after the last field without a `;`.
-fn fields(rest: &str) -> Result<Vec<&str>, String> {
+fn fields(rest: &str) -> Result<Vec<&str>, RecordError> {
     let wsp = [' ', '\t'];
     let parts: Vec<&str> = rest.split(';').collect();
     if !parts[0].trim_matches(wsp).is_empty() {
-        return Err(format!("unexpected {:?} after the version", parts[0]));
+        return Err(RecordError::AfterVersion(parts[0].to_string()));
     }
     if parts.len() < 2 {
-        return Err("no fields after the version".into());
+        return Err(RecordError::NoFields);
     }
     let last = parts.len() - 1;
     let mut out = Vec::new();
@@ -98,29 +139,27 @@ fn fields(rest: &str) -> Result<Vec<&str>, String> {
                 break; // the optional trailing delimiter
             }
             if field.ends_with(wsp) {
-                return Err(
-                    "whitespace after the last field (write it without, or end with ';')".into(),
-                );
+                return Err(RecordError::TrailingSpace);
             }
         }
         let field = field.trim_end_matches(wsp);
         if field.is_empty() {
-            return Err("an empty field (';;')".into());
+            return Err(RecordError::EmptyField);
         }
         out.push(field);
     }
     if out.is_empty() {
-        return Err("no fields after the version".into());
+        return Err(RecordError::NoFields);
     }
     Ok(out)
 }
 
 /// `name=value` with an extension name (1-32 of letters, digits, `_-.`, starting alphanumeric)
 /// and a value of printable ASCII without `=`, `;` and space.
-fn extension(field: &str) -> Result<(&str, &str), String> {
+fn extension(field: &str) -> Result<(&str, &str), RecordError> {
     let (name, value) = field
         .split_once('=')
-        .ok_or_else(|| format!("field {field:?} has no '='"))?;
+        .ok_or_else(|| RecordError::NoEquals(field.to_string()))?;
     let name_ok = name.len() <= 32
         && name
             .chars()
@@ -136,34 +175,34 @@ fn extension(field: &str) -> Result<(&str, &str), String> {
     if name_ok && value_ok {
         Ok((name, value))
     } else {
-        Err(format!("invalid field {field:?}"))
+        Err(RecordError::Field(field.to_string()))
     }
 }
 
 /// Parses an `_mta-sts` TXT value strictly (RFC 8461 §3.1); returns the id (the first, §3.2).
-pub fn parse_sts(value: &str) -> Result<String, String> {
+pub fn parse_sts(value: &str) -> Result<String, RecordError> {
     let rest = value
         .strip_prefix("v=STSv1")
-        .ok_or("does not start with \"v=STSv1\"")?;
+        .ok_or(RecordError::Version("v=STSv1"))?;
     let mut id = None;
     for field in fields(rest)? {
         if let Some(v) = field.strip_prefix("id=") {
             if !crate::model::valid_id(v) {
-                return Err(format!("id {v:?} is not 1-32 letters and digits"));
+                return Err(RecordError::Id(v.to_string()));
             }
             id.get_or_insert_with(|| v.to_string());
         } else {
             extension(field)?;
         }
     }
-    id.ok_or_else(|| "no id field".to_string())
+    id.ok_or(RecordError::Missing("id"))
 }
 
 /// Parses a `_smtp._tls` TXT value strictly (RFC 8460 §3); returns the `rua` URIs.
-pub fn parse_tlsrpt(value: &str) -> Result<Vec<String>, String> {
+pub fn parse_tlsrpt(value: &str) -> Result<Vec<String>, RecordError> {
     let rest = value
         .strip_prefix("v=TLSRPTv1")
-        .ok_or("does not start with \"v=TLSRPTv1\"")?;
+        .ok_or(RecordError::Version("v=TLSRPTv1"))?;
     let mut rua = None;
     for field in fields(rest)? {
         if let Some(list) = field.strip_prefix("rua=") {
@@ -177,18 +216,14 @@ pub fn parse_tlsrpt(value: &str) -> Result<Vec<String>, String> {
                     Some("mailto" | "https")
                         if uri.len() > scheme.as_ref().map_or(0, |s| s.len() + 1) => {}
                     Some("http") => {
-                        return Err(format!("{uri:?}: only mailto: and https: are supported"));
+                        return Err(RecordError::Http(uri.clone()));
                     }
                     _ => {
-                        return Err(format!(
-                            "{uri:?} is not a mailto: or https: URI (a ',' inside a URI must be %2C)"
-                        ));
+                        return Err(RecordError::Scheme(uri.clone()));
                     }
                 }
                 if uri.chars().any(|c| c.is_whitespace() || c == '!') {
-                    return Err(format!(
-                        "{uri:?} contains a character that must be percent-encoded"
-                    ));
+                    return Err(RecordError::Unencoded(uri.clone()));
                 }
             }
             rua.get_or_insert(uris);
@@ -196,7 +231,7 @@ pub fn parse_tlsrpt(value: &str) -> Result<Vec<String>, String> {
             extension(field)?;
         }
     }
-    rua.ok_or_else(|| "no rua field".to_string())
+    rua.ok_or(RecordError::Missing("rua"))
 }
 
 /// TXT RDATA: the value in quoted strings of at most 255 octets, `"` and `\` escaped.

@@ -17,7 +17,7 @@ use crate::probe::{Probe, Prober, Seen};
 use crate::records;
 use crate::state::Lock;
 
-use super::{Expiry, Line, Live, MxReport, Probes, Status, judge, observe};
+use super::{Expiry, Line, Live, MxReport, Probes, Status, Unreachable, judge, observe};
 
 /// Domains in flight at once. Each waits mostly on the network (its DNS answers travel while
 /// its HTTPS fetch runs), so more than the cores keep the cores busy; each thread costs a few
@@ -138,13 +138,13 @@ fn probe_mx_hosts(
 }
 
 /// Where an MX host is reached: the user's override, else each address DNS gives for it.
-fn targets(net: &Network, host: &str) -> Result<Vec<SocketAddr>, String> {
+fn targets(net: &Network, host: &str) -> Result<Vec<SocketAddr>, Unreachable> {
     if let Some(fixed) = net.prober.smtp_override(host) {
-        return fixed.map(|a| vec![a]);
+        return fixed.map(|a| vec![a]).map_err(Unreachable::Route);
     }
     let ips = net.dns.addresses(host).map_err(|e| match e {
-        DnsError::NoRecords => "the MX host does not resolve (no A or AAAA record)".to_string(),
-        e => format!("addresses of the MX host: {e}"),
+        DnsError::NoRecords => Unreachable::NoAddress,
+        e => Unreachable::Lookup(e),
     })?;
     let mut out: Vec<SocketAddr> = ips
         .into_iter()

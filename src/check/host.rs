@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use crate::digest::sha256_hex;
 use crate::dns::DnsError;
-use crate::fetch::Response;
+use crate::fetch::{FetchError, Response};
 use crate::model::PolicyHost;
 use crate::plan::DomainPlan;
 use crate::policy;
@@ -89,7 +89,7 @@ pub(super) fn list(ips: &[IpAddr]) -> String {
 /// Checks the HTTPS answer; returns the body when it is a valid policy.
 pub(super) fn https(
     d: &DomainPlan,
-    answer: &Result<Response, String>,
+    answer: &Result<Response, FetchError>,
     out: &mut Vec<Line>,
 ) -> Option<Vec<u8>> {
     let host = d.domain.name.policy_host();

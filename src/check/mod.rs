@@ -9,7 +9,7 @@ mod records_check;
 mod smtp;
 
 pub use fleet::{Checked, Network, check_all};
-pub use smtp::{Expiry, MxReport, Probes};
+pub use smtp::{Expiry, MxReport, Probes, Unreachable};
 
 use host::{deployment, https, policy_host};
 use records_check::{mx_coverage, sts_txt, tlsrpt};
@@ -19,7 +19,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use crate::dns::DnsError;
-use crate::fetch::Response;
+use crate::fetch::{FetchError, Response};
 use crate::plan::DomainPlan;
 use crate::probe::Certificate;
 use crate::records::Record;
@@ -91,7 +91,7 @@ pub struct Live {
     /// Addresses of `mta-sts.<d>`.
     pub host_addrs: Result<Vec<IpAddr>, DnsError>,
     /// The HTTPS answer for the policy URL.
-    pub https: Result<Response, String>,
+    pub https: Result<Response, FetchError>,
     /// MX hosts of `<d>`.
     pub mx: Result<Vec<String>, DnsError>,
     /// TXT records at `_smtp._tls.<d>`.

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::dns::DnsError;
 use crate::model::Mode;
+use crate::net::NetError;
 use crate::plan::DomainPlan;
 use crate::probe::{Certificate, Probe, Seen};
 
@@ -24,7 +25,21 @@ pub struct Expiry {
 }
 
 /// The probes of every MX host address: host -> its addresses' probes, or why none was made.
-pub type Probes = HashMap<String, Result<Vec<Probe>, String>>;
+pub type Probes = HashMap<String, Result<Vec<Probe>, Unreachable>>;
+
+/// Why an MX host was not probed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unreachable {
+    /// No A or AAAA record.
+    #[error("the MX host does not resolve (no A or AAAA record)")]
+    NoAddress,
+    /// The address lookup failed.
+    #[error("addresses of the MX host: {0}")]
+    Lookup(DnsError),
+    /// An `--smtp-connect` rule names no usable address.
+    #[error(transparent)]
+    Route(#[from] NetError),
+}
 
 /// One MX host at one address, as `check --format json` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -274,7 +289,7 @@ pub(super) fn mx_probes(
                     line("smtp", Status::Fail, format!("{host}: {e}")),
                     format!("publish A or AAAA records for {host}"),
                 ));
-                reports.push(MxReport::failed(host, String::new(), e.clone()));
+                reports.push(MxReport::failed(host, String::new(), e.to_string()));
             }
             None => {}
         }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::clock::from_epoch;
-use crate::probe::{Certificate, Probe, Seen};
+use crate::probe::{Certificate, Distrust, Fault, Probe, Seen};
 use crate::records;
 use crate::state::Lock;
 use host::plain_text;
@@ -203,7 +203,7 @@ fn deployment_order_rfc_8461_section_8_1() {
     assert_eq!(deploy(lf).status, Status::Ok);
 }
 
-fn certificate(names: &[&str], days_left: i64, trusted: Result<(), String>) -> Certificate {
+fn certificate(names: &[&str], days_left: i64, trusted: Result<(), Distrust>) -> Certificate {
     let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     Certificate {
         name_match: false,
@@ -268,7 +268,7 @@ fn each_mx_fault_is_a_failure_with_a_fix_and_a_good_mx_is_ok() {
         (
             tls(
                 "c.mx.example.com",
-                certificate(&["c.mx.example.com"], 60, Err("self-signed".into())),
+                certificate(&["c.mx.example.com"], 60, Err(Distrust::SelfSigned)),
             ),
             "certificate not trusted: self-signed",
         ),
@@ -281,10 +281,7 @@ fn each_mx_fault_is_a_failure_with_a_fix_and_a_good_mx_is_ok() {
             "offers only TLS below 1.2",
         ),
         (
-            probe(
-                "f.mx.example.com",
-                Seen::Failed("no answer within 2 s".into()),
-            ),
+            probe("f.mx.example.com", Seen::Failed(Fault::NoAnswer(2))),
             "no answer within 2 s",
         ),
     ];

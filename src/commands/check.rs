@@ -27,7 +27,8 @@ pub fn run(ctx: &Context, args: &CheckArgs, ui: &mut dyn Ui) -> Result<(), Error
     let plan = plan::plan(loaded.config.domains.clone(), &lock, now, &[]);
     let selected: Vec<&DomainPlan> = super::select(&plan, &args.domains)?;
     let timeout = Duration::from_secs(args.timeout.max(1));
-    let dns = Arc::new(Dns::new(args.nameserver, timeout).map_err(Error::Setup)?);
+    let dns =
+        Arc::new(Dns::new(args.nameserver, timeout).map_err(|e| Error::Setup(e.to_string()))?);
     let net = Network {
         fetcher: Fetcher::new(
             dns.clone(),
@@ -35,14 +36,14 @@ pub fn run(ctx: &Context, args: &CheckArgs, ui: &mut dyn Ui) -> Result<(), Error
             args.connect_to.clone(),
             timeout,
         )
-        .map_err(Error::Setup)?,
+        .map_err(|e| Error::Setup(e.to_string()))?,
         prober: Prober::new(
             args.ca_file.as_deref(),
             args.smtp_port,
             args.smtp_connect.clone(),
             timeout,
         )
-        .map_err(Error::Setup)?,
+        .map_err(|e| Error::Setup(e.to_string()))?,
         dns,
         smtp: !args.no_smtp,
     };

@@ -13,9 +13,6 @@ use crate::model::{Config, Mode};
 use crate::policy::Policy;
 use crate::report::{self, DomainSummary, Report};
 
-/// Largest input file read (an email carries its reports base64-encoded).
-const MAX_INPUT_BYTES: u64 = 20 * 1024 * 1024;
-
 /// Reads every input, prints the summary; malformed inputs are listed and skipped.
 pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let config = if ctx.config.exists() {
@@ -37,7 +34,7 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
         for (input, result) in chunk.iter().zip(parsed) {
             match result {
                 Ok(found) => sums.add(found),
-                Err(reason) => skipped.push((input.path.display().to_string(), reason)),
+                Err(reason) => skipped.push((input.path.display().to_string(), reason.to_string())),
             }
         }
     }
@@ -46,7 +43,7 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
         let options = crate::imap::Options {
             ca_file: args.ca_file.as_deref(),
             timeout: std::time::Duration::from_secs(args.timeout.max(1)),
-            max_message: MAX_INPUT_BYTES,
+            max_message: report::MAX_INPUT_BYTES,
         };
         for mailbox in &args.imap {
             let result = crate::imap::read(
@@ -55,12 +52,9 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
                 &args.imap_done,
                 &options,
                 |name, bytes| {
-                    let parsed = bytes.and_then(|b| {
-                        report::unpack(b, true)?
-                            .iter()
-                            .map(|json| report::parse(json))
-                            .collect::<Result<Vec<_>, _>>()
-                    });
+                    let parsed = bytes
+                        .map_err(|e| e.to_string())
+                        .and_then(|b| report::reports_in(b, true).map_err(|e| e.to_string()));
                     match parsed {
                         Ok(found) => {
                             sums.add(found);
@@ -74,7 +68,7 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
                 },
             );
             if let Err(reason) = result {
-                skipped.push((mailbox.to_string(), reason));
+                skipped.push((mailbox.to_string(), reason.to_string()));
             }
         }
     }
@@ -200,17 +194,8 @@ fn classify(path: &Path, named: bool) -> Option<Input> {
     })
 }
 
-fn read(input: &Input) -> Result<Vec<Report>, String> {
-    let meta = std::fs::metadata(&input.path).map_err(|e| e.to_string())?;
-    if meta.len() > MAX_INPUT_BYTES {
-        return Err(format!("larger than {} MiB", MAX_INPUT_BYTES / 1024 / 1024));
-    }
-    let bytes = std::fs::read(&input.path).map_err(|e| e.to_string())?;
-    let looks_json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    report::unpack(&bytes, input.email && !looks_json)?
-        .iter()
-        .map(|json| report::parse(json))
-        .collect()
+fn read(input: &Input) -> Result<Vec<Report>, report::ReportError> {
+    report::read_file(&input.path, input.email)
 }
 
 struct Row<'a> {

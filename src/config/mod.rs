@@ -9,7 +9,7 @@ mod validate;
 use std::path::Path;
 
 use crate::diag::{Problem, SourceFile};
-use crate::error::Error;
+use crate::error::{Disagreement, Error};
 use crate::model::Config;
 
 /// A validated config and the warnings found on the way.
@@ -70,14 +70,16 @@ pub fn known_keys() -> Vec<(&'static str, &'static str)> {
 /// fuzz target and property tests: `Ok(true)` when the fast reader took `text` and gave exactly
 /// what the TOML parser gives, `Ok(false)` when it declined, `Err` at a disagreement.
 #[doc(hidden)]
-pub fn fast_reader_agrees(text: &str) -> Result<bool, String> {
+pub fn fast_reader_agrees(text: &str) -> Result<bool, Disagreement> {
     let Some(fast) = fast::parse(text) else {
         return Ok(false);
     };
     match raw::by_toml(text) {
         Ok(slow) if slow == fast => Ok(true),
-        Ok(slow) => Err(format!("fast {fast:?}\nTOML {slow:?}")),
-        Err(problems) => Err(format!("the fast reader took invalid TOML: {problems:?}")),
+        Ok(slow) => Err(Disagreement(format!("fast {fast:?}\nTOML {slow:?}"))),
+        Err(problems) => Err(Disagreement(format!(
+            "the fast reader took invalid TOML: {problems:?}"
+        ))),
     }
 }
 

@@ -7,82 +7,38 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::ClientConfig;
 use rustls::pki_types::CertificateDer;
-use rustls::{ClientConfig, RootCertStore};
-use ureq::tls::PemItem;
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{Connector, NextTimeout, TcpConnector};
 
 use crate::dns::Dns;
+use crate::net::{ConnectTo, NetError, trust_roots};
 use crate::policy::MAX_POLICY_BYTES;
 
 mod tls;
 
-/// curl's `--connect-to HOST:PORT:ADDR:PORT`: connections meant for HOST:PORT go to ADDR:PORT.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectTo {
-    host: String,
-    port: Option<u16>,
-    addr: String,
-    to_port: Option<u16>,
-}
-
-impl std::str::FromStr for ConnectTo {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<ConnectTo, String> {
-        let bad = || format!("{s:?} is not HOST:PORT:ADDR:PORT (empty parts mean any / unchanged)");
-        let (host, rest) = s.split_once(':').ok_or_else(bad)?;
-        let (port, rest) = rest.split_once(':').ok_or_else(bad)?;
-        let (addr, to_port) = match rest.strip_prefix('[') {
-            Some(v6) => {
-                let (a, p) = v6.split_once("]:").ok_or_else(bad)?;
-                (a.to_string(), p)
-            }
-            None => {
-                let (a, p) = rest.rsplit_once(':').ok_or_else(bad)?;
-                (a.to_string(), p)
-            }
-        };
-        let port_of = |p: &str| -> Result<Option<u16>, String> {
-            if p.is_empty() {
-                Ok(None)
-            } else {
-                p.parse().map(Some).map_err(|_| bad())
-            }
-        };
-        Ok(ConnectTo {
-            host: host.to_ascii_lowercase(),
-            port: port_of(port)?,
-            addr,
-            to_port: port_of(to_port)?,
-        })
-    }
-}
-
-impl ConnectTo {
-    /// Whether this rule is meant for `host` on `port` (an empty host or port means any).
-    pub fn applies(&self, host: &str, port: u16) -> bool {
-        (self.host.is_empty() || self.host.eq_ignore_ascii_case(host))
-            && self.port.is_none_or(|p| p == port)
-    }
-
-    /// Whether the rule names an address (rather than only a port).
-    pub fn has_address(&self) -> bool {
-        !self.addr.is_empty()
-    }
-
-    /// Where a connection meant for `ip`:`port` goes under this rule.
-    pub fn target(&self, ip: IpAddr, port: u16) -> Result<SocketAddr, String> {
-        let ip = if self.addr.is_empty() {
-            ip
-        } else {
-            self.addr
-                .parse()
-                .map_err(|_| format!("{:?} is not an IP address", self.addr))?
-        };
-        Ok(SocketAddr::new(ip, self.to_port.unwrap_or(port)))
-    }
+/// Why no HTTP response arrived.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The trust roots or a `--connect-to` rule cannot be used.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// rustls refused its own configuration.
+    #[error("{0}")]
+    Setup(String),
+    /// The chain does not lead to a trusted root.
+    #[error("certificate not trusted (unknown issuer): {0}")]
+    UnknownIssuer(String),
+    /// The certificate does not name the policy host.
+    #[error("certificate not valid for this host name: {0}")]
+    WrongName(String),
+    /// The certificate has expired.
+    #[error("certificate expired: {0}")]
+    Expired(String),
+    /// Connect, timeout, HTTP or another TLS failure, as ureq words it.
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// What the server answered.
@@ -108,28 +64,6 @@ pub struct Fetcher {
     presented: tls::Presented,
 }
 
-/// Mozilla's roots, or the certificates of a PEM file instead.
-pub fn trust_roots(ca_file: Option<&Path>) -> Result<RootCertStore, String> {
-    let Some(path) = ca_file else {
-        return Ok(RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        });
-    };
-    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut store = RootCertStore::empty();
-    for item in ureq::tls::parse_pem(&pem) {
-        if let Ok(PemItem::Certificate(c)) = item {
-            store
-                .add(c.der().to_vec().into())
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-        }
-    }
-    if store.is_empty() {
-        return Err(format!("{}: no PEM certificate found", path.display()));
-    }
-    Ok(store)
-}
-
 impl Fetcher {
     /// Trusts `ca_file` (PEM) instead of Mozilla's roots when given.
     pub fn new(
@@ -137,11 +71,11 @@ impl Fetcher {
         ca_file: Option<&Path>,
         connect_to: Vec<ConnectTo>,
         timeout: Duration,
-    ) -> Result<Fetcher, String> {
+    ) -> Result<Fetcher, FetchError> {
         let tls =
             ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
                 .with_safe_default_protocol_versions()
-                .map_err(|e| e.to_string())?
+                .map_err(|e| FetchError::Setup(e.to_string()))?
                 .with_root_certificates(trust_roots(ca_file)?)
                 .with_no_client_auth();
         let presented = tls::Presented::default();
@@ -160,7 +94,7 @@ impl Fetcher {
     }
 
     /// GET `https://{host}{path}`; `Err` says why no HTTP response arrived (TLS, connect, timeout).
-    pub fn get(&self, host: &str, path: &str) -> Result<Response, String> {
+    pub fn get(&self, host: &str, path: &str) -> Result<Response, FetchError> {
         let answer = self.answer(host, path);
         let chain = self
             .presented
@@ -171,7 +105,7 @@ impl Fetcher {
         answer.map(|r| Response { chain, ..r })
     }
 
-    fn answer(&self, host: &str, path: &str) -> Result<Response, String> {
+    fn answer(&self, host: &str, path: &str) -> Result<Response, FetchError> {
         let mut resp = self
             .agent
             .get(&format!("https://{host}{path}"))
@@ -207,17 +141,17 @@ impl Fetcher {
     }
 }
 
-fn describe(e: ureq::Error) -> String {
+fn describe(e: ureq::Error) -> FetchError {
     let text = e.to_string();
     let squashed = text.to_ascii_lowercase().replace(' ', "");
     if squashed.contains("unknownissuer") {
-        format!("certificate not trusted (unknown issuer): {text}")
+        FetchError::UnknownIssuer(text)
     } else if squashed.contains("notvalidforname") {
-        format!("certificate not valid for this host name: {text}")
+        FetchError::WrongName(text)
     } else if squashed.contains("expired") {
-        format!("certificate expired: {text}")
+        FetchError::Expired(text)
     } else {
-        text
+        FetchError::Failed(text)
     }
 }
 
@@ -248,14 +182,7 @@ impl Resolver for Route {
             .to_ascii_lowercase();
         let port = uri.port_u16().unwrap_or(443);
         let (target, port) = match self.connect_to.iter().find(|c| c.applies(&host, port)) {
-            Some(c) => (
-                if c.addr.is_empty() {
-                    host.clone()
-                } else {
-                    c.addr.clone()
-                },
-                c.to_port.unwrap_or(port),
-            ),
+            Some(c) => c.rewrite(&host, port),
             None => (host.clone(), port),
         };
         let ips = match target.trim_matches(['[', ']']).parse::<IpAddr>() {
@@ -270,26 +197,5 @@ impl Resolver for Route {
             out.push(SocketAddr::new(ip, port));
         }
         Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn connect_to_parses_like_curl() {
-        let c: ConnectTo = "mta-sts.example.com:443:127.0.0.1:8443".parse().unwrap();
-        assert_eq!(
-            (c.host.as_str(), c.port, c.addr.as_str(), c.to_port),
-            ("mta-sts.example.com", Some(443), "127.0.0.1", Some(8443))
-        );
-        let v6: ConnectTo = "::[::1]:8443".parse().unwrap();
-        assert_eq!(
-            (v6.host.as_str(), v6.port, v6.addr.as_str(), v6.to_port),
-            ("", None, "::1", Some(8443))
-        );
-        assert!("nonsense".parse::<ConnectTo>().is_err());
-        assert!("a:b:c:d".parse::<ConnectTo>().is_err());
     }
 }

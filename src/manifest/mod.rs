@@ -12,6 +12,7 @@ mod fast;
 
 pub use crate::digest::Digest;
 use crate::digest::{hex, push_hex, unhex};
+use crate::error::Disagreement;
 use crate::table::Table;
 use fast::{BLOCK, read_blocks};
 
@@ -136,11 +137,22 @@ struct DomainLine<'a> {
     inputs: Option<Cow<'a, str>>,
 }
 
+/// Why a manifest cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// Not the JSON document `write` gives.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// A file entry whose sha256 is not 64 hex digits.
+    #[error("{0}: bad sha256")]
+    Sha256(String),
+}
+
 /// Reads the manifest at `path` and the sha256 of its bytes; `None` when it cannot be opened,
 /// `Err` says why it cannot be used. The layout `write` gives is read a block at a time, each
 /// block's lines parsed on every core while its bytes are hashed; anything else is read whole
 /// and parsed as JSON.
-pub fn read(path: &std::path::Path) -> Option<Result<(Recorded, Digest), String>> {
+pub fn read(path: &std::path::Path) -> Option<Result<(Recorded, Digest), ManifestError>> {
     let file = std::fs::File::open(path).ok()?;
     if let Some(read) = read_blocks(file, BLOCK) {
         return Some(Ok(read));
@@ -154,26 +166,29 @@ pub fn read(path: &std::path::Path) -> Option<Result<(Recorded, Digest), String>
 /// exactly what the whole-document parser reads, with the right sha256; `Ok(false)` when it
 /// declined; `Err` at a disagreement.
 #[doc(hidden)]
-pub fn fast_reader_agrees(bytes: &[u8], block: usize) -> Result<bool, String> {
+pub fn fast_reader_agrees(bytes: &[u8], block: usize) -> Result<bool, Disagreement> {
     let Some((fast, sha)) = read_blocks(bytes, block.max(1)) else {
         return Ok(false);
     };
-    let slow = parse(bytes).map_err(|e| format!("the block reader took what JSON refuses: {e}"))?;
+    let slow = parse(bytes)
+        .map_err(|e| Disagreement(format!("the block reader took what JSON refuses: {e}")))?;
     let same = fast.hosts == slow.hosts
         && fast.files.iter().eq(slow.files.iter())
         && fast.inputs.iter().eq(slow.inputs.iter());
     if !same {
-        return Err(format!("block reader {fast:?}\nserde_json {slow:?}"));
+        return Err(Disagreement(format!(
+            "block reader {fast:?}\nserde_json {slow:?}"
+        )));
     }
     if sha != crate::digest::sha256(bytes) {
-        return Err("the block reader hashed other bytes".into());
+        return Err(Disagreement("the block reader hashed other bytes".into()));
     }
     Ok(true)
 }
 
 /// Parses a whole manifest as JSON; `Err` says why it cannot be used.
-pub fn parse(bytes: &[u8]) -> Result<Recorded, String> {
-    let doc: Doc = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+pub fn parse(bytes: &[u8]) -> Result<Recorded, ManifestError> {
+    let doc: Doc = serde_json::from_slice(bytes)?;
     let mut recorded = Recorded {
         files: Table::with_capacity(doc.files.len()),
         inputs: Table::with_capacity(doc.domains.len()),
@@ -192,8 +207,8 @@ pub fn parse(bytes: &[u8]) -> Result<Recorded, String> {
     Ok(recorded)
 }
 
-fn file_value(f: &FileLine<'_>) -> Result<(Digest, u64), String> {
-    let sha = unhex(&f.sha256).ok_or_else(|| format!("{}: bad sha256", f.path))?;
+fn file_value(f: &FileLine<'_>) -> Result<(Digest, u64), ManifestError> {
+    let sha = unhex(&f.sha256).ok_or_else(|| ManifestError::Sha256(f.path.to_string()))?;
     Ok((sha, f.size))
 }
 

@@ -21,9 +21,42 @@ pub struct Certificate {
     /// End of validity, seconds since 1970.
     pub not_after: i64,
     /// Whether the chain leads to a trusted root (dates and names aside); why not, if not.
-    pub trusted: Result<(), String>,
+    pub trusted: Result<(), Distrust>,
     /// Whether `names` cover the host probed.
     pub name_match: bool,
+}
+
+/// Why a chain leads to no trusted root.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Distrust {
+    /// Issued by itself.
+    #[error("self-signed")]
+    SelfSigned,
+    /// No path to a root we trust.
+    #[error("issued by a CA that is not trusted (or the intermediates are missing)")]
+    UnknownIssuer,
+    /// Another verification failure, as rustls words it.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Why a presented chain cannot be examined at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unreadable {
+    /// An empty chain.
+    #[error("the server presented no certificate")]
+    Empty,
+    /// The end-entity certificate is not DER X.509.
+    #[error("the certificate cannot be read: {0}")]
+    Der(String),
+    /// The host cannot be matched against names.
+    #[error("{host:?} is not a host name: {reason}")]
+    HostName {
+        /// The host probed.
+        host: String,
+        /// What rustls said.
+        reason: String,
+    },
 }
 
 /// Reads the end-entity certificate of `chain` and judges it for `host` at `now`.
@@ -32,12 +65,10 @@ pub(super) fn examine(
     host: &str,
     verifier: &dyn ServerCertVerifier,
     now: i64,
-) -> Result<Certificate, String> {
-    let (end_entity, intermediates) = chain
-        .split_first()
-        .ok_or("the server presented no certificate")?;
-    let (_, cert) = X509Certificate::from_der(end_entity)
-        .map_err(|e| format!("the certificate cannot be read: {e}"))?;
+) -> Result<Certificate, Unreadable> {
+    let (end_entity, intermediates) = chain.split_first().ok_or(Unreadable::Empty)?;
+    let (_, cert) =
+        X509Certificate::from_der(end_entity).map_err(|e| Unreadable::Der(e.to_string()))?;
     let names: Vec<String> = cert
         .subject_alternative_name()
         .ok()
@@ -59,8 +90,10 @@ pub(super) fn examine(
     // Trust is judged at a moment inside the validity period, so that an expired certificate
     // from a trusted CA reads "trusted, expired" rather than only "expired".
     let at = now.clamp(not_before, not_after).max(0) as u64;
-    let server_name = ServerName::try_from(host.to_string())
-        .map_err(|e| format!("{host:?} is not a host name: {e}"))?;
+    let server_name = ServerName::try_from(host.to_string()).map_err(|e| Unreadable::HostName {
+        host: host.to_string(),
+        reason: e.to_string(),
+    })?;
     let trusted = match verifier.verify_server_cert(
         end_entity,
         intermediates,
@@ -73,12 +106,12 @@ pub(super) fn examine(
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
         )) => Ok(()),
         Err(TlsError::InvalidCertificate(CertificateError::UnknownIssuer)) if self_signed => {
-            Err("self-signed".to_string())
+            Err(Distrust::SelfSigned)
         }
         Err(TlsError::InvalidCertificate(CertificateError::UnknownIssuer)) => {
-            Err("issued by a CA that is not trusted (or the intermediates are missing)".into())
+            Err(Distrust::UnknownIssuer)
         }
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(Distrust::Other(e.to_string())),
     };
     Ok(Certificate {
         name_match: covers(&names, host),

@@ -1,8 +1,8 @@
 //! What the servers senders connect to present: each MX over SMTP with STARTTLS (the policy
-//! host's certificate comes from the policy fetch's own connection). This is an adapter (network I/O) that observes and never judges; `check`
-//! turns observations into verdicts. A probe never sends mail (it says QUIT after the
-//! handshake) and connects only to addresses the caller got from DNS or from the user's
-//! `--smtp-connect` / `--connect-to` overrides. Every step has a timeout and the whole probe a
+//! host's certificate comes from the policy fetch's own connection). This is an adapter (network
+//! I/O) that observes and never judges; `check` turns observations into verdicts. A probe never
+//! sends mail (it says QUIT after the handshake) and connects only to addresses the caller got
+//! from DNS or from the user's `--smtp-connect` / `--connect-to` overrides. Every step has a timeout and the whole probe a
 //! deadline, so a silent or trickling server costs at most that.
 
 mod certificate;
@@ -19,9 +19,10 @@ use rustls::client::danger::ServerCertVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
 
-pub use certificate::{Certificate, covers};
+pub use certificate::{Certificate, Distrust, Unreadable, covers};
+use smtp::{MAX_LINE, MAX_LINES};
 
-use crate::fetch::{ConnectTo, trust_roots};
+use crate::net::{ConnectTo, NetError, trust_roots};
 
 /// What one probe of one (host, address) saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +41,79 @@ pub enum Seen {
     /// The TLS handshake failed for another reason.
     TlsFailed(String),
     /// No TLS handshake was reached: connect, greeting, EHLO or STARTTLS failed.
-    Failed(String),
+    Failed(Fault),
+}
+
+/// Why a probe did not reach the TLS handshake.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Fault {
+    /// The TCP connection timed out.
+    #[error("no TCP connection within {0} s")]
+    ConnectTimeout(u64),
+    /// The TCP connection was refused or failed otherwise.
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// The whole probe's deadline passed.
+    #[error("the server took longer than {0} s in all")]
+    Deadline(u64),
+    /// One step's timeout passed without an answer.
+    #[error("no answer within {0} s")]
+    NoAnswer(u64),
+    /// A reply line longer than we read.
+    #[error("a reply line longer than {MAX_LINE} bytes: {0}")]
+    LongLine(String),
+    /// A reply of more lines than we read.
+    #[error("a reply of more than {MAX_LINES} lines")]
+    ManyLines,
+    /// The server hung up.
+    #[error("the server closed the connection")]
+    Closed,
+    /// Reading failed.
+    #[error("reading: {0}")]
+    Read(String),
+    /// Writing a command failed.
+    #[error("sending {command}: {reason}")]
+    Send {
+        /// The command.
+        command: String,
+        /// What the operating system said.
+        reason: String,
+    },
+    /// A line that is not `NNN text`.
+    #[error("not an SMTP reply: {0}")]
+    NotSmtp(String),
+    /// A reply with another code than the step needs.
+    #[error("{step} answered {code} {text}")]
+    Answered {
+        /// The step (`the greeting`, `EHLO`, `STARTTLS`).
+        step: &'static str,
+        /// The reply code.
+        code: u16,
+        /// The reply's first line, printable.
+        text: String,
+    },
+    /// Bytes pipelined after the STARTTLS reply (CVE-2011-0411).
+    #[error("the server sent data after its STARTTLS reply, before the handshake: {0}")]
+    Pipelined(String),
+    /// The host cannot be an SNI name.
+    #[error("{host:?} is not a host name: {reason}")]
+    HostName {
+        /// The host probed.
+        host: String,
+        /// What rustls said.
+        reason: String,
+    },
+}
+
+/// Why a prober cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetupError {
+    /// The trust roots cannot be read.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// rustls refused the roots.
+    #[error("trust roots: {0}")]
+    Verifier(String),
 }
 
 /// One probe: where it went and what it saw.
@@ -72,12 +145,12 @@ impl Prober {
         smtp_port: u16,
         smtp_connect: Vec<ConnectTo>,
         step: Duration,
-    ) -> Result<Prober, String> {
+    ) -> Result<Prober, SetupError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let roots = Arc::new(trust_roots(ca_file)?);
         let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
             .build()
-            .map_err(|e| format!("trust roots: {e}"))?;
+            .map_err(|e| SetupError::Verifier(e.to_string()))?;
         Ok(Prober {
             provider,
             verifier,
@@ -90,12 +163,12 @@ impl Prober {
 
     /// Where the MX `host` at `ip` is reached: the SMTP port, unless `--smtp-connect` says
     /// otherwise.
-    pub fn smtp_target(&self, host: &str, ip: IpAddr) -> Result<SocketAddr, String> {
+    pub fn smtp_target(&self, host: &str, ip: IpAddr) -> Result<SocketAddr, NetError> {
         route(&self.smtp_connect, host, ip, self.smtp_port)
     }
 
     /// Whether `--smtp-connect` names an address for `host`, so DNS need not be asked.
-    pub fn smtp_override(&self, host: &str) -> Option<Result<SocketAddr, String>> {
+    pub fn smtp_override(&self, host: &str) -> Option<Result<SocketAddr, NetError>> {
         fixed(&self.smtp_connect, host, self.smtp_port)
     }
 
@@ -116,7 +189,7 @@ impl Prober {
         host: &str,
         chain: &[CertificateDer<'static>],
         now: i64,
-    ) -> Result<Certificate, String> {
+    ) -> Result<Certificate, Unreadable> {
         certificate::examine(chain, host, self.verifier.as_ref(), now)
     }
 }
@@ -125,14 +198,14 @@ fn matching<'a>(rules: &'a [ConnectTo], host: &str, port: u16) -> Option<&'a Con
     rules.iter().find(|c| c.applies(host, port))
 }
 
-fn route(rules: &[ConnectTo], host: &str, ip: IpAddr, port: u16) -> Result<SocketAddr, String> {
+fn route(rules: &[ConnectTo], host: &str, ip: IpAddr, port: u16) -> Result<SocketAddr, NetError> {
     match matching(rules, host, port) {
         Some(rule) => rule.target(ip, port),
         None => Ok(SocketAddr::new(ip, port)),
     }
 }
 
-fn fixed(rules: &[ConnectTo], host: &str, port: u16) -> Option<Result<SocketAddr, String>> {
+fn fixed(rules: &[ConnectTo], host: &str, port: u16) -> Option<Result<SocketAddr, NetError>> {
     matching(rules, host, port)
         .filter(|c| c.has_address())
         .map(|c| c.target(IpAddr::from([0, 0, 0, 0]), port))

@@ -6,22 +6,22 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::{Prober, Seen, printable, tls};
+use super::{Fault, Prober, Seen, printable, tls};
 
 /// Longest reply line we read.
-const MAX_LINE: usize = 1024;
+pub(super) const MAX_LINE: usize = 1024;
 /// Most lines in one multi-line reply (an EHLO reply has one per extension).
-const MAX_LINES: usize = 64;
+pub(super) const MAX_LINES: usize = 64;
 /// The name we greet with: syntactically a host name, and never anyone's (RFC 2606).
 const EHLO_NAME: &str = "mtasts-check.invalid";
 
 /// A TCP connection with a bound on the time one step may take.
-pub(super) fn connect(address: SocketAddr, step: Duration) -> Result<TcpStream, String> {
+pub(super) fn connect(address: SocketAddr, step: Duration) -> Result<TcpStream, Fault> {
     let stream = TcpStream::connect_timeout(&address, step).map_err(|e| match e.kind() {
         std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
-            format!("no TCP connection within {} s", step.as_secs())
+            Fault::ConnectTimeout(step.as_secs())
         }
-        _ => format!("cannot connect: {e}"),
+        _ => Fault::Connect(e.to_string()),
     })?;
     stream.set_nodelay(true).ok();
     Ok(stream)
@@ -41,7 +41,7 @@ struct Session {
 }
 
 impl Session {
-    fn timeout(&self) -> Result<Duration, String> {
+    fn timeout(&self) -> Result<Duration, Fault> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(self.too_long());
@@ -49,14 +49,11 @@ impl Session {
         Ok(left.min(self.step))
     }
 
-    fn too_long(&self) -> String {
-        format!(
-            "the server took longer than {} s in all",
-            (self.step * 3).as_secs()
-        )
+    fn too_long(&self) -> Fault {
+        Fault::Deadline((self.step * 3).as_secs())
     }
 
-    fn line(&mut self) -> Result<Vec<u8>, String> {
+    fn line(&mut self) -> Result<Vec<u8>, Fault> {
         loop {
             if let Some(end) = memchr::memchr(b'\n', &self.buf) {
                 let mut line: Vec<u8> = self.buf.drain(..=end).collect();
@@ -67,16 +64,13 @@ impl Session {
                 return Ok(line);
             }
             if self.buf.len() > MAX_LINE {
-                return Err(format!(
-                    "a reply line longer than {MAX_LINE} bytes: {}",
-                    printable(&self.buf[..60])
-                ));
+                return Err(Fault::LongLine(printable(&self.buf[..60])));
             }
             let timeout = self.timeout()?;
             self.stream.set_read_timeout(Some(timeout)).ok();
             let mut chunk = [0u8; 2048];
             match self.stream.read(&mut chunk) {
-                Ok(0) => return Err("the server closed the connection".to_string()),
+                Ok(0) => return Err(Fault::Closed),
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
                 Err(e)
                     if matches!(
@@ -88,15 +82,15 @@ impl Session {
                     if timeout < self.step {
                         return Err(self.too_long());
                     }
-                    return Err(format!("no answer within {} s", timeout.as_secs()));
+                    return Err(Fault::NoAnswer(timeout.as_secs()));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(format!("reading: {e}")),
+                Err(e) => return Err(Fault::Read(e.to_string())),
             }
         }
     }
 
-    fn reply(&mut self) -> Result<Reply, String> {
+    fn reply(&mut self) -> Result<Reply, Fault> {
         let mut lines = Vec::new();
         loop {
             let line = self.line()?;
@@ -104,27 +98,30 @@ impl Session {
                 .get(..3)
                 .filter(|c| c.iter().all(u8::is_ascii_digit))
                 .and_then(|c| std::str::from_utf8(c).ok()?.parse::<u16>().ok())
-                .ok_or_else(|| format!("not an SMTP reply: {}", printable(&line)))?;
+                .ok_or_else(|| Fault::NotSmtp(printable(&line)))?;
             let more = line.get(3) == Some(&b'-');
             lines.push(line.get(4..).unwrap_or_default().to_vec());
             if !more {
                 return Ok(Reply { code, lines });
             }
             if lines.len() >= MAX_LINES {
-                return Err(format!("a reply of more than {MAX_LINES} lines"));
+                return Err(Fault::ManyLines);
             }
         }
     }
 
-    fn send(&mut self, command: &str) -> Result<(), String> {
+    fn send(&mut self, command: &str) -> Result<(), Fault> {
         let timeout = self.timeout()?;
         self.stream.set_write_timeout(Some(timeout)).ok();
         self.stream
             .write_all(format!("{command}\r\n").as_bytes())
-            .map_err(|e| format!("sending {command}: {e}"))
+            .map_err(|e| Fault::Send {
+                command: command.to_string(),
+                reason: e.to_string(),
+            })
     }
 
-    fn expect(&mut self, what: &str, code: u16) -> Result<Reply, String> {
+    fn expect(&mut self, step: &'static str, code: u16) -> Result<Reply, Fault> {
         let reply = self.reply()?;
         if reply.code != code {
             let text = reply
@@ -132,7 +129,11 @@ impl Session {
                 .first()
                 .map(|l| printable(l))
                 .unwrap_or_default();
-            return Err(format!("{what} answered {} {text}", reply.code));
+            return Err(Fault::Answered {
+                step,
+                code: reply.code,
+                text,
+            });
         }
         Ok(reply)
     }
@@ -166,7 +167,7 @@ pub(super) fn starttls(
         session.expect("the greeting", 220)?;
         session.send(&format!("EHLO {EHLO_NAME}"))?;
         let ehlo = session.expect("EHLO", 250)?;
-        Ok::<bool, String>(ehlo.lines.iter().skip(1).any(|l| {
+        Ok::<bool, Fault>(ehlo.lines.iter().skip(1).any(|l| {
             l.split(|b| *b == b' ')
                 .next()
                 .is_some_and(|kw| kw.eq_ignore_ascii_case(b"STARTTLS"))
@@ -188,10 +189,7 @@ pub(super) fn starttls(
     }
     if !session.buf.is_empty() {
         // Data pipelined ahead of the handshake would be read as if protected (CVE-2011-0411).
-        return Seen::Failed(format!(
-            "the server sent data after its STARTTLS reply, before the handshake: {}",
-            printable(&session.buf)
-        ));
+        return Seen::Failed(Fault::Pipelined(printable(&session.buf)));
     }
     tls::handshake(prober, session.stream, host, deadline, now, b"QUIT\r\n")
 }

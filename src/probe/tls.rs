@@ -13,7 +13,7 @@ use rustls::crypto::{WebPkiSupportedAlgorithms, verify_tls12_signature, verify_t
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{AlertDescription, ClientConfig, ClientConnection, DigitallySignedStruct};
 
-use super::{Prober, Seen, certificate};
+use super::{Fault, Prober, Seen, certificate};
 
 /// Records the chain the server presents; trust is judged after the handshake.
 #[derive(Debug)]
@@ -84,7 +84,12 @@ pub(super) fn handshake(
     };
     let name = match ServerName::try_from(host.to_string()) {
         Ok(n) => n,
-        Err(e) => return Seen::Failed(format!("{host:?} is not a host name: {e}")),
+        Err(e) => {
+            return Seen::Failed(Fault::HostName {
+                host: host.to_string(),
+                reason: e.to_string(),
+            });
+        }
     };
     let mut conn = match ClientConnection::new(Arc::new(config), name) {
         Ok(c) => c,
@@ -121,7 +126,7 @@ pub(super) fn handshake(
             version,
             certificate,
         },
-        Err(e) => Seen::TlsFailed(e),
+        Err(e) => Seen::TlsFailed(e.to_string()),
     }
 }
 

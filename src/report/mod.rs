@@ -15,6 +15,8 @@ pub use summary::{DomainSummary, FailureSummary, Summaries, alarms, readiness, s
 /// Largest decompressed report accepted ("a commonly observed receiver limit is ten megabytes",
 /// RFC 8460 §5.2).
 pub const MAX_REPORT_BYTES: u64 = 10 * 1024 * 1024;
+/// Largest file or message read (an email may carry a compressed report and more).
+pub const MAX_INPUT_BYTES: u64 = 20 * 1024 * 1024;
 
 /// Longest range one report may count for; RFC 8460 §4.1 reports cover one day.
 const MAX_REPORT_DAYS: usize = 31;
@@ -77,24 +79,61 @@ pub struct Failure {
     pub count: u64,
 }
 
+/// Why a file or message yields no TLS report.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The file could not be read.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// A file above `MAX_INPUT_BYTES`.
+    #[error("larger than {} MiB", MAX_INPUT_BYTES / 1024 / 1024)]
+    FileTooLarge,
+    /// Said to be an email, but not one.
+    #[error("not an email message")]
+    NotEmail,
+    /// An email without a report attached.
+    #[error("no application/tlsrpt+json or +gzip part in the message")]
+    NoReportPart,
+    /// Broken gzip.
+    #[error("gzip: {0}")]
+    Gzip(std::io::Error),
+    /// A decompression bomb, or simply too big.
+    #[error("decompresses to more than 10 MiB")]
+    TooLarge,
+    /// Not JSON at all.
+    #[error("not JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// JSON, but not an object.
+    #[error("the report is not a JSON object")]
+    NotObject,
+    /// A required member is missing.
+    #[error("no {0}")]
+    Missing(&'static str),
+    /// `date-range` lacks a start or end, or it is not RFC 3339.
+    #[error("date-range has no valid {0}")]
+    Date(&'static str),
+}
+
 /// Parses one JSON report, tolerating the deviations real reporters show.
-pub fn parse(bytes: &[u8]) -> Result<Report, String> {
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
-    let obj = v.as_object().ok_or("the report is not a JSON object")?;
-    let range = obj.get("date-range").ok_or("no date-range")?;
-    let time = |key: &str| {
+pub fn parse(bytes: &[u8]) -> Result<Report, ReportError> {
+    let v: Value = serde_json::from_slice(bytes)?;
+    let obj = v.as_object().ok_or(ReportError::NotObject)?;
+    let range = obj
+        .get("date-range")
+        .ok_or(ReportError::Missing("date-range"))?;
+    let time = |key: &'static str| {
         range
             .get(key)
             .and_then(Value::as_str)
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| format!("date-range has no valid {key}"))
+            .ok_or(ReportError::Date(key))
     };
     let (start, end) = (time("start-datetime")?, time("end-datetime")?);
     let policies = obj
         .get("policies")
         .and_then(Value::as_array)
-        .ok_or("no policies array")?
+        .ok_or(ReportError::Missing("policies array"))?
         .iter()
         .map(policy)
         .collect();
@@ -171,9 +210,27 @@ fn policy(p: &Value) -> PolicyResult {
     }
 }
 
+/// Every report in the file at `path`; `email` says it is a message unless it starts like JSON.
+pub fn read_file(path: &std::path::Path, email: bool) -> Result<Vec<Report>, ReportError> {
+    if std::fs::metadata(path)?.len() > MAX_INPUT_BYTES {
+        return Err(ReportError::FileTooLarge);
+    }
+    let bytes = std::fs::read(path)?;
+    let looks_json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    reports_in(&bytes, email && !looks_json)
+}
+
+/// Every report in `bytes` (see [`unpack`]).
+pub fn reports_in(bytes: &[u8], email: bool) -> Result<Vec<Report>, ReportError> {
+    unpack(bytes, email)?
+        .iter()
+        .map(|json| parse(json))
+        .collect()
+}
+
 /// The JSON reports inside `bytes`: gzip (by its magic bytes), an email with
 /// `application/tlsrpt+json`/`+gzip` parts, or plain JSON.
-pub fn unpack(bytes: &[u8], email: bool) -> Result<Vec<Vec<u8>>, String> {
+pub fn unpack(bytes: &[u8], email: bool) -> Result<Vec<Vec<u8>>, ReportError> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
         return gunzip(bytes).map(|b| vec![b]);
     }
@@ -183,7 +240,7 @@ pub fn unpack(bytes: &[u8], email: bool) -> Result<Vec<Vec<u8>>, String> {
     use mail_parser::MimeHeaders;
     let message = mail_parser::MessageParser::default()
         .parse(bytes)
-        .ok_or("not an email message")?;
+        .ok_or(ReportError::NotEmail)?;
     let mut out = Vec::new();
     for part in &message.parts {
         let (ctype, sub) = part
@@ -207,19 +264,19 @@ pub fn unpack(bytes: &[u8], email: bool) -> Result<Vec<Vec<u8>>, String> {
         }
     }
     if out.is_empty() {
-        return Err("no application/tlsrpt+json or +gzip part in the message".into());
+        return Err(ReportError::NoReportPart);
     }
     Ok(out)
 }
 
-fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, String> {
+fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, ReportError> {
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(bytes)
         .take(MAX_REPORT_BYTES + 1)
         .read_to_end(&mut out)
-        .map_err(|e| format!("gzip: {e}"))?;
+        .map_err(ReportError::Gzip)?;
     if out.len() as u64 > MAX_REPORT_BYTES {
-        return Err("decompresses to more than 10 MiB".into());
+        return Err(ReportError::TooLarge);
     }
     Ok(out)
 }
@@ -296,7 +353,7 @@ mod tests {
         let bomb = enc.finish().unwrap();
         assert!(bomb.len() < 100_000);
         assert_eq!(
-            unpack(&bomb, false).unwrap_err(),
+            unpack(&bomb, false).unwrap_err().to_string(),
             "decompresses to more than 10 MiB"
         );
     }

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::diag::{Problem, SourceFile};
-use crate::error::Error;
+use crate::error::{Disagreement, Error};
 use crate::model::valid_id;
 use crate::parallel::on_threads;
 
@@ -110,7 +110,7 @@ impl Lock {
     /// section) took `text` and read exactly what the whole-document parser reads, `Ok(false)`
     /// when it declined, `Err` at a disagreement.
     #[doc(hidden)]
-    pub fn fast_reader_agrees(text: &str) -> Result<bool, String> {
+    pub fn fast_reader_agrees(text: &str) -> Result<bool, Disagreement> {
         for (from, to) in std::iter::once(0)
             .chain(headers(text))
             .zip(headers(text).chain(std::iter::once(text.len())))
@@ -120,7 +120,9 @@ impl Lock {
                 let slow: Option<Part<String, Entry>> = toml::from_str(section).ok();
                 let slow = slow.and_then(|p| p.domains.into_iter().next());
                 if slow.as_ref() != Some(&fast) {
-                    return Err(format!("section {section:?}: fast {fast:?}, TOML {slow:?}"));
+                    return Err(Disagreement(format!(
+                        "section {section:?}: fast {fast:?}, TOML {slow:?}"
+                    )));
                 }
             }
         }
@@ -129,8 +131,10 @@ impl Lock {
         };
         match Lock::parse_whole(text, "lock") {
             Ok(slow) if slow == fast => Ok(true),
-            Ok(slow) => Err(format!("pieces {fast:?}\nwhole {slow:?}")),
-            Err(e) => Err(format!("the fast path took what TOML refuses: {e}")),
+            Ok(slow) => Err(Disagreement(format!("pieces {fast:?}\nwhole {slow:?}"))),
+            Err(e) => Err(Disagreement(format!(
+                "the fast path took what TOML refuses: {e}"
+            ))),
         }
     }
 

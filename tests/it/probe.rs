@@ -55,7 +55,8 @@ fn probe(addr: SocketAddr) -> (Seen, Duration) {
 
 fn failed_with(seen: &Seen, words: &str) {
     let reason = match seen {
-        Seen::Failed(r) | Seen::TlsFailed(r) => r,
+        Seen::Failed(r) => r.to_string(),
+        Seen::TlsFailed(r) => r.clone(),
         other => panic!("expected a failure saying {words:?}, got {other:?}"),
     };
     assert!(reason.contains(words), "{reason:?} does not say {words:?}");
