@@ -6,8 +6,8 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
+use crate::digest::Digest;
 use crate::error::Error;
-use crate::manifest::Digest;
 use crate::model::{Nginx, PolicyHost, Vhosts};
 use crate::plan::DomainPlan;
 

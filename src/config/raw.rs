@@ -436,26 +436,16 @@ fn article(type_name: &str) -> String {
     format!("{a} {type_name}")
 }
 
-/// Cheap typo detection: same letters give or take one edit.
+/// Cheap typo detection: lengths at most one apart, and one edit apart (two for names longer
+/// than six letters), with `-` read as `_` and case ignored.
 pub(crate) fn similar(known: &str, given: &str) -> bool {
     let given = given.to_ascii_lowercase().replace('-', "_");
-    if known == given {
-        return true;
-    }
-    let (a, b): (Vec<char>, Vec<char>) = (known.chars().collect(), given.chars().collect());
-    if a.len().abs_diff(b.len()) > 1 {
+    let long = known.chars().count();
+    if long.abs_diff(given.chars().count()) > 1 {
         return false;
     }
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()] <= 1 || (a.len() > 6 && prev[b.len()] <= 2)
+    let edits = strsim::levenshtein(known, &given);
+    edits <= 1 || (long > 6 && edits <= 2)
 }
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
 //! Files replaced atomically: written in full beside their target, renamed over it; and the
 //! staged temp files and directories of a build renamed into place.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::writer::Move;
 use super::{Class, IN_PROGRESS, Previous, TEMP_PREFIX};
 use crate::digest::{Digest, Hashing};
 use crate::error::Error;
@@ -168,4 +168,38 @@ pub(super) fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         return Err(Error::io(path)(e));
     }
     Ok(())
+}
+
+/// How a staged file or directory goes live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Move {
+    /// A file written under its temp name beside its target, renamed over it.
+    File,
+    /// A directory this build made under its temp name: everything below it is written in
+    /// place, and one rename puts it all live. A first build renames three directories, not
+    /// 300,000 files.
+    Dir,
+    /// A file written in place below such a directory.
+    Within,
+}
+
+/// Directories (relative, `/`-separated) known to exist as real directories, and how.
+pub(super) type Dirs = HashMap<String, Dir>;
+
+/// How a directory a build writes into came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dir {
+    /// It was there before.
+    Found,
+    /// This build made it under its temp name, to be renamed into place.
+    Staged,
+    /// This build made it below a staged directory.
+    Made,
+}
+
+impl Dir {
+    /// Whether this build made it: nothing below it needs comparing.
+    pub(super) fn made(self) -> bool {
+        self != Dir::Found
+    }
 }

@@ -107,3 +107,16 @@ pub(super) fn unsafe_output(path: &Path, reason: &str) -> Error {
         reason: reason.to_string(),
     }
 }
+
+/// The metadata of a target file (not following links), refusing a directory in its place
+/// unless the place is `ours` (the previous build wrote a file there).
+pub(super) fn target_meta(path: &Path, ours: bool) -> Result<Option<fs::Metadata>, Error> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() && !ours => Err(unsafe_output(
+            path,
+            "a directory stands where a file must be",
+        )),
+        Ok(m) => Ok(Some(m)),
+        Err(_) => Ok(None),
+    }
+}

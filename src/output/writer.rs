@@ -6,29 +6,16 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::atomic::{crash_point, rename_all, stage_with, temp_path, write_new};
+use super::atomic::{Dir, Dirs, Move, crash_point, rename_all, stage_with, temp_path, write_new};
 use super::guards::{
     check_root, existing_dir, no_links_below, parents, remove_empty_parents, remove_stale_temps,
-    safe_relative, same_bytes, unsafe_output,
+    safe_relative, same_bytes, target_meta, unsafe_output,
 };
 use super::{Class, IN_PROGRESS, Previous, Report, index};
 use crate::digest::Hashing;
 use crate::error::Error;
 use crate::manifest::{Digest, DomainEntry, FileEntry, Recorded};
 use crate::table::Table;
-
-/// How a staged file or directory goes live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Move {
-    /// A file written under its temp name beside its target, renamed over it.
-    File,
-    /// A directory this build made under its temp name: everything below it is written in
-    /// place, and one rename puts it all live. A first build renames three directories, not
-    /// 300,000 files.
-    Dir,
-    /// A file written in place below such a directory.
-    Within,
-}
 
 /// One worker's share of a build: the files (and directories) it staged and how many files it
 /// found unchanged. Temp files not yet renamed are deleted when it is dropped.
@@ -464,40 +451,6 @@ impl Drop for Writer<'_> {
         if begun.made_out {
             let _ = fs::remove_dir(&self.out);
         }
-    }
-}
-
-/// The metadata of a target file (not following links), refusing a directory in its place
-/// unless the place is `ours` (the previous build wrote a file there).
-pub(super) fn target_meta(path: &Path, ours: bool) -> Result<Option<fs::Metadata>, Error> {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() && !ours => Err(unsafe_output(
-            path,
-            "a directory stands where a file must be",
-        )),
-        Ok(m) => Ok(Some(m)),
-        Err(_) => Ok(None),
-    }
-}
-
-/// Directories (relative, `/`-separated) known to exist as real directories, and how.
-pub(super) type Dirs = HashMap<String, Dir>;
-
-/// How a directory a build writes into came to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Dir {
-    /// It was there before.
-    Found,
-    /// This build made it under its temp name, to be renamed into place.
-    Staged,
-    /// This build made it below a staged directory.
-    Made,
-}
-
-impl Dir {
-    /// Whether this build made it: nothing below it needs comparing.
-    fn made(self) -> bool {
-        self != Dir::Found
     }
 }
 
