@@ -21,9 +21,10 @@ impl Context {
 
     /// The lock file beside the config, and its name for diagnostics.
     pub fn lock(&self) -> (PathBuf, String) {
-        let name = crate::state::lock_path(Path::new(&self.config_name));
+        // Beside the config, same stem, `.lock`.
+        let name = Path::new(&self.config_name).with_extension("lock");
         (
-            crate::state::lock_path(&self.config),
+            self.config.with_extension("lock"),
             name.display().to_string(),
         )
     }

@@ -8,7 +8,6 @@ pub mod recover;
 pub use process::WorkLock;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -121,11 +120,6 @@ impl Lock {
             domains: BTreeMap::new(),
         }
     }
-}
-
-/// Where the lock file of a config lives: beside it, same stem, `.lock`.
-pub fn lock_path(config: &Path) -> PathBuf {
-    config.with_extension("lock")
 }
 
 #[cfg(test)]
