@@ -110,7 +110,7 @@ fn report(error: &Error) {
         // One unwrapped line per reason: each names its domain, so scripts can grep for it.
         let _ = writeln!(err, "error: refusing to build; nothing was written:");
         for reason in reasons {
-            let _ = writeln!(err, "  - {}", reason.text);
+            let _ = writeln!(err, "  - {reason}");
         }
     } else {
         let _ = write!(err, "{}", diag::render(error));

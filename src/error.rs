@@ -46,7 +46,7 @@ pub enum Error {
     Busy(PathBuf),
 
     /// The plan would break senders that still hold a policy; `app` prints each reason.
-    #[error("refusing to build: {}", .0.iter().map(|r| r.text.as_str()).collect::<Vec<_>>().join("; "))]
+    #[error("refusing to build: {}", .0.iter().map(Refusal::to_string).collect::<Vec<_>>().join("; "))]
     Refused(Vec<Refusal>),
 
     /// `check` found failures (already printed).
@@ -160,11 +160,49 @@ impl Error {
     }
 }
 
-/// One reason a plan must not be published.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// One reason a plan must not be published; it prints as what is wrong and how to fix it,
+/// naming the domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     /// The domain it is about.
     pub domain: String,
-    /// What is wrong and how to fix it, naming the domain.
-    pub text: String,
+    /// Why.
+    pub reason: RefusalReason,
+}
+
+/// Why a plan must not be published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefusalReason {
+    /// A domain left the config while senders may still hold its policy (RFC 8461 §8.3).
+    StillHeld {
+        /// The mode of the policy senders hold.
+        mode: String,
+        /// When the last sender's copy expires (`YYYY-MM-DD HH:MM UTC`).
+        until: String,
+    },
+    /// A pinned id that already names the previous, different policy (RFC 8461 §3.1).
+    PinReused {
+        /// The pinned id.
+        pin: String,
+    },
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = &self.domain;
+        match &self.reason {
+            RefusalReason::StillHeld { mode, until } => write!(
+                f,
+                "{name} was removed from the config, but senders may hold its {mode} policy until \
+                 {until}. RFC 8461 §8.3: put it back with `retire = true` so that a `mode: none` \
+                 policy replaces it first; mtasts then removes it when that date has passed. To \
+                 drop it anyway, pass --forget {name}."
+            ),
+            RefusalReason::PinReused { pin } => write!(
+                f,
+                "{name}: the pinned id {pin:?} already names the previous policy; an id must \
+                 change whenever the policy does (RFC 8461 §3.1): remove `id` or pick another"
+            ),
+        }
+    }
 }

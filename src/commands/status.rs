@@ -64,7 +64,7 @@ fn row(name: &str, entry: Option<&Entry>, plan: &plan::Plan, now: DateTime<Utc>)
         plan.refusals
             .iter()
             .filter(|r| r.domain == name)
-            .map(|r| r.text.clone()),
+            .map(|r| r.to_string()),
     );
     if !built && entry.is_some() {
         warnings.push(format!(

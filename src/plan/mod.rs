@@ -5,7 +5,7 @@ mod batches;
 mod notices;
 mod outcome;
 
-pub use crate::error::Refusal;
+pub use crate::error::{Refusal, RefusalReason};
 pub use batches::assign as assign_certificates;
 pub use notices::{day, next_id};
 
@@ -231,14 +231,10 @@ pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &
             }
             Err(until) => out.refusals.push(Refusal {
                 domain: name.clone(),
-                text: format!(
-                    "{name} was removed from the config, but senders may hold its {} policy until {}. \
-                     RFC 8461 §8.3: put it back with `retire = true` so that a `mode: none` policy \
-                     replaces it first; mtasts then removes it when that date has passed. \
-                     To drop it anyway, pass --forget {name}.",
-                    entry.mode,
-                    day(until)
-                ),
+                reason: RefusalReason::StillHeld {
+                    mode: entry.mode.to_string(),
+                    until: day(until),
+                },
             }),
         }
     }

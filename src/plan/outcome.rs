@@ -12,7 +12,7 @@ use crate::records::{self};
 use crate::state::{Entry, Stage};
 
 use super::notices::{after, change_notices, day, enforce_warnings, next_id};
-use super::{Change, DomainPlan, MxStrings, Plan, Refusal, Warning, WarningKind};
+use super::{Change, DomainPlan, MxStrings, Plan, Refusal, RefusalReason, Warning, WarningKind};
 
 /// A domain's plan but for the domain itself, which is moved in last.
 pub(super) struct Outcome {
@@ -88,11 +88,9 @@ pub(super) fn outcome(
             if prev.is_some_and(|e| *e.id == **pin) && !same_policy {
                 out.refusals.push(Refusal {
                     domain: name.clone(),
-                    text: format!(
-                        "{name}: the pinned id {pin:?} already names the previous policy; an id \
-                         must change whenever the policy does (RFC 8461 §3.1): remove `id` or \
-                         pick another"
-                    ),
+                    reason: RefusalReason::PinReused {
+                        pin: pin.to_string(),
+                    },
                 });
             }
             (
