@@ -12,7 +12,7 @@ use crate::generate::{write_tree, write_tree_remembering};
 use crate::model::Target;
 use crate::output;
 use crate::plan::{self, Plan};
-use crate::render::Templates;
+use crate::render::{Override, Templates};
 use crate::state::{Lock, WorkLock};
 use crate::ui::Ui;
 
@@ -88,6 +88,25 @@ pub fn build(ctx: &Context, args: &Options, ui: &mut dyn Ui) -> Result<Built, Er
         State::read(ctx, &out, args.verify, Cache::default(), false)
     };
     build_loaded(ctx, args, loaded, ui, state, started, false)
+}
+
+/// The templates: the built-ins, each replaced by the file of its name in the template
+/// directory (`--templates`, else `templates/` beside the config) when there is one.
+pub fn templates(ctx: &Context) -> Result<Templates, Error> {
+    let mut overrides = Vec::new();
+    if let Some(dir) = ctx.template_dir() {
+        for &(name, _) in crate::render::BUILTIN {
+            let path = dir.join(name);
+            if path.is_file() {
+                overrides.push(Override {
+                    name,
+                    source: std::fs::read_to_string(&path).map_err(Error::io(&path))?,
+                    origin: path.display().to_string(),
+                });
+            }
+        }
+    }
+    Templates::compile(&overrides)
 }
 
 /// The output directory: `-o`, else `output/` beside the config.
@@ -287,7 +306,7 @@ fn build_loaded(
     let (manifest, manifest_warning) = state
         .previous
         .unwrap_or_else(|| output::Previous::load(&out, args.verify));
-    let templates = Templates::load(ctx.template_dir().as_deref())?;
+    let templates = templates(ctx)?;
     if let Some(w) = scale_warning(&plan, &loaded.config) {
         ui.warn(&w);
     }

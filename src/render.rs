@@ -1,6 +1,5 @@
-//! Templates: built-ins embedded in the binary, overridable file by file from a directory.
-
-use std::path::{Path, PathBuf};
+//! Templates: built-ins embedded in the binary, each replaceable by a source the caller read
+//! (`build::templates` reads them from the template directory). Nothing here touches a file.
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
@@ -17,6 +16,17 @@ pub const NGINX: &str = "nginx.conf.j2";
 pub const ZONE: &str = "zone.j2";
 /// Template name of the shared nginx configuration (`vhosts = "shared"`).
 pub const NGINX_SHARED: &str = "nginx-shared.conf.j2";
+
+/// A template source replacing a built-in: its text, and where it came from (for errors).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    /// The built-in it replaces (one of the names in [`BUILTIN`]).
+    pub name: &'static str,
+    /// The template text.
+    pub source: String,
+    /// Where it was read from.
+    pub origin: String,
+}
 
 /// The built-in templates, by name.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -103,8 +113,8 @@ struct ZoneContext<'a> {
 }
 
 impl Templates {
-    /// Compiles the built-ins, replacing each one that `dir` (if any) has a file for.
-    pub fn load(dir: Option<&Path>) -> Result<Templates, Error> {
+    /// Compiles the built-ins, each replaced by its entry in `overrides` if there is one.
+    pub fn compile(overrides: &[Override]) -> Result<Templates, Error> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_syntax(
@@ -121,12 +131,8 @@ impl Templates {
         let mut digest = Sha256::new();
         digest.update(env!("CARGO_PKG_VERSION").as_bytes());
         for &(name, builtin) in BUILTIN {
-            let user: Option<PathBuf> = dir.map(|d| d.join(name)).filter(|p| p.is_file());
-            let (source, origin) = match user {
-                Some(path) => (
-                    std::fs::read_to_string(&path).map_err(Error::io(&path))?,
-                    path.display().to_string(),
-                ),
+            let (source, origin) = match overrides.iter().find(|o| o.name == name) {
+                Some(o) => (o.source.clone(), o.origin.clone()),
                 None => (builtin.to_string(), format!("built-in {name}")),
             };
             for part in [name, "\0", &source, "\0"] {
@@ -355,9 +361,12 @@ mod tests {
 
     #[test]
     fn broken_override_names_file_and_line() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(ZONE), "ok\n{{ records }\n").unwrap();
-        let err = Templates::load(Some(dir.path())).err().unwrap();
+        let broken = Override {
+            name: ZONE,
+            source: "ok\n{{ records }\n".into(),
+            origin: "templates/zone.j2".into(),
+        };
+        let err = Templates::compile(&[broken]).err().unwrap();
         match err {
             Error::Template { name, line, .. } => {
                 assert!(
@@ -377,7 +386,7 @@ mod tests {
         let config = config.unwrap_or_else(|| panic!("{problems:?}"));
         let now = crate::clock::from_epoch("1764288000").unwrap();
         let plan = crate::plan::plan(config.domains, &crate::state::Lock::new(), now, &[]);
-        Templates::load(None)
+        Templates::compile(&[])
             .unwrap()
             .digest(&plan.domains[0], &config.nginx)
     }

@@ -3,12 +3,11 @@
 
 use super::{Context, Ui};
 use crate::error::Error;
-use crate::render::Templates;
 
 /// Validates; warnings go to `ui`, the first failure is returned.
 pub fn run(ctx: &Context, ui: &mut dyn Ui) -> Result<(), Error> {
     let (loaded, plan) = crate::build::plan_current(ctx, ui)?;
-    Templates::load(ctx.template_dir().as_deref())?;
+    crate::build::templates(ctx)?;
     super::show_warnings(&plan.warnings, ui);
     let scale = crate::build::scale_warning(&plan, &loaded.config);
     if let Some(w) = &scale {
