@@ -4,13 +4,16 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use indicatif::ProgressBar;
 
 use crate::dns::{Dns, DnsError};
 use crate::fetch::Fetcher;
 use crate::model::Mode;
+use crate::net::ConnectTo;
 use crate::parallel::pool;
 use crate::plan::{DomainPlan, Plan};
 use crate::probe::{Probe, Prober, Seen};
@@ -35,6 +38,62 @@ pub struct Network {
     pub prober: Prober,
     /// Whether the MX hosts are probed (`--no-smtp` turns it off).
     pub smtp: bool,
+}
+
+/// How `check` reaches the network, from its flags.
+#[derive(Debug, Clone)]
+pub struct Settings<'a> {
+    /// Send every DNS query here instead of to the system resolver.
+    pub nameserver: Option<SocketAddr>,
+    /// PEM roots to trust instead of Mozilla's.
+    pub ca_file: Option<&'a Path>,
+    /// `--connect-to` rules for the policy fetch.
+    pub connect_to: Vec<ConnectTo>,
+    /// The SMTP port of MX hosts.
+    pub smtp_port: u16,
+    /// `--smtp-connect` rules for the MX probes.
+    pub smtp_connect: Vec<ConnectTo>,
+    /// Bound on each network step.
+    pub timeout: Duration,
+    /// Whether the MX hosts are probed.
+    pub smtp: bool,
+}
+
+/// Why the network clients could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// No resolver.
+    #[error(transparent)]
+    Dns(#[from] crate::dns::SetupError),
+    /// No HTTPS client.
+    #[error(transparent)]
+    Fetch(#[from] crate::fetch::FetchError),
+    /// No prober.
+    #[error(transparent)]
+    Probe(#[from] crate::probe::SetupError),
+}
+
+impl Network {
+    /// The resolver, the policy fetcher and the prober `settings` describe.
+    pub fn new(settings: Settings<'_>) -> Result<Network, SetupError> {
+        let dns = Arc::new(Dns::new(settings.nameserver, settings.timeout)?);
+        Ok(Network {
+            fetcher: Fetcher::new(
+                dns.clone(),
+                settings.ca_file,
+                settings.connect_to,
+                settings.timeout,
+            )?,
+            prober: Prober::new(
+                settings.ca_file,
+                settings.smtp_port,
+                settings.smtp_connect,
+                settings.timeout,
+            )?,
+            dns,
+            smtp: settings.smtp,
+        })
+    }
 }
 
 /// The outcome for one domain.

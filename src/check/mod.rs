@@ -8,7 +8,7 @@ pub mod prometheus;
 mod records_check;
 mod smtp;
 
-pub use fleet::{Checked, Network, check_all};
+pub use fleet::{Checked, Network, Settings, SetupError, check_all};
 pub use smtp::{Expiry, MxReport, Probes, Unreachable};
 
 use host::{deployment, https, policy_host};

@@ -1,18 +1,14 @@
 //! `mtasts check`: the live DNS, HTTPS and MX hosts of each domain against the plan; exit 1 on
 //! any failure.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Context, Ui};
 use crate::check::{self, Checked, Expiry, Network, Status};
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::config;
-use crate::dns::Dns;
 use crate::error::Error;
-use crate::fetch::Fetcher;
 use crate::plan::{self, DomainPlan};
-use crate::probe::Prober;
 use crate::state::Lock;
 
 /// Below this many domains a check is over before a bar would say anything.
@@ -27,26 +23,16 @@ pub fn run(ctx: &Context, args: &CheckArgs, ui: &mut dyn Ui) -> Result<(), Error
     let plan = plan::plan(loaded.config.domains.clone(), &lock, now, &[]);
     let selected: Vec<&DomainPlan> = super::select(&plan, &args.domains)?;
     let timeout = Duration::from_secs(args.timeout.max(1));
-    let dns =
-        Arc::new(Dns::new(args.nameserver, timeout).map_err(|e| Error::Setup(e.to_string()))?);
-    let net = Network {
-        fetcher: Fetcher::new(
-            dns.clone(),
-            args.ca_file.as_deref(),
-            args.connect_to.clone(),
-            timeout,
-        )
-        .map_err(|e| Error::Setup(e.to_string()))?,
-        prober: Prober::new(
-            args.ca_file.as_deref(),
-            args.smtp_port,
-            args.smtp_connect.clone(),
-            timeout,
-        )
-        .map_err(|e| Error::Setup(e.to_string()))?,
-        dns,
+    let net = Network::new(check::Settings {
+        nameserver: args.nameserver,
+        ca_file: args.ca_file.as_deref(),
+        connect_to: args.connect_to.clone(),
+        smtp_port: args.smtp_port,
+        smtp_connect: args.smtp_connect.clone(),
+        timeout,
         smtp: !args.no_smtp,
-    };
+    })
+    .map_err(|e| Error::Setup(e.to_string()))?;
     let at = Expiry {
         now: crate::clock::wall(),
         warn_days: i64::from(args.expiry_days),
