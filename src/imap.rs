@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use rustls::{ClientConnection, StreamOwned};
 
-use crate::net::{NetError, trust_roots};
+use crate::net::{NetError, client_config};
 
 /// Messages whose sizes are asked for per command.
 const BATCH: usize = 50;
@@ -52,7 +52,7 @@ pub enum ImapError {
     /// The trust roots cannot be read.
     #[error(transparent)]
     Net(#[from] NetError),
-    /// rustls refused the configuration or the server name.
+    /// rustls refused the server name or the connection.
     #[error("{0}")]
     Tls(String),
     /// The server did not greet as an IMAP server.
@@ -349,12 +349,7 @@ fn connect(at: &Mailbox, options: &Options<'_>, left: Arc<AtomicU64>) -> Result<
     let tcp = TcpStream::connect_timeout(&addr, options.timeout).map_err(failed)?;
     tcp.set_read_timeout(Some(options.timeout)).ok();
     tcp.set_write_timeout(Some(options.timeout)).ok();
-    let config =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| ImapError::Tls(e.to_string()))?
-            .with_root_certificates(trust_roots(options.ca_file)?)
-            .with_no_client_auth();
+    let config = client_config(options.ca_file)?;
     let server = ServerName::try_from(at.host.clone())
         .map_err(|e| ImapError::Tls(format!("{:?} is not a host name: {e}", at.host)))?;
     let conn = ClientConnection::new(Arc::new(config), server)

@@ -1,10 +1,12 @@
-//! What every network adapter (policy fetch, SMTP probe, IMAP) shares: the trust roots and
-//! curl's `--connect-to` rules. A leaf, so the adapters never import each other.
+//! What every network adapter (policy fetch, SMTP probe, IMAP) shares: the trust roots, the
+//! verifying TLS client and curl's `--connect-to` rules. A leaf, so the adapters never import
+//! each other.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use rustls::RootCertStore;
+use rustls::{ClientConfig, RootCertStore};
 use ureq::tls::PemItem;
 
 /// Why a connection rule or the trust roots cannot be used.
@@ -27,6 +29,9 @@ pub enum NetError {
     /// The CA file holds no PEM certificate.
     #[error("{}: no PEM certificate found", .0.display())]
     NoCertificate(PathBuf),
+    /// rustls refused its own configuration.
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// curl's `--connect-to HOST:PORT:ADDR:PORT`: connections meant for HOST:PORT go to ADDR:PORT.
@@ -105,6 +110,17 @@ impl ConnectTo {
         };
         (to, self.to_port.unwrap_or(port))
     }
+}
+
+/// A rustls client (ring, TLS 1.2 and 1.3) that verifies servers against [`trust_roots`].
+pub fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, NetError> {
+    Ok(
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| NetError::Tls(e.to_string()))?
+            .with_root_certificates(trust_roots(ca_file)?)
+            .with_no_client_auth(),
+    )
 }
 
 /// Mozilla's roots, or the certificates of a PEM file instead.

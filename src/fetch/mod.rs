@@ -7,13 +7,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::ClientConfig;
 use rustls::pki_types::CertificateDer;
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{Connector, NextTimeout, TcpConnector};
 
 use crate::dns::Dns;
-use crate::net::{ConnectTo, NetError, trust_roots};
+use crate::net::{ConnectTo, NetError, client_config};
 use crate::policy::MAX_POLICY_BYTES;
 
 mod tls;
@@ -21,12 +20,9 @@ mod tls;
 /// Why no HTTP response arrived.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
-    /// The trust roots or a `--connect-to` rule cannot be used.
+    /// The TLS client cannot be set up (trust roots, rustls).
     #[error(transparent)]
     Net(#[from] NetError),
-    /// rustls refused its own configuration.
-    #[error("{0}")]
-    Setup(String),
     /// The chain does not lead to a trusted root.
     #[error("certificate not trusted (unknown issuer): {0}")]
     UnknownIssuer(String),
@@ -72,12 +68,7 @@ impl Fetcher {
         connect_to: Vec<ConnectTo>,
         timeout: Duration,
     ) -> Result<Fetcher, FetchError> {
-        let tls =
-            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .map_err(|e| FetchError::Setup(e.to_string()))?
-                .with_root_certificates(trust_roots(ca_file)?)
-                .with_no_client_auth();
+        let tls = client_config(ca_file)?;
         let presented = tls::Presented::default();
         let connector = ().chain(TcpConnector::default()).chain(tls::RecordingTls {
             config: Arc::new(tls),
