@@ -76,22 +76,15 @@ pub fn summarise(reports: &[Report]) -> Vec<DomainSummary> {
 pub struct Summaries {
     seen: BTreeSet<(String, String)>,
     by_domain: BTreeMap<String, (DomainSummary, BTreeSet<NaiveDate>, FailureTally)>,
-    reports: usize,
 }
 
 impl Summaries {
-    /// Reports counted so far (after de-duplication).
-    pub fn reports(&self) -> usize {
-        self.reports
-    }
-
     /// Counts `r` unless a report with its organisation and report-id was counted already.
     pub fn add(&mut self, r: &Report) {
         let (seen, by_domain) = (&mut self.seen, &mut self.by_domain);
         if !r.report_id.is_empty() && !seen.insert((r.organization.clone(), r.report_id.clone())) {
             return;
         }
-        self.reports += 1;
         let mut counted = BTreeSet::new();
         for p in &r.policies {
             let Some(domain) = &p.domain else { continue };
