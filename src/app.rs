@@ -8,14 +8,22 @@ use crate::commands::{self, Context, Ui};
 use crate::diag::{self, Level, Problem, SourceFile};
 use crate::error::Error;
 
-/// Runs a parsed command line; 0 on success, 1 on any failure (clap already used 2 for usage).
+/// Runs a parsed command line and chooses the exit code: 0 done and nothing wrong found; 1
+/// invalid input, a refusal or a finding; 2 the run itself could not be done (clap already uses
+/// 2 for usage errors).
 pub fn run(cli: Cli) -> ExitCode {
     let ctx = Context {
         config_name: cli.config.display().to_string(),
         config: cli.config,
         templates: cli.templates,
     };
-    let mut ui = Terminal;
+    let mut ui = match Terminal::new(result_file(&cli.command)) {
+        Ok(ui) => ui,
+        Err(e) => {
+            report(&e);
+            return ExitCode::from(2);
+        }
+    };
     let json = json_format(&cli.command);
     let result = match &cli.command {
         Command::Init(args) => commands::init::run(&ctx, args, &mut ui),
@@ -31,19 +39,47 @@ pub fn run(cli: Cli) -> ExitCode {
             commands::templates::eject(&ctx, dir.clone(), &mut ui)
         }
         Command::Completions { shell } => commands::help::completions(*shell, &mut ui),
-        Command::Man => commands::help::man(&mut ui),
+        Command::Man(args) => commands::help::man(args, &mut ui),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    let mut code = match &result {
+        Ok(()) => 0,
         Err(e) => {
-            report(&e);
-            // A failed check has already printed its result document.
-            if json && !matches!(e, Error::CheckFailed(_)) {
-                print_json_error(&e);
+            report(e);
+            // A finding has already printed its result document.
+            if !e.is_finding() {
+                if json {
+                    ui.json_error(e);
+                } else if prometheus_check(&cli.command) {
+                    // A textfile collector must see the run fail, not keep the last good file.
+                    ui.out(crate::check::prometheus::RUN_FAILED.trim_end());
+                }
             }
-            ExitCode::from(1)
+            e.exit_code()
         }
+    };
+    if let Err(e) = ui.finish() {
+        report(&e);
+        code = 2;
     }
+    ExitCode::from(code)
+}
+
+/// The `--output FILE` of the commands that have one.
+fn result_file(command: &Command) -> Option<&std::path::Path> {
+    let file = match command {
+        Command::Check(a) => &a.output,
+        Command::Report(a) => &a.output,
+        Command::Records(a) => &a.output,
+        Command::Status(a) => &a.output,
+        Command::Certificates(a) => &a.output,
+        _ => return None,
+    };
+    file.path.as_deref()
+}
+
+/// Whether the command is `check --format prometheus`.
+fn prometheus_check(command: &Command) -> bool {
+    matches!(command, Command::Check(a) if a.format == crate::cli::CheckFormat::Prometheus)
 }
 
 /// Whether the command was asked for JSON output.
@@ -62,9 +98,9 @@ fn json_format(command: &Command) -> bool {
     format == crate::cli::Format::Json
 }
 
-/// One JSON document on stdout saying why the command failed, for scripts:
+/// One JSON document saying why the command failed, for scripts:
 /// `{"error": {"kind", "message", "domains"}}`, with the located problems of an invalid file.
-fn print_json_error(error: &Error) {
+fn json_error(error: &Error) -> serde_json::Value {
     let mut doc = serde_json::json!({
         "error": {
             "kind": error.kind(),
@@ -88,9 +124,7 @@ fn print_json_error(error: &Error) {
             })
             .collect();
     }
-    let mut out = std::io::stdout().lock();
-    let _ = serde_json::to_writer_pretty(&mut out, &doc);
-    let _ = writeln!(out);
+    doc
 }
 
 /// Prints a failure: every located problem of an invalid file, or the error with its help.
@@ -112,25 +146,140 @@ fn report(error: &Error) {
         for reason in reasons {
             let _ = writeln!(err, "  - {reason}");
         }
+    } else if let Error::Resolver { .. } = error {
+        // One plain line, as the contract spells it, for log greps and cron mail.
+        let _ = writeln!(err, "error: {error}");
+        if let Some(help) = miette::Diagnostic::help(error) {
+            let _ = writeln!(err, "  help: {help}");
+        }
     } else {
         let _ = write!(err, "{}", diag::render(error));
     }
 }
 
-/// stdout for results, stderr for warnings.
-struct Terminal;
+/// Results to stdout or to the `--output` file, warnings to stderr. The first failed write of a
+/// result stops the writing and is reported by [`Terminal::finish`]: a cut result must not pass
+/// for a whole one.
+struct Terminal {
+    sink: Sink,
+    failed: Option<std::io::Error>,
+}
+
+/// Where results go.
+enum Sink {
+    /// Line-buffered, so that `watch` shows each line when it happens.
+    Stdout(std::io::Stdout),
+    /// A temp file beside the target, renamed over it at the end.
+    File {
+        temp: std::io::BufWriter<tempfile::NamedTempFile>,
+        target: std::path::PathBuf,
+    },
+}
+
+impl Terminal {
+    fn new(file: Option<&std::path::Path>) -> Result<Terminal, Error> {
+        let sink = match file {
+            None => Sink::Stdout(std::io::stdout()),
+            Some(target) => {
+                let dir = match target.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d,
+                    _ => std::path::Path::new("."),
+                };
+                let temp = tempfile::Builder::new()
+                    .prefix(".mtasts-output-")
+                    .tempfile_in(dir)
+                    .map_err(|e| Error::Output(format!("{}: {e}", target.display())))?;
+                Sink::File {
+                    temp: std::io::BufWriter::new(temp),
+                    target: target.to_path_buf(),
+                }
+            }
+        };
+        Ok(Terminal { sink, failed: None })
+    }
+
+    fn write(&mut self, write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>) {
+        if self.failed.is_some() {
+            return;
+        }
+        let done = match &mut self.sink {
+            Sink::Stdout(w) => {
+                // One buffer per result, not per line: a fleet's JSON is tens of MB.
+                let mut out = std::io::BufWriter::new(w.lock());
+                write(&mut out).and_then(|()| out.flush())
+            }
+            Sink::File { temp, .. } => write(temp),
+        };
+        if let Err(e) = done {
+            self.failed = Some(e);
+        }
+    }
+
+    fn json_error(&mut self, error: &Error) {
+        let doc = json_error(error);
+        self.write(&mut |w| {
+            serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::other)?;
+            writeln!(w)
+        });
+    }
+
+    /// Flushes the result (and renames the `--output` file into place). A reader that closed the
+    /// pipe early (`| head`) is no failure; any other lost write is.
+    fn finish(self) -> Result<(), Error> {
+        let Terminal { sink, mut failed } = self;
+        match sink {
+            Sink::Stdout(mut w) => {
+                if failed.is_none() {
+                    failed = w.flush().err();
+                }
+                match failed {
+                    Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                    Some(e) => Err(Error::Output(format!("stdout: {e}"))),
+                    None => Ok(()),
+                }
+            }
+            Sink::File { temp, target } => {
+                let lost = |e: &dyn std::fmt::Display| {
+                    Error::Output(format!("{}: {e}", target.display()))
+                };
+                if let Some(e) = failed {
+                    return Err(lost(&e));
+                }
+                let temp = temp.into_inner().map_err(|e| lost(&e.error()))?;
+                share(temp.as_file(), &target).map_err(|e| lost(&e))?;
+                temp.persist(&target).map_err(|e| lost(&e.error))?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Gives the new result file the mode of the file it replaces, else 0644: a textfile collector
+/// or a web server reads it as another user, and a temp file starts as 0600.
+#[cfg(unix)]
+fn share(file: &std::fs::File, target: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(target)
+        .map(|m| m.permissions())
+        .unwrap_or_else(|_| std::fs::Permissions::from_mode(0o644));
+    file.set_permissions(mode)
+}
+
+#[cfg(not(unix))]
+fn share(_: &std::fs::File, _: &std::path::Path) -> std::io::Result<()> {
+    Ok(())
+}
 
 impl Ui for Terminal {
     fn out(&mut self, line: &str) {
-        let _ = writeln!(std::io::stdout().lock(), "{line}");
+        self.write(&mut |w| writeln!(w, "{line}"));
     }
 
     fn out_streamed(
         &mut self,
         write: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
     ) {
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        let _ = write(&mut out).and_then(|()| writeln!(out));
+        self.write(&mut |w| write(&mut *w).and_then(|()| writeln!(w)));
     }
 
     fn problem(&mut self, problem: &Problem, file: &SourceFile) {

@@ -90,7 +90,16 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  mtasts man > ~/.local/share/man/man1/mtasts.1 && man mtasts"
     )]
-    Man,
+    Man(ManArgs),
+}
+
+/// Options of `man`.
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// Write `mtasts.1` and one `mtasts-<command>.1` per subcommand into DIR instead of printing
+    /// the main page.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Options of `build`.
@@ -169,6 +178,9 @@ pub struct CheckArgs {
     /// How to print the results (prometheus: for node_exporter's textfile collector).
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
+    /// Where the result goes.
+    #[command(flatten)]
+    pub output: ResultFile,
 }
 
 /// Output formats of `check`.
@@ -196,6 +208,13 @@ pub enum ValueError {
     /// `--nameserver`.
     #[error("{0:?} is not IP, IP:PORT or [IPv6]:PORT")]
     Nameserver(String),
+    /// `--since`.
+    #[error("{0:?} is not a date as YYYY-MM-DD (such as 2025-11-01)")]
+    Date(String),
+}
+
+fn parse_date(s: &str) -> Result<chrono::NaiveDate, ValueError> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| ValueError::Date(s.to_string()))
 }
 
 fn parse_email(s: &str) -> Result<String, ValueError> {
@@ -256,7 +275,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub timeout: u64,
     /// Only reports whose range ends on or after this day (YYYY-MM-DD).
-    #[arg(long, value_name = "DATE")]
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub since: Option<chrono::NaiveDate>,
     /// Days of reports a testing domain needs before it is ready for enforce.
     #[arg(long, value_name = "N", default_value_t = 14)]
@@ -265,6 +284,9 @@ pub struct ReportArgs {
     /// node_exporter's textfile collector).
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+    /// Where the result goes.
+    #[command(flatten)]
+    pub output: ResultFile,
 }
 
 /// Output formats of `report`.
@@ -310,6 +332,9 @@ pub struct CertificatesArgs {
     /// How to print them.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Where the result goes.
+    #[command(flatten)]
+    pub output: ResultFile,
 }
 
 /// ACME clients `certificates` writes commands for.
@@ -329,6 +354,9 @@ pub struct RecordsArgs {
     /// How to print them.
     #[arg(long, value_enum, default_value_t = RecordsFormat::Text)]
     pub format: RecordsFormat,
+    /// Where the result goes.
+    #[command(flatten)]
+    pub output: ResultFile,
 }
 
 /// Forms of `records`.
@@ -354,6 +382,18 @@ pub struct StatusArgs {
     /// How to print it.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Where the result goes.
+    #[command(flatten)]
+    pub output: ResultFile,
+}
+
+/// Where a command's result goes: stdout, or a file written whole (`--output FILE`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ResultFile {
+    /// Write the result to FILE instead of stdout: a temp file beside it, renamed over it when
+    /// the command ends (whatever its exit code), so a reader never sees half a file.
+    #[arg(long = "output", value_name = "FILE")]
+    pub path: Option<PathBuf>,
 }
 
 /// Summary formats.

@@ -54,6 +54,45 @@ pub enum Error {
     #[diagnostic(help("each FAIL line above says what to publish or deploy"))]
     CheckFailed(usize),
 
+    /// `report` read its inputs, but some could not be read or the reports raise alarms (the
+    /// summary is already printed).
+    #[error("{}", report_findings(*.unreadable, *.alarms))]
+    #[diagnostic(help(
+        "the skipped inputs and each ALARM line above say what is wrong; `--format json` lists them"
+    ))]
+    ReportFindings {
+        /// Inputs (files, messages, mailboxes) that could not be read.
+        unreadable: usize,
+        /// Domains with an alarm.
+        alarms: usize,
+    },
+
+    /// `report` was given inputs and could read no report from any of them.
+    #[error("no report could be read: {0} input(s) skipped")]
+    #[diagnostic(help(
+        "each skipped input is named above with the reason; check the paths and the mailbox URL"
+    ))]
+    NothingRead(usize),
+
+    /// The resolver `check` uses gave no answer at all, so no domain could be judged.
+    #[error("resolver {server} did not answer: {message}")]
+    #[diagnostic(help(
+        "check that the resolver is up and reachable, or name one with --nameserver IP"
+    ))]
+    Resolver {
+        /// The `--nameserver` address, or "of the system" (resolv.conf).
+        server: String,
+        /// What the first failed lookup said.
+        message: String,
+    },
+
+    /// The result could not be written (stdout or `--output FILE`).
+    #[error("could not write the result: {0}")]
+    #[diagnostic(help(
+        "free space or fix the permissions where the result goes, then run the command again"
+    ))]
+    Output(String),
+
     /// Domains named on the command line are not in the config.
     #[error("not in the config: {}", .0.join(", "))]
     #[diagnostic(help("name domains as they appear in domains.toml (U-labels or A-labels)"))]
@@ -118,6 +157,14 @@ pub enum Error {
 #[error("{0}")]
 pub struct Disagreement(pub String);
 
+fn report_findings(unreadable: usize, alarms: usize) -> String {
+    match (unreadable, alarms) {
+        (0, a) => format!("{a} domain(s) with an alarm"),
+        (u, 0) => format!("{u} input(s) could not be read"),
+        (u, a) => format!("{u} input(s) could not be read, {a} domain(s) with an alarm"),
+    }
+}
+
 fn error_count(problems: &[Problem]) -> usize {
     problems.iter().filter(|p| p.level == Level::Error).count()
 }
@@ -133,12 +180,31 @@ impl Error {
             Error::Busy(_) => "busy",
             Error::Refused(_) => "refused",
             Error::CheckFailed(_) => "check-failed",
+            Error::ReportFindings { .. } => "report-findings",
+            Error::NothingRead(_) => "nothing-read",
+            Error::Resolver { .. } => "resolver",
+            Error::Output(_) => "output",
             Error::NotConfigured(_) => "not-configured",
             Error::Setup(_) => "setup",
             Error::LockedWouldChange { .. } | Error::LockMissing(_) => "locked",
             Error::Exists(_) => "exists",
             Error::Template { .. } => "template",
             Error::UnsafeOutput { .. } => "unsafe-output",
+        }
+    }
+
+    /// A finding of a command that ran to the end and printed its result (a check FAIL, a report
+    /// ALARM): exit 1, and no error document after the result.
+    pub fn is_finding(&self) -> bool {
+        matches!(self, Error::CheckFailed(_) | Error::ReportFindings { .. })
+    }
+
+    /// The exit code: 2 when the run itself could not be done (nothing to judge, or the result
+    /// could not be written), 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Resolver { .. } | Error::NothingRead(_) | Error::Output(_) => 2,
+            _ => 1,
         }
     }
 

@@ -39,3 +39,38 @@ pub fn progress_bar(show: bool, total: usize, from: usize, doing: &str) -> indic
     bar.set_message(doing.to_string());
     bar
 }
+
+/// `text` safe to print on a terminal: control characters (ESC, CR, LF, the C1 set, ...) and
+/// bidirectional overrides from names a report, a DNS answer or a server chose are shown escaped
+/// (`\u{1b}`), so they cannot move the cursor, rewrite a line or forge one.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_and_bidi_overrides_are_escaped() {
+        assert_eq!(printable("mx.example.com"), "mx.example.com");
+        assert_eq!(
+            printable("evil\u{1b}[2Jok\r\nFAKE\u{202e}"),
+            "evil\\u{1b}[2Jok\\u{d}\\u{a}FAKE\\u{202e}"
+        );
+        assert_eq!(printable("bücher.example"), "bücher.example");
+    }
+}

@@ -20,7 +20,7 @@ use crate::probe::{Probe, Prober, Seen};
 use crate::records;
 use crate::state::Lock;
 
-use super::{Expiry, Line, Live, MxReport, Probes, Status, Unreachable, judge, observe};
+use super::{Check, Expiry, Line, Live, MxReport, Probes, Status, Unreachable, judge, observe};
 
 /// Domains in flight at once. Each waits mostly on the network (its DNS answers travel while
 /// its HTTPS fetch runs), so more than the cores keep the cores busy; each thread costs a few
@@ -111,7 +111,17 @@ pub struct Checked {
     pub expiries: Vec<(String, i64)>,
 }
 
-/// Checks `selected` (in order) against `plan` and `lock`; `progress` counts domains.
+/// Domains whose every lookup failed before `check` stops asking a resolver that has answered
+/// nothing (a fleet would otherwise wait out every timeout of every domain).
+const SILENT_BEFORE_GIVING_UP: usize = IN_FLIGHT;
+
+/// The resolver answered no lookup at all (not even "no such name"): nothing can be judged.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ResolverSilent(pub String);
+
+/// Checks `selected` (in order) against `plan` and `lock`; `progress` counts domains. When the
+/// resolver answers none of the lookups, that is the one error instead of a FAIL per domain.
 pub fn check_all(
     selected: &[&DomainPlan],
     plan: &Plan,
@@ -119,18 +129,49 @@ pub fn check_all(
     net: &Network,
     at: Expiry,
     progress: &ProgressBar,
-) -> Vec<Checked> {
+) -> Result<Vec<Checked>, ResolverSilent> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let answered = AtomicBool::new(false);
+    let silent = AtomicUsize::new(0);
+    let first_error: Mutex<Option<String>> = Mutex::new(None);
     let lives: Vec<Option<Live>> = pool(selected, IN_FLIGHT, |d| {
-        let live = d
-            .published()
-            .then(|| observe(net, d.domain.name.as_str(), at.now));
         progress.inc(1);
-        live
+        if !d.published()
+            || (!answered.load(Ordering::Relaxed)
+                && silent.load(Ordering::Relaxed) >= SILENT_BEFORE_GIVING_UP)
+        {
+            return None;
+        }
+        let live = observe(net, d.domain.name.as_str(), at.now);
+        match dns_failure(&live) {
+            None => answered.store(true, Ordering::Relaxed),
+            Some(e) => {
+                silent.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut first) = first_error.lock() {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        Some(live)
     });
+    if !answered.load(Ordering::Relaxed) && silent.load(Ordering::Relaxed) > 0 {
+        let why = first_error.into_inner().ok().flatten().unwrap_or_default();
+        return Err(ResolverSilent(why));
+    }
+    // Domains skipped while the resolver looked silent, before another domain's answer came.
+    let lives: Vec<Option<Live>> = selected
+        .iter()
+        .zip(lives)
+        .map(|(d, live)| match live {
+            None if d.published() => Some(observe(net, d.domain.name.as_str(), at.now)),
+            live => live,
+        })
+        .collect();
     let probes = net
         .smtp
         .then(|| probe_mx_hosts(selected, &lives, net, at.now));
-    selected
+    Ok(selected
         .iter()
         .zip(&lives)
         .map(|(d, live)| {
@@ -138,7 +179,7 @@ pub fn check_all(
             let Some(live) = live else {
                 return Checked {
                     lines: vec![super::line(
-                        "stage",
+                        Check::Stage,
                         Status::Note,
                         format!(
                             "{}: nothing is published, nothing to check",
@@ -161,7 +202,28 @@ pub fn check_all(
                 mx,
             }
         })
-        .collect()
+        .collect())
+}
+
+/// When every DNS lookup of a domain failed (no answer at all, not even "no such name"), what
+/// the first one said.
+fn dns_failure(live: &Live) -> Option<String> {
+    fn failed<T>(r: &Result<T, DnsError>) -> Option<&str> {
+        match r {
+            Err(DnsError::Failed(e)) => Some(e),
+            _ => None,
+        }
+    }
+    let all = [
+        failed(&live.sts_txt),
+        failed(&live.host_cname),
+        failed(&live.host_addrs),
+        failed(&live.mx),
+        failed(&live.tlsrpt_txt),
+    ];
+    all.iter()
+        .all(Option::is_some)
+        .then(|| all[0].unwrap_or_default().to_string())
 }
 
 /// The MX hosts of the testing/enforce domains, each probed once at each of its addresses.

@@ -11,7 +11,7 @@ use crate::plan::DomainPlan;
 use crate::policy;
 use crate::state::Entry;
 
-use super::{Line, Live, Status, fix, line, records_of};
+use super::{Check, Line, Live, Status, fix, line, records_of};
 
 pub(super) fn policy_host(d: &DomainPlan, live: &Live, out: &mut Vec<Line>) {
     let host = d.domain.name.policy_host();
@@ -21,13 +21,13 @@ pub(super) fn policy_host(d: &DomainPlan, live: &Live, out: &mut Vec<Line>) {
         other => other.clone(),
     };
     let verdict = match (&d.domain.policy_host, &cname, &live.host_addrs) {
-        (_, Err(e), _) => line("host", Status::Fail, format!("{host}: {e}")),
+        (_, Err(e), _) => line(Check::Host, Status::Fail, format!("{host}: {e}")),
         (PolicyHost::Cname(target), Ok(Some(got)), _) if got == target.as_str() => {
-            line("host", Status::Ok, format!("{host} is a CNAME to {got}"))
+            line(Check::Host, Status::Ok, format!("{host} is a CNAME to {got}"))
         }
         (PolicyHost::Cname(_), Ok(Some(got)), _) => fix(
             line(
-                "host",
+                Check::Host,
                 Status::Fail,
                 format!("{host} is a CNAME to {got}, not to the configured target"),
             ),
@@ -35,7 +35,7 @@ pub(super) fn policy_host(d: &DomainPlan, live: &Live, out: &mut Vec<Line>) {
         ),
         (PolicyHost::Cname(_), Ok(None), Ok(addrs)) => fix(
             line(
-                "host",
+                Check::Host,
                 Status::Warn,
                 format!(
                     "{host} has addresses ({}) instead of the configured CNAME",
@@ -46,7 +46,7 @@ pub(super) fn policy_host(d: &DomainPlan, live: &Live, out: &mut Vec<Line>) {
         ),
         (PolicyHost::Addresses(_), Ok(Some(got)), _) => fix(
             line(
-                "host",
+                Check::Host,
                 Status::Fail,
                 format!("{host} is a CNAME to {got}, but the config lists addresses"),
             ),
@@ -58,11 +58,11 @@ pub(super) fn policy_host(d: &DomainPlan, live: &Live, out: &mut Vec<Line>) {
             a.sort();
             b.sort();
             if a == b {
-                line("host", Status::Ok, format!("{host} has {}", list(got)))
+                line(Check::Host, Status::Ok, format!("{host} has {}", list(got)))
             } else {
                 fix(
                     line(
-                        "host",
+                        Check::Host,
                         Status::Fail,
                         format!("{host} has {}, expected {}", list(got), list(want_ips)),
                     ),
@@ -71,10 +71,10 @@ pub(super) fn policy_host(d: &DomainPlan, live: &Live, out: &mut Vec<Line>) {
             }
         }
         (_, Ok(None), Err(DnsError::NoRecords)) => fix(
-            line("host", Status::Fail, format!("{host} does not resolve")),
+            line(Check::Host, Status::Fail, format!("{host} does not resolve")),
             format!("publish {want}"),
         ),
-        (_, Ok(None), Err(e)) => line("host", Status::Fail, format!("{host}: {e}")),
+        (_, Ok(None), Err(e)) => line(Check::Host, Status::Fail, format!("{host}: {e}")),
     };
     out.push(verdict);
 }
@@ -101,7 +101,7 @@ pub(super) fn https(
         Ok(r) => r,
         Err(e) => {
             out.push(fix(
-                line("https", Status::Fail, format!("{url}: {e}")),
+                line(Check::Https, Status::Fail, format!("{url}: {e}")),
                 format!(
                     "serve {host} over HTTPS with a certificate valid for {host} from a trusted CA"
                 ),
@@ -111,7 +111,7 @@ pub(super) fn https(
     };
     if (300..400).contains(&r.status) {
         out.push(fix(
-            line("https", Status::Fail, format!("{url} answers {} redirecting to {}: senders never follow redirects (RFC 8461 §3.3)", r.status, r.location.as_deref().unwrap_or("(no Location)"))),
+            line(Check::Https, Status::Fail, format!("{url} answers {} redirecting to {}: senders never follow redirects (RFC 8461 §3.3)", r.status, r.location.as_deref().unwrap_or("(no Location)"))),
             format!("serve the file itself at that URL: {deploy}"),
         ));
         return None;
@@ -119,7 +119,7 @@ pub(super) fn https(
     if r.status != 200 {
         out.push(fix(
             line(
-                "https",
+                Check::Https,
                 Status::Fail,
                 format!("{url} answers {}, not 200", r.status),
             ),
@@ -131,7 +131,7 @@ pub(super) fn https(
     if !plain_text(&ct) {
         out.push(fix(
             line(
-                "https",
+                Check::Https,
                 Status::Fail,
                 format!(
                     "{url} is served as {:?}; senders require text/plain (RFC 8461 §3.2)",
@@ -144,7 +144,7 @@ pub(super) fn https(
     }
     if r.too_large {
         out.push(line(
-            "https",
+            Check::Https,
             Status::Fail,
             format!("{url} is larger than 64 KiB (RFC 8461 §3.3)"),
         ));
@@ -153,7 +153,7 @@ pub(super) fn https(
     if let Err(e) = policy::parse(&r.body) {
         out.push(fix(
             line(
-                "https",
+                Check::Https,
                 Status::Fail,
                 format!("{url} is not a valid policy: {e}"),
             ),
@@ -162,7 +162,7 @@ pub(super) fn https(
         return None;
     }
     out.push(line(
-        "https",
+        Check::Https,
         Status::Ok,
         format!("{url}: 200, {ct}, a valid policy"),
     ));
@@ -202,11 +202,11 @@ pub(super) fn deployment(
     }
     let body_state = body.map(|b| {
         if b.as_slice() == d.policy().as_bytes() {
-            out.push(line("policy", Status::Ok, "the served bytes are the generated policy"));
+            out.push(line(Check::Policy, Status::Ok, "the served bytes are the generated policy"));
             Body::Current
         } else if policy::parse(b).ok() == policy::parse(d.policy().as_bytes()).ok() {
             out.push(fix(
-                line("policy", Status::Warn, "the served policy means the same as the generated one but its bytes differ (for example LF instead of CRLF line endings)"),
+                line(Check::Policy, Status::Warn, "the served policy means the same as the generated one but its bytes differ (for example LF instead of CRLF line endings)"),
                 format!("{deploy} unchanged (byte for byte)"),
             ));
             Body::Current
@@ -222,13 +222,13 @@ pub(super) fn deployment(
     let previous = e.previous_id.as_deref() == Some(id);
     let verdict = match (id == &*e.id, previous, body_state) {
         (true, _, Some(Body::Current) | None) => line(
-            "deploy",
+            Check::Deploy,
             Status::Ok,
             format!("the TXT record announces the current id {id}"),
         ),
         (true, _, Some(Body::Previous)) => fix(
             line(
-                "deploy",
+                Check::Deploy,
                 Status::Fail,
                 format!(
                     "DNS updated before the policy: the TXT record announces {id}, but HTTPS still serves the previous policy (RFC 8461 §8.1)"
@@ -238,7 +238,7 @@ pub(super) fn deployment(
         ),
         (true, _, Some(Body::Other)) => fix(
             line(
-                "deploy",
+                Check::Deploy,
                 Status::Fail,
                 "HTTPS serves a policy that this build did not generate (stale or edited)",
             ),
@@ -246,7 +246,7 @@ pub(super) fn deployment(
         ),
         (false, true, Some(Body::Current)) => fix(
             line(
-                "deploy",
+                Check::Deploy,
                 Status::Pending,
                 format!(
                     "the new policy is live; the TXT record still announces the previous id {id}"
@@ -256,7 +256,7 @@ pub(super) fn deployment(
         ),
         (false, true, _) => fix(
             line(
-                "deploy",
+                Check::Deploy,
                 Status::Fail,
                 format!(
                     "not deployed: the TXT record announces the previous id {id} and HTTPS does not serve the current policy"
@@ -266,7 +266,7 @@ pub(super) fn deployment(
         ),
         (false, false, _) => fix(
             line(
-                "deploy",
+                Check::Deploy,
                 Status::Fail,
                 format!(
                     "the TXT record announces id {id}, but the current id is {}",

@@ -8,7 +8,7 @@ pub mod prometheus;
 mod records_check;
 mod smtp;
 
-pub use fleet::{Checked, Network, Settings, SetupError, check_all};
+pub use fleet::{Checked, Network, ResolverSilent, Settings, SetupError, check_all};
 pub use smtp::{Expiry, MxReport, Probes, Unreachable};
 
 use host::{deployment, https, policy_host};
@@ -54,11 +54,77 @@ impl Status {
     }
 }
 
+/// Which check a verdict is about. Text and JSON show [`Check::word`]; the Prometheus metric
+/// `mtasts_check_failed{check}` uses [`Check::metric`], a fixed documented set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Check {
+    /// The config changed since the last build.
+    Build,
+    /// The `_mta-sts` TXT record.
+    Txt,
+    /// The `mta-sts.<domain>` host's DNS records.
+    Host,
+    /// The HTTPS fetch of the policy.
+    Https,
+    /// The policy host's certificate dates.
+    Cert,
+    /// The policy served, as a sender parses it.
+    Policy,
+    /// Live id and bytes against the last build.
+    Deploy,
+    /// The live MX hosts against the policy's patterns.
+    Mx,
+    /// The STARTTLS probe of the MX hosts.
+    Smtp,
+    /// Whether a testing domain's MX set would pass enforcement.
+    Enforce,
+    /// The `_smtp._tls` TLS-RPT record.
+    Tlsrpt,
+    /// The lifecycle stage (nothing published).
+    Stage,
+}
+
+impl Check {
+    /// The word in text and JSON output.
+    pub fn word(self) -> &'static str {
+        match self {
+            Check::Build => "build",
+            Check::Txt => "txt",
+            Check::Host => "host",
+            Check::Https => "https",
+            Check::Cert => "cert",
+            Check::Policy => "policy",
+            Check::Deploy => "deploy",
+            Check::Mx => "mx",
+            Check::Smtp => "smtp",
+            Check::Enforce => "enforce",
+            Check::Tlsrpt => "tlsrpt",
+            Check::Stage => "stage",
+        }
+    }
+
+    /// The `check` label of `mtasts_check_failed` (docs/check.md lists the set).
+    pub fn metric(self) -> &'static str {
+        match self {
+            Check::Host => "policy-host",
+            Check::Cert => "certificate",
+            Check::Mx => "mx-coverage",
+            other => other.word(),
+        }
+    }
+}
+
+impl Serialize for Check {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.word())
+    }
+}
+
 /// One verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Line {
     /// Which check (`txt`, `host`, `https`, `policy`, `deploy`, `mx`, `tlsrpt`, `build`).
-    pub check: &'static str,
+    pub check: Check,
     /// Outcome.
     pub status: Status,
     /// What was seen.
@@ -67,7 +133,7 @@ pub struct Line {
     pub fix: Option<String>,
 }
 
-pub(super) fn line(check: &'static str, status: Status, detail: impl Into<String>) -> Line {
+pub(super) fn line(check: Check, status: Status, detail: impl Into<String>) -> Line {
     Line {
         check,
         status,
@@ -153,7 +219,7 @@ pub fn judge(
     if !built {
         out.push(fix(
             line(
-                "build",
+                Check::Build,
                 Status::Fail,
                 "the config changed since the last build",
             ),

@@ -8,9 +8,20 @@ use std::fmt::Write;
 use super::{Checked, Status};
 use crate::metrics::{family, label};
 
+/// What a run that could not judge the domains (invalid config, resolver down) prints, so that a
+/// textfile collector sees the failure instead of keeping the last good file.
+pub const RUN_FAILED: &str = "# HELP mtasts_check_run_success Whether the check could run and judge every domain (1) or not (0).\n# TYPE mtasts_check_run_success gauge\nmtasts_check_run_success 0\n";
+
 /// The exposition of `results`, checked at `now` (seconds since 1970).
 pub fn render(results: &[Checked], now: i64) -> String {
     let mut out = String::new();
+    family(
+        &mut out,
+        "mtasts_check_run_success",
+        "gauge",
+        "Whether the check could run and judge every domain (1) or not (0).",
+    );
+    let _ = writeln!(out, "mtasts_check_run_success 1");
     family(
         &mut out,
         "mtasts_check_ok",
@@ -42,6 +53,27 @@ pub fn render(results: &[Checked], now: i64) -> String {
         for r in results {
             let n = r.lines.iter().filter(|l| l.status == status).count();
             let _ = writeln!(out, "{name}{{domain=\"{}\"}} {n}", label(&r.domain));
+        }
+    }
+    family(
+        &mut out,
+        "mtasts_check_failed",
+        "gauge",
+        "1 for each check of the domain that failed, by check (txt, policy-host, https, certificate, policy, deploy, mx-coverage, smtp, tlsrpt, build).",
+    );
+    for r in results {
+        let failed: std::collections::BTreeSet<&str> = r
+            .lines
+            .iter()
+            .filter(|l| l.status == Status::Fail)
+            .map(|l| l.check.metric())
+            .collect();
+        for check in failed {
+            let _ = writeln!(
+                out,
+                "mtasts_check_failed{{domain=\"{}\",check=\"{check}\"}} 1",
+                label(&r.domain)
+            );
         }
     }
     family(

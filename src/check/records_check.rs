@@ -6,7 +6,7 @@ use crate::model::Mode;
 use crate::plan::DomainPlan;
 use crate::records::{self};
 
-use super::{Line, Status, fix, line, records_of};
+use super::{Check, Line, Status, fix, line, records_of};
 
 pub(super) fn sts_txt(
     txt: &Result<Vec<String>, DnsError>,
@@ -19,13 +19,13 @@ pub(super) fn sts_txt(
         Ok(r) => r,
         Err(DnsError::NoRecords) => {
             out.push(fix(
-                line("txt", Status::Fail, format!("no TXT record at {owner}")),
+                line(Check::Txt, Status::Fail, format!("no TXT record at {owner}")),
                 format!("publish {txt_line}"),
             ));
             return None;
         }
         Err(e) => {
-            out.push(line("txt", Status::Fail, format!("{owner}: {e}")));
+            out.push(line(Check::Txt, Status::Fail, format!("{owner}: {e}")));
             return None;
         }
     };
@@ -33,7 +33,7 @@ pub(super) fn sts_txt(
         records.iter().partition(|r| r.starts_with("v=STSv1"));
     if !other.is_empty() {
         out.push(line(
-            "txt",
+            Check::Txt,
             Status::Note,
             format!(
                 "{} unrelated TXT record(s) at {owner} (ignored by senders)",
@@ -44,20 +44,20 @@ pub(super) fn sts_txt(
     match sts.as_slice() {
         [] => {
             out.push(fix(
-                line("txt", Status::Fail, format!("no v=STSv1 record at {owner}")),
+                line(Check::Txt, Status::Fail, format!("no v=STSv1 record at {owner}")),
                 format!("publish {txt_line}"),
             ));
             None
         }
         [one] => match records::parse_sts(one) {
             Ok(id) => {
-                out.push(line("txt", Status::Ok, format!("{owner}: \"{one}\"")));
+                out.push(line(Check::Txt, Status::Ok, format!("{owner}: \"{one}\"")));
                 Some(id)
             }
             Err(e) => {
                 out.push(fix(
                     line(
-                        "txt",
+                        Check::Txt,
                         Status::Fail,
                         format!("{owner}: \"{one}\" is invalid: {e}"),
                     ),
@@ -68,7 +68,7 @@ pub(super) fn sts_txt(
         },
         many => {
             out.push(fix(
-                line("txt", Status::Fail, format!("{} v=STSv1 records at {owner}: senders then see no policy at all (RFC 8461 §3.1)", many.len())),
+                line(Check::Txt, Status::Fail, format!("{} v=STSv1 records at {owner}: senders then see no policy at all (RFC 8461 §3.1)", many.len())),
                 format!("keep only {txt_line}"),
             ));
             None
@@ -86,14 +86,14 @@ pub(super) fn mx_coverage(d: &DomainPlan, mx: &Result<Vec<String>, DnsError>, ou
         Ok(h) => h,
         Err(DnsError::NoRecords) => {
             out.push(line(
-                "mx",
+                Check::Mx,
                 Status::Warn,
                 format!("{name} has no MX records"),
             ));
             return;
         }
         Err(e) => {
-            out.push(line("mx", Status::Fail, format!("MX of {name}: {e}")));
+            out.push(line(Check::Mx, Status::Fail, format!("MX of {name}: {e}")));
             return;
         }
     };
@@ -110,7 +110,7 @@ pub(super) fn mx_coverage(d: &DomainPlan, mx: &Result<Vec<String>, DnsError>, ou
         };
         out.push(fix(
             line(
-                "mx",
+                Check::Mx,
                 status,
                 format!("MX host {host} matches no mx pattern of the {mode} policy: {why}"),
             ),
@@ -127,14 +127,14 @@ pub(super) fn mx_coverage(d: &DomainPlan, mx: &Result<Vec<String>, DnsError>, ou
     {
         clean = false;
         out.push(line(
-            "mx",
+            Check::Mx,
             Status::Warn,
             format!("mx pattern {pattern} matches no live MX host"),
         ));
     }
     if clean {
         out.push(line(
-            "mx",
+            Check::Mx,
             Status::Ok,
             format!("every MX host ({}) matches a pattern", hosts.join(", ")),
         ));
@@ -149,14 +149,14 @@ pub(super) fn tlsrpt(d: &DomainPlan, txt: &Result<Vec<String>, DnsError>, out: &
         Ok(r) => r.iter().filter(|r| r.starts_with("v=TLSRPTv1")).collect(),
         Err(DnsError::NoRecords) => Vec::new(),
         Err(e) => {
-            out.push(line("tlsrpt", Status::Fail, format!("{owner}: {e}")));
+            out.push(line(Check::Tlsrpt, Status::Fail, format!("{owner}: {e}")));
             return;
         }
     };
     if d.domain.tlsrpt_rua.is_empty() {
         if !found.is_empty() {
             out.push(line(
-                "tlsrpt",
+                Check::Tlsrpt,
                 Status::Note,
                 format!("{owner} has a TLS-RPT record although none is configured"),
             ));
@@ -166,7 +166,7 @@ pub(super) fn tlsrpt(d: &DomainPlan, txt: &Result<Vec<String>, DnsError>, out: &
     let verdict = match found.as_slice() {
         [] => fix(
             line(
-                "tlsrpt",
+                Check::Tlsrpt,
                 Status::Fail,
                 format!("no TLS-RPT record at {owner}"),
             ),
@@ -174,11 +174,11 @@ pub(super) fn tlsrpt(d: &DomainPlan, txt: &Result<Vec<String>, DnsError>, out: &
         ),
         [one] => match records::parse_tlsrpt(one) {
             Ok(rua) if *rua == *d.domain.tlsrpt_rua => {
-                line("tlsrpt", Status::Ok, format!("{owner}: \"{one}\""))
+                line(Check::Tlsrpt, Status::Ok, format!("{owner}: \"{one}\""))
             }
             Ok(rua) => fix(
                 line(
-                    "tlsrpt",
+                    Check::Tlsrpt,
                     Status::Fail,
                     format!(
                         "{owner} sends reports to {}, not to the configured URIs",
@@ -189,7 +189,7 @@ pub(super) fn tlsrpt(d: &DomainPlan, txt: &Result<Vec<String>, DnsError>, out: &
             ),
             Err(e) => fix(
                 line(
-                    "tlsrpt",
+                    Check::Tlsrpt,
                     Status::Fail,
                     format!("{owner}: \"{one}\" is invalid: {e}"),
                 ),
@@ -198,7 +198,7 @@ pub(super) fn tlsrpt(d: &DomainPlan, txt: &Result<Vec<String>, DnsError>, out: &
         },
         many => fix(
             line(
-                "tlsrpt",
+                Check::Tlsrpt,
                 Status::Fail,
                 format!(
                     "{} v=TLSRPTv1 records at {owner}: senders then report nowhere (RFC 8460 §3)",

@@ -13,7 +13,7 @@ use crate::net::NetError;
 use crate::plan::DomainPlan;
 use crate::probe::{Certificate, Probe, Seen};
 
-use super::{Line, Status, fix, line};
+use super::{Check, Line, Status, fix, line};
 
 /// The moment certificates are judged at, and how close to expiry is a warning.
 #[derive(Debug, Clone, Copy)]
@@ -93,7 +93,7 @@ fn days_left(c: &Certificate, at: Expiry) -> i64 {
 }
 
 /// Date problems of a certificate: not yet valid, expired, or expiring soon.
-fn dates(c: &Certificate, at: Expiry, what: &str, check: &'static str) -> Option<Line> {
+fn dates(c: &Certificate, at: Expiry, what: &str, check: Check) -> Option<Line> {
     let renew = format!("renew the certificate of {what}");
     if at.now > c.not_after {
         return Some(fix(
@@ -142,9 +142,9 @@ pub(super) fn policy_certificate(
     out: &mut Vec<Line>,
 ) {
     if let Some(c) = certificate {
-        out.push(dates(c, at, host, "cert").unwrap_or_else(|| {
+        out.push(dates(c, at, host, Check::Cert).unwrap_or_else(|| {
             line(
-                "cert",
+                Check::Cert,
                 Status::Ok,
                 format!(
                     "{host}: certificate valid until {} ({} days left)",
@@ -160,7 +160,7 @@ pub(super) fn policy_certificate(
 fn judge_probe(p: &Probe, at: Expiry) -> (Vec<Line>, MxReport) {
     let at_addr = format!("{} [{}]", p.host, p.address.ip());
     let mut report = MxReport::failed(&p.host, p.address.ip().to_string(), String::new());
-    let fail = |detail: String, remedy: &str| fix(line("smtp", Status::Fail, detail), remedy);
+    let fail = |detail: String, remedy: &str| fix(line(Check::Smtp, Status::Fail, detail), remedy);
     let mut lines = Vec::new();
     match &p.seen {
         Seen::Failed(e) => lines.push(fail(
@@ -212,10 +212,10 @@ fn judge_probe(p: &Probe, at: Expiry) -> (Vec<Line>, MxReport) {
                     &format!("get a certificate whose subjectAltName includes {}", p.host),
                 ));
             }
-            lines.extend(dates(c, at, &at_addr, "smtp"));
+            lines.extend(dates(c, at, &at_addr, Check::Smtp));
             if lines.is_empty() {
                 lines.push(line(
-                    "smtp",
+                    Check::Smtp,
                     Status::Ok,
                     format!(
                         "{at_addr}: STARTTLS, {version}, trusted certificate for {}, valid until {} ({} days left)",
@@ -286,7 +286,7 @@ pub(super) fn mx_probes(
             Some(Err(e)) => {
                 blockers.push(format!("{host} has no address"));
                 out.push(fix(
-                    line("smtp", Status::Fail, format!("{host}: {e}")),
+                    line(Check::Smtp, Status::Fail, format!("{host}: {e}")),
                     format!("publish A or AAAA records for {host}"),
                 ));
                 reports.push(MxReport::failed(host, String::new(), e.to_string()));
@@ -297,7 +297,7 @@ pub(super) fn mx_probes(
     if mode == Mode::Testing && !hosts.is_empty() {
         out.push(if blockers.is_empty() {
             line(
-                "enforce",
+                Check::Enforce,
                 Status::Ok,
                 format!(
                     "the live MX set ({}) would pass enforcement today",
@@ -307,7 +307,7 @@ pub(super) fn mx_probes(
         } else {
             fix(
                 line(
-                    "enforce",
+                    Check::Enforce,
                     Status::Warn,
                     format!(
                         "the live MX set would not pass enforcement today: {}",

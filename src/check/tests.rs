@@ -58,13 +58,13 @@ fn judge_dns(d: &DomainPlan, e: Option<&Entry>, built: bool, live: &Live) -> Vec
 }
 
 fn statuses(lines: &[Line]) -> Vec<(&'static str, Status)> {
-    lines.iter().map(|l| (l.check, l.status)).collect()
+    lines.iter().map(|l| (l.check.word(), l.status)).collect()
 }
 
 fn failing<'a>(lines: &'a [Line], check: &str) -> &'a Line {
     lines
         .iter()
-        .find(|l| l.check == check && l.status == Status::Fail)
+        .find(|l| l.check.word() == check && l.status == Status::Fail)
         .unwrap_or_else(|| panic!("no failing {check}: {lines:#?}"))
 }
 
@@ -172,7 +172,7 @@ fn deployment_order_rfc_8461_section_8_1() {
         }
         judge_dns(&d2, Some(&e2), true, &live)
     };
-    let deploy = |lines: Vec<Line>| lines.into_iter().find(|l| l.check == "deploy").unwrap();
+    let deploy = |lines: Vec<Line>| lines.into_iter().find(|l| l.check == Check::Deploy).unwrap();
     assert_eq!(deploy(state(&e2.id, &d2.policy())).status, Status::Ok);
     let dns_first = deploy(state(&e2.id, &d1.policy()));
     assert_eq!(dns_first.status, Status::Fail);
@@ -197,7 +197,7 @@ fn deployment_order_rfc_8461_section_8_1() {
     );
     let lf = state(&e2.id, &d2.policy().replace("\r\n", "\n"));
     assert_eq!(
-        lf.iter().find(|l| l.check == "policy").unwrap().status,
+        lf.iter().find(|l| l.check == Check::Policy).unwrap().status,
         Status::Warn
     );
     assert_eq!(deploy(lf).status, Status::Ok);
@@ -300,7 +300,7 @@ fn each_mx_fault_is_a_failure_with_a_fix_and_a_good_mx_is_ok() {
         assert!(
             lines
                 .iter()
-                .any(|l| l.check == "smtp" && l.status == Status::Ok)
+                .any(|l| l.check == Check::Smtp && l.status == Status::Ok)
         );
     }
 }
@@ -314,7 +314,7 @@ fn a_wildcard_certificate_covers_one_label_and_expiry_soon_warns() {
             certificate(&["*.mx.example.com"], 5, Ok(())),
         )],
     );
-    let warn = lines.iter().find(|l| l.check == "smtp").unwrap();
+    let warn = lines.iter().find(|l| l.check == Check::Smtp).unwrap();
     assert_eq!(warn.status, Status::Warn, "{lines:#?}");
     assert!(warn.detail.contains("(5 day(s) left)"), "{}", warn.detail);
     assert_eq!(mx[0].days_left, Some(5));
@@ -331,11 +331,11 @@ fn a_testing_domain_says_whether_its_mx_set_would_pass_enforcement() {
         certificate(&["mx1.example.com"], 60, Ok(())),
     );
     let (lines, _) = probed(&testing, vec![good.clone()]);
-    let ready = lines.iter().find(|l| l.check == "enforce").unwrap();
+    let ready = lines.iter().find(|l| l.check == Check::Enforce).unwrap();
     assert_eq!(ready.status, Status::Ok, "{ready:?}");
     let stray = tls("mx9.other.net", certificate(&["mx9.other.net"], 60, Ok(())));
     let (lines, _) = probed(&testing, vec![good, stray]);
-    let ready = lines.iter().find(|l| l.check == "enforce").unwrap();
+    let ready = lines.iter().find(|l| l.check == Check::Enforce).unwrap();
     assert_eq!(ready.status, Status::Warn);
     assert!(
         ready.detail.contains("mx9.other.net matches no mx pattern"),
@@ -343,7 +343,7 @@ fn a_testing_domain_says_whether_its_mx_set_would_pass_enforcement() {
     );
     let (lines, _) = probed(CONFIG, vec![]);
     assert!(
-        lines.iter().all(|l| l.check != "enforce"),
+        lines.iter().all(|l| l.check != Check::Enforce),
         "enforce domains get no readiness line"
     );
 }

@@ -10,6 +10,7 @@ use crate::config;
 use crate::error::Error;
 use crate::plan::{self, DomainPlan};
 use crate::state::Lock;
+use crate::ui::printable;
 
 /// Below this many domains a check is over before a bar would say anything.
 const PROGRESS_FROM: usize = 200;
@@ -45,6 +46,12 @@ pub fn run(ctx: &Context, args: &CheckArgs, ui: &mut dyn Ui) -> Result<(), Error
     );
     let results = check::check_all(&selected, &plan, &lock, &net, at, &progress);
     progress.finish_and_clear();
+    let results = results.map_err(|e| Error::Resolver {
+        server: args
+            .nameserver
+            .map_or_else(|| "of the system (/etc/resolv.conf)".into(), |a| a.to_string()),
+        message: e.0,
+    })?;
     let failures = results
         .iter()
         .flat_map(|r| &r.lines)
@@ -103,14 +110,15 @@ fn print_text(results: &[Checked], no_smtp: bool, ui: &mut dyn Ui) {
     for r in results {
         ui.out(&r.domain);
         for l in &r.lines {
-            ui.out(&format!(
+            // Details quote TXT records and server answers: escaped for the terminal.
+            ui.out(&printable(&format!(
                 "  {:7}  {:7}  {}",
                 l.status.word(),
-                l.check,
+                l.check.word(),
                 l.detail
-            ));
+            )));
             if let Some(fix) = &l.fix {
-                ui.out(&format!("  {:7}  {:7}  fix: {fix}", "", ""));
+                ui.out(&printable(&format!("  {:7}  {:7}  fix: {fix}", "", "")));
             }
         }
     }

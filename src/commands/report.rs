@@ -12,6 +12,7 @@ use crate::error::Error;
 use crate::model::{Config, Mode};
 use crate::policy::Policy;
 use crate::report::{self, DomainSummary, Report};
+use crate::ui::printable;
 
 /// Reads every input, prints the summary; malformed inputs are listed and skipped.
 pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Error> {
@@ -74,10 +75,11 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
     }
     let read_count = sums.read;
     let summaries = sums.summaries.finish();
-    let rows: Vec<Row> = summaries
+    let mut rows: Vec<Row> = summaries
         .iter()
         .map(|s| Row::new(s, config.as_ref(), args.days))
         .collect();
+    aliases_count_for_primaries(&mut rows, config.as_ref());
     match args.format {
         ReportFormat::Csv => {
             let text = report::export::csv(&summaries);
@@ -102,7 +104,7 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
         }
         ReportFormat::Text => {
             for (path, reason) in &skipped {
-                ui.warn(&format!("skipped {path}: {reason}"));
+                ui.warn(&format!("skipped {}: {}", printable(path), printable(reason)));
             }
             ui.out(&format!(
                 "{} report(s) read, {} skipped",
@@ -114,7 +116,51 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
             }
         }
     }
+    let alarms = rows.iter().filter(|r| !r.alarms.is_empty()).count();
+    if read_count == 0 && !skipped.is_empty() {
+        return Err(Error::NothingRead(skipped.len()));
+    }
+    if alarms > 0 || !skipped.is_empty() {
+        return Err(Error::ReportFindings {
+            unreadable: skipped.len(),
+            alarms,
+        });
+    }
     Ok(())
+}
+
+/// An alias publishes its primary's policy (RFC 8461 §8.2), so what its reports say against
+/// that policy (alarms, STS failures) blocks the primary's move to enforce too, named there.
+fn aliases_count_for_primaries(rows: &mut [Row<'_>], config: Option<&Config>) {
+    let Some(config) = config else { return };
+    let mut inherited: Vec<(String, Vec<String>)> = Vec::new();
+    for row in rows.iter() {
+        let Some(primary) = config
+            .domains
+            .iter()
+            .find(|d| d.name.as_str() == row.s.domain)
+            .and_then(|d| d.delegate_to.as_ref())
+        else {
+            continue;
+        };
+        let blockers: Vec<String> = row
+            .alarms
+            .iter()
+            .chain(row.reasons.iter().filter(|r| r.starts_with("STS failure")))
+            .map(|b| format!("alias {}: {b}", row.s.domain))
+            .collect();
+        if !blockers.is_empty() {
+            inherited.push((primary.to_string(), blockers));
+        }
+    }
+    for (primary, blockers) in inherited {
+        if let Some(row) = rows.iter_mut().find(|r| r.s.domain == primary) {
+            if row.ready.is_some() {
+                row.ready = Some(false);
+            }
+            row.reasons.extend(blockers);
+        }
+    }
 }
 
 /// Input files read and parsed at once (on every core) before their reports are summed.
@@ -255,11 +301,20 @@ impl<'a> Row<'a> {
     }
 
     fn text(&self, ui: &mut dyn Ui) {
+        let mut lines = Vec::new();
+        self.lines(&mut lines);
+        for line in lines {
+            ui.out(&printable(&line));
+        }
+    }
+
+    /// The text lines of the row, unescaped (names in them come from reporters).
+    fn lines(&self, out: &mut Vec<String>) {
         let s = self.s;
         let mode = self
             .mode
             .map_or("not in the config".to_string(), |m| m.to_string());
-        ui.out(&format!(
+        out.push(format!(
             "{} ({mode}): {} .. {}, {} day(s), {} report(s) from {}",
             s.domain,
             s.from.format("%Y-%m-%d"),
@@ -272,15 +327,15 @@ impl<'a> Row<'a> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
-        let total = (s.successful + s.failed).max(1) as f64;
-        ui.out(&format!(
+        let total = s.successful.saturating_add(s.failed).max(1) as f64;
+        out.push(format!(
             "  sessions: {} successful, {} failed ({:.1}%)",
             s.successful,
             s.failed,
             s.failed as f64 * 100.0 / total
         ));
         for f in &s.failures {
-            ui.out(&format!(
+            out.push(format!(
                 "  failure: {} at {}: {} ({}%) since {}{}",
                 f.result_type,
                 f.mx,
@@ -295,18 +350,18 @@ impl<'a> Row<'a> {
             ));
         }
         for alarm in &self.alarms {
-            ui.out(&format!("  ALARM: {alarm}"));
+            out.push(format!("  ALARM: {alarm}"));
         }
         if !s.overcounted.is_empty() {
-            ui.out(&format!(
+            out.push(format!(
                 "  note: {} report(s) list more failed sessions in their details than in their summary, counted by the summary: {}",
                 s.overcounted.len(),
                 s.overcounted.join(", ")
             ));
         }
         match self.policy_matches {
-            Some(true) => ui.out("  policy seen by reporters: the one published now"),
-            Some(false) => ui.out(&format!(
+            Some(true) => out.push("  policy seen by reporters: the one published now".into()),
+            Some(false) => out.push(format!(
                 "  policy seen by reporters: differs from the one published now ({})",
                 s.policies_seen
                     .iter()
@@ -317,14 +372,14 @@ impl<'a> Row<'a> {
             None => {}
         }
         match (self.ready, self.mode) {
-            (Some(true), _) => ui.out("  verdict: ready for enforce"),
-            (Some(false), _) => ui.out(&format!(
+            (Some(true), _) => out.push("  verdict: ready for enforce".into()),
+            (Some(false), _) => out.push(format!(
                 "  verdict: not ready for enforce: {}",
                 self.reasons.join("; ")
             )),
             (None, Some(Mode::Enforce)) if !self.reasons.is_empty() => {
                 for r in &self.reasons {
-                    ui.out(&format!("  warning: {r}"));
+                    out.push(format!("  warning: {r}"));
                 }
             }
             _ => {}

@@ -25,11 +25,11 @@ fn field(value: &str) -> String {
 /// sessions the reports gave no details for, and `no-policy-found` separately.
 fn results(s: &DomainSummary) -> Vec<(String, u64)> {
     let mut out = vec![("successful".to_string(), s.successful)];
-    let mut listed = 0;
+    let mut listed: u64 = 0;
     for f in &s.failures {
-        listed += f.count;
+        listed = listed.saturating_add(f.count);
         match out.iter_mut().find(|(r, _)| *r == f.result_type) {
-            Some((_, n)) => *n += f.count,
+            Some((_, n)) => *n = n.saturating_add(f.count),
             None => out.push((f.result_type.clone(), f.count)),
         }
     }
@@ -68,15 +68,15 @@ pub fn prometheus(summaries: &[DomainSummary], verdicts: &[(Option<bool>, bool)]
     let mut out = String::new();
     family(
         &mut out,
-        "mtasts_tlsrpt_sessions_total",
-        "counter",
-        "Sessions the TLS reports read count, by result.",
+        "mtasts_tlsrpt_sessions",
+        "gauge",
+        "Sessions the TLS reports read in this run count, by result (a sum over the inputs given, so a gauge).",
     );
     for s in summaries {
         for (result, n) in results(s) {
             let _ = writeln!(
                 out,
-                "mtasts_tlsrpt_sessions_total{{domain=\"{}\",result=\"{}\"}} {n}",
+                "mtasts_tlsrpt_sessions{{domain=\"{}\",result=\"{}\"}} {n}",
                 label(&s.domain),
                 label(&result)
             );
@@ -84,14 +84,14 @@ pub fn prometheus(summaries: &[DomainSummary], verdicts: &[(Option<bool>, bool)]
     }
     family(
         &mut out,
-        "mtasts_tlsrpt_no_policy_sessions_total",
-        "counter",
+        "mtasts_tlsrpt_no_policy_sessions",
+        "gauge",
         "Sessions whose sender saw no MTA-STS policy.",
     );
     for s in summaries {
         let _ = writeln!(
             out,
-            "mtasts_tlsrpt_no_policy_sessions_total{{domain=\"{}\"}} {}",
+            "mtasts_tlsrpt_no_policy_sessions{{domain=\"{}\"}} {}",
             label(&s.domain),
             s.no_policy_sessions
         );

@@ -18,8 +18,15 @@ pub const MAX_REPORT_BYTES: u64 = 10 * 1024 * 1024;
 /// Largest file or message read (an email may carry a compressed report and more).
 pub const MAX_INPUT_BYTES: u64 = 20 * 1024 * 1024;
 
-/// Longest range one report may count for; RFC 8460 §4.1 reports cover one day.
-const MAX_REPORT_DAYS: usize = 31;
+/// Report parts (`tlsrpt+gzip` / `+json` attachments) read from one email; each part is
+/// inflated and parsed before the next, so memory holds one part, never a mail's worth.
+pub const MAX_PARTS: usize = 16;
+/// Policies one report may list (a real report lists a few per policy domain).
+pub const MAX_POLICIES: usize = 10_000;
+/// Failure details one policy may list.
+pub const MAX_FAILURE_DETAILS: usize = 10_000;
+/// Largest session count believed (2^53, the largest integer every JSON reader keeps exact).
+pub const MAX_COUNT: u64 = 1 << 53;
 
 /// The result types that mean a sender could not apply our MTA-STS policy.
 const KNOWN_RESULTS: &[&str] = &[
@@ -88,6 +95,26 @@ pub enum ReportError {
     /// A file above `MAX_INPUT_BYTES`.
     #[error("larger than {} MiB", MAX_INPUT_BYTES / 1024 / 1024)]
     FileTooLarge,
+    /// A device, FIFO or socket: its length says nothing, and reading it may never end.
+    #[error("not a regular file ({0}); refused unread")]
+    NotAFile(&'static str),
+    /// A `.gz` file that does not start like gzip.
+    #[error("gzip: not gzip data (the file is named .gz but does not start with 1f 8b)")]
+    NotGzip,
+    /// An email with more report parts than [`MAX_PARTS`].
+    #[error("more than {MAX_PARTS} report parts in one message")]
+    TooManyParts,
+    /// A report listing more than [`MAX_POLICIES`] policies or [`MAX_FAILURE_DETAILS`] details.
+    #[error("malformed: more than {0} {1}")]
+    TooMany(usize, &'static str),
+    /// A session count that is not a whole number from 0 to 2^53.
+    #[error("malformed: {key} is {value}, not a whole number from 0 to 2^53")]
+    Count {
+        /// The member.
+        key: &'static str,
+        /// What it held.
+        value: String,
+    },
     /// Said to be an email, but not one.
     #[error("not an email message")]
     NotEmail,
@@ -130,13 +157,14 @@ pub fn parse(bytes: &[u8]) -> Result<Report, ReportError> {
             .ok_or(ReportError::Date(key))
     };
     let (start, end) = (time("start-datetime")?, time("end-datetime")?);
-    let policies = obj
+    let listed = obj
         .get("policies")
         .and_then(Value::as_array)
-        .ok_or(ReportError::Missing("policies array"))?
-        .iter()
-        .map(policy)
-        .collect();
+        .ok_or(ReportError::Missing("policies array"))?;
+    if listed.len() > MAX_POLICIES {
+        return Err(ReportError::TooMany(MAX_POLICIES, "policies"));
+    }
+    let policies = listed.iter().map(policy).collect::<Result<_, _>>()?;
     Ok(Report {
         organization: text(obj.get("organization-name")).unwrap_or_else(|| "unknown".into()),
         report_id: text(obj.get("report-id")).unwrap_or_default(),
@@ -150,12 +178,30 @@ fn text(v: Option<&Value>) -> Option<String> {
     v.and_then(Value::as_str).map(str::to_string)
 }
 
-fn count(v: Option<&Value>) -> u64 {
-    v.and_then(|c| c.as_u64().or_else(|| c.as_f64().map(|f| f.max(0.0) as u64)))
-        .unwrap_or(0)
+/// A session count: absent is 0 (REP-04); anything but a whole number from 0 to 2^53 makes the
+/// report malformed, so that no report can push a sum past what it can hold.
+fn count(v: Option<&Value>, key: &'static str) -> Result<u64, ReportError> {
+    match v {
+        None | Some(Value::Null) => Ok(0),
+        Some(c) => c
+            .as_u64()
+            .filter(|n| *n <= MAX_COUNT)
+            .ok_or_else(|| ReportError::Count {
+                key,
+                value: c.to_string().chars().take(40).collect(),
+            }),
+    }
 }
 
-fn policy(p: &Value) -> PolicyResult {
+/// A policy domain or MX name as the config spells it: A-labels, lower case, no root dot (a
+/// name that is no valid host name is only lower-cased).
+pub fn normalise(name: &str) -> String {
+    let trimmed = name.trim_end_matches('.');
+    crate::names::HostName::parse(trimmed)
+        .map_or_else(|_| trimmed.to_lowercase(), |h| h.as_str().to_string())
+}
+
+fn policy(p: &Value) -> Result<PolicyResult, ReportError> {
     let pol = p.get("policy");
     let get = |key: &str| pol.and_then(|p| p.get(key));
     let policy_type = match get("policy-type").and_then(Value::as_str) {
@@ -172,76 +218,130 @@ fn policy(p: &Value) -> PolicyResult {
         _ => Vec::new(),
     };
     let summary = p.get("summary");
-    let failures = p
+    let details = p
         .get("failure-details")
         .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .map(|f| {
-                    let rt = f.get("result-type").and_then(Value::as_str).unwrap_or("");
-                    Failure {
-                        result_type: if KNOWN_RESULTS.contains(&rt) {
-                            rt.to_string()
-                        } else {
-                            "other".into()
-                        },
-                        mx: text(f.get("receiving-mx-hostname"))
-                            .filter(|s| !s.is_empty())
-                            .or_else(|| text(f.get("receiving-ip")).filter(|s| !s.is_empty()))
-                            .map_or_else(
-                                || "(unknown)".into(),
-                                |m| m.trim_end_matches('.').to_ascii_lowercase(),
-                            ),
-                        count: count(f.get("failed-session-count")),
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    PolicyResult {
-        policy_type,
-        domain: get("policy-domain")
-            .and_then(Value::as_str)
-            .map(|d| d.trim_end_matches('.').to_ascii_lowercase()),
-        policy_string: strings(get("policy-string")),
-        successful: count(summary.and_then(|s| s.get("total-successful-session-count"))),
-        failed: count(summary.and_then(|s| s.get("total-failure-session-count"))),
-        failures,
+        .map_or(&[][..], Vec::as_slice);
+    if details.len() > MAX_FAILURE_DETAILS {
+        return Err(ReportError::TooMany(MAX_FAILURE_DETAILS, "failure details in a policy"));
     }
+    let failures = details
+        .iter()
+        .map(|f| {
+            let rt = f.get("result-type").and_then(Value::as_str).unwrap_or("");
+            Ok(Failure {
+                result_type: if KNOWN_RESULTS.contains(&rt) {
+                    rt.to_string()
+                } else {
+                    "other".into()
+                },
+                mx: text(f.get("receiving-mx-hostname"))
+                    .filter(|s| !s.is_empty())
+                    .or_else(|| text(f.get("receiving-ip")).filter(|s| !s.is_empty()))
+                    .map_or_else(|| "(unknown)".into(), |m| normalise(&m)),
+                count: count(f.get("failed-session-count"), "failed-session-count")?,
+            })
+        })
+        .collect::<Result<_, ReportError>>()?;
+    let summary_count = |key| count(summary.and_then(|s| s.get(key)), key);
+    Ok(PolicyResult {
+        policy_type,
+        domain: get("policy-domain").and_then(Value::as_str).map(normalise),
+        policy_string: strings(get("policy-string")),
+        successful: summary_count("total-successful-session-count")?,
+        failed: summary_count("total-failure-session-count")?,
+        failures,
+    })
 }
 
 /// Every report in the file at `path`; `email` says it is a message unless it starts like JSON.
+/// Only regular files are opened (a FIFO would block, a device never end), and at most
+/// [`MAX_INPUT_BYTES`] are read whatever the length says.
 pub fn read_file(path: &std::path::Path, email: bool) -> Result<Vec<Report>, ReportError> {
-    if std::fs::metadata(path)?.len() > MAX_INPUT_BYTES {
+    let kind = std::fs::metadata(path)?.file_type();
+    if !kind.is_file() {
+        return Err(ReportError::NotAFile(file_kind(&kind)));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
         return Err(ReportError::FileTooLarge);
     }
-    let bytes = std::fs::read(path)?;
+    let named_gz = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    if named_gz && !bytes.starts_with(GZIP_MAGIC) {
+        return Err(ReportError::NotGzip);
+    }
     let looks_json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     reports_in(&bytes, email && !looks_json)
 }
 
-/// Every report in `bytes` (see [`unpack`]).
-pub fn reports_in(bytes: &[u8], email: bool) -> Result<Vec<Report>, ReportError> {
-    unpack(bytes, email)?
-        .iter()
-        .map(|json| parse(json))
-        .collect()
+/// What a file that is not a regular file is, for the skip reason.
+fn file_kind(kind: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO";
+        }
+        if kind.is_char_device() || kind.is_block_device() {
+            return "a device";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+    }
+    if kind.is_dir() {
+        "a directory"
+    } else {
+        "a special file"
+    }
 }
 
-/// The JSON reports inside `bytes`: gzip (by its magic bytes), an email with
-/// `application/tlsrpt+json`/`+gzip` parts, or plain JSON.
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+
+/// Every report in `bytes`: gzip (by its magic bytes), an email with
+/// `application/tlsrpt+json`/`+gzip` parts, or plain JSON. Each part is inflated and parsed
+/// before the next one is touched.
+pub fn reports_in(bytes: &[u8], email: bool) -> Result<Vec<Report>, ReportError> {
+    let mut out = Vec::new();
+    each_report(bytes, email, &mut |json| {
+        out.push(parse(json)?);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The JSON reports inside `bytes` (see [`reports_in`]), inflated.
 pub fn unpack(bytes: &[u8], email: bool) -> Result<Vec<Vec<u8>>, ReportError> {
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        return gunzip(bytes).map(|b| vec![b]);
+    let mut out = Vec::new();
+    each_report(bytes, email, &mut |json| {
+        out.push(json.to_vec());
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Hands each JSON report inside `bytes` to `each`, one at a time.
+fn each_report(
+    bytes: &[u8],
+    email: bool,
+    each: &mut dyn FnMut(&[u8]) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
+    if bytes.starts_with(GZIP_MAGIC) {
+        return each(&gunzip(bytes)?);
     }
     if !email {
-        return Ok(vec![bytes.to_vec()]);
+        return each(bytes);
     }
     use mail_parser::MimeHeaders;
     let message = mail_parser::MessageParser::default()
         .parse(bytes)
         .ok_or(ReportError::NotEmail)?;
-    let mut out = Vec::new();
+    let mut found = 0;
     for part in &message.parts {
         let (ctype, sub) = part
             .content_type()
@@ -257,16 +357,22 @@ pub fn unpack(bytes: &[u8], email: bool) -> Result<Vec<Vec<u8>>, ReportError> {
             || name.ends_with(".json.gz")
             || (ctype == "application" && sub == "gzip");
         let json = sub == "tlsrpt+json" || name.ends_with(".json");
+        if gz || json {
+            found += 1;
+            if found > MAX_PARTS {
+                return Err(ReportError::TooManyParts);
+            }
+        }
         if gz {
-            out.push(gunzip(part.contents())?);
+            each(&gunzip(part.contents())?)?;
         } else if json {
-            out.push(part.contents().to_vec());
+            each(part.contents())?;
         }
     }
-    if out.is_empty() {
+    if found == 0 {
         return Err(ReportError::NoReportPart);
     }
-    Ok(out)
+    Ok(())
 }
 
 fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, ReportError> {

@@ -3,10 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use std::collections::HashSet;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::{MAX_REPORT_DAYS, PolicyResult, Report};
+use super::{PolicyResult, Report};
 
 /// One failure line of a summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,7 +36,9 @@ pub struct DomainSummary {
     pub from: DateTime<Utc>,
     /// Last covered moment.
     pub to: DateTime<Utc>,
-    /// Distinct UTC days the reports touch.
+    /// Distinct UTC days on which reports start: a report counts for one day, however long a
+    /// range it claims (RFC 8460 §4.1 reports cover one day), so one forged 30-day report cannot
+    /// stand in for 14 days of reports.
     pub days: usize,
     /// Reporting organisations.
     pub organizations: BTreeSet<String>,
@@ -60,6 +64,16 @@ pub struct DomainSummary {
 /// Failed sessions and first day, by (result type, MX, under an STS policy).
 type FailureTally = BTreeMap<(String, String, bool), (u64, NaiveDate)>;
 
+/// What is summed per domain beside its summary: the days, the failures, and the sets that
+/// keep `policies_seen` and `overcounted` distinct without searching them.
+#[derive(Default)]
+struct Tally {
+    days: BTreeSet<NaiveDate>,
+    failures: FailureTally,
+    policies: HashSet<Vec<String>>,
+    overcounted: HashSet<String>,
+}
+
 /// Sums reports per policy domain; duplicates (same organisation and report-id) count once.
 pub fn summarise(reports: &[Report]) -> Vec<DomainSummary> {
     let mut sums = Summaries::default();
@@ -75,7 +89,7 @@ pub fn summarise(reports: &[Report]) -> Vec<DomainSummary> {
 #[derive(Default)]
 pub struct Summaries {
     seen: BTreeSet<(String, String)>,
-    by_domain: BTreeMap<String, (DomainSummary, BTreeSet<NaiveDate>, FailureTally)>,
+    by_domain: BTreeMap<String, (DomainSummary, Tally)>,
 }
 
 impl Summaries {
@@ -88,7 +102,7 @@ impl Summaries {
         let mut counted = BTreeSet::new();
         for p in &r.policies {
             let Some(domain) = &p.domain else { continue };
-            let (s, days, failures) = by_domain.entry(domain.clone()).or_insert_with(|| {
+            let (s, tally) = by_domain.entry(domain.clone()).or_insert_with(|| {
                 (
                     DomainSummary {
                         domain: domain.clone(),
@@ -105,8 +119,7 @@ impl Summaries {
                         no_policy_organizations: BTreeSet::new(),
                         overcounted: Vec::new(),
                     },
-                    BTreeSet::new(),
-                    BTreeMap::new(),
+                    Tally::default(),
                 )
             });
             if counted.insert(domain.clone()) {
@@ -114,42 +127,39 @@ impl Summaries {
                 s.from = s.from.min(r.start);
                 s.to = s.to.max(r.end);
                 s.organizations.insert(r.organization.clone());
-                // A range ending at midnight does not touch the next day (REP-08); a bogus
-                // range spanning years is capped rather than walked day by day.
-                let last = (r.end - TimeDelta::seconds(1)).max(r.start).date_naive();
-                let mut day = r.start.date_naive();
-                for _ in 0..MAX_REPORT_DAYS {
-                    days.insert(day);
-                    match day.succ_opt() {
-                        Some(next) if next <= last => day = next,
-                        _ => break,
-                    }
-                }
+                // Aggregated by start day (REP-08: ranges end at 23:59:59 or at the next
+                // midnight).
+                tally.days.insert(r.start.date_naive());
             }
-            s.successful += p.successful;
-            s.failed += p.failed;
+            // Counts are capped at 2^53 by the parser; sums saturate rather than wrap, so no
+            // number of reports can turn failures into a small count.
+            s.successful = s.successful.saturating_add(p.successful);
+            s.failed = s.failed.saturating_add(p.failed);
             if p.policy_type == "sts"
                 && !p.policy_string.is_empty()
-                && !s.policies_seen.contains(&p.policy_string)
+                && tally.policies.insert(p.policy_string.clone())
             {
                 s.policies_seen.push(p.policy_string.clone());
             }
             if p.policy_type == "no-policy-found" {
-                s.no_policy_sessions += p.successful + p.failed;
+                s.no_policy_sessions = s
+                    .no_policy_sessions
+                    .saturating_add(p.successful.saturating_add(p.failed));
                 s.no_policy_organizations.insert(r.organization.clone());
             }
             let counts = by_summary(p);
             if counts.is_some() {
                 let name = format!("{} {}", r.organization, r.report_id);
-                if !s.overcounted.contains(&name) {
+                if tally.overcounted.insert(name.clone()) {
                     s.overcounted.push(name);
                 }
             }
             for (i, f) in p.failures.iter().enumerate() {
-                let e = failures
+                let e = tally
+                    .failures
                     .entry((f.result_type.clone(), f.mx.clone(), p.policy_type == "sts"))
                     .or_insert((0, r.start.date_naive()));
-                e.0 += counts.as_ref().map_or(f.count, |c| c[i]);
+                e.0 = e.0.saturating_add(counts.as_ref().map_or(f.count, |c| c[i]));
                 e.1 = e.1.min(r.start.date_naive());
             }
         }
@@ -159,10 +169,11 @@ impl Summaries {
     pub fn finish(self) -> Vec<DomainSummary> {
         self.by_domain
             .into_values()
-            .map(|(mut s, days, failures)| {
-                s.days = days.len();
-                let total = (s.successful + s.failed).max(1) as f64;
-                s.failures = failures
+            .map(|(mut s, tally)| {
+                s.days = tally.days.len();
+                let total = s.successful.saturating_add(s.failed).max(1) as f64;
+                s.failures = tally
+                    .failures
                     .into_iter()
                     .map(|((result_type, mx, sts), (count, since))| FailureSummary {
                         result_type,
@@ -201,7 +212,9 @@ fn by_summary(p: &PolicyResult) -> Option<Vec<u64>> {
             ((exact / listed) as u64, exact % listed, i)
         })
         .collect();
-    let mut left = p.failed - counts.iter().map(|c| c.0).sum::<u64>();
+    // The shares are each at most their exact fraction of `failed`, so their sum is too.
+    let shared = counts.iter().fold(0u64, |sum, c| sum.saturating_add(c.0));
+    let mut left = p.failed.saturating_sub(shared);
     counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
     for c in &mut counts {
         if left == 0 {

@@ -448,9 +448,9 @@ fn csv_has_a_row_per_domain_result_and_mx_and_prometheus_passes_promtool() {
     );
     let prom = p.run(&["report", "--format", "prometheus", "reports"]).ok();
     for line in [
-        "mtasts_tlsrpt_sessions_total{domain=\"testing.example\",result=\"successful\"} 90",
-        "mtasts_tlsrpt_sessions_total{domain=\"testing.example\",result=\"certificate-expired\"} 7",
-        "mtasts_tlsrpt_no_policy_sessions_total{domain=\"enforce.example\"} 5",
+        "mtasts_tlsrpt_sessions{domain=\"testing.example\",result=\"successful\"} 90",
+        "mtasts_tlsrpt_sessions{domain=\"testing.example\",result=\"certificate-expired\"} 7",
+        "mtasts_tlsrpt_no_policy_sessions{domain=\"enforce.example\"} 5",
         "mtasts_tlsrpt_alarm{domain=\"enforce.example\"} 1",
         "mtasts_tlsrpt_alarm{domain=\"testing.example\"} 0",
         "mtasts_tlsrpt_ready_for_enforce{domain=\"testing.example\"} 0",
