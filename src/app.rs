@@ -46,7 +46,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Err(e) => {
             report(e);
             // A finding has already printed its result document.
-            if !e.is_finding() {
+            if !e.result_printed() {
                 if json {
                     ui.json_error(e);
                 } else if prometheus_check(&cli.command) {
@@ -239,9 +239,8 @@ impl Terminal {
                 }
             }
             Sink::File { temp, target } => {
-                let lost = |e: &dyn std::fmt::Display| {
-                    Error::Output(format!("{}: {e}", target.display()))
-                };
+                let lost =
+                    |e: &dyn std::fmt::Display| Error::Output(format!("{}: {e}", target.display()));
                 if let Some(e) = failed {
                     return Err(lost(&e));
                 }

@@ -6,7 +6,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// MTA-STS as code: turn domains.toml into policy files, nginx vhosts and DNS zone fragments.
 #[derive(Debug, Parser)]
-#[command(name = "mtasts", version, about, propagate_version = true)]
+#[command(
+    name = "mtasts",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "Examples:\n  mtasts init && $EDITOR domains.toml\n  mtasts build\n  mtasts records --format zone\n  mtasts check --output /var/lib/node_exporter/mtasts.prom --format prometheus\n\nExit codes (every command): 0 done, nothing wrong found; 1 invalid input, a refusal or a finding (a check FAIL, a report ALARM, an unreadable input); 2 usage error, or the run could not be done (resolver silent, no report readable, result not written). A closed pipe (| head) ends with 0."
+)]
 pub struct Cli {
     /// The configuration file.
     #[arg(
@@ -47,7 +53,7 @@ pub enum Command {
     Build(BuildArgs),
     /// One line per domain: mode, id, lifecycle stage, the next date that matters, warnings.
     #[command(
-        after_help = "Examples:\n  mtasts status\n  mtasts status --format json | jq '.domains[] | select(.stage != \"active\")'\n\nExit codes: 0 printed; 1 invalid config or lock; 2 usage error."
+        after_help = "Examples:\n  mtasts status\n  mtasts status --format json | jq '.domains[] | select(.stage != \"active\")'\n\nExit codes: 0 printed; 1 invalid config or lock; 2 usage error, or the result could not be written."
     )]
     Status(StatusArgs),
     /// Build, then rebuild whenever the config or a template changes (Ctrl-C to stop).
@@ -57,30 +63,33 @@ pub enum Command {
     Watch(WatchArgs),
     /// Compare the live DNS, HTTPS and MX hosts (STARTTLS) with what was built; exit 1 on any failure.
     #[command(
-        after_help = "Examples:\n  mtasts check\n  mtasts check example.com --nameserver 192.0.2.53\n  mtasts check --format json > check.json\n  mtasts check --no-smtp   # where outbound port 25 is blocked\n  mtasts check --format prometheus > /var/lib/node_exporter/mtasts.prom\n\nExit codes: 0 every check passed (or a deployment is pending); 1 a FAIL; 2 usage error."
+        after_help = "Examples:\n  mtasts check\n  mtasts check example.com --nameserver 192.0.2.53\n  mtasts check --format json > check.json\n  mtasts check --no-smtp   # where outbound port 25 is blocked\n  mtasts check --format prometheus --output /var/lib/node_exporter/textfile/mtasts.prom\n\nExit codes: 0 every check passed (or a deployment is pending); 1 a FAIL, invalid config; 2 usage error, the resolver answered nothing, or the result could not be written. --output FILE is replaced whole whatever the exit code."
     )]
     Check(CheckArgs),
     /// Summarise TLS-RPT reports and say which testing domains are ready for enforce.
     #[command(
-        after_help = "Examples:\n  mtasts report ~/Maildir/.tlsrpt\n  mtasts report reports/ --since 2025-11-01 --format json\n\nExit codes: 0 summarised; 1 invalid config or unreadable path; 2 usage error."
+        after_help = "Examples:\n  mtasts report ~/Maildir/.tlsrpt\n  mtasts report reports/ --since 2025-11-01 --format json\n  mtasts report reports/ --format prometheus --output /var/lib/node_exporter/textfile/tlsrpt.prom\n\nExit codes: 0 summarised, no alarm; 1 an ALARM, an input or mailbox that could not be read, invalid config; 2 usage error, no report could be read from any input, or the result could not be written."
     )]
     Report(ReportArgs),
     /// Print the DNS records to publish, from the same plan as `build`; writes nothing.
     #[command(
-        after_help = "Examples:\n  mtasts records example.com\n  mtasts records --format octodns\n  mtasts records --format csv > records.csv\n\nExit codes: 0 printed; 1 invalid config or a domain not configured; 2 usage error."
+        after_help = "Examples:\n  mtasts records example.com\n  mtasts records --format octodns\n  mtasts records --format csv > records.csv\n\nExit codes: 0 printed; 1 invalid config or a domain not configured; 2 usage error, or the result could not be written."
     )]
     Records(RecordsArgs),
     /// Work with the built-in templates.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  mtasts templates eject\n  mtasts templates eject site/templates\n\nExit codes: 0 done; 1 a file exists or cannot be written; 2 usage error."
+    )]
     Templates(TemplatesCommand),
     /// Per certificate the policy hosts it covers and the ACME command (argv) that obtains it.
     #[command(
-        after_help = "Examples:\n  mtasts certificates\n  mtasts certificates --client lego --email ops@example.com --format json | jq -c '.certificates[].command'\n  mtasts certificates --server https://acme-staging-v02.api.letsencrypt.org/directory\n\nExit codes: 0 printed; 1 invalid config or no [nginx] acme_webroot; 2 usage error."
+        after_help = "Examples:\n  mtasts certificates\n  mtasts certificates --client lego --email ops@example.com --format json | jq -c '.certificates[].command'\n  mtasts certificates --server https://acme-staging-v02.api.letsencrypt.org/directory\n\nExit codes: 0 printed; 1 invalid config or no [nginx] acme_webroot; 2 usage error, or the result could not be written."
     )]
     Certificates(CertificatesArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
     #[command(
-        after_help = "Examples:\n  mtasts completions bash > ~/.local/share/bash-completion/completions/mtasts\n  mtasts completions zsh > ~/.zfunc/_mtasts\n  mtasts completions fish > ~/.config/fish/completions/mtasts.fish"
+        after_help = "Examples:\n  mkdir -p ~/.local/share/bash-completion/completions && mtasts completions bash > ~/.local/share/bash-completion/completions/mtasts\n  mtasts completions zsh > ~/.zfunc/_mtasts\n  mtasts completions fish > ~/.config/fish/completions/mtasts.fish\n\nExit codes: 0 printed; 2 usage error, or the script could not be written."
     )]
     Completions {
         /// The shell.
@@ -88,7 +97,7 @@ pub enum Command {
     },
     /// Print the man page (roff) on stdout.
     #[command(
-        after_help = "Example:\n  mtasts man > ~/.local/share/man/man1/mtasts.1 && man mtasts"
+        after_help = "Examples:\n  mtasts man --dir ~/.local/share/man/man1 && man mtasts-check\n  mtasts man > mtasts.1\n\nExit codes: 0 written; 1 DIR cannot be written; 2 usage error, or stdout could not be written."
     )]
     Man(ManArgs),
 }
@@ -409,6 +418,9 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum TemplatesCommand {
     /// Copy the built-in templates into DIR (default: `templates/` beside the config).
+    #[command(
+        after_help = "Examples:\n  mtasts templates eject && $EDITOR templates/nginx.conf.j2\n  mtasts --templates site/templates templates eject site/templates\n\nExit codes: 0 written; 1 a file exists or cannot be written; 2 usage error."
+    )]
     Eject {
         /// Target directory.
         dir: Option<PathBuf>,

@@ -34,9 +34,16 @@ pub enum Error {
     },
 
     /// `SOURCE_DATE_EPOCH` is set to something that is not a time.
-    #[error("SOURCE_DATE_EPOCH={0:?} is not a whole number of seconds since 1970-01-01")]
+    #[error(
+        "SOURCE_DATE_EPOCH={0:?} is not a whole number of seconds from 1970-01-01 to 9999-12-31"
+    )]
     #[diagnostic(help("unset it, or set it to an integer such as 1700000000"))]
     BadEpoch(String),
+
+    /// The system clock reads a time outside 1970..=9999.
+    #[error("the system clock reads {0} seconds since 1970, outside 1970-01-01 to 9999-12-31")]
+    #[diagnostic(help("set the clock, or pin it with SOURCE_DATE_EPOCH"))]
+    BadClock(String),
 
     /// Another process holds the work lock beside the config.
     #[error("another mtasts process is working on this configuration (lock {} is held)", .0.display())]
@@ -176,7 +183,7 @@ impl Error {
             Error::Io { .. } => "io",
             Error::Invalid { .. } => "invalid-config",
             Error::NoConfig(_) => "no-config",
-            Error::BadEpoch(_) => "invalid-environment",
+            Error::BadEpoch(_) | Error::BadClock(_) => "invalid-environment",
             Error::Busy(_) => "busy",
             Error::Refused(_) => "refused",
             Error::CheckFailed(_) => "check-failed",
@@ -193,10 +200,13 @@ impl Error {
         }
     }
 
-    /// A finding of a command that ran to the end and printed its result (a check FAIL, a report
-    /// ALARM): exit 1, and no error document after the result.
-    pub fn is_finding(&self) -> bool {
-        matches!(self, Error::CheckFailed(_) | Error::ReportFindings { .. })
+    /// The command ran to the end and printed its result document (a check FAIL, a report with
+    /// findings or with nothing read): no error document follows it.
+    pub fn result_printed(&self) -> bool {
+        matches!(
+            self,
+            Error::CheckFailed(_) | Error::ReportFindings { .. } | Error::NothingRead(_)
+        )
     }
 
     /// The exit code: 2 when the run itself could not be done (nothing to judge, or the result

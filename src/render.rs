@@ -126,6 +126,7 @@ impl Templates {
                 .expect("default delimiters are valid"),
         );
         env.set_auto_escape_callback(|_| AutoEscape::None);
+        env.set_fuel(Some(FUEL));
         env.add_filter("nginx_quote", nginx_quote);
         let mut origins = Vec::new();
         let mut digest = Sha256::new();
@@ -256,7 +257,14 @@ impl Templates {
             .map(|h| h.host.len().max(h.root.len()).max(h.certificate.len()))
             .max()
             .unwrap_or(0);
-        self.render(
+        // The shared file is one render over every host: its budget grows with them.
+        let mut env = self.env.clone();
+        env.set_fuel(Some(
+            FUEL.saturating_add(FUEL_PER_HOST.saturating_mul(hosts.len() as u64)),
+        ));
+        render(
+            &env,
+            self.origin(NGINX_SHARED),
             NGINX_SHARED,
             SharedContext {
                 hosts,
@@ -282,16 +290,33 @@ impl Templates {
     }
 
     fn render(&self, name: &'static str, ctx: impl Serialize) -> Result<String, Error> {
-        let origin = self
-            .origins
+        render(&self.env, self.origin(name), name, ctx)
+    }
+
+    /// Where template `name` came from, for messages.
+    fn origin(&self, name: &'static str) -> &str {
+        self.origins
             .iter()
             .find(|(n, _)| *n == name)
-            .map_or(name, |(_, o)| o.as_str());
-        self.env
-            .get_template(name)
-            .and_then(|t| t.render(minijinja::value::Serde(ctx)))
-            .map_err(|e| template_error(&e, origin))
+            .map_or(name, |(_, o)| o.as_str())
     }
+}
+
+/// Instructions one render may run (the built-in templates use a few hundred): an override
+/// with nested `range()` loops stops with an error instead of hanging `build` and `watch`.
+const FUEL: u64 = 1_000_000;
+/// What the shared vhost's render may add per host.
+const FUEL_PER_HOST: u64 = 10_000;
+
+fn render(
+    env: &Environment<'static>,
+    origin: &str,
+    name: &'static str,
+    ctx: impl Serialize,
+) -> Result<String, Error> {
+    env.get_template(name)
+        .and_then(|t| t.render(minijinja::value::Serde(ctx)))
+        .map_err(|e| template_error(&e, origin))
 }
 
 /// The `[nginx]` settings, as digest fields: every file of a domain is rendered from them.

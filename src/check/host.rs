@@ -22,9 +22,11 @@ pub(super) fn policy_host(d: &DomainPlan, live: &Live, out: &mut Vec<Line>) {
     };
     let verdict = match (&d.domain.policy_host, &cname, &live.host_addrs) {
         (_, Err(e), _) => line(Check::Host, Status::Fail, format!("{host}: {e}")),
-        (PolicyHost::Cname(target), Ok(Some(got)), _) if got == target.as_str() => {
-            line(Check::Host, Status::Ok, format!("{host} is a CNAME to {got}"))
-        }
+        (PolicyHost::Cname(target), Ok(Some(got)), _) if got == target.as_str() => line(
+            Check::Host,
+            Status::Ok,
+            format!("{host} is a CNAME to {got}"),
+        ),
         (PolicyHost::Cname(_), Ok(Some(got)), _) => fix(
             line(
                 Check::Host,
@@ -71,7 +73,11 @@ pub(super) fn policy_host(d: &DomainPlan, live: &Live, out: &mut Vec<Line>) {
             }
         }
         (_, Ok(None), Err(DnsError::NoRecords)) => fix(
-            line(Check::Host, Status::Fail, format!("{host} does not resolve")),
+            line(
+                Check::Host,
+                Status::Fail,
+                format!("{host} does not resolve"),
+            ),
             format!("publish {want}"),
         ),
         (_, Ok(None), Err(e)) => line(Check::Host, Status::Fail, format!("{host}: {e}")),

@@ -19,7 +19,11 @@ pub(super) fn sts_txt(
         Ok(r) => r,
         Err(DnsError::NoRecords) => {
             out.push(fix(
-                line(Check::Txt, Status::Fail, format!("no TXT record at {owner}")),
+                line(
+                    Check::Txt,
+                    Status::Fail,
+                    format!("no TXT record at {owner}"),
+                ),
                 format!("publish {txt_line}"),
             ));
             return None;
@@ -44,7 +48,11 @@ pub(super) fn sts_txt(
     match sts.as_slice() {
         [] => {
             out.push(fix(
-                line(Check::Txt, Status::Fail, format!("no v=STSv1 record at {owner}")),
+                line(
+                    Check::Txt,
+                    Status::Fail,
+                    format!("no v=STSv1 record at {owner}"),
+                ),
                 format!("publish {txt_line}"),
             ));
             None

@@ -172,7 +172,12 @@ fn deployment_order_rfc_8461_section_8_1() {
         }
         judge_dns(&d2, Some(&e2), true, &live)
     };
-    let deploy = |lines: Vec<Line>| lines.into_iter().find(|l| l.check == Check::Deploy).unwrap();
+    let deploy = |lines: Vec<Line>| {
+        lines
+            .into_iter()
+            .find(|l| l.check == Check::Deploy)
+            .unwrap()
+    };
     assert_eq!(deploy(state(&e2.id, &d2.policy())).status, Status::Ok);
     let dns_first = deploy(state(&e2.id, &d1.policy()));
     assert_eq!(dns_first.status, Status::Fail);

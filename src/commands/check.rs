@@ -47,9 +47,10 @@ pub fn run(ctx: &Context, args: &CheckArgs, ui: &mut dyn Ui) -> Result<(), Error
     let results = check::check_all(&selected, &plan, &lock, &net, at, &progress);
     progress.finish_and_clear();
     let results = results.map_err(|e| Error::Resolver {
-        server: args
-            .nameserver
-            .map_or_else(|| "of the system (/etc/resolv.conf)".into(), |a| a.to_string()),
+        server: args.nameserver.map_or_else(
+            || "of the system (/etc/resolv.conf)".into(),
+            |a| a.to_string(),
+        ),
         message: e.0,
     })?;
     let failures = results

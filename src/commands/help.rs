@@ -32,7 +32,9 @@ pub fn man(args: &ManArgs, ui: &mut dyn Ui) -> Result<(), Error> {
         let name = format!("mtasts-{}", sub.get_name());
         pages.push((
             format!("{name}.1"),
-            sub.clone().name(name).display_name(format!("mtasts {}", sub.get_name())),
+            sub.clone()
+                .name(name)
+                .display_name(format!("mtasts {}", sub.get_name())),
         ));
     }
     for (file, page) in pages {

@@ -104,7 +104,11 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
         }
         ReportFormat::Text => {
             for (path, reason) in &skipped {
-                ui.warn(&format!("skipped {}: {}", printable(path), printable(reason)));
+                ui.warn(&format!(
+                    "skipped {}: {}",
+                    printable(path),
+                    printable(reason)
+                ));
             }
             ui.out(&format!(
                 "{} report(s) read, {} skipped",

@@ -1,7 +1,7 @@
 //! `mtasts status`: what is published per domain (from the lock), its lifecycle stage, the next
 //! date that matters, and pending warnings; also whether the config has changed since the build.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{Context, Ui};
@@ -91,7 +91,7 @@ fn next_date(e: &Entry, now: DateTime<Utc>) -> (Option<DateTime<Utc>>, Option<St
     }
     let sts_cached = e
         .sts_ended
-        .map(|t| t + TimeDelta::seconds(i64::from(e.max_age_high)))
+        .map(|t| crate::plan::after(t, e.max_age_high))
         .filter(|t| *t > now && e.stage == Stage::Active);
     let notice = e
         .notices

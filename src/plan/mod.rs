@@ -7,7 +7,7 @@ mod outcome;
 
 pub use crate::error::{Refusal, RefusalReason};
 pub use batches::assign as assign_certificates;
-pub use notices::{day, next_id};
+pub use notices::{after, day, next_id};
 
 use std::collections::BTreeMap;
 use std::ops::Bound;

@@ -112,9 +112,11 @@ pub(super) fn enforce_warnings(d: &Domain, warnings: &mut Vec<Warning>) {
     }
 }
 
-/// `t` plus `secs` seconds.
-pub(super) fn after(t: DateTime<Utc>, secs: u32) -> DateTime<Utc> {
-    t + TimeDelta::seconds(i64::from(secs))
+/// `t` plus `secs` seconds; the last moment chrono can hold when that is past it (a lock date
+/// edited to year 262142 must not panic a build).
+pub fn after(t: DateTime<Utc>, secs: u32) -> DateTime<Utc> {
+    t.checked_add_signed(TimeDelta::seconds(i64::from(secs)))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// A date and time for messages: `2025-11-28 00:00 UTC`.
@@ -122,15 +124,22 @@ pub fn day(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-/// A `YYYYMMDDHHMMSS` id for `now`, strictly greater than a previous timestamp id.
+/// A `YYYYMMDDHHMMSS` id for `now`, strictly greater than a previous timestamp id. Past
+/// 9999-12-31T23:59:59 no 14-digit id is greater: then it is `now`'s own, or the second before
+/// when that is the previous id, so the id still changes and stays 14 digits.
 pub fn next_id(previous: Option<&str>, now: DateTime<Utc>) -> String {
     let candidate = now.naive_utc();
-    let after_previous = previous
+    let previous = previous
         .filter(|p| p.len() == 14)
-        .and_then(|p| NaiveDateTime::parse_from_str(p, ID_FORMAT).ok())
-        .map(|p| p + TimeDelta::seconds(1));
-    match after_previous {
-        Some(min) if min > candidate => min.format(ID_FORMAT).to_string(),
-        _ => candidate.format(ID_FORMAT).to_string(),
-    }
+        .and_then(|p| NaiveDateTime::parse_from_str(p, ID_FORMAT).ok());
+    let last = DateTime::from_timestamp(crate::clock::LATEST, 0).map(|t| t.naive_utc());
+    let after_previous = previous.and_then(|p| p.checked_add_signed(TimeDelta::seconds(1)));
+    let chosen = match after_previous {
+        Some(min) if min > candidate && Some(min) <= last => min,
+        Some(_) if previous == Some(candidate) => candidate
+            .checked_sub_signed(TimeDelta::seconds(1))
+            .unwrap_or(candidate),
+        _ => candidate,
+    };
+    chosen.format(ID_FORMAT).to_string()
 }

@@ -89,7 +89,9 @@ pub(super) fn examine(
     let self_signed = cert.subject() == cert.issuer();
     // Trust is judged at a moment inside the validity period, so that an expired certificate
     // from a trusted CA reads "trusted, expired" rather than only "expired".
-    let at = now.clamp(not_before, not_after).max(0) as u64;
+    // A certificate whose notBefore follows its notAfter is valid at no moment: judged at
+    // notAfter, it reads "expired" (never a panic of `clamp`).
+    let at = now.min(not_after).max(not_before.min(not_after)).max(0) as u64;
     let server_name = ServerName::try_from(host.to_string()).map_err(|e| Unreadable::HostName {
         host: host.to_string(),
         reason: e.to_string(),

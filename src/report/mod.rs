@@ -223,7 +223,10 @@ fn policy(p: &Value) -> Result<PolicyResult, ReportError> {
         .and_then(Value::as_array)
         .map_or(&[][..], Vec::as_slice);
     if details.len() > MAX_FAILURE_DETAILS {
-        return Err(ReportError::TooMany(MAX_FAILURE_DETAILS, "failure details in a policy"));
+        return Err(ReportError::TooMany(
+            MAX_FAILURE_DETAILS,
+            "failure details in a policy",
+        ));
     }
     let failures = details
         .iter()

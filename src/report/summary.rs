@@ -159,7 +159,8 @@ impl Summaries {
                     .failures
                     .entry((f.result_type.clone(), f.mx.clone(), p.policy_type == "sts"))
                     .or_insert((0, r.start.date_naive()));
-                e.0 = e.0.saturating_add(counts.as_ref().map_or(f.count, |c| c[i]));
+                e.0 =
+                    e.0.saturating_add(counts.as_ref().map_or(f.count, |c| c[i]));
                 e.1 = e.1.min(r.start.date_naive());
             }
         }

@@ -19,12 +19,25 @@ impl WorkLock {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         let path = dir.join(".mtasts.lock");
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(Error::io(&path))?;
+        let mut options = File::options();
+        options.create(true).truncate(false).write(true);
+        // A symlink committed in place of the lock (or planted beside a root CI job's config)
+        // must not make this open create or truncate a file elsewhere: refused, not followed.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(
+            &mut options,
+            rustix::fs::OFlags::NOFOLLOW.bits() as i32,
+        );
+        let file = options.open(&path).map_err(|e| {
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+                Error::UnsafeOutput {
+                    path: path.clone(),
+                    reason: "the work lock is a symbolic link; mtasts does not follow it".into(),
+                }
+            } else {
+                Error::io(&path)(e)
+            }
+        })?;
         let deadline = std::time::Instant::now() + wait;
         loop {
             match file.try_lock() {

@@ -13,6 +13,7 @@ mod harness;
 mod hostile;
 mod imap;
 mod lifecycle;
+mod monitoring;
 mod nginx;
 mod parsedmarc;
 mod probe;

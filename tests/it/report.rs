@@ -88,10 +88,29 @@ fn base64(bytes: &[u8]) -> String {
         .join("\r\n")
 }
 
+/// `report --format json`, asserting the exit code the document calls for: 1 when an input was
+/// skipped or a domain has an alarm, else 0.
 fn json(p: &Project, args: &[&str]) -> serde_json::Value {
     let mut all = vec!["report", "--format", "json"];
     all.extend_from_slice(args);
-    serde_json::from_str(&p.run(&all).ok()).unwrap()
+    let run = p.run(&all);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout())
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout(), run.stderr()));
+    let findings = !doc["skipped"].as_array().unwrap().is_empty()
+        || doc["domains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| !d["alarms"].as_array().unwrap().is_empty());
+    assert_eq!(run.code(), i32::from(findings), "{doc:#}\n{}", run.stderr());
+    doc
+}
+
+/// The stdout of a run that exits 1 for a finding (an alarm) after printing its whole result.
+fn finding(run: &crate::harness::Run) -> String {
+    assert_eq!(run.code(), 1, "{}{}", run.stdout(), run.stderr());
+    assert!(run.stderr().contains("with an alarm"), "{}", run.stderr());
+    run.stdout()
 }
 
 pub(crate) fn domain<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
@@ -360,7 +379,7 @@ fn no_policy_found_raises_an_alarm_that_blocks_enforce_whatever_the_successes() 
         "{alarm}"
     );
     assert!(t["reasons"].as_array().unwrap().iter().any(|r| r == alarm));
-    let text = p.run(&["report", "reports"]).ok();
+    let text = finding(&p.run(&["report", "reports"]));
     assert!(
         text.contains("  ALARM: 37 session(s) reported as no-policy-found"),
         "{text}"
@@ -434,7 +453,7 @@ fn csv_has_a_row_per_domain_result_and_mx_and_prometheus_passes_promtool() {
         google_no_policy("enforce.example", 1, 5),
     )
     .unwrap();
-    let csv = p.run(&["report", "--format", "csv", "reports"]).ok();
+    let csv = finding(&p.run(&["report", "--format", "csv", "reports"]));
     assert_eq!(
         csv.lines().collect::<Vec<_>>(),
         [
@@ -446,7 +465,7 @@ fn csv_has_a_row_per_domain_result_and_mx_and_prometheus_passes_promtool() {
             "testing.example,starttls-not-supported,\"'=evil,mx\",3",
         ]
     );
-    let prom = p.run(&["report", "--format", "prometheus", "reports"]).ok();
+    let prom = finding(&p.run(&["report", "--format", "prometheus", "reports"]));
     for line in [
         "mtasts_tlsrpt_sessions{domain=\"testing.example\",result=\"successful\"} 90",
         "mtasts_tlsrpt_sessions{domain=\"testing.example\",result=\"certificate-expired\"} 7",
