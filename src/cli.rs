@@ -283,6 +283,9 @@ pub struct ReportArgs {
     /// Seconds an IMAP connection and each of its reads may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub timeout: u64,
+    /// Seconds reading one mailbox may take in all; past it the mailbox is skipped by name.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub imap_deadline: u64,
     /// Only reports whose range ends on or after this day (YYYY-MM-DD).
     #[arg(long, value_name = "DATE", value_parser = parse_date)]
     pub since: Option<chrono::NaiveDate>,

@@ -10,7 +10,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
 use rustls::{ClientConnection, StreamOwned};
@@ -182,14 +182,17 @@ impl std::str::FromStr for Done {
     }
 }
 
-/// Reads fail once the server has sent more than `left` allows; the reader refills it before
-/// each command it expects a large answer to.
-struct Budget<S> {
-    inner: S,
+/// Reads fail once the server has sent more than `left` allows (the reader refills it before
+/// each command it expects a large answer to), or once the mailbox's deadline has passed: a
+/// server that sends a byte just before each read timeout cannot keep a run alive for days.
+struct Budget {
+    inner: StreamOwned<ClientConnection, TcpStream>,
     left: Arc<AtomicU64>,
+    deadline: Instant,
+    per_read: Duration,
 }
 
-impl<S: Read> Read for Budget<S> {
+impl Read for Budget {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let left = self.left.load(Ordering::Relaxed);
         if left == 0 {
@@ -197,6 +200,16 @@ impl<S: Read> Read for Budget<S> {
                 "the server sent more than the size limit allows",
             ));
         }
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the mailbox was not read within --imap-deadline",
+            ));
+        }
+        self.inner
+            .sock
+            .set_read_timeout(Some(remaining.min(self.per_read)))?;
         let cap = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..cap])?;
         self.left.fetch_sub(n as u64, Ordering::Relaxed);
@@ -204,7 +217,7 @@ impl<S: Read> Read for Budget<S> {
     }
 }
 
-impl<S: Write> Write for Budget<S> {
+impl Write for Budget {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.inner.write(buf)
     }
@@ -214,7 +227,7 @@ impl<S: Write> Write for Budget<S> {
     }
 }
 
-type Stream = Budget<StreamOwned<ClientConnection, TcpStream>>;
+type Stream = Budget;
 
 /// Connection settings.
 pub struct Options<'a> {
@@ -222,6 +235,8 @@ pub struct Options<'a> {
     pub ca_file: Option<&'a Path>,
     /// Bound on connecting and on each read.
     pub timeout: Duration,
+    /// Bound on reading the whole mailbox.
+    pub deadline: Duration,
     /// Largest message read; larger ones are named and skipped.
     pub max_message: u64,
 }
@@ -349,6 +364,7 @@ fn connect(at: &Mailbox, options: &Options<'_>, left: Arc<AtomicU64>) -> Result<
     let tcp = TcpStream::connect_timeout(&addr, options.timeout).map_err(failed)?;
     tcp.set_read_timeout(Some(options.timeout)).ok();
     tcp.set_write_timeout(Some(options.timeout)).ok();
+    let deadline = Instant::now() + options.deadline;
     let config = client_config(options.ca_file)?;
     let server = ServerName::try_from(at.host.clone())
         .map_err(|e| ImapError::Tls(format!("{:?} is not a host name: {e}", at.host)))?;
@@ -357,5 +373,7 @@ fn connect(at: &Mailbox, options: &Options<'_>, left: Arc<AtomicU64>) -> Result<
     Ok(Budget {
         inner: StreamOwned::new(conn, tcp),
         left,
+        deadline,
+        per_read: options.timeout,
     })
 }

@@ -243,13 +243,11 @@ fn probe_mx_hosts(
         .filter(|h| *h != ".")
         .collect();
     let hosts: Vec<&str> = hosts.into_iter().collect();
+    // Each host's addresses are probed at once, so a host of silent addresses costs one
+    // timeout, not one per address.
     let probed = pool(&hosts, IN_FLIGHT, |host| {
-        targets(net, host).map(|addrs| {
-            addrs
-                .into_iter()
-                .map(|a| net.prober.smtp(host, a, now))
-                .collect()
-        })
+        targets(net, host)
+            .map(|addrs| pool(&addrs, addrs.len(), |a| net.prober.smtp(host, *a, now)))
     });
     hosts
         .into_iter()
@@ -273,6 +271,9 @@ fn targets(net: &Network, host: &str) -> Result<Vec<SocketAddr>, Unreachable> {
         .collect::<Result<_, _>>()?;
     out.sort();
     out.dedup();
+    if out.len() > super::smtp::MAX_MX_ADDRESSES {
+        return Err(Unreachable::TooManyAddresses(out.len()));
+    }
     Ok(out)
 }
 

@@ -175,6 +175,65 @@ pub(super) fn https(
     Some(r.body.clone())
 }
 
+/// Each address of the policy host must serve the same valid policy: a sender picks any of
+/// them, so one address with a stale or broken file fails that sender.
+pub(super) fn every_address(d: &DomainPlan, live: &Live, body: Option<&[u8]>, out: &mut Vec<Line>) {
+    if live.per_address.is_empty() {
+        return;
+    }
+    let host = d.domain.name.policy_host();
+    let deploy = format!("deploy the same output/webroot/{host}/ to every server behind {host}");
+    let mut bad = Vec::new();
+    for (ip, answer) in &live.per_address {
+        let problem = match answer {
+            Err(e) => Some(e.to_string()),
+            Ok(r) if r.status != 200 => Some(format!("answers {}, not 200", r.status)),
+            Ok(r) if !plain_text(r.content_type.as_deref().unwrap_or_default()) => {
+                Some("does not serve text/plain".into())
+            }
+            Ok(r) if r.too_large || policy::parse(&r.body).is_err() => {
+                Some("serves no valid policy".into())
+            }
+            Ok(r) if body.is_some_and(|b| b != r.body.as_slice()) => {
+                Some("serves other bytes than the other addresses".into())
+            }
+            Ok(_) => None,
+        };
+        if let Some(p) = problem {
+            bad.push(format!("{ip}: {p}"));
+        }
+    }
+    let total = live.host_addrs.as_ref().map_or(0, Vec::len);
+    if total > super::MAX_POLICY_ADDRESSES {
+        bad.push(format!(
+            "{host} has {total} addresses; mtasts fetches from the first {} only",
+            super::MAX_POLICY_ADDRESSES
+        ));
+    }
+    if bad.is_empty() {
+        out.push(line(
+            Check::Https,
+            Status::Ok,
+            format!(
+                "every address of {host} ({}) serves the same policy",
+                live.per_address.len()
+            ),
+        ));
+    } else {
+        out.push(fix(
+            line(
+                Check::Https,
+                Status::Fail,
+                format!(
+                    "not every address of {host} serves the policy: {}",
+                    bad.join("; ")
+                ),
+            ),
+            deploy,
+        ));
+    }
+}
+
 /// `text/plain`, with at most a utf-8 or us-ascii charset (RFC 8461 §3.2).
 pub(super) fn plain_text(content_type: &str) -> bool {
     let mut parts = content_type

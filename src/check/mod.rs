@@ -9,9 +9,9 @@ mod records_check;
 mod smtp;
 
 pub use fleet::{Checked, Network, ResolverSilent, Settings, SetupError, check_all};
-pub use smtp::{Expiry, MxReport, Probes, Unreachable};
+pub use smtp::{Expiry, MAX_MX_ADDRESSES, MxReport, Probes, Unreachable};
 
-use host::{deployment, https, policy_host};
+use host::{deployment, every_address, https, policy_host};
 use records_check::{mx_coverage, sts_txt, tlsrpt};
 
 use std::net::IpAddr;
@@ -164,7 +164,13 @@ pub struct Live {
     pub tlsrpt_txt: Result<Vec<String>, DnsError>,
     /// The certificate the policy host presented, when the HTTPS request got an answer.
     pub certificate: Option<Certificate>,
+    /// When the policy host has more than one address: the answer from each (at most
+    /// [`MAX_POLICY_ADDRESSES`]), since a sender may pick any of them.
+    pub per_address: Vec<(IpAddr, Result<Response, FetchError>)>,
 }
+
+/// Addresses of one policy host fetched from; more are named in a FAIL, not fetched.
+pub const MAX_POLICY_ADDRESSES: usize = 8;
 
 /// Looks everything up for one domain; `now` dates the policy host's certificate.
 pub fn observe(net: &Network, domain: &str, now: i64) -> Live {
@@ -178,7 +184,12 @@ pub fn observe(net: &Network, domain: &str, now: i64) -> Live {
         .map(|r| std::mem::take(&mut r.chain))
         .and_then(|chain| net.prober.certificate(&host, &chain, now).ok());
     let dns = net.dns.wait(lookups);
+    let per_address = match &dns.host_addrs {
+        Ok(ips) if ips.len() > 1 && !net.fetcher.overridden(&host) => each_address(net, &host, ips),
+        _ => Vec::new(),
+    };
     Live {
+        per_address,
         sts_txt: dns.sts_txt,
         host_cname: dns.host_cname,
         host_addrs: dns.host_addrs,
@@ -187,6 +198,41 @@ pub fn observe(net: &Network, domain: &str, now: i64) -> Live {
         tlsrpt_txt: dns.tlsrpt_txt,
         certificate,
     }
+}
+
+/// The policy from each address of `host` at once (the first [`MAX_POLICY_ADDRESSES`]).
+fn each_address(
+    net: &Network,
+    host: &str,
+    ips: &[IpAddr],
+) -> Vec<(IpAddr, Result<Response, FetchError>)> {
+    let ips = &ips[..ips.len().min(MAX_POLICY_ADDRESSES)];
+    std::thread::scope(|scope| {
+        let fetches: Vec<_> = ips
+            .iter()
+            .map(|ip| {
+                scope.spawn(move || {
+                    let mut answer = net.fetcher.get_at(host, "/.well-known/mta-sts.txt", *ip);
+                    if let Ok(r) = &mut answer {
+                        r.chain = Vec::new();
+                    }
+                    (*ip, answer)
+                })
+            })
+            .collect();
+        fetches
+            .into_iter()
+            .zip(ips)
+            .map(|(f, ip)| {
+                f.join().unwrap_or_else(|_| {
+                    (
+                        *ip,
+                        Err(FetchError::Failed("the fetch thread panicked".into())),
+                    )
+                })
+            })
+            .collect()
+    })
 }
 
 pub(super) fn zone_line(r: &Record) -> String {
@@ -230,6 +276,7 @@ pub fn judge(
     let txt_id = sts_txt(&live.sts_txt, name, &txt_line, &mut out);
     policy_host(d, live, &mut out);
     let body = https(d, &live.https, &mut out);
+    every_address(d, live, body.as_deref(), &mut out);
     smtp::policy_certificate(
         &d.domain.name.policy_host(),
         live.certificate.as_ref(),

@@ -39,7 +39,13 @@ pub enum Unreachable {
     /// An `--smtp-connect` rule names no usable address.
     #[error(transparent)]
     Route(#[from] NetError),
+    /// More addresses than a check probes: a sender gives up long before trying them all.
+    #[error("the MX host has {0} addresses; mtasts probes at most {max}", max = MAX_MX_ADDRESSES)]
+    TooManyAddresses(usize),
 }
+
+/// Addresses of one MX host probed (all at once); a host with more is a FAIL naming the count.
+pub const MAX_MX_ADDRESSES: usize = 16;
 
 /// One MX host at one address, as `check --format json` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

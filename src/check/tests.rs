@@ -42,7 +42,50 @@ fn healthy(d: &DomainPlan, e: &Entry) -> Live {
         mx: Ok(vec!["mx1.example.com".into(), "a.mx.example.com".into()]),
         tlsrpt_txt: Ok(vec!["v=TLSRPTv1; rua=mailto:tls@example.com".into()]),
         certificate: None,
+        per_address: Vec::new(),
     }
+}
+
+#[test]
+fn every_address_of_the_policy_host_must_serve_the_same_valid_policy() {
+    let (d, e) = planned(CONFIG);
+    let mut live = healthy(&d, &e);
+    let good = live.https.clone();
+    let ips: Vec<std::net::IpAddr> =
+        vec!["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()];
+    live.host_addrs = Ok(ips.clone());
+    live.per_address = vec![(ips[0], good.clone()), (ips[1], good.clone())];
+    let lines = judge_dns(&d, Some(&e), true, &live);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.status == Status::Ok && l.detail.contains("(2) serves the same policy")),
+        "{lines:#?}"
+    );
+    let mut stale = good.clone().unwrap();
+    stale.body = stale.body.to_vec();
+    let text = String::from_utf8(stale.body.clone())
+        .unwrap()
+        .replace("enforce", "testing");
+    stale.body = text.into_bytes();
+    live.per_address[1] = (ips[1], Ok(stale));
+    let fail = failing(&judge_dns(&d, Some(&e), true, &live), "https").clone();
+    assert!(
+        fail.detail
+            .contains("2001:db8::1: serves other bytes than the other addresses"),
+        "{fail:#?}"
+    );
+    live.per_address[1] = (
+        ips[1],
+        Err(crate::fetch::FetchError::Failed(
+            "connection refused".into(),
+        )),
+    );
+    let fail = failing(&judge_dns(&d, Some(&e), true, &live), "https").clone();
+    assert!(
+        fail.detail.contains("2001:db8::1: connection refused"),
+        "{fail:#?}"
+    );
 }
 
 /// 2025-11-28, the plan's clock.

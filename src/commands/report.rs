@@ -44,6 +44,7 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
         let options = crate::imap::Options {
             ca_file: args.ca_file.as_deref(),
             timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+            deadline: std::time::Duration::from_secs(args.imap_deadline.max(1)),
             max_message: report::MAX_INPUT_BYTES,
         };
         for mailbox in &args.imap {

@@ -58,6 +58,10 @@ pub struct Response {
 pub struct Fetcher {
     agent: ureq::Agent,
     presented: tls::Presented,
+    /// What [`Fetcher::get_at`] builds its one-address agents from.
+    tls: Arc<rustls::ClientConfig>,
+    config: ureq::config::Config,
+    connect_to: Vec<ConnectTo>,
 }
 
 impl Fetcher {
@@ -68,10 +72,10 @@ impl Fetcher {
         connect_to: Vec<ConnectTo>,
         timeout: Duration,
     ) -> Result<Fetcher, FetchError> {
-        let tls = client_config(ca_file)?;
+        let tls = Arc::new(client_config(ca_file)?);
         let presented = tls::Presented::default();
         let connector = ().chain(TcpConnector::default()).chain(tls::RecordingTls {
-            config: Arc::new(tls),
+            config: tls.clone(),
             presented: presented.clone(),
         });
         let config = ureq::Agent::config_builder()
@@ -80,8 +84,42 @@ impl Fetcher {
             .timeout_global(Some(timeout))
             .user_agent("mtasts-check")
             .build();
-        let agent = ureq::Agent::with_parts(config, connector, Route { dns, connect_to });
-        Ok(Fetcher { agent, presented })
+        let agent = ureq::Agent::with_parts(
+            config.clone(),
+            connector,
+            Route {
+                dns,
+                connect_to: connect_to.clone(),
+            },
+        );
+        Ok(Fetcher {
+            agent,
+            presented,
+            tls,
+            config,
+            connect_to,
+        })
+    }
+
+    /// Whether a `--connect-to` rule decides where `host` is reached (then its DNS addresses
+    /// are not where the policy comes from).
+    pub fn overridden(&self, host: &str) -> bool {
+        self.connect_to.iter().any(|c| c.applies(host, 443))
+    }
+
+    /// GET `https://{host}{path}` from the one address `ip` (SNI and certificate checks for
+    /// `host`, as a sender that picked that address would see it).
+    pub fn get_at(&self, host: &str, path: &str, ip: IpAddr) -> Result<Response, FetchError> {
+        let connector = ().chain(TcpConnector::default()).chain(tls::RecordingTls {
+            config: self.tls.clone(),
+            presented: tls::Presented::default(),
+        });
+        let agent = ureq::Agent::with_parts(
+            self.config.clone(),
+            connector,
+            Pinned(SocketAddr::new(ip, 443)),
+        );
+        fetch(&agent, host, path)
     }
 
     /// GET `https://{host}{path}`; `Err` says why no HTTP response arrived (TLS, connect, timeout).
@@ -97,39 +135,43 @@ impl Fetcher {
     }
 
     fn answer(&self, host: &str, path: &str) -> Result<Response, FetchError> {
-        let mut resp = self
-            .agent
-            .get(&format!("https://{host}{path}"))
-            .call()
-            .map_err(describe)?;
-        let header = |name: &str| {
-            resp.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
-        let status = resp.status().as_u16();
-        let content_type = header("content-type");
-        let location = header("location");
-        let (body, too_large) = match resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_POLICY_BYTES as u64)
-            .read_to_vec()
-        {
-            Ok(body) => (body, false),
-            Err(ureq::Error::BodyExceedsLimit(_)) => (Vec::new(), true),
-            Err(e) => return Err(describe(e)),
-        };
-        Ok(Response {
-            status,
-            content_type,
-            location,
-            body,
-            too_large,
-            chain: Vec::new(),
-        })
+        fetch(&self.agent, host, path)
     }
+}
+
+/// One GET through `agent`, the body read up to the policy size limit.
+fn fetch(agent: &ureq::Agent, host: &str, path: &str) -> Result<Response, FetchError> {
+    let mut resp = agent
+        .get(&format!("https://{host}{path}"))
+        .call()
+        .map_err(describe)?;
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let status = resp.status().as_u16();
+    let content_type = header("content-type");
+    let location = header("location");
+    let (body, too_large) = match resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_POLICY_BYTES as u64)
+        .read_to_vec()
+    {
+        Ok(body) => (body, false),
+        Err(ureq::Error::BodyExceedsLimit(_)) => (Vec::new(), true),
+        Err(e) => return Err(describe(e)),
+    };
+    Ok(Response {
+        status,
+        content_type,
+        location,
+        body,
+        too_large,
+        chain: Vec::new(),
+    })
 }
 
 fn describe(e: ureq::Error) -> FetchError {
@@ -143,6 +185,23 @@ fn describe(e: ureq::Error) -> FetchError {
         FetchError::Expired(text)
     } else {
         FetchError::Failed(text)
+    }
+}
+
+/// Every name resolves to one fixed address.
+#[derive(Debug)]
+struct Pinned(SocketAddr);
+
+impl Resolver for Pinned {
+    fn resolve(
+        &self,
+        _uri: &ureq::http::Uri,
+        _config: &ureq::config::Config,
+        _timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let mut out = self.empty();
+        out.push(self.0);
+        Ok(out)
     }
 }
 

@@ -375,3 +375,32 @@ fn check_tells_a_pending_deployment_from_dns_updated_before_the_policy() {
         "publish _mta-sts.testing.test. 60 IN TXT \"v=STSv1; id=20251128000001\""
     );
 }
+
+#[test]
+fn check_fetches_the_policy_from_every_address_of_the_policy_host() {
+    let Some((tools, openssl)) = tools() else {
+        return;
+    };
+    let setup = Setup::new(&openssl);
+    setup.build(&[]);
+    // web.glue.test has 127.0.0.1 and ::1; behind ::1, testing.test's server has a stale file
+    // (as a second web server that missed a deploy would).
+    let rel = "output/nginx/mta-sts.testing.test.conf";
+    let conf = setup.project.read(rel);
+    let stale = "if ($server_addr = \"::1\") { return 200 \"version: STSv1\\r\\nmode: none\\r\\nmax_age: 86400\\r\\n\"; }\n        try_files $uri =404;";
+    assert!(conf.contains("try_files $uri =404;"));
+    setup
+        .project
+        .write(rel, &conf.replacen("try_files $uri =404;", stale, 1));
+    let system = System::start(&tools, setup.root(), &healthy()).unwrap();
+    let (code, doc, _) = check(&system, &setup, &["testing.test", "v4only.test"]);
+    assert_eq!(code, 1, "{doc:#}");
+    has(
+        &doc,
+        "testing.test",
+        "fail",
+        "not every address of mta-sts.testing.test serves the policy: ::1: serves other bytes than the other addresses",
+    );
+    // One address only: nothing more to compare, and no such line.
+    assert!(problems(&doc, "v4only.test").is_empty(), "{doc:#}");
+}
