@@ -182,14 +182,11 @@ impl std::str::FromStr for Done {
     }
 }
 
-/// Reads fail once the server has sent more than `left` allows (the reader refills it before
-/// each command it expects a large answer to), or once the mailbox's deadline has passed: a
-/// server that sends a byte just before each read timeout cannot keep a run alive for days.
+/// Reads fail once the server has sent more than `left` allows; the reader refills it before
+/// each command it expects a large answer to.
 struct Budget {
-    inner: StreamOwned<ClientConnection, TcpStream>,
+    inner: StreamOwned<ClientConnection, Timed>,
     left: Arc<AtomicU64>,
-    deadline: Instant,
-    per_read: Duration,
 }
 
 impl Read for Budget {
@@ -200,6 +197,24 @@ impl Read for Budget {
                 "the server sent more than the size limit allows",
             ));
         }
+        let cap = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..cap])?;
+        self.left.fetch_sub(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// The TCP socket under TLS, each read bounded by the read timeout and by the mailbox's
+/// deadline: a server that sends a byte just before each timeout (rustls reads the socket many
+/// times per record) cannot keep a run alive for days.
+struct Timed {
+    tcp: TcpStream,
+    deadline: Instant,
+    per_read: Duration,
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(std::io::Error::new(
@@ -207,13 +222,19 @@ impl Read for Budget {
                 "the mailbox was not read within --imap-deadline",
             ));
         }
-        self.inner
-            .sock
+        self.tcp
             .set_read_timeout(Some(remaining.min(self.per_read)))?;
-        let cap = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = self.inner.read(&mut buf[..cap])?;
-        self.left.fetch_sub(n as u64, Ordering::Relaxed);
-        Ok(n)
+        self.tcp.read(buf)
+    }
+}
+
+impl Write for Timed {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tcp.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tcp.flush()
     }
 }
 
@@ -370,10 +391,13 @@ fn connect(at: &Mailbox, options: &Options<'_>, left: Arc<AtomicU64>) -> Result<
         .map_err(|e| ImapError::Tls(format!("{:?} is not a host name: {e}", at.host)))?;
     let conn = ClientConnection::new(Arc::new(config), server)
         .map_err(|e| ImapError::Tls(e.to_string()))?;
-    Ok(Budget {
-        inner: StreamOwned::new(conn, tcp),
-        left,
+    let timed = Timed {
+        tcp,
         deadline,
         per_read: options.timeout,
+    };
+    Ok(Budget {
+        inner: StreamOwned::new(conn, timed),
+        left,
     })
 }

@@ -282,3 +282,53 @@ fn a_stalling_or_babbling_imap_server_is_a_named_skip_within_the_timeout() {
         );
     }
 }
+
+#[test]
+fn a_server_trickling_bytes_under_the_read_timeout_is_cut_by_the_mailbox_deadline() {
+    let p = Project::new(CONFIG);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // A TLS record header announcing 16 KiB, then its bytes one at a time, each well within the
+    // 2 s read timeout: only a deadline on the whole mailbox ends the run.
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let _ = s.write_all(&[0x16, 0x03, 0x03, 0x40, 0x00]);
+            for _ in 0..200 {
+                if s.write_all(&[0x16]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        }
+    });
+    let url = format!("imaps://user@127.0.0.1:{port}/INBOX");
+    let started = Instant::now();
+    let run = p.run_env(
+        &[
+            "report",
+            "--format",
+            "json",
+            "--timeout",
+            "2",
+            "--imap-deadline",
+            "3",
+            "--imap",
+            &url,
+        ],
+        &[("MTASTS_IMAP_PASSWORD", "x")],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert!(
+        doc["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("--imap-deadline"),
+        "{doc:#}"
+    );
+}
