@@ -34,14 +34,12 @@ pub enum Error {
     },
 
     /// `SOURCE_DATE_EPOCH` is set to something that is not a time.
-    #[error(
-        "SOURCE_DATE_EPOCH={0:?} is not a whole number of seconds from 1970-01-01 to 9999-12-31"
-    )]
+    #[error("SOURCE_DATE_EPOCH={0:?} is not whole seconds since 1970, from 1970 to 9999")]
     #[diagnostic(help("unset it, or set it to an integer such as 1700000000"))]
     BadEpoch(String),
 
     /// The system clock reads a time outside 1970..=9999.
-    #[error("the system clock reads {0} seconds since 1970, outside 1970-01-01 to 9999-12-31")]
+    #[error("the system clock reads {0} seconds since 1970, not a time from 1970 to 9999")]
     #[diagnostic(help("set the clock, or pin it with SOURCE_DATE_EPOCH"))]
     BadClock(String),
 

@@ -3,6 +3,7 @@
 mod acme;
 mod aliases;
 mod batches;
+mod bounded;
 mod build;
 mod check;
 mod cli;
