@@ -1,10 +1,8 @@
-//! Differential: the manifest's block reader either declines or reads exactly what serde_json
-//! reads, whatever the block size.
+//! `cargo fuzz run manifest_fast`: the body is `targets::manifest_fast` (also run on stable by `cargo test`).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|input: (u8, &[u8])| {
-    let (block, bytes) = input;
-    if let Err(e) = mtasts::manifest::fast_reader_agrees(bytes, usize::from(block) + 1) {
-        panic!("{:?}: {e}", String::from_utf8_lossy(bytes));
-    }
-});
+#[path = "../targets.rs"]
+#[allow(dead_code)]
+mod targets;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| targets::manifest_fast(data));

@@ -1,6 +1,8 @@
-//! The strict policy parser on arbitrary bytes: never a panic; what parses renders and reparses.
+//! `cargo fuzz run policy`: the body is `targets::policy` (also run on stable by `cargo test`).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|bytes: &[u8]| {
-    let _ = mtasts::policy::parse(bytes);
-});
+#[path = "../targets.rs"]
+#[allow(dead_code)]
+mod targets;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| targets::policy(data));

@@ -1,13 +1,8 @@
-//! The TLS-RPT report parser and carriers on arbitrary bytes: never a panic.
+//! `cargo fuzz run report`: the body is `targets::report` (also run on stable by `cargo test`).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|bytes: &[u8]| {
-    if let Ok(jsons) = mtasts::report::unpack(bytes, true) {
-        for json in jsons {
-            if let Ok(report) = mtasts::report::parse(&json) {
-                let _ = mtasts::report::summarise(&[report]);
-            }
-        }
-    }
-    let _ = mtasts::report::parse(bytes);
-});
+#[path = "../targets.rs"]
+#[allow(dead_code)]
+mod targets;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| targets::report(data));

@@ -20,6 +20,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
 
 pub use certificate::{Certificate, Distrust, Unreadable, covers};
+pub use smtp::dialogue;
 use smtp::{MAX_LINE, MAX_LINES};
 
 use crate::net::{ConnectTo, NetError, trust_roots};

@@ -33,14 +33,54 @@ struct Reply {
     lines: Vec<Vec<u8>>,
 }
 
-struct Session {
-    stream: TcpStream,
+/// What a session talks over: a TCP stream, or (for the fuzz targets) bytes in memory.
+trait Wire: Read + Write {
+    fn set_read_timeout(&self, timeout: Duration);
+    fn set_write_timeout(&self, timeout: Duration);
+}
+
+impl Wire for TcpStream {
+    fn set_read_timeout(&self, timeout: Duration) {
+        TcpStream::set_read_timeout(self, Some(timeout)).ok();
+    }
+
+    fn set_write_timeout(&self, timeout: Duration) {
+        TcpStream::set_write_timeout(self, Some(timeout)).ok();
+    }
+}
+
+/// A server's side of the dialogue, as bytes; what we send is dropped.
+struct Scripted(std::io::Cursor<Vec<u8>>);
+
+impl Read for Scripted {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for Scripted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Wire for Scripted {
+    fn set_read_timeout(&self, _: Duration) {}
+    fn set_write_timeout(&self, _: Duration) {}
+}
+
+struct Session<W: Wire> {
+    stream: W,
     buf: Vec<u8>,
     step: Duration,
     deadline: Instant,
 }
 
-impl Session {
+impl<W: Wire> Session<W> {
     fn timeout(&self) -> Result<Duration, Fault> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -67,7 +107,7 @@ impl Session {
                 return Err(Fault::LongLine(printable(&self.buf[..60])));
             }
             let timeout = self.timeout()?;
-            self.stream.set_read_timeout(Some(timeout)).ok();
+            self.stream.set_read_timeout(timeout);
             let mut chunk = [0u8; 2048];
             match self.stream.read(&mut chunk) {
                 Ok(0) => return Err(Fault::Closed),
@@ -112,7 +152,7 @@ impl Session {
 
     fn send(&mut self, command: &str) -> Result<(), Fault> {
         let timeout = self.timeout()?;
-        self.stream.set_write_timeout(Some(timeout)).ok();
+        self.stream.set_write_timeout(timeout);
         self.stream
             .write_all(format!("{command}\r\n").as_bytes())
             .map_err(|e| Fault::Send {
@@ -138,7 +178,7 @@ impl Session {
         Ok(reply)
     }
 
-    fn quit(mut self) {
+    fn quit(&mut self) {
         if self.send("QUIT").is_ok() {
             let _ = self.reply();
         }
@@ -163,6 +203,14 @@ pub(super) fn starttls(
         step: prober.step,
         deadline,
     };
+    if let Err(seen) = negotiate(&mut session) {
+        return seen;
+    }
+    tls::handshake(prober, session.stream, host, deadline, now, b"QUIT\r\n")
+}
+
+/// Greeting, EHLO and STARTTLS up to the handshake: `Err` is what the probe saw instead.
+fn negotiate<W: Wire>(session: &mut Session<W>) -> Result<(), Seen> {
     let offered = (|| {
         session.expect("the greeting", 220)?;
         session.send(&format!("EHLO {EHLO_NAME}"))?;
@@ -174,22 +222,38 @@ pub(super) fn starttls(
         }))
     })();
     match offered {
-        Err(e) => return Seen::Failed(e),
+        Err(e) => return Err(Seen::Failed(e)),
         Ok(false) => {
             session.quit();
-            return Seen::NoStarttls;
+            return Err(Seen::NoStarttls);
         }
         Ok(true) => {}
     }
-    if let Err(e) = session
+    session
         .send("STARTTLS")
         .and_then(|()| session.expect("STARTTLS", 220))
-    {
-        return Seen::Failed(e);
-    }
+        .map_err(Seen::Failed)?;
     if !session.buf.is_empty() {
         // Data pipelined ahead of the handshake would be read as if protected (CVE-2011-0411).
-        return Seen::Failed(Fault::Pipelined(printable(&session.buf)));
+        return Err(Seen::Failed(Fault::Pipelined(printable(&session.buf))));
     }
-    tls::handshake(prober, session.stream, host, deadline, now, b"QUIT\r\n")
+    Ok(())
+}
+
+/// The SMTP dialogue up to STARTTLS against a server that sends `server` (all of it at once,
+/// then closes): what a probe of that server would conclude before the handshake. For the fuzz
+/// targets: any bytes end in a verdict, never a panic or a read past the limits.
+pub fn dialogue(server: &[u8]) -> String {
+    let mut session = Session {
+        stream: Scripted(std::io::Cursor::new(server.to_vec())),
+        buf: Vec::new(),
+        step: Duration::from_secs(1),
+        deadline: Instant::now() + Duration::from_secs(10),
+    };
+    match negotiate(&mut session) {
+        Ok(()) => "starttls".into(),
+        Err(Seen::NoStarttls) => "no starttls".into(),
+        Err(Seen::Failed(fault)) => fault.to_string(),
+        Err(_) => "other".into(),
+    }
 }

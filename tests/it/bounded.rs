@@ -100,7 +100,10 @@ fn clocks_outside_1970_to_9999_are_refused_and_ids_stay_fourteen_digits() {
     assert_eq!(first, "99991231235959");
     p.write(
         "domains.toml",
-        &CONFIG.replace("[domains.\"testing.example\"]", "[domains.\"testing.example\"]\nmax_age = 86400"),
+        &CONFIG.replace(
+            "[domains.\"testing.example\"]",
+            "[domains.\"testing.example\"]\nmax_age = 86400",
+        ),
     );
     p.run_env(&["build"], &last).ok();
     let second = p.lock_id("testing.example");
@@ -121,7 +124,10 @@ fn lock_dates_at_the_end_of_the_calendar_do_not_panic() {
     p.write("domains.lock", &far);
     p.write(
         "domains.toml",
-        &CONFIG.replace("[domains.\"testing.example\"]", "[domains.\"testing.example\"]\nretire = true"),
+        &CONFIG.replace(
+            "[domains.\"testing.example\"]",
+            "[domains.\"testing.example\"]\nretire = true",
+        ),
     );
     for args in [&["status"][..], &["build"][..], &["status"][..]] {
         let run = p.run(args);
@@ -153,7 +159,10 @@ fn a_template_that_loops_forever_runs_out_of_fuel_and_writes_nothing() {
     );
     p.write(
         "domains.toml",
-        &CONFIG.replace("[domains.\"testing.example\"]", "[domains.\"testing.example\"]\nttl = 600"),
+        &CONFIG.replace(
+            "[domains.\"testing.example\"]",
+            "[domains.\"testing.example\"]\nttl = 600",
+        ),
     );
     let run = p.run(&["build"]);
     assert_eq!(run.code(), 1, "{}", run.stderr());
@@ -174,6 +183,9 @@ fn a_work_lock_planted_as_a_symlink_is_not_followed() {
         "{}",
         run.stderr()
     );
-    assert!(!victim.exists(), "the build created a file through the link");
+    assert!(
+        !victim.exists(),
+        "the build created a file through the link"
+    );
     assert!(!p.path().join("output").exists());
 }

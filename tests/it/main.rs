@@ -10,6 +10,7 @@ mod cli;
 mod dnsout;
 mod docs;
 mod e2e;
+mod fuzz;
 mod harness;
 mod hostile;
 mod imap;

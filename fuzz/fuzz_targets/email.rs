@@ -1,0 +1,8 @@
+//! `cargo fuzz run email`: the body is `targets::email` (also run on stable by `cargo test`).
+#![no_main]
+
+#[path = "../targets.rs"]
+#[allow(dead_code)]
+mod targets;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| targets::email(data));
