@@ -227,6 +227,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_certificate_whose_not_before_follows_its_not_after_is_expired_not_a_panic() {
+        let mut params = rcgen::CertificateParams::new(vec!["mx.example.com".into()]).unwrap();
+        params.not_before = rcgen::date_time_ymd(2030, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2020, 1, 1);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let der = params.self_signed(&key).unwrap().der().clone();
+        let p = Prober::new(None, 25, Vec::new(), Duration::from_secs(1)).unwrap();
+        let now = 1_764_288_000;
+        let c = p.certificate("mx.example.com", &[der], now).unwrap();
+        assert!(c.not_before > c.not_after);
+        assert!(now > c.not_after, "judged as expired");
+        assert!(c.name_match);
+    }
+
+    #[test]
     fn the_smtp_port_and_overrides_decide_where_a_probe_goes() {
         let rules = vec![
             "mx1.example.com:2525:192.0.2.9:".parse().unwrap(),
