@@ -192,7 +192,7 @@ fn fuzz(name: &str) {
         runs += 1;
     }
     eprintln!("fuzz {name}: {runs} inputs in {seconds} s, no panic");
-    assert!(runs > 0);
+    assert!(runs > 0 || seconds == 0);
 }
 
 #[test]
