@@ -2,8 +2,11 @@
 //! and by the stable harness that runs each for a bounded time in `cargo test`
 //! (`tests/it/fuzz.rs`). Each takes raw bytes; a panic is a finding.
 
+/// A target's body: raw bytes in, a panic is a finding.
+pub(crate) type Target = fn(&[u8]);
+
 /// Every target, by name (the name of its corpus directory and of its `cargo fuzz` binary).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub(crate) const TARGETS: &[(&str, Target)] = &[
     ("config", config),
     ("config_fast", config_fast),
     ("lock_fast", lock_fast),
@@ -22,7 +25,7 @@ fn text(bytes: &[u8]) -> Option<&str> {
 
 /// The config loader on arbitrary text: never a panic; whatever validates plans and renders,
 /// and every policy it renders parses back.
-pub fn config(bytes: &[u8]) {
+pub(crate) fn config(bytes: &[u8]) {
     let Some(text) = text(bytes) else { return };
     let (config, _) = mtasts::config::parse(text);
     let Some(config) = config else { return };
@@ -39,7 +42,7 @@ pub fn config(bytes: &[u8]) {
 
 /// Differential: the fast config reader either declines or reads exactly what the TOML parser
 /// reads.
-pub fn config_fast(bytes: &[u8]) {
+pub(crate) fn config_fast(bytes: &[u8]) {
     let Some(text) = text(bytes) else { return };
     if let Err(e) = mtasts::config::fast_reader_agrees(text) {
         panic!("{text:?}: {e}");
@@ -48,7 +51,7 @@ pub fn config_fast(bytes: &[u8]) {
 
 /// Differential: the fast lock reader either declines or reads exactly what the TOML parser
 /// reads.
-pub fn lock_fast(bytes: &[u8]) {
+pub(crate) fn lock_fast(bytes: &[u8]) {
     let Some(text) = text(bytes) else { return };
     if let Err(e) = mtasts::state::Lock::fast_reader_agrees(text) {
         panic!("{text:?}: {e}");
@@ -57,7 +60,7 @@ pub fn lock_fast(bytes: &[u8]) {
 
 /// Differential: the manifest's block reader either declines or reads exactly what serde_json
 /// reads, whatever the block size (the first byte).
-pub fn manifest_fast(bytes: &[u8]) {
+pub(crate) fn manifest_fast(bytes: &[u8]) {
     let Some((block, bytes)) = bytes.split_first() else {
         return;
     };
@@ -67,13 +70,13 @@ pub fn manifest_fast(bytes: &[u8]) {
 }
 
 /// The strict policy parser on arbitrary bytes: never a panic.
-pub fn policy(bytes: &[u8]) {
+pub(crate) fn policy(bytes: &[u8]) {
     let _ = mtasts::policy::parse(bytes);
 }
 
 /// The TXT record parsers and the zone-string reader on arbitrary text: never a panic, and the
 /// zone string of any text reads back as that text.
-pub fn records(bytes: &[u8]) {
+pub(crate) fn records(bytes: &[u8]) {
     let Some(text) = text(bytes) else { return };
     let _ = mtasts::records::parse_sts(text);
     let _ = mtasts::records::parse_tlsrpt(text);
@@ -88,7 +91,7 @@ pub fn records(bytes: &[u8]) {
 
 /// One JSON report, parsed and summed twice over: never a panic, and no sum below a count it
 /// holds (sums saturate, never wrap).
-pub fn report(bytes: &[u8]) {
+pub(crate) fn report(bytes: &[u8]) {
     let Ok(report) = mtasts::report::parse(bytes) else {
         return;
     };
@@ -103,20 +106,20 @@ pub fn report(bytes: &[u8]) {
 }
 
 /// The email reader (MIME, base64, gzip, then JSON) on arbitrary bytes: never a panic.
-pub fn email(bytes: &[u8]) {
+pub(crate) fn email(bytes: &[u8]) {
     if let Ok(reports) = mtasts::report::reports_in(bytes, true) {
         let _ = mtasts::report::summarise(&reports);
     }
 }
 
 /// The SMTP reply reader on whatever a server sends up to STARTTLS: a verdict, never a panic.
-pub fn smtp(bytes: &[u8]) {
+pub(crate) fn smtp(bytes: &[u8]) {
     let _ = mtasts::probe::dialogue(bytes);
 }
 
 /// `check`'s judging of an HTTPS answer and of TXT records a hostile server and DNS chose:
 /// status (first two bytes), then content type, TXT record and body separated by NUL bytes.
-pub fn https(bytes: &[u8]) {
+pub(crate) fn https(bytes: &[u8]) {
     use mtasts::check::{Expiry, Live, judge};
     let Some((status, rest)) = bytes.split_first_chunk::<2>() else {
         return;

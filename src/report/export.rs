@@ -1,6 +1,9 @@
 //! `report --format csv` and `--format prometheus`: the summaries as rows for a spreadsheet or
 //! a database, and as metrics for node_exporter's textfile collector.
 
+// Counts come from reports anyone can send: no arithmetic here may wrap or panic.
+#![deny(clippy::arithmetic_side_effects)]
+
 use std::fmt::Write;
 
 use super::DomainSummary;
@@ -33,8 +36,9 @@ fn results(s: &DomainSummary) -> Vec<(String, u64)> {
             None => out.push((f.result_type.clone(), f.count)),
         }
     }
-    if s.failed > listed {
-        out.push(("failed-without-details".to_string(), s.failed - listed));
+    let undetailed = s.failed.saturating_sub(listed);
+    if undetailed > 0 {
+        out.push(("failed-without-details".to_string(), undetailed));
     }
     out
 }

@@ -2,6 +2,9 @@
 //! (SPEC REP-01..09) and decoding of gzip and email carriers; `summary.rs` sums them per domain,
 //! [`export`] writes CSV and Prometheus.
 
+// Counts come from reports anyone can send: no arithmetic here may wrap or panic.
+#![deny(clippy::arithmetic_side_effects)]
+
 use std::io::Read;
 
 use chrono::{DateTime, Utc};
@@ -344,7 +347,7 @@ fn each_report(
     let message = mail_parser::MessageParser::default()
         .parse(bytes)
         .ok_or(ReportError::NotEmail)?;
-    let mut found = 0;
+    let mut found: usize = 0;
     for part in &message.parts {
         let (ctype, sub) = part
             .content_type()
@@ -361,7 +364,7 @@ fn each_report(
             || (ctype == "application" && sub == "gzip");
         let json = sub == "tlsrpt+json" || name.ends_with(".json");
         if gz || json {
-            found += 1;
+            found = found.saturating_add(1);
             if found > MAX_PARTS {
                 return Err(ReportError::TooManyParts);
             }

@@ -1,6 +1,9 @@
 //! The per-domain summary of many reports: sessions, failures by type and MX, alarms when
 //! senders do not see the policy, and the readiness verdict for `enforce`.
 
+// Counts come from reports anyone can send: no arithmetic here may wrap or panic.
+#![deny(clippy::arithmetic_side_effects)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use std::collections::HashSet;
@@ -123,7 +126,7 @@ impl Summaries {
                 )
             });
             if counted.insert(domain.clone()) {
-                s.reports += 1;
+                s.reports = s.reports.saturating_add(1);
                 s.from = s.from.min(r.start);
                 s.to = s.to.max(r.end);
                 s.organizations.insert(r.organization.clone());
@@ -209,8 +212,11 @@ fn by_summary(p: &PolicyResult) -> Option<Vec<u64>> {
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let exact = u128::from(f.count) * total;
-            ((exact / listed) as u64, exact % listed, i)
+            // listed > total >= 0, so the divisions are by a positive number.
+            let exact = u128::from(f.count).saturating_mul(total);
+            let share = exact.checked_div(listed).unwrap_or_default();
+            let rest = exact.checked_rem(listed).unwrap_or_default();
+            (u64::try_from(share).unwrap_or(u64::MAX), rest, i)
         })
         .collect();
     // The shares are each at most their exact fraction of `failed`, so their sum is too.
@@ -221,8 +227,8 @@ fn by_summary(p: &PolicyResult) -> Option<Vec<u64>> {
         if left == 0 {
             break;
         }
-        c.0 += 1;
-        left -= 1;
+        c.0 = c.0.saturating_add(1);
+        left = left.saturating_sub(1);
     }
     counts.sort_by_key(|c| c.2);
     Some(counts.into_iter().map(|c| c.0).collect())

@@ -408,6 +408,8 @@ fn check_probes_each_mx_of_a_real_postfix_and_names_every_planted_fault() {
         "mtasts_check_ok{domain=\"v4only.test\"} 1",
         "mtasts_check_ok{domain=\"testing.test\"} 0",
         "mtasts_smtp_probe_ok{host=\"mx2.enforce.test\",address=\"127.0.0.12\"} 0",
+        "mtasts_check_run_success 1",
+        "mtasts_check_failed{domain=\"enforce.test\",check=\"smtp\"} 1",
         &format!(
             "mtasts_policy_id_info{{domain=\"enforce.test\",id=\"{}\"}} 1",
             setup.id()
