@@ -374,28 +374,9 @@ pub fn scale_warning(plan: &crate::plan::Plan, config: &crate::model::Config) ->
     })
 }
 
-/// The config and the plan a build would publish now (the lock, or else the output's manifest,
-/// and the clock), for commands that print what a build would do and write nothing.
-/// The config's warnings and the lock's recovery go to `ui`.
-pub fn plan_current(ctx: &Context, ui: &mut dyn Ui) -> Result<(config::Loaded, Plan), Error> {
-    let mut loaded = config::load(&ctx.config, &ctx.config_name)?;
-    for w in &loaded.warnings {
-        ui.problem(w, &loaded.file);
-    }
-    let (lock_path, lock_name) = ctx.lock();
-    let now = crate::clock::now()?;
-    let lock = Lock::load(&lock_path, &lock_name)?;
-    let out = output_dir(ctx, &Options::default());
-    let lock = or_recovered(ctx, lock, &out, now, ui);
-    let domains = std::mem::take(&mut loaded.config.domains);
-    let mut plan = plan::plan(domains, lock.as_ref().unwrap_or(&Lock::new()), now, &[]);
-    plan::assign_certificates(&mut plan, loaded.config.nginx.hosts_per_certificate);
-    Ok((loaded, plan))
-}
-
 /// `lock` (the file's), or else the lock `out`'s manifest implies, with a warning naming the
 /// lost lock file.
-fn or_recovered(
+pub(crate) fn or_recovered(
     ctx: &Context,
     lock: Option<Lock>,
     out: &std::path::Path,

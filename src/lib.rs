@@ -32,6 +32,7 @@ pub mod parallel;
 pub mod plan;
 pub mod policy;
 pub mod probe;
+pub mod project;
 pub mod records;
 pub mod render;
 pub mod report;

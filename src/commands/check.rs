@@ -6,10 +6,9 @@ use std::time::Duration;
 use super::{Context, Ui};
 use crate::check::{self, Checked, Expiry, Network, Status};
 use crate::cli::{CheckArgs, CheckFormat};
-use crate::config;
 use crate::error::Error;
-use crate::plan::{self, DomainPlan};
-use crate::state::Lock;
+use crate::plan::DomainPlan;
+use crate::project::Project;
 use crate::ui::printable;
 
 /// Below this many domains a check is over before a bar would say anything.
@@ -17,11 +16,7 @@ const PROGRESS_FROM: usize = 200;
 
 /// Checks the selected domains and prints one block per domain.
 pub fn run(ctx: &Context, args: &CheckArgs, ui: &mut dyn Ui) -> Result<(), Error> {
-    let loaded = config::load(&ctx.config, &ctx.config_name)?;
-    let (lock_path, lock_name) = ctx.lock();
-    let lock = Lock::load(&lock_path, &lock_name)?.unwrap_or_default();
-    let now = crate::clock::now()?;
-    let plan = plan::plan(loaded.config.domains.clone(), &lock, now, &[]);
+    let Project { lock, plan, .. } = Project::load(ctx, ui)?;
     let selected: Vec<&DomainPlan> = super::select(&plan, &args.domains)?;
     let timeout = Duration::from_secs(args.timeout.max(1));
     let net = Network::new(check::Settings {

@@ -8,7 +8,7 @@ use crate::targets::dns;
 
 /// Plans against the lock and prints the records of the published domains (or those named).
 pub fn run(ctx: &Context, args: &RecordsArgs, ui: &mut dyn Ui) -> Result<(), Error> {
-    let (_, plan) = crate::build::plan_current(ctx, ui)?;
+    let plan = crate::project::Project::load(ctx, ui)?.plan;
     let selected = super::select(&plan, &args.domains)?;
     let published = selected.iter().filter(|d| d.published());
     // Streamed domain by domain: at 100,000 domains the whole text is tens of MB.

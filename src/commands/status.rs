@@ -6,10 +6,10 @@ use serde::Serialize;
 
 use super::{Context, Ui};
 use crate::cli::{Format, StatusArgs};
-use crate::config;
 use crate::error::Error;
 use crate::plan::{self, day};
-use crate::state::{Entry, Lock, Stage};
+use crate::project::Project;
+use crate::state::{Entry, Stage};
 
 #[derive(Serialize)]
 struct Row {
@@ -25,11 +25,9 @@ struct Row {
 
 /// Prints one row per domain in the config or the lock.
 pub fn run(ctx: &Context, args: &StatusArgs, ui: &mut dyn Ui) -> Result<(), Error> {
-    let loaded = config::load(&ctx.config, &ctx.config_name)?;
-    let (lock_path, lock_name) = ctx.lock();
-    let lock = Lock::load(&lock_path, &lock_name)?.unwrap_or_default();
-    let now = crate::clock::now()?;
-    let plan = plan::plan(loaded.config.domains.clone(), &lock, now, &[]);
+    let Project {
+        lock, plan, now, ..
+    } = Project::load(ctx, ui)?;
     let mut names: Vec<String> = lock.domains.keys().cloned().collect();
     names.extend(plan.domains.iter().map(|d| d.domain.name.to_string()));
     names.sort();

@@ -6,7 +6,7 @@ use crate::error::Error;
 
 /// Validates; warnings go to `ui`, the first failure is returned.
 pub fn run(ctx: &Context, ui: &mut dyn Ui) -> Result<(), Error> {
-    let (loaded, plan) = crate::build::plan_current(ctx, ui)?;
+    let crate::project::Project { loaded, plan, .. } = crate::project::Project::load(ctx, ui)?;
     crate::build::templates(ctx)?;
     super::show_warnings(&plan.warnings, ui);
     let scale = crate::build::scale_warning(&plan, &loaded.config);

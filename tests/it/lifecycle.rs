@@ -223,6 +223,28 @@ fn a_lost_lock_is_rebuilt_from_the_manifest_and_still_guards_enforce_domains() {
     assert_eq!(lock.matches(id).count(), 2, "{lock}");
     assert_eq!(p.read("domains.lock").matches(id).count(), 2);
 
+    // Every command that reads the project recovers the same ids (one load path): status and
+    // records a day later show the published ids, not new ones, and call nothing unbuilt.
+    std::fs::remove_file(p.path().join("domains.lock")).unwrap();
+    let status = at(&p, 1, 0, &["status", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&status.ok()).unwrap();
+    for d in doc["domains"].as_array().unwrap() {
+        assert_eq!(d["id"], "20251128000000", "{d:#}");
+        assert_eq!(d["built"], true, "{d:#}");
+    }
+    assert!(status.stderr().contains("domains.lock is missing"));
+    let records = at(&p, 1, 0, &["records", "--format", "json"]).ok();
+    assert_eq!(
+        records.matches("v=STSv1; id=20251128000000").count(),
+        2,
+        "{records}"
+    );
+    assert!(
+        !p.path().join("domains.lock").exists(),
+        "reading wrote a lock"
+    );
+    at(&p, 1, 0, &["build"]).ok();
+
     // Without the lock, dropping the enforce domain is refused just as with it.
     std::fs::remove_file(p.path().join("domains.lock")).unwrap();
     p.write(
