@@ -1,24 +1,40 @@
 #!/bin/sh
-# Publish every policy of an mtasts build to S3: one bucket per policy host, named after it
-# (mta-sts.<domain>), each policy at .well-known/mta-sts.txt as text/plain with a short cache.
-# Put a CloudFront distribution in front of each bucket (alternate name mta-sts.<domain>, an
-# ACM certificate for it, HTTPS only) and point mta-sts.<domain> at the distribution.
+# Publish every policy of an mtasts build into ONE S3 bucket, each under its host's prefix:
+# s3://BUCKET/mta-sts.<domain>/.well-known/mta-sts.txt, text/plain with a short cache. The
+# `cloudfront` target's function.js maps each Host header to that prefix.
 #
-# Usage: contrib/s3-publish.sh [OUTPUT_DIR]    (default: output)
-# Credentials and region come from the usual AWS environment; AWS_ENDPOINT_URL points the CLI
-# at an S3-compatible server instead of AWS. Run it before publishing the DNS records
-# (RFC 8461 section 8.1: policy first, TXT id second).
+# Usage: contrib/s3-publish.sh BUCKET [OUTPUT_DIR] [LOCK]   (defaults: output, domains.lock)
+# Uploads only what changed; removes the keys of this config's hosts that the build no longer
+# generates (every domain LOCK names, retired ones included); touches no other key; never
+# creates a bucket. Credentials and region come from the usual AWS environment;
+# AWS_ENDPOINT_URL points the CLI at an S3-compatible server instead of AWS. Run it before
+# publishing the DNS records (RFC 8461 section 8.1: policy first, TXT id second).
 set -eu
-out="${1:-output}"
+bucket="${1:?usage: contrib/s3-publish.sh BUCKET [OUTPUT_DIR] [LOCK]}"
+out="${2:-output}"
+lock="${3:-domains.lock}"
+if ! aws s3api head-bucket --bucket "$bucket" >/dev/null 2>&1; then
+    echo "bucket $bucket does not exist or is not yours: create it once (private, origin access control for CloudFront)" >&2
+    exit 1
+fi
 found=0
 for dir in "$out"/webroot/mta-sts.*/; do
     [ -f "$dir.well-known/mta-sts.txt" ] || continue
-    # Host names in the output are validated LDH A-labels: safe as bucket names and words.
+    # Host names in the output are validated LDH A-labels: safe as key prefixes and words.
     host=$(basename "$dir")
-    aws s3api head-bucket --bucket "$host" >/dev/null 2>&1 || aws s3 mb "s3://$host" >/dev/null
-    aws s3 cp "$dir.well-known/mta-sts.txt" "s3://$host/.well-known/mta-sts.txt" \
-        --content-type text/plain --cache-control max-age=60 >/dev/null
-    echo "published https://$host/.well-known/mta-sts.txt"
+    aws s3 sync "$dir" "s3://$bucket/$host/" --delete --no-progress --exclude '*' \
+        --include '.well-known/mta-sts.txt' \
+        --content-type text/plain --cache-control max-age=60 |
+        sed -n "s|^upload: .* to |uploaded |p"
     found=$((found + 1))
 done
 [ "$found" -gt 0 ] || { echo "no policy under $out/webroot/ (is webroot in [output] targets?)" >&2; exit 1; }
+# Hosts of this config that the build no longer generates: their policy must not stay served.
+if [ -f "$lock" ]; then
+    sed -n 's/^\[domains\."\([a-z0-9.-]*\)"\]$/\1/p' "$lock" | while read -r domain; do
+        host="mta-sts.$domain"
+        [ -d "$out/webroot/$host" ] && continue
+        aws s3 rm "s3://$bucket/$host/" --recursive </dev/null | tr '\r' '\n' | sed -n "s|^delete: |removed |p"
+    done
+fi
+echo "$found host(s) in s3://$bucket/; serve them through the CloudFront distribution before publishing DNS"

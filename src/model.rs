@@ -190,6 +190,8 @@ pub enum Target {
     Dns,
     /// One Cloudflare Worker serving every policy host, and its `wrangler.toml`.
     CloudflareWorker,
+    /// A CloudFront Function mapping each policy host to its prefix in one S3 bucket.
+    Cloudfront,
     /// One Netlify site serving every policy host.
     Netlify,
     /// A GitHub Pages site root per policy host.
@@ -204,11 +206,12 @@ pub enum Target {
 
 impl Target {
     /// Every target, in the order a build writes them.
-    pub const ALL: [Target; 9] = [
+    pub const ALL: [Target; 10] = [
         Target::Webroot,
         Target::Nginx,
         Target::Dns,
         Target::CloudflareWorker,
+        Target::Cloudfront,
         Target::Netlify,
         Target::GithubPages,
         Target::Octodns,
@@ -226,6 +229,7 @@ impl Target {
             Target::Nginx => "nginx",
             Target::Dns => "dns",
             Target::CloudflareWorker => "cloudflare-worker",
+            Target::Cloudfront => "cloudfront",
             Target::Netlify => "netlify",
             Target::GithubPages => "github-pages",
             Target::Octodns => "octodns",

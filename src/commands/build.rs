@@ -140,13 +140,11 @@ fn text(built: &Built, ui: &mut dyn Ui) {
 fn next_steps(targets: &[Target]) -> String {
     let steps: Vec<&str> = targets
         .iter()
-        .filter_map(|t| match t {
-            Target::Webroot => Some("deploy webroot/"),
-            Target::Nginx => Some("reload nginx"),
-            Target::CloudflareWorker => Some("deploy cloudflare-worker/ (wrangler deploy)"),
-            Target::Netlify => Some("deploy netlify/"),
-            Target::GithubPages => Some("push each github-pages/ site"),
-            Target::Dns | Target::Octodns | Target::Dnscontrol | Target::RecordsJson => None,
+        .filter_map(|t| {
+            crate::targets::REGISTRY
+                .iter()
+                .find(|e| e.target() == *t)?
+                .deploy_step()
         })
         .collect();
     let policies = match steps.split_last() {

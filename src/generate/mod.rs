@@ -6,18 +6,16 @@ use indicatif::ProgressBar;
 
 use crate::error::Error;
 use crate::manifest::{Digest, DomainEntry, FileEntry};
-use crate::model::{Nginx, Target, Vhosts};
-use crate::output::{Batch, Class, Previous, Report, Writer};
+use crate::model::{Nginx, Target};
+use crate::output::{Batch, Previous, Report, Writer};
 use crate::plan::{DomainPlan, Plan};
-use crate::render::{HostEntry, Templates};
-use crate::targets::{acme, cloudflare, netlify};
+use crate::render::Templates;
+use crate::targets::nginx::certificate_ready;
+use crate::targets::{AllHosts, Emitter, Global, REGISTRY};
 
 mod files;
 
-use files::{
-    CERTS_JSON, CERTS_TXT, Global, KIND_TARGETS, KINDS, Near, Part, RECORDS_JSON, SHARED_VHOST,
-    domain, offer_global, records_json,
-};
+use files::{Build, Near, Part, offer_global};
 
 /// Everything a build offered to its writer: the batches to finish, and the manifest.
 pub struct Generated {
@@ -93,23 +91,9 @@ fn write_with(
     Ok((report, next))
 }
 
-/// Whether the certificate and key `nginx` names for `name` exist here, when that is required
-/// (links followed: certbot's `live/` files are links).
-fn certificate_ready(nginx: &Nginx, d: &DomainPlan) -> bool {
-    !nginx.require_certificates
-        || [&nginx.certificate, &nginx.certificate_key]
-            .iter()
-            .all(|path| {
-                std::path::Path::new(&Nginx::expand(
-                    path,
-                    &d.domain.name,
-                    d.certificate.as_deref(),
-                ))
-                .is_file()
-            })
-}
-
 /// Generates the whole tree of `plan` through `writer`; also returns the host-set digest.
+/// The targets are those of [`REGISTRY`] that `targets` turns on; none is named here but
+/// `nginx`, whose certificates decide which hosts it serves (and so enter the digests).
 fn generate(
     plan: &Plan,
     nginx: &Nginx,
@@ -120,11 +104,29 @@ fn generate(
     progress: &ProgressBar,
 ) -> Result<(Generated, Digest), Error> {
     let published: Vec<&DomainPlan> = plan.domains.iter().filter(|d| d.published()).collect();
-    let on = |t: Target| targets.contains(&t);
-    let per_host = nginx.vhosts == Vhosts::PerHost;
-    let wanted: [bool; KINDS] =
-        KIND_TARGETS.map(|(target, per_host_only)| on(target) && (!per_host_only || per_host));
-    let wanted = &wanted;
+    let emitters: Vec<&dyn Emitter> = REGISTRY
+        .iter()
+        .copied()
+        .filter(|e| targets.contains(&e.target()))
+        .collect();
+    let nginx_on = targets.contains(&Target::Nginx);
+    let build = Build {
+        kinds: emitters
+            .iter()
+            .flat_map(|e| {
+                e.kinds(nginx)
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, kind)| (*e, i, *kind))
+            })
+            .collect(),
+        nginx,
+        templates,
+        writer,
+        previous,
+    };
+    let build = &build;
+    let kinds = build.kinds.len();
     let threads = crate::parallel::threads();
     // Small trees are not worth a thread each.
     let chunk = published.len().div_ceil(threads).max(256);
@@ -136,18 +138,16 @@ fn generate(
                     let n = domains.len();
                     let mut part = Part {
                         batch: writer.batch(),
-                        files: std::array::from_fn(|kind| {
-                            Vec::with_capacity(if wanted[kind] { n } else { 0 })
-                        }),
+                        files: (0..kinds).map(|_| Vec::with_capacity(n)).collect(),
                         domains: Vec::with_capacity(n),
-                        near: Near::default(),
+                        near: Near {
+                            inputs: 0,
+                            files: vec![0; kinds],
+                        },
                     };
                     for d in domains {
-                        let ready = certificate_ready(nginx, d);
-                        let ready = ready && on(Target::Nginx);
-                        let entry = domain(
-                            d, ready, wanted, nginx, templates, writer, previous, &mut part,
-                        )?;
+                        let ready = nginx_on && certificate_ready(nginx, d);
+                        let entry = build.domain(d, ready, &mut part)?;
                         part.domains.push(entry);
                         progress.inc(1);
                     }
@@ -160,7 +160,7 @@ fn generate(
             .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect::<Result<Vec<_>, _>>()
     })?;
-    let ready: Vec<bool> = if nginx.require_certificates && on(Target::Nginx) {
+    let ready: Vec<bool> = if nginx.require_certificates && nginx_on {
         published
             .iter()
             .map(|d| certificate_ready(nginx, d))
@@ -174,7 +174,7 @@ fn generate(
         domains: Vec::with_capacity(published.len()),
         left_out: published
             .iter()
-            .filter(|_| on(Target::Nginx))
+            .filter(|_| nginx_on)
             .zip(&ready)
             .filter(|(_, ready)| !**ready)
             .map(|(d, _)| d.domain.name.policy_host())
@@ -183,7 +183,7 @@ fn generate(
     // Each kind of file in domain order is nearly in path order: the whole list is then a few
     // long runs, which the writer's stable sort merges instead of comparing every path twenty
     // times.
-    for kind in 0..KINDS {
+    for kind in 0..kinds {
         for part in &mut parts {
             all.files.append(&mut part.files[kind]);
         }
@@ -192,12 +192,11 @@ fn generate(
         all.batches.push(part.batch);
         all.domains.extend(part.domains);
     }
-    let cdn = on(Target::CloudflareWorker) || on(Target::Netlify) || on(Target::RecordsJson);
     // The files made from every host: carried unrendered while what they are made from is
     // unchanged. A host left out changes the shared server's maps; the CDN and records files
     // hold every domain's policy and records, so then every domain's input digest counts
     // (only then: the default targets' digests stay as they were).
-    let policies = cdn.then(|| {
+    let policies = emitters.iter().any(|e| e.holds_every_domain()).then(|| {
         let mut all_inputs = Vec::with_capacity(all.domains.len() * 32);
         for d in &all.domains {
             all_inputs.extend_from_slice(&d.inputs);
@@ -216,39 +215,20 @@ fn generate(
             })
             .chain(policies.as_deref()),
     );
-    let nginx_on = on(Target::Nginx);
-    let shared = nginx_on && nginx.vhosts == Vhosts::Shared;
-    let globals: [(bool, Global<'_>); 8] = [
-        (
-            on(Target::CloudflareWorker),
-            (Class::Policy, cloudflare::WORKER, "text/javascript"),
-        ),
-        (
-            on(Target::CloudflareWorker),
-            (Class::Policy, cloudflare::WRANGLER, "application/toml"),
-        ),
-        (
-            on(Target::Netlify),
-            (Class::Policy, netlify::REDIRECTS, "text/plain"),
-        ),
-        (
-            on(Target::Netlify),
-            (Class::Policy, netlify::HEADERS, "text/plain"),
-        ),
-        (
-            on(Target::RecordsJson),
-            (Class::Dns, RECORDS_JSON, "application/json"),
-        ),
-        (shared, SHARED_VHOST),
-        (nginx_on, CERTS_TXT),
-        (nginx_on, CERTS_JSON),
-    ];
+    let globals: Vec<(&dyn Emitter, usize, Global)> = emitters
+        .iter()
+        .flat_map(|e| {
+            e.globals(nginx)
+                .iter()
+                .enumerate()
+                .map(move |(i, g)| (*e, i, *g))
+        })
+        .collect();
     let mut batch = writer.batch();
     if previous.trusted() && previous.hosts() == Some(&hosts_digest) {
         let kept: Option<Vec<FileEntry>> = globals
             .iter()
-            .filter(|g| g.0)
-            .map(|&(_, (_, path, media_type))| previous.entry(path, media_type))
+            .map(|&(_, _, (_, path, media_type))| previous.entry(path, media_type))
             .collect();
         if let Some(kept) = kept {
             all.files
@@ -257,91 +237,13 @@ fn generate(
             return Ok((all, hosts_digest));
         }
     }
-    // The CDN targets serve every policy from one file: made only when asked for.
-    let hosted: Vec<crate::targets::Hosted> = if on(Target::CloudflareWorker) || on(Target::Netlify)
-    {
-        published
-            .iter()
-            .map(|d| crate::targets::Hosted {
-                host: d.domain.name.policy_host(),
-                policy: d.policy(),
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let [worker, wrangler, redirects, headers, records, ..] = globals;
-    if worker.0 {
-        let text = cloudflare::worker(&hosted);
+    // One global file at a time: at 100,000 hosts some are tens of MB each.
+    let hosts = AllHosts::new(&published, &ready, nginx, templates);
+    for (target, index, global) in globals {
+        let bytes = target.global_bytes(index, &hosts)?;
         all.files
-            .push(offer_global(writer, &mut batch, worker.1, text.as_bytes())?);
-        let text = cloudflare::wrangler(&hosted);
-        all.files.push(offer_global(
-            writer,
-            &mut batch,
-            wrangler.1,
-            text.as_bytes(),
-        )?);
+            .push(offer_global(writer, &mut batch, global, &bytes)?);
     }
-    if redirects.0 {
-        let text = netlify::redirects(&hosted);
-        all.files.push(offer_global(
-            writer,
-            &mut batch,
-            redirects.1,
-            text.as_bytes(),
-        )?);
-        let text = netlify::headers();
-        all.files.push(offer_global(
-            writer,
-            &mut batch,
-            headers.1,
-            text.as_bytes(),
-        )?);
-    }
-    drop(hosted);
-    if records.0 {
-        let json = records_json(&published);
-        all.files
-            .push(offer_global(writer, &mut batch, records.1, &json)?);
-    }
-    if !nginx_on {
-        all.batches.push(batch);
-        return Ok((all, hosts_digest));
-    }
-    if shared {
-        let hosts: Vec<HostEntry> = published
-            .iter()
-            .zip(&ready)
-            .filter(|(_, ready)| **ready)
-            .map(|(d, _)| HostEntry::new(d, nginx))
-            .collect();
-        let every: Vec<String> = if nginx.acme_webroot.is_some() {
-            published
-                .iter()
-                .map(|d| d.domain.name.policy_host())
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let text = templates.nginx_shared(&hosts, nginx)?
-            + &crate::targets::acme::server(nginx, acme::Hosts::All(&every));
-        all.files.push(offer_global(
-            writer,
-            &mut batch,
-            SHARED_VHOST,
-            text.as_bytes(),
-        )?);
-    }
-    // One inventory text at a time: at 100,000 hosts they are tens of MB each.
-    let certificates = crate::targets::inventory::Certificates::of(&published, nginx);
-    let txt = certificates.text();
-    all.files
-        .push(offer_global(writer, &mut batch, CERTS_TXT, txt.as_bytes())?);
-    drop(txt);
-    let json = certificates.json();
-    all.files
-        .push(offer_global(writer, &mut batch, CERTS_JSON, &json)?);
     all.batches.push(batch);
     Ok((all, hosts_digest))
 }

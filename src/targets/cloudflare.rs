@@ -3,12 +3,49 @@
 
 use std::fmt::Write as _;
 
-use super::{Hosted, POLICY_PATH};
+use super::{AllHosts, Emitter, Global, Hosted, POLICY_PATH};
+use crate::error::Error;
+use crate::model::{Nginx, Target};
+use crate::output::Class;
 
 /// Where the Worker and its configuration go.
 pub const WORKER: &str = "cloudflare-worker/worker.js";
 /// The wrangler configuration beside it.
 pub const WRANGLER: &str = "cloudflare-worker/wrangler.toml";
+
+/// The `cloudflare-worker` target.
+pub struct Worker;
+
+const GLOBALS: &[Global] = &[
+    (Class::Policy, WORKER, "text/javascript"),
+    (Class::Policy, WRANGLER, "application/toml"),
+];
+
+impl Emitter for Worker {
+    fn target(&self) -> Target {
+        Target::CloudflareWorker
+    }
+
+    fn deploy_step(&self) -> Option<&'static str> {
+        Some("deploy cloudflare-worker/ (wrangler deploy)")
+    }
+
+    fn globals(&self, _: &Nginx) -> &'static [Global] {
+        GLOBALS
+    }
+
+    fn global_bytes(&self, index: usize, all: &AllHosts<'_>) -> Result<Vec<u8>, Error> {
+        Ok(match index {
+            0 => worker(all.hosted()),
+            _ => wrangler(all.hosted()),
+        }
+        .into_bytes())
+    }
+
+    fn holds_every_domain(&self) -> bool {
+        true
+    }
+}
 
 /// The Worker: GET and HEAD of the policy path on a generated host give 200, `text/plain` and
 /// the exact bytes; everything else a 404; never a redirect. The host is looked up exactly

@@ -1,11 +1,216 @@
-//! Outputs for CDNs and static hosts, made from the published policies: one Cloudflare Worker
-//! for every host, one Netlify site for every host, and a GitHub Pages site root per host.
+//! The output targets. Each is one file here implementing [`Emitter`]: the files it makes for
+//! every published domain (its [`Kind`]s) and the files it makes once from every host (its
+//! [`Global`]s). `generate` knows no target by name: it runs those of [`REGISTRY`] that
+//! `[output] targets` turns on. A new target is a new file and one line in [`REGISTRY`].
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+
+use crate::error::Error;
+use crate::model::{Nginx, Target};
+use crate::output::Class;
+use crate::plan::DomainPlan;
+use crate::render::{DomainInputs, Templates};
 
 pub mod acme;
 pub mod cloudflare;
+pub mod cloudfront;
 pub mod dns;
+pub mod dnscontrol;
+pub mod github_pages;
 pub mod inventory;
 pub mod netlify;
+pub mod nginx;
+pub mod octodns;
+pub mod records_json;
+pub mod webroot;
+pub mod zone;
+
+/// Every target, in the order a build writes them.
+pub const REGISTRY: &[&dyn Emitter] = &[
+    &webroot::Webroot,
+    &nginx::NginxTarget,
+    &zone::Zone,
+    &cloudflare::Worker,
+    &cloudfront::Function,
+    &netlify::Site,
+    &github_pages::Pages,
+    &octodns::Octodns,
+    &dnscontrol::Dnscontrol,
+    &records_json::RecordsJson,
+];
+
+/// One kind of file a target makes per published domain.
+#[derive(Debug, Clone, Copy)]
+pub struct Kind {
+    /// When it goes live (RFC 8461 §8.1: policies, then vhosts, then DNS).
+    pub class: Class,
+    /// The media type the manifest lists.
+    pub media_type: &'static str,
+}
+
+/// A file a target makes once from every host: its class, path and media type.
+pub type Global = (Class, &'static str, &'static str);
+
+/// One output target.
+pub trait Emitter: Sync {
+    /// The `[output] targets` name that turns it on.
+    fn target(&self) -> Target;
+
+    /// The kinds of file it makes per published domain under `nginx`'s settings.
+    fn kinds(&self, _nginx: &Nginx) -> &'static [Kind] {
+        &[]
+    }
+
+    /// The path (relative to the output directory) of `d`'s file of kind `kind` (an index into
+    /// [`Emitter::kinds`]), or `None` when `d` has none.
+    fn path(&self, _kind: usize, _d: &DomainFiles<'_>) -> Option<String> {
+        None
+    }
+
+    /// The bytes of `d`'s file of kind `kind`.
+    fn bytes<'d>(&self, _kind: usize, _d: &'d DomainFiles<'_>) -> Result<Cow<'d, [u8]>, Error> {
+        Ok(Cow::Borrowed(b""))
+    }
+
+    /// The files it makes once from every host.
+    fn globals(&self, _nginx: &Nginx) -> &'static [Global] {
+        &[]
+    }
+
+    /// The bytes of global file `index` (into [`Emitter::globals`]).
+    fn global_bytes(&self, _index: usize, _all: &AllHosts<'_>) -> Result<Vec<u8>, Error> {
+        Ok(Vec::new())
+    }
+
+    /// Whether its global files hold every domain's policy or records, so that they change
+    /// whenever any domain's inputs do.
+    fn holds_every_domain(&self) -> bool {
+        false
+    }
+
+    /// What to do with its files after a build that changed something, before the DNS records
+    /// go out (RFC 8461 §8.1); `None` for the DNS targets themselves.
+    fn deploy_step(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+/// One published domain, as its targets' files are made from it; what several kinds share
+/// (the template contexts, the policy, the DNS rows) is made once, on first use.
+pub struct DomainFiles<'a> {
+    /// The domain's plan.
+    pub d: &'a DomainPlan,
+    /// The domain (A-labels).
+    pub name: &'a str,
+    /// Its policy host.
+    pub host: String,
+    /// nginx settings.
+    pub nginx: &'a Nginx,
+    /// The templates.
+    pub templates: &'a Templates,
+    /// Whether nginx gets its vhost (its certificate is there, or none is required).
+    pub ready: bool,
+    inputs: OnceCell<DomainInputs<'a>>,
+    policy: OnceCell<String>,
+    rows: OnceCell<Vec<dns::Row>>,
+}
+
+impl<'a> DomainFiles<'a> {
+    /// The files of `d`.
+    pub fn new(
+        d: &'a DomainPlan,
+        nginx: &'a Nginx,
+        templates: &'a Templates,
+        ready: bool,
+    ) -> DomainFiles<'a> {
+        DomainFiles {
+            d,
+            name: d.domain.name.as_str(),
+            host: d.domain.name.policy_host(),
+            nginx,
+            templates,
+            ready,
+            inputs: OnceCell::new(),
+            policy: OnceCell::new(),
+            rows: OnceCell::new(),
+        }
+    }
+
+    /// The template contexts.
+    pub fn inputs(&self) -> &DomainInputs<'a> {
+        self.inputs
+            .get_or_init(|| self.templates.inputs(self.d, self.nginx))
+    }
+
+    /// The policy file's text.
+    pub fn policy(&self) -> &str {
+        self.policy.get_or_init(|| self.d.policy())
+    }
+
+    /// The rows of the domain's DNS records.
+    pub fn rows(&self) -> &[dns::Row] {
+        self.rows.get_or_init(|| rows(self.d))
+    }
+}
+
+/// The rows of a domain's DNS records.
+pub fn rows(d: &DomainPlan) -> Vec<dns::Row> {
+    let records = crate::records::for_domain(&d.domain, &d.id);
+    dns::rows(d.domain.name.as_str(), &records)
+}
+
+/// Every published domain, as the global files are made from them.
+pub struct AllHosts<'a> {
+    /// The published domains, in name order.
+    pub published: &'a [&'a DomainPlan],
+    /// Per domain, whether nginx gets its vhost.
+    pub ready: &'a [bool],
+    /// nginx settings.
+    pub nginx: &'a Nginx,
+    /// The templates.
+    pub templates: &'a Templates,
+    hosted: OnceCell<Vec<Hosted>>,
+    certificates: OnceCell<inventory::Certificates<'a>>,
+}
+
+impl<'a> AllHosts<'a> {
+    /// The hosts of `published`.
+    pub fn new(
+        published: &'a [&'a DomainPlan],
+        ready: &'a [bool],
+        nginx: &'a Nginx,
+        templates: &'a Templates,
+    ) -> AllHosts<'a> {
+        AllHosts {
+            published,
+            ready,
+            nginx,
+            templates,
+            hosted: OnceCell::new(),
+            certificates: OnceCell::new(),
+        }
+    }
+
+    /// The certificate inventory of every host, made once for its text and its JSON.
+    pub fn certificates(&self) -> &inventory::Certificates<'a> {
+        self.certificates
+            .get_or_init(|| inventory::Certificates::of(self.published, self.nginx))
+    }
+
+    /// Every policy host and its policy, made once for the targets that serve them all.
+    pub fn hosted(&self) -> &[Hosted] {
+        self.hosted.get_or_init(|| {
+            self.published
+                .iter()
+                .map(|d| Hosted {
+                    host: d.domain.name.policy_host(),
+                    policy: d.policy(),
+                })
+                .collect()
+        })
+    }
+}
 
 /// One published policy host and the bytes it serves.
 pub struct Hosted {

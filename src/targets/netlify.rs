@@ -2,14 +2,69 @@
 //! rewrite per host in `_redirects`, and `text/plain` in `_headers` (Netlify's documented file
 //! formats: docs.netlify.com, "Redirects and rewrites" and "Custom headers").
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use super::{Hosted, POLICY_PATH};
+use super::{AllHosts, DomainFiles, Emitter, Global, Hosted, Kind, POLICY_PATH};
+use crate::error::Error;
+use crate::model::{Nginx, Target};
+use crate::output::Class;
 
 /// The site's rewrites.
 pub const REDIRECTS: &str = "netlify/_redirects";
 /// The site's headers.
 pub const HEADERS: &str = "netlify/_headers";
+
+/// The `netlify` target.
+pub struct Site;
+
+const KINDS: &[Kind] = &[Kind {
+    class: Class::Policy,
+    media_type: "text/plain",
+}];
+
+const GLOBALS: &[Global] = &[
+    (Class::Policy, REDIRECTS, "text/plain"),
+    (Class::Policy, HEADERS, "text/plain"),
+];
+
+impl Emitter for Site {
+    fn target(&self) -> Target {
+        Target::Netlify
+    }
+
+    fn deploy_step(&self) -> Option<&'static str> {
+        Some("deploy netlify/")
+    }
+
+    fn kinds(&self, _: &Nginx) -> &'static [Kind] {
+        KINDS
+    }
+
+    fn path(&self, _: usize, d: &DomainFiles<'_>) -> Option<String> {
+        Some(policy_path(&d.host))
+    }
+
+    fn bytes<'d>(&self, _: usize, d: &'d DomainFiles<'_>) -> Result<Cow<'d, [u8]>, Error> {
+        Ok(Cow::Borrowed(d.policy().as_bytes()))
+    }
+
+    fn globals(&self, _: &Nginx) -> &'static [Global] {
+        GLOBALS
+    }
+
+    fn global_bytes(&self, index: usize, all: &AllHosts<'_>) -> Result<Vec<u8>, Error> {
+        Ok(match index {
+            0 => redirects(all.hosted()),
+            _ => headers(),
+        }
+        .into_bytes())
+    }
+
+    fn holds_every_domain(&self) -> bool {
+        true
+    }
+}
 
 /// Where a host's policy lies in the site.
 pub fn policy_path(host: &str) -> String {

@@ -253,16 +253,22 @@ fn netlify_files_are_what_netlifys_own_parsers_read() {
     }
 }
 
-/// The README's S3 recipe (`contrib/s3-publish.sh`) run for real against an S3-compatible
-/// server on loopback (moto): one bucket per host, each policy read back byte for byte with
-/// `text/plain`.
+/// The S3 recipe (`contrib/s3-publish.sh`) run for real against an S3-compatible server on
+/// loopback (moto): every host in ONE bucket under its prefix, each policy read back byte for
+/// byte with `text/plain`; unchanged policies not uploaded again; the keys of a host whose
+/// retirement completed removed; other keys of the bucket untouched; no bucket created.
 #[test]
-fn srv_the_s3_recipe_publishes_every_policy_to_its_bucket() {
+fn srv_the_s3_recipe_publishes_every_host_into_one_bucket_and_cleans_only_its_own() {
     let (Some(moto), Some(aws)) = (real_tool("moto_server"), real_tool("aws")) else {
         return;
     };
-    let p = Project::new(CONFIG);
+    let config = format!("{CONFIG}\n[domains.\"gone.example\"]\nmax_age = 86400\n");
+    let p = Project::new(&config);
+    let hour = |h: i64| (crate::harness::EPOCH.parse::<i64>().unwrap() + h * 3600).to_string();
     p.run(&["build"]).ok();
+    p.write("domains.toml", &format!("{config}retire = true\n"));
+    p.run_env(&["build"], &[("SOURCE_DATE_EPOCH", &hour(1))])
+        .ok();
     let port = free_port();
     let _server = Server {
         child: Command::new(moto)
@@ -278,41 +284,146 @@ fn srv_the_s3_recipe_publishes_every_policy_to_its_bucket() {
         "the server did not listen"
     );
     let endpoint = format!("http://127.0.0.1:{port}");
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/s3-publish.sh");
-    let out = crate::harness::run_ok(
-        Command::new("sh")
-            .arg(script)
-            .arg("output")
-            .current_dir(p.path())
-            .env("AWS_ENDPOINT_URL", &endpoint)
+    let aws_env = |cmd: &mut Command| {
+        cmd.env("AWS_ENDPOINT_URL", &endpoint)
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_DEFAULT_REGION", "us-east-1"),
+            .env("AWS_DEFAULT_REGION", "us-east-1");
+    };
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/s3-publish.sh");
+    let publish = || {
+        let mut cmd = Command::new("sh");
+        cmd.arg(&script).arg("policies").current_dir(p.path());
+        aws_env(&mut cmd);
+        cmd.output().unwrap()
+    };
+    // No bucket: refused, none made.
+    let refused = publish();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("create it once"));
+    let aws_run = |args: &[&str]| {
+        let mut cmd = Command::new(&aws);
+        cmd.args(args).current_dir(p.path());
+        aws_env(&mut cmd);
+        crate::harness::run_ok(&mut cmd)
+    };
+    aws_run(&["s3", "mb", "s3://policies"]);
+    p.write("keep.txt", "another config's file\n");
+    aws_run(&["s3", "cp", "keep.txt", "s3://policies/other/keep.txt"]);
+    let out = publish();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(out.lines().count(), 2, "{out}");
-    // Read back as CloudFront would (signed: the buckets are not public).
-    for host in ["mta-sts.a.example", "mta-sts.xn--bcher-kva.example"] {
+    assert_eq!(text.matches("uploaded s3://policies/").count(), 3, "{text}");
+    assert!(!text.contains("published https://"), "{text}");
+    for host in [
+        "mta-sts.a.example",
+        "mta-sts.xn--bcher-kva.example",
+        "mta-sts.gone.example",
+    ] {
         let want = fs::read(
             p.path()
                 .join(format!("output/webroot/{host}/.well-known/mta-sts.txt")),
         )
         .unwrap();
-        let body = p.path().join("fetched");
-        let meta = crate::harness::run_ok(
-            Command::new(&aws)
-                .args(["s3api", "get-object", "--bucket", host, "--key"])
-                .arg(".well-known/mta-sts.txt")
-                .arg(&body)
-                .env("AWS_ENDPOINT_URL", &endpoint)
-                .env("AWS_ACCESS_KEY_ID", "test")
-                .env("AWS_SECRET_ACCESS_KEY", "test")
-                .env("AWS_DEFAULT_REGION", "us-east-1"),
-        );
+        let key = format!("{host}/.well-known/mta-sts.txt");
+        let meta = aws_run(&[
+            "s3api",
+            "get-object",
+            "--bucket",
+            "policies",
+            "--key",
+            &key,
+            "fetched",
+        ]);
         let meta: serde_json::Value = serde_json::from_str(&meta).unwrap();
         assert_eq!(meta["ContentType"], "text/plain", "{host}: {meta}");
         assert_eq!(meta["CacheControl"], "max-age=60", "{host}: {meta}");
-        assert_eq!(fs::read(&body).unwrap(), want, "{host}");
+        assert_eq!(fs::read(p.path().join("fetched")).unwrap(), want, "{host}");
     }
+    // Nothing changed: nothing uploaded again.
+    let again = String::from_utf8_lossy(&publish().stdout).into_owned();
+    assert!(!again.contains("uploaded"), "{again}");
+    // The retirement completes: the build drops the host, the script its keys, nothing else.
+    p.run_env(&["build"], &[("SOURCE_DATE_EPOCH", &hour(72))])
+        .ok();
+    assert!(
+        !p.path()
+            .join("output/webroot/mta-sts.gone.example")
+            .exists()
+    );
+    assert!(
+        p.read("domains.lock")
+            .contains("[domains.\"gone.example\"]")
+    );
+    let cleaned = String::from_utf8_lossy(&publish().stdout).into_owned();
+    assert!(
+        cleaned.contains("removed s3://policies/mta-sts.gone.example/.well-known/mta-sts.txt"),
+        "{cleaned}"
+    );
+    let keys = aws_run(&["s3", "ls", "--recursive", "s3://policies/"]);
+    assert!(keys.contains("other/keep.txt"), "{keys}");
+    assert!(
+        keys.contains("mta-sts.a.example/.well-known/mta-sts.txt"),
+        "{keys}"
+    );
+    assert!(!keys.contains("gone.example"), "{keys}");
+    let buckets = aws_run(&["s3", "ls"]);
+    assert_eq!(buckets.lines().count(), 1, "{buckets}");
+}
+
+/// `cloudfront/function.js` run in Node (the CloudFront runtime itself has no offline build):
+/// each generated host's policy path maps to its key prefix, anything else is a 404.
+#[test]
+fn the_cloudfront_function_maps_each_host_to_its_prefix_and_nothing_else() {
+    let Some(node) = real_tool("node") else {
+        return;
+    };
+    let p = Project::new(&with_targets("\"webroot\", \"cloudfront\""));
+    p.run(&["build"]).ok();
+    let script = r#"
+const fs = require("fs"), vm = require("vm");
+const ctx = {};
+vm.runInNewContext(fs.readFileSync("output/cloudfront/function.js", "utf8"), ctx);
+const ask = (method, host, uri) => {
+  const headers = host === null ? {} : { host: { value: host } };
+  const r = ctx.handler({ request: { method, uri, headers } });
+  return r.statusCode ? String(r.statusCode) : r.uri;
+};
+console.log([
+  ask("GET", "mta-sts.a.example", "/.well-known/mta-sts.txt"),
+  ask("HEAD", "MTA-STS.xn--bcher-kva.example", "/.well-known/mta-sts.txt"),
+  ask("GET", "mta-sts.other.example", "/.well-known/mta-sts.txt"),
+  ask("GET", "mta-sts.a.example", "/"),
+  ask("GET", "mta-sts.a.example", "/.well-known/mta-sts.txt/../../x"),
+  ask("POST", "mta-sts.a.example", "/.well-known/mta-sts.txt"),
+  ask("GET", null, "/.well-known/mta-sts.txt"),
+].join("\n"));
+"#;
+    let out = crate::harness::run_ok(
+        Command::new(node)
+            .args(["-e", script])
+            .current_dir(p.path()),
+    );
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "/mta-sts.a.example/.well-known/mta-sts.txt",
+            "/mta-sts.xn--bcher-kva.example/.well-known/mta-sts.txt",
+            "404",
+            "404",
+            "404",
+            "404",
+            "404"
+        ]
+    );
+    assert!(p.path().join("output/webroot/mta-sts.a.example").is_dir());
+    let text = p.read("output/cloudfront/function.js");
+    assert!(text.len() <= 10 * 1024, "over CloudFront's 10 KB");
+    assert!(text.contains("\"mta-sts.a.example\": true"), "{text}");
 }
 
 #[test]

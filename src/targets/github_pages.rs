@@ -1,0 +1,62 @@
+//! `github-pages`: `github-pages/mta-sts.<domain>/`, a Pages site root per policy host: the
+//! policy, `.nojekyll` (without it Pages hides `.well-known`) and `CNAME` (the site's custom
+//! domain).
+
+use std::borrow::Cow;
+
+use super::{DomainFiles, Emitter, Kind};
+use crate::error::Error;
+use crate::model::{Nginx, Target};
+use crate::output::Class;
+
+/// The `github-pages` target.
+pub struct Pages;
+
+const JEKYLL: usize = 0;
+const CNAME: usize = 1;
+
+const KINDS: &[Kind] = &[
+    Kind {
+        class: Class::Policy,
+        media_type: "text/plain",
+    },
+    Kind {
+        class: Class::Policy,
+        media_type: "text/plain",
+    },
+    Kind {
+        class: Class::Policy,
+        media_type: "text/plain",
+    },
+];
+
+impl Emitter for Pages {
+    fn target(&self) -> Target {
+        Target::GithubPages
+    }
+
+    fn deploy_step(&self) -> Option<&'static str> {
+        Some("push each github-pages/ site")
+    }
+
+    fn kinds(&self, _: &Nginx) -> &'static [Kind] {
+        KINDS
+    }
+
+    fn path(&self, kind: usize, d: &DomainFiles<'_>) -> Option<String> {
+        let host = &d.host;
+        Some(match kind {
+            JEKYLL => format!("github-pages/{host}/.nojekyll"),
+            CNAME => format!("github-pages/{host}/CNAME"),
+            _ => format!("github-pages/{host}/.well-known/mta-sts.txt"),
+        })
+    }
+
+    fn bytes<'d>(&self, kind: usize, d: &'d DomainFiles<'_>) -> Result<Cow<'d, [u8]>, Error> {
+        Ok(match kind {
+            JEKYLL => Cow::Borrowed(b""),
+            CNAME => Cow::Owned(format!("{}\n", d.host).into_bytes()),
+            _ => Cow::Borrowed(d.policy().as_bytes()),
+        })
+    }
+}
