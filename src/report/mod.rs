@@ -200,6 +200,11 @@ fn count(v: Option<&Value>, key: &'static str) -> Result<u64, ReportError> {
 /// name that is no valid host name is only lower-cased).
 pub fn normalise(name: &str) -> String {
     let trimmed = name.trim_end_matches('.');
+    // What nearly every reporter sends: ASCII, for which IDNA is only lower-casing (and costs
+    // a fifth of `report`'s time at 100,000 reports).
+    if trimmed.is_ascii() {
+        return trimmed.to_ascii_lowercase();
+    }
     crate::names::HostName::parse(trimmed)
         .map_or_else(|_| trimmed.to_lowercase(), |h| h.as_str().to_string())
 }
