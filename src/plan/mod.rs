@@ -184,11 +184,13 @@ pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &
             let name = domain.name.as_str();
             while lock.next_if(|(k, _)| k.as_str() < name).is_some() {}
             let prev = lock.next_if(|(k, _)| k.as_str() == name).map(|(_, e)| e);
-            let (plan, entry) = plan_domain(domain, prev, now, &mut part, &mut mx);
-            if let Some(entry) = entry {
-                entries.push((plan.domain.name.to_string(), entry));
+            let decided = plan_domain(domain, prev, now, &mut mx);
+            if let Some(entry) = decided.entry {
+                entries.push((decided.plan.domain.name.to_string(), entry));
             }
-            part.domains.push(plan);
+            part.warnings.extend(decided.warnings);
+            part.refusals.extend(decided.refusal);
+            part.domains.push(decided.plan);
         }
         (part, entries)
     });

@@ -1,5 +1,18 @@
-//! One domain's outcome against its previous lock entry: the id, the change, the lifecycle
-//! stage, the new lock entry, and the warnings and refusals that go with them.
+//! One domain's outcome against its previous lock entry, as the RFC 8461 §8.3 lifecycle table
+//! below: [`transition`] picks the row from the lock entry and the config, and one named
+//! function per row makes the id, the change and the new lock entry; [`retirement`] then moves
+//! a retiring domain along. Warnings and refusals are returned, not pushed.
+//!
+//! | lock entry           | config              | policy vs lock  | row             | change    |
+//! | -------------------- | ------------------- | --------------- | --------------- | --------- |
+//! | none or retired      | `retire = true`     | -               | `StayRetired`   | unchanged |
+//! | none or retired      | published           | -               | `Publish`       | new       |
+//! | active or retiring   | either              | same (and pin)  | `Keep`          | unchanged |
+//! | active or retiring   | either              | differs         | `Change`        | changed   |
+//!
+//! With `retire = true` the policy is `mode: none`, so a retiring domain goes through `Keep`
+//! or `Change` like any other; [`retirement`] then makes it `Retiring` until its last cached
+//! policy expires (largest max_age ever published + ttl), and `Retired` after that.
 
 use std::sync::Arc;
 
@@ -12,237 +25,358 @@ use crate::records::{self};
 use crate::state::{Entry, Stage};
 
 use super::notices::{after, change_notices, day, enforce_warnings, next_id};
-use super::{Change, DomainPlan, MxStrings, Plan, Refusal, RefusalReason, Warning, WarningKind};
+use super::{Change, DomainPlan, MxStrings, Refusal, RefusalReason, Warning, WarningKind};
 
-/// A domain's plan but for the domain itself, which is moved in last.
-pub(super) struct Outcome {
+/// A row of the lifecycle table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Transition {
+    /// Nothing published, and nothing to publish.
+    StayRetired,
+    /// Nothing published: a first id and entry.
+    Publish,
+    /// Published with this very policy: id and entry kept.
+    Keep,
+    /// Published with another policy: a new id, the notices of what changed.
+    Change,
+}
+
+/// The row for a domain: `retire` as the config says, `live` whether a policy of it is
+/// published (its lock entry is active or retiring), `same` whether that is this policy under
+/// the id the config pins (if any).
+pub(super) fn transition(retire: bool, live: bool, same: bool) -> Transition {
+    match (retire, live, same) {
+        (true, false, _) => Transition::StayRetired,
+        (false, false, _) => Transition::Publish,
+        (_, true, true) => Transition::Keep,
+        (_, true, false) => Transition::Change,
+    }
+}
+
+/// What planning one domain decided.
+pub(super) struct Decided {
+    pub(super) plan: DomainPlan,
+    pub(super) entry: Option<Entry>,
+    pub(super) warnings: Vec<Warning>,
+    pub(super) refusal: Option<Refusal>,
+}
+
+/// What the rows decide, before the domain moves into its plan.
+struct Outcome {
     id: String,
     change: Change,
     stage: Stage,
     remove_after: Option<DateTime<Utc>>,
+    warnings: Vec<Warning>,
+    refusal: Option<Refusal>,
 }
 
+/// The policy a domain publishes now, and what the lock says about it.
+struct Facts<'a> {
+    d: &'a Domain,
+    name: String,
+    prev: Option<&'a Entry>,
+    /// `prev` when a policy of it is published.
+    live: Option<&'a Entry>,
+    mode: Mode,
+    max_age: u32,
+    sha: Arc<str>,
+    /// A pinned id the lock has not published under yet.
+    new_pin: Option<&'a str>,
+    now: DateTime<Utc>,
+}
+
+/// Plans `d` against its lock entry `prev` at `now`.
 pub(super) fn plan_domain(
     d: Domain,
     prev: Option<&Entry>,
     now: DateTime<Utc>,
-    out: &mut Plan,
     mx: &mut MxStrings,
-) -> (DomainPlan, Option<Entry>) {
-    let (o, entry) = outcome(&d, prev, now, out, mx);
-    let plan = DomainPlan {
-        domain: d,
-        id: o.id,
-        change: o.change,
-        stage: o.stage,
-        remove_after: o.remove_after,
-        certificate: entry.as_ref().and_then(|e| e.certificate.clone()),
-    };
-    (plan, entry)
+) -> Decided {
+    let (o, entry) = decide(&d, prev, now, mx);
+    Decided {
+        plan: DomainPlan {
+            domain: d,
+            id: o.id,
+            change: o.change,
+            stage: o.stage,
+            remove_after: o.remove_after,
+            certificate: entry.as_ref().and_then(|e| e.certificate.clone()),
+        },
+        entry,
+        warnings: o.warnings,
+        refusal: o.refusal,
+    }
 }
 
-pub(super) fn outcome(
+/// The row of `d` and what it makes.
+fn decide(
     d: &Domain,
     prev: Option<&Entry>,
     now: DateTime<Utc>,
-    out: &mut Plan,
-    mx_strings: &mut MxStrings,
+    mx: &mut MxStrings,
 ) -> (Outcome, Option<Entry>) {
-    let name = d.name.to_string();
     let (mode, max_age) = if d.retire {
         (Mode::None, d.retire_max_age)
     } else {
         (d.mode, d.max_age)
     };
     let policy = Policy::new(mode, &d.mx, max_age).render();
-    let sha: Arc<str> = sha256_hex(policy.as_bytes()).into();
-    let mut result = Outcome {
-        id: prev.map(|e| e.id.to_string()).unwrap_or_default(),
-        change: Change::Unchanged,
-        stage: prev.map_or(Stage::Retired, |e| e.stage),
-        remove_after: None,
-    };
-
-    // Retired (or never published) and asked to stay retired: nothing to publish.
     let live = prev.filter(|e| matches!(e.stage, Stage::Active | Stage::Retiring));
-    if d.retire && live.is_none() {
-        let entry = prev.map(|e| Entry {
-            stage: Stage::Retired,
-            ..e.clone()
-        });
-        result.stage = Stage::Retired;
-        return (result, entry);
-    }
-
-    let same_policy = live.is_some_and(|e| e.policy_sha256 == sha);
-    let new_pin = d
-        .pinned_id
-        .as_ref()
-        .filter(|p| prev.and_then(|e| e.pin.as_ref()) != Some(*p));
-    let (id, change) = match (live, new_pin) {
-        (Some(e), None) if same_policy => (e.id.to_string(), Change::Unchanged),
-        (Some(e), Some(pin)) if same_policy && **pin == *e.id => {
-            (e.id.to_string(), Change::Unchanged)
-        }
-        (_, Some(pin)) => {
-            if prev.is_some_and(|e| *e.id == **pin) && !same_policy {
-                out.refusals.push(Refusal {
-                    domain: name.clone(),
-                    reason: RefusalReason::PinReused {
-                        pin: pin.to_string(),
-                    },
-                });
-            }
-            (
-                pin.clone(),
-                if live.is_some() {
-                    Change::Changed
-                } else {
-                    Change::New
-                },
-            )
-        }
-        (_, None) => {
-            if let (Some(pin), Some(_)) = (&d.pinned_id, live) {
-                out.warnings.push(Warning {
-                    domain: name.clone(),
-                    kind: WarningKind::PinSpent,
-                    text: format!(
-                        "{name}: the policy changed, so the pinned id {pin:?} no longer applies and a new id was made; remove `id` from its table"
-                    ),
-                    until: None,
-                });
-            }
-            let id = match d.id_scheme {
-                IdScheme::Timestamp => next_id(prev.map(|e| &*e.id), now),
-                IdScheme::Hash => sha[..32].to_string(),
-            };
-            (
-                id,
-                if live.is_some() {
-                    Change::Changed
-                } else {
-                    Change::New
-                },
-            )
-        }
+    let f = Facts {
+        d,
+        name: d.name.to_string(),
+        prev,
+        live,
+        mode,
+        max_age,
+        sha: sha256_hex(policy.as_bytes()).into(),
+        new_pin: d
+            .pinned_id
+            .as_deref()
+            .filter(|p| prev.and_then(|e| e.pin.as_deref()) != Some(*p)),
+        now,
     };
+    let same_policy = live.is_some_and(|e| e.policy_sha256 == f.sha);
+    let same = same_policy
+        && f.new_pin
+            .is_none_or(|pin| live.is_some_and(|e| *e.id == *pin));
+    let mut out = Outcome {
+        id: String::new(),
+        change: Change::Unchanged,
+        stage: Stage::Active,
+        remove_after: None,
+        warnings: Vec::new(),
+        refusal: None,
+    };
+    let entry = match transition(d.retire, live.is_some(), same) {
+        Transition::StayRetired => stay_retired(&f, &mut out),
+        Transition::Publish => publish(&f, mx, &mut out),
+        Transition::Keep => keep(&f, &mut out),
+        Transition::Change => change(&f, same_policy, mx, &mut out),
+    };
+    let entry = match entry {
+        Some(e) if d.retire && out.stage != Stage::Retired => Some(retirement(&f, e, &mut out)),
+        e => e,
+    };
+    (out, entry)
+}
 
-    let fresh = if change == Change::Unchanged || d.retire {
+/// Row `StayRetired`: the lock entry (if any) marked retired; nothing published.
+fn stay_retired(f: &Facts<'_>, out: &mut Outcome) -> Option<Entry> {
+    out.id = f.prev.map(|e| e.id.to_string()).unwrap_or_default();
+    out.stage = Stage::Retired;
+    f.prev.map(|e| Entry {
+        stage: Stage::Retired,
+        ..e.clone()
+    })
+}
+
+/// Row `Keep`: the published id and entry, with the config's pin recorded.
+fn keep(f: &Facts<'_>, out: &mut Outcome) -> Option<Entry> {
+    let e = f.live?;
+    out.id = e.id.to_string();
+    Some(Entry {
+        pin: f.d.pinned_id.clone(),
+        ..e.clone()
+    })
+}
+
+/// Row `Publish`: a first id (the pin, else a new one) and a fresh entry.
+fn publish(f: &Facts<'_>, mx: &mut MxStrings, out: &mut Outcome) -> Option<Entry> {
+    let id = new_id(f, out);
+    out.change = Change::New;
+    out.id = id.clone();
+    enforce_warnings(f.d, &mut out.warnings);
+    Some(Entry {
+        id: id.as_str().into(),
+        policy_sha256: f.sha.clone(),
+        stage: Stage::Active,
+        mode: f.mode,
+        max_age: f.max_age,
+        mx: mx.of(&f.d.mx),
+        published: f.now,
+        max_age_high: f.max_age,
+        sts_ended: None,
+        retiring_since: None,
+        remove_after: None,
+        previous_id: f.prev.map(|e| e.id.clone()),
+        previous_sha256: f.prev.map(|e| e.policy_sha256.clone()),
+        pin: f.d.pinned_id.clone(),
+        certificate: f.prev.and_then(|e| e.certificate.clone()),
+        notices: Arc::default(),
+    })
+}
+
+/// Row `Change`: a new id, the entry moved on (the largest max_age kept, when `sts` ended
+/// recorded), and the notices of what senders still cache.
+fn change(
+    f: &Facts<'_>,
+    same_policy: bool,
+    mx: &mut MxStrings,
+    out: &mut Outcome,
+) -> Option<Entry> {
+    let e = f.live?;
+    if let (None, Some(pin)) = (f.new_pin, &f.d.pinned_id) {
+        out.warnings.push(Warning {
+            domain: f.name.clone(),
+            kind: WarningKind::PinSpent,
+            text: format!(
+                "{}: the policy changed, so the pinned id {pin:?} no longer applies and a new id was made; remove `id` from its table",
+                f.name
+            ),
+            until: None,
+        });
+    }
+    let id = new_id(f, out);
+    if f.new_pin.is_some() && *e.id == *id && !same_policy {
+        out.refusal = Some(Refusal {
+            domain: f.name.clone(),
+            reason: RefusalReason::PinReused { pin: id.clone() },
+        });
+    }
+    out.change = Change::Changed;
+    out.id = id.clone();
+    let fresh = if f.d.retire {
         Vec::new()
     } else {
-        live.map_or_else(Vec::new, |e| change_notices(d, e, max_age, now))
+        change_notices(f.d, e, f.max_age, f.now)
     };
-    let mut entry = match live {
-        Some(e) if change == Change::Unchanged => Entry {
-            pin: d.pinned_id.clone(),
-            ..e.clone()
-        },
-        Some(e) => Entry {
-            id: id.as_str().into(),
-            policy_sha256: sha.clone(),
-            stage: Stage::Active,
-            mode,
-            max_age,
-            mx: mx_strings.of(&d.mx),
-            published: now,
-            max_age_high: e.max_age_high.max(max_age),
-            sts_ended: match (e.mode, mode) {
-                (Mode::Testing | Mode::Enforce, Mode::None) => Some(now),
-                (_, Mode::None) => e.sts_ended,
-                _ => None,
-            },
-            retiring_since: None,
-            remove_after: None,
-            previous_id: Some(e.id.clone()),
-            previous_sha256: Some(e.policy_sha256.clone()),
-            pin: d.pinned_id.clone(),
-            certificate: e.certificate.clone(),
-            notices: e
-                .notices
-                .iter()
-                .filter(|n| n.until > now)
-                .chain(fresh.iter().map(|(_, n)| n))
-                .cloned()
-                .collect(),
-        },
-        None => Entry {
-            id: id.as_str().into(),
-            policy_sha256: sha.clone(),
-            stage: Stage::Active,
-            mode,
-            max_age,
-            mx: mx_strings.of(&d.mx),
-            published: now,
-            max_age_high: max_age,
-            sts_ended: None,
-            retiring_since: None,
-            remove_after: None,
-            previous_id: prev.map(|e| e.id.clone()),
-            previous_sha256: prev.map(|e| e.policy_sha256.clone()),
-            pin: d.pinned_id.clone(),
-            certificate: prev.and_then(|e| e.certificate.clone()),
-            notices: Arc::default(),
-        },
-    };
-    if change != Change::Unchanged {
-        enforce_warnings(d, &mut out.warnings);
-    }
+    let notices = e
+        .notices
+        .iter()
+        .filter(|n| n.until > f.now)
+        .chain(fresh.iter().map(|(_, n)| n))
+        .cloned()
+        .collect();
+    enforce_warnings(f.d, &mut out.warnings);
     out.warnings
         .extend(fresh.into_iter().map(|(kind, n)| Warning {
-            domain: name.clone(),
+            domain: f.name.clone(),
             kind,
             text: n.text.to_string(),
             until: Some(n.until),
         }));
+    Some(Entry {
+        id: id.as_str().into(),
+        policy_sha256: f.sha.clone(),
+        stage: Stage::Active,
+        mode: f.mode,
+        max_age: f.max_age,
+        mx: mx.of(&f.d.mx),
+        published: f.now,
+        max_age_high: e.max_age_high.max(f.max_age),
+        sts_ended: match (e.mode, f.mode) {
+            (Mode::Testing | Mode::Enforce, Mode::None) => Some(f.now),
+            (_, Mode::None) => e.sts_ended,
+            _ => None,
+        },
+        retiring_since: None,
+        remove_after: None,
+        previous_id: Some(e.id.clone()),
+        previous_sha256: Some(e.policy_sha256.clone()),
+        pin: f.d.pinned_id.clone(),
+        certificate: e.certificate.clone(),
+        notices,
+    })
+}
 
-    result.id = id;
-    result.change = change;
-    result.stage = Stage::Active;
-    if d.retire {
-        let since = match live {
-            Some(e) if e.stage == Stage::Retiring => e.retiring_since.unwrap_or(now),
-            _ => now,
-        };
-        let remove_after = after(after(since, entry.max_age_high), d.ttl);
-        entry.stage = Stage::Retiring;
-        entry.retiring_since = Some(since);
-        entry.remove_after = Some(remove_after);
-        result.remove_after = Some(remove_after);
-        if now >= remove_after && since < now {
-            entry.stage = Stage::Retired;
-            result.stage = Stage::Retired;
-            let records = records::for_domain(d, &result.id);
-            out.warnings.push(Warning {
-                domain: name.clone(),
-                kind: WarningKind::Retired,
-                text: format!(
-                    "{name}: retirement complete; its policy file and vhost are no longer generated. \
-                     Delete these DNS records now: {} (the _smtp._tls record is independent: keep it \
-                     while you want TLS reports)",
-                    records
-                        .iter()
-                        .filter(|r| !r.owner.starts_with("_smtp._tls."))
-                        .map(|r| format!("{} {}", r.owner, r.rtype))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                until: None,
+/// The id of a new or changed policy: the pin not yet published under, else a timestamp after
+/// the previous id, or the policy's hash.
+fn new_id(f: &Facts<'_>, out: &mut Outcome) -> String {
+    if let Some(pin) = f.new_pin {
+        if f.live.is_none() && f.prev.is_some_and(|e| *e.id == *pin) {
+            // Back from retirement under the id its old policy had.
+            out.refusal = Some(Refusal {
+                domain: f.name.clone(),
+                reason: RefusalReason::PinReused {
+                    pin: pin.to_string(),
+                },
             });
-            return (result, Some(entry));
         }
-        result.stage = Stage::Retiring;
-        out.warnings.push(Warning {
-            domain: name.clone(),
-            kind: WarningKind::Retiring,
-            text: format!(
-                "{name}: retiring; `mode: none` is published since {}; keep its records, vhost and \
-                 policy until {}, after which the build removes them",
-                day(since),
-                day(remove_after)
-            ),
-            until: Some(remove_after),
-        });
+        return pin.to_string();
     }
-    (result, Some(entry))
+    match f.d.id_scheme {
+        IdScheme::Timestamp => next_id(f.prev.map(|e| &*e.id), f.now),
+        IdScheme::Hash => f.sha[..32].to_string(),
+    }
+}
+
+/// A domain with `retire = true` whose `mode: none` policy is published: `Retiring` until no
+/// sender can hold a testing/enforce policy of it any longer (largest max_age ever published
+/// after retirement began, plus the ttl of its records), `Retired` from then on.
+fn retirement(f: &Facts<'_>, mut entry: Entry, out: &mut Outcome) -> Entry {
+    let now = f.now;
+    let since = match f.live {
+        Some(e) if e.stage == Stage::Retiring => e.retiring_since.unwrap_or(now),
+        _ => now,
+    };
+    let remove_after = after(after(since, entry.max_age_high), f.d.ttl);
+    entry.stage = Stage::Retiring;
+    entry.retiring_since = Some(since);
+    entry.remove_after = Some(remove_after);
+    out.remove_after = Some(remove_after);
+    if now >= remove_after && since < now {
+        entry.stage = Stage::Retired;
+        out.stage = Stage::Retired;
+        let records = records::for_domain(f.d, &out.id);
+        out.warnings.push(Warning {
+            domain: f.name.clone(),
+            kind: WarningKind::Retired,
+            text: format!(
+                "{}: retirement complete; its policy file and vhost are no longer generated. \
+                 Delete these DNS records now: {} (the _smtp._tls record is independent: keep it \
+                 while you want TLS reports)",
+                f.name,
+                records
+                    .iter()
+                    .filter(|r| !r.owner.starts_with("_smtp._tls."))
+                    .map(|r| format!("{} {}", r.owner, r.rtype))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            until: None,
+        });
+        return entry;
+    }
+    out.stage = Stage::Retiring;
+    out.warnings.push(Warning {
+        domain: f.name.clone(),
+        kind: WarningKind::Retiring,
+        text: format!(
+            "{}: retiring; `mode: none` is published since {}; keep its records, vhost and \
+             policy until {}, after which the build removes them",
+            f.name,
+            day(since),
+            day(remove_after)
+        ),
+        until: Some(remove_after),
+    });
+    entry
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Transition, transition};
+
+    #[test]
+    fn each_row_of_the_lifecycle_table() {
+        // (retire, live, same) -> row
+        let rows = [
+            ((true, false, false), Transition::StayRetired),
+            ((true, false, true), Transition::StayRetired),
+            ((false, false, false), Transition::Publish),
+            ((false, false, true), Transition::Publish),
+            ((false, true, true), Transition::Keep),
+            ((true, true, true), Transition::Keep),
+            ((false, true, false), Transition::Change),
+            ((true, true, false), Transition::Change),
+        ];
+        for ((retire, live, same), row) in rows {
+            assert_eq!(
+                transition(retire, live, same),
+                row,
+                "{retire} {live} {same}"
+            );
+        }
+    }
 }
