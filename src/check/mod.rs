@@ -9,7 +9,7 @@ mod records_check;
 mod smtp;
 
 pub use fleet::{Checked, Network, ResolverSilent, Settings, SetupError, check_all};
-pub use smtp::{Expiry, MAX_MX_ADDRESSES, MxReport, Probes, Unreachable};
+pub use smtp::{Expiry, MAX_MX_ADDRESSES, MxReport, MxStatus, Probes, Unreachable};
 
 use host::{deployment, every_address, https, policy_host};
 use records_check::{mx_coverage, sts_txt, tlsrpt};
@@ -25,8 +25,8 @@ use crate::probe::Certificate;
 use crate::records::Record;
 use crate::state::Entry;
 
-/// How one check came out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// How one check came out, from best to worst (so the worst of several is their `max`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// As planned.

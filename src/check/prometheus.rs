@@ -113,7 +113,12 @@ pub fn render(results: &[Checked], now: i64) -> String {
     let probes: BTreeMap<(&str, &str), bool> = results
         .iter()
         .flat_map(|r| &r.mx)
-        .map(|m| ((m.host.as_str(), m.address.as_str()), m.status != "fail"))
+        .map(|m| {
+            (
+                (m.host.as_str(), m.address.as_str()),
+                m.status != super::MxStatus::Fail,
+            )
+        })
         .collect();
     family(
         &mut out,

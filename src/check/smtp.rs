@@ -66,10 +66,22 @@ pub struct MxReport {
     pub not_after: Option<String>,
     /// Whole days until `not_after` (negative once expired).
     pub days_left: Option<i64>,
-    /// `ok`, `warn` or `fail`.
-    pub status: &'static str,
+    /// How the probe of this address came out.
+    pub status: MxStatus,
     /// What was seen, in words.
     pub detail: String,
+}
+
+/// How the probe of one MX address came out (`check --format json`: `ok`, `warn`, `fail`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MxStatus {
+    /// STARTTLS, a trusted certificate for the name, well within its dates.
+    Ok,
+    /// Works, but the certificate expires soon.
+    Warn,
+    /// A sender enforcing the policy would not deliver here.
+    Fail,
 }
 
 impl MxReport {
@@ -84,7 +96,7 @@ impl MxReport {
             name_match: None,
             not_after: None,
             days_left: None,
-            status: "fail",
+            status: MxStatus::Fail,
             detail,
         }
     }
@@ -233,11 +245,10 @@ fn judge_probe(p: &Probe, at: Expiry) -> (Vec<Line>, MxReport) {
             }
         }
     }
-    let worst = lines.iter().map(|l| l.status).max_by_key(|s| rank(*s));
-    report.status = match worst {
-        Some(Status::Fail) => "fail",
-        Some(Status::Warn) => "warn",
-        _ => "ok",
+    report.status = match lines.iter().map(|l| l.status).max() {
+        Some(Status::Fail) => MxStatus::Fail,
+        Some(Status::Warn) => MxStatus::Warn,
+        _ => MxStatus::Ok,
     };
     report.detail = lines
         .iter()
@@ -245,15 +256,6 @@ fn judge_probe(p: &Probe, at: Expiry) -> (Vec<Line>, MxReport) {
         .collect::<Vec<_>>()
         .join("; ");
     (lines, report)
-}
-
-fn rank(s: Status) -> u8 {
-    match s {
-        Status::Ok | Status::Note => 0,
-        Status::Pending => 1,
-        Status::Warn => 2,
-        Status::Fail => 3,
-    }
 }
 
 /// The probes of a testing/enforce domain's live MX hosts, and for `testing`, whether the live
@@ -282,7 +284,7 @@ pub(super) fn mx_probes(
             Some(Ok(list)) => {
                 for p in list {
                     let (lines, report) = judge_probe(p, at);
-                    if report.status == "fail" {
+                    if report.status == MxStatus::Fail {
                         blockers.push(format!("{} [{}] fails", host, report.address));
                     }
                     out.extend(lines);

@@ -368,7 +368,7 @@ fn a_wildcard_certificate_covers_one_label_and_expiry_soon_warns() {
     assert_eq!(mx[0].days_left, Some(5));
     assert_eq!(mx[0].name_match, Some(true));
     assert_eq!(mx[0].tls_version, Some("TLSv1.3"));
-    assert_eq!(mx[0].status, "warn");
+    assert_eq!(mx[0].status, MxStatus::Warn);
 }
 
 #[test]
