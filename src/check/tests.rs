@@ -342,9 +342,12 @@ fn each_mx_fault_is_a_failure_with_a_fix_and_a_good_mx_is_ok() {
         assert_eq!(mx.len(), 2);
         assert_eq!(
             (mx[0].host.as_str(), mx[0].status),
-            ("mx1.example.com", "ok")
+            ("mx1.example.com", MxStatus::Ok)
         );
-        assert_eq!((mx[1].host.as_str(), mx[1].status), (host.as_str(), "fail"));
+        assert_eq!(
+            (mx[1].host.as_str(), mx[1].status),
+            (host.as_str(), MxStatus::Fail)
+        );
         assert!(
             lines
                 .iter()
