@@ -73,7 +73,7 @@ pub enum Command {
     Report(ReportArgs),
     /// Print the DNS records to publish, from the same plan as `build`; writes nothing.
     #[command(
-        after_help = "Examples:\n  mtasts records example.com\n  mtasts records --format octodns\n  mtasts records --format csv > records.csv\n\nExit codes: 0 printed; 1 invalid config or a domain not configured; 2 usage error, or the result could not be written."
+        after_help = "Examples:\n  mtasts records example.com\n  mtasts records --format octodns\n  mtasts records --format csv > records.csv\n  mtasts records --locked --format json   # in CI: every id printed is in domains.lock\n\nExit codes: 0 printed; 1 invalid config, a domain not configured, or with --locked a pending or never-built domain; 2 usage error, or the result could not be written."
     )]
     Records(RecordsArgs),
     /// Work with the built-in templates.
@@ -366,6 +366,10 @@ pub struct RecordsArgs {
     /// How to print them.
     #[arg(long, value_enum, default_value_t = RecordsFormat::Text)]
     pub format: RecordsFormat,
+    /// Exit 1 when a domain's records are pending (its config changed since the last build) or
+    /// it was never built (for CI: the records match the committed lock).
+    #[arg(long)]
+    pub locked: bool,
     /// Where the result goes.
     #[command(flatten)]
     pub output: ResultFile,

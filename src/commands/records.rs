@@ -4,13 +4,70 @@
 use super::{Context, Ui};
 use crate::cli::{RecordsArgs, RecordsFormat};
 use crate::error::Error;
+use crate::plan::DomainPlan;
 use crate::targets::dns;
 
-/// Plans against the lock and prints the records of the published domains (or those named).
+/// How far a domain's records are from what the lock says is published.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Built {
+    /// Built as configured: the lock's id is the plan's.
+    Yes,
+    /// The config changed since the last build: the lock's id, marked pending.
+    Pending,
+    /// Never built: no id exists, so no `_mta-sts` record is printed.
+    Never,
+}
+
+/// One row of `--format json`, with `"pending": true` when its domain's config changed since
+/// the last build.
+#[derive(serde::Serialize)]
+struct JsonRow<'a> {
+    #[serde(flatten)]
+    row: &'a dns::Row,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pending: bool,
+}
+
+/// Prints the records of the published domains (or those named). The `_mta-sts` id comes from
+/// `domains.lock` only: a printed id is one a build wrote, never one made up from the clock.
 pub fn run(ctx: &Context, args: &RecordsArgs, ui: &mut dyn Ui) -> Result<(), Error> {
-    let plan = crate::project::Project::load(ctx, ui)?.plan;
-    let selected = super::select(&plan, &args.domains)?;
-    let published = selected.iter().filter(|d| d.published());
+    let project = crate::project::Project::load(ctx, ui)?;
+    let plan = &project.plan;
+    let selected = super::select(plan, &args.domains)?;
+    let published: Vec<(&DomainPlan, Built, &str)> = selected
+        .iter()
+        .filter(|d| d.published())
+        .map(|d| {
+            let name = d.domain.name.as_str();
+            match project.lock.domains.get(name) {
+                Some(e) if plan.lock_changes.iter().all(|c| c != name) && *e.id == *d.id => {
+                    (*d, Built::Yes, &*e.id)
+                }
+                Some(e) => (*d, Built::Pending, &*e.id),
+                None => (*d, Built::Never, ""),
+            }
+        })
+        .collect();
+    let named = |which: Built| -> Vec<&str> {
+        published
+            .iter()
+            .filter(|(_, b, _)| *b == which)
+            .map(|(d, _, _)| d.domain.name.as_str())
+            .collect()
+    };
+    let (pending, never) = (named(Built::Pending), named(Built::Never));
+    if !pending.is_empty() {
+        ui.warn(&format!(
+            "{}: the config changed since the last build; their _mta-sts record shows the id domains.lock holds (pending): run `mtasts build`, deploy the policy, then publish the new id",
+            some(&pending)
+        ));
+    }
+    if !never.is_empty() {
+        ui.warn(&format!(
+            "{}: never built, so no _mta-sts record is printed (an id exists only once a build writes it): run `mtasts build` and deploy the policy first",
+            some(&never)
+        ));
+    }
     // Streamed domain by domain: at 100,000 domains the whole text is tens of MB.
     ui.out_streamed(&mut |w| {
         let mut first = true;
@@ -23,9 +80,13 @@ pub fn run(ctx: &Context, args: &RecordsArgs, ui: &mut dyn Ui) -> Result<(), Err
             }
             _ => {}
         }
-        for d in published.clone() {
+        for &(d, built, id) in &published {
             let name = d.domain.name.as_str();
-            let records = crate::records::for_domain(&d.domain, &d.id);
+            let mut records = crate::records::for_domain(&d.domain, id);
+            if built == Built::Never {
+                let sts = format!("_mta-sts.{name}.");
+                records.retain(|r| r.owner != sts);
+            }
             let rows = dns::rows(name, &records);
             let text = match args.format {
                 RecordsFormat::Text => {
@@ -41,7 +102,11 @@ pub fn run(ctx: &Context, args: &RecordsArgs, ui: &mut dyn Ui) -> Result<(), Err
                     for row in &rows {
                         json.push_str(if first { "\n  " } else { ",\n  " });
                         first = false;
-                        json.push_str(&serde_json::to_string(row).map_err(std::io::Error::from)?);
+                        let row = JsonRow {
+                            row,
+                            pending: built == Built::Pending,
+                        };
+                        json.push_str(&serde_json::to_string(&row).map_err(std::io::Error::from)?);
                     }
                     json
                 }
@@ -60,5 +125,31 @@ pub fn run(ctx: &Context, args: &RecordsArgs, ui: &mut dyn Ui) -> Result<(), Err
         }
         Ok(())
     });
+    if args.locked && !(pending.is_empty() && never.is_empty()) {
+        return Err(Error::LockedWouldChange {
+            lock: ctx.lock().0,
+            domains: pending
+                .iter()
+                .chain(&never)
+                .map(|d| d.to_string())
+                .collect(),
+        });
+    }
     Ok(())
+}
+
+/// `names` for one line: the count and at most three of them.
+fn some(names: &[&str]) -> String {
+    match names {
+        [one] => (*one).to_string(),
+        _ => {
+            let shown = names[..names.len().min(super::NAMED)].join(", ");
+            let more = names.len().saturating_sub(super::NAMED);
+            if more > 0 {
+                format!("{} domains ({shown} and {more} more)", names.len())
+            } else {
+                format!("{} domains ({shown})", names.len())
+            }
+        }
+    }
 }
