@@ -280,6 +280,9 @@ fn build_loaded(
     if args.locked && !had_lock {
         return Err(Error::LockMissing(lock_path));
     }
+    if args.locked && !plan.lock_changes.is_empty() && plan.lock_changes == plan.due {
+        return Err(Error::TransitionDue(plan.due.clone()));
+    }
     if args.locked && !plan.lock_changes.is_empty() {
         return Err(Error::LockedWouldChange {
             lock: lock_path,

@@ -119,6 +119,14 @@ pub enum Error {
         domains: Vec<String>,
     },
 
+    /// `build --locked` while a scheduled transition is due (a retirement whose date passed):
+    /// the config did not change, but the lock must.
+    #[error("{}", .0.iter().map(|d| crate::plan::Plan::due_message(d)).collect::<Vec<_>>().join("; "))]
+    #[diagnostic(help(
+        "a scheduled job runs a plain `mtasts build` and commits domains.lock (the workflow `mtasts init --ci github` writes does)"
+    ))]
+    TransitionDue(Vec<String>),
+
     /// `build --locked` with no lock file: one would be created.
     #[error("{} does not exist yet (--locked): building would create it (no lock file yet)", .0.display())]
     #[diagnostic(help(
@@ -191,7 +199,9 @@ impl Error {
             Error::Output(_) => "output",
             Error::NotConfigured(_) => "not-configured",
             Error::Setup(_) => "setup",
-            Error::LockedWouldChange { .. } | Error::LockMissing(_) => "locked",
+            Error::LockedWouldChange { .. } | Error::LockMissing(_) | Error::TransitionDue(_) => {
+                "locked"
+            }
             Error::Exists(_) => "exists",
             Error::Template { .. } => "template",
             Error::UnsafeOutput { .. } => "unsafe-output",
@@ -220,7 +230,9 @@ impl Error {
     pub fn domains(&self) -> Vec<&str> {
         match self {
             Error::Refused(reasons) => reasons.iter().map(|r| r.domain.as_str()).collect(),
-            Error::NotConfigured(names) | Error::LockedWouldChange { domains: names, .. } => {
+            Error::NotConfigured(names)
+            | Error::TransitionDue(names)
+            | Error::LockedWouldChange { domains: names, .. } => {
                 names.iter().map(String::as_str).collect()
             }
             _ => Vec::new(),

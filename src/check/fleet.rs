@@ -177,22 +177,24 @@ pub fn check_all(
         .map(|(d, live)| {
             let name = d.domain.name.to_string();
             let Some(live) = live else {
+                // A retirement that fell due is a scheduled build, not a broken deployment.
+                let detail = if plan.due.contains(&name) {
+                    Plan::due_message(&name)
+                } else {
+                    format!(
+                        "{}: nothing is published, nothing to check",
+                        d.stage.as_str()
+                    )
+                };
                 return Checked {
-                    lines: vec![super::line(
-                        Check::Stage,
-                        Status::Note,
-                        format!(
-                            "{}: nothing is published, nothing to check",
-                            d.stage.as_str()
-                        ),
-                    )],
+                    lines: vec![super::line(Check::Stage, Status::Note, detail)],
                     domain: name,
                     mx: Vec::new(),
                     live_id: None,
                     expiries: Vec::new(),
                 };
             };
-            let built = !plan.lock_changes.contains(&name);
+            let built = plan.built(&name);
             let (lines, mx) = judge(d, lock.domains.get(&name), built, live, probes.as_ref(), at);
             Checked {
                 live_id: live_id(live),

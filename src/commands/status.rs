@@ -47,8 +47,7 @@ pub fn run(ctx: &Context, args: &StatusArgs, ui: &mut dyn Ui) -> Result<(), Erro
 }
 
 fn row(name: &str, entry: Option<&Entry>, plan: &plan::Plan, now: DateTime<Utc>) -> Row {
-    let built = !plan.lock_changes.iter().any(|n| n == name)
-        && plan.refusals.iter().all(|r| r.domain != name);
+    let built = plan.built(name) && plan.refusals.iter().all(|r| r.domain != name);
     let mut warnings: Vec<String> = entry
         .map(|e| {
             e.notices
@@ -64,6 +63,9 @@ fn row(name: &str, entry: Option<&Entry>, plan: &plan::Plan, now: DateTime<Utc>)
             .filter(|r| r.domain == name)
             .map(|r| r.to_string()),
     );
+    if plan.due.iter().any(|d| d == name) {
+        warnings.push(plan::Plan::due_message(name));
+    }
     if !built && entry.is_some() {
         warnings.push(format!(
             "{name}: the config changed since the last build; run `mtasts build`"

@@ -139,6 +139,19 @@ impl DomainPlan {
     }
 }
 
+impl Plan {
+    /// Whether `name`'s lock entry matches the config: unchanged, or changed only by a
+    /// scheduled transition that fell due.
+    pub fn built(&self, name: &str) -> bool {
+        self.lock_changes.iter().all(|c| c != name) || self.due.iter().any(|c| c == name)
+    }
+
+    /// The message for a scheduled transition of `name` that fell due.
+    pub fn due_message(name: &str) -> String {
+        format!("retirement of {name} is due: run mtasts build")
+    }
+}
+
 /// The outcome of planning a whole config.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -148,6 +161,9 @@ pub struct Plan {
     pub lock: Lock,
     /// Domains whose lock entry differs from the previous lock.
     pub lock_changes: Vec<String>,
+    /// Domains among `lock_changes` only because a scheduled transition fell due (a
+    /// retirement whose date has passed): no config change, just a build to run.
+    pub due: Vec<String>,
     /// Messages for people, in domain order.
     pub warnings: Vec<Warning>,
     /// Why this plan must not be published (each message names its domain and the fix).
@@ -162,6 +178,7 @@ pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &
         domains: Vec::with_capacity(count),
         lock: Lock::new(),
         lock_changes: Vec::new(),
+        due: Vec::new(),
         warnings: Vec::new(),
         refusals: Vec::new(),
     };
@@ -171,6 +188,7 @@ pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &
             domains: Vec::with_capacity(run.len()),
             lock: Lock::new(),
             lock_changes: Vec::new(),
+            due: Vec::new(),
             warnings: Vec::new(),
             refusals: Vec::new(),
         };
@@ -190,6 +208,9 @@ pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &
             }
             part.warnings.extend(decided.warnings);
             part.refusals.extend(decided.refusal);
+            if decided.due {
+                part.due.push(decided.plan.domain.name.to_string());
+            }
             part.domains.push(decided.plan);
         }
         (part, entries)
@@ -199,6 +220,7 @@ pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &
         out.domains.append(&mut part.domains);
         out.warnings.append(&mut part.warnings);
         out.refusals.append(&mut part.refusals);
+        out.due.append(&mut part.due);
         entries.append(&mut run);
     }
     // One bulk build from sorted entries, not a merge per run.

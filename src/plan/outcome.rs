@@ -58,6 +58,9 @@ pub(super) struct Decided {
     pub(super) entry: Option<Entry>,
     pub(super) warnings: Vec<Warning>,
     pub(super) refusal: Option<Refusal>,
+    /// The lock entry changes only because a scheduled transition fell due (a retirement whose
+    /// date has passed), not because the config changed.
+    pub(super) due: bool,
 }
 
 /// What the rows decide, before the domain moves into its plan.
@@ -68,6 +71,7 @@ struct Outcome {
     remove_after: Option<DateTime<Utc>>,
     warnings: Vec<Warning>,
     refusal: Option<Refusal>,
+    due: bool,
 }
 
 /// The policy a domain publishes now, and what the lock says about it.
@@ -105,6 +109,7 @@ pub(super) fn plan_domain(
         entry,
         warnings: o.warnings,
         refusal: o.refusal,
+        due: o.due,
     }
 }
 
@@ -147,8 +152,10 @@ fn decide(
         remove_after: None,
         warnings: Vec::new(),
         refusal: None,
+        due: false,
     };
-    let entry = match transition(d.retire, live.is_some(), same) {
+    let row = transition(d.retire, live.is_some(), same);
+    let entry = match row {
         Transition::StayRetired => stay_retired(&f, &mut out),
         Transition::Publish => publish(&f, mx, &mut out),
         Transition::Keep => keep(&f, &mut out),
@@ -158,6 +165,8 @@ fn decide(
         Some(e) if d.retire && out.stage != Stage::Retired => Some(retirement(&f, e, &mut out)),
         e => e,
     };
+    // Kept as it was, and retired only by the calendar: a scheduled transition.
+    out.due = row == Transition::Keep && out.stage == Stage::Retired;
     (out, entry)
 }
 

@@ -90,10 +90,10 @@ fn ret_story_lower_retire_wait_remove_return() {
     assert!(out.contains("retiring"), "{out}");
     assert!(p.path().join(POLICY).exists());
 
-    // After the date: --locked notices the lifecycle change; a build completes retirement.
+    // After the date: --locked says the scheduled transition is due; a build completes it.
     let err = at(&p, 32, 3600, &["build", "--locked"]).fails();
     assert!(
-        err.contains("would change (--locked): bye.example"),
+        err.contains("retirement of bye.example is due: run mtasts build"),
         "{err}"
     );
     let out = at(&p, 32, 3600, &["build"]).ok();
@@ -260,4 +260,71 @@ fn a_lost_lock_is_rebuilt_from_the_manifest_and_still_guards_enforce_domains() {
     assert!(err.contains("2025-12-30"), "{err}");
     assert_eq!(p.files("output"), before);
     assert!(!p.path().join("domains.lock").exists());
+}
+
+#[test]
+fn a_retirement_that_falls_due_is_a_scheduled_build_not_a_config_change() {
+    let p = Project::new(&config(86_400, false));
+    at(&p, 0, 0, &["build"]).ok();
+    p.write("domains.toml", &config(86_400, true));
+    at(&p, 0, 60, &["build"]).ok();
+    at(&p, 1, 0, &["build", "--locked"]).ok();
+    // Days later the calendar, not the config, moves bye.example on.
+    let status = at(&p, 5, 0, &["status", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&status.ok()).unwrap();
+    let bye = doc["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["domain"] == "bye.example")
+        .unwrap();
+    assert_eq!(bye["built"], true, "{bye:#}");
+    let warnings = bye["warnings"].to_string();
+    assert!(
+        warnings.contains("retirement of bye.example is due: run mtasts build"),
+        "{warnings}"
+    );
+    assert!(!warnings.contains("config changed"), "{warnings}");
+    let locked = at(&p, 5, 0, &["build", "--locked", "--format", "json"]);
+    assert_eq!(locked.code(), 1);
+    let err: serde_json::Value = serde_json::from_str(&locked.stdout()).unwrap();
+    assert_eq!(err["error"]["kind"], "locked", "{err:#}");
+    assert_eq!(
+        err["error"]["message"],
+        "retirement of bye.example is due: run mtasts build"
+    );
+    // check names it due without asking DNS anything (the resolver here answers nothing).
+    let check = at(
+        &p,
+        5,
+        0,
+        &[
+            "check",
+            "bye.example",
+            "--nameserver",
+            "127.0.0.1:9",
+            "--no-smtp",
+        ],
+    );
+    assert_eq!(check.code(), 0, "{}{}", check.stdout(), check.stderr());
+    assert!(
+        check
+            .stdout()
+            .contains("retirement of bye.example is due: run mtasts build"),
+        "{}",
+        check.stdout()
+    );
+    // The scheduled job's plain build completes it; --locked passes again.
+    at(&p, 5, 0, &["build"]).ok();
+    at(&p, 5, 0, &["build", "--locked"]).ok();
+    // A real config change is still one.
+    p.write(
+        "domains.toml",
+        &config(86_400, true).replace(
+            "[domains.\"keep.example\"]",
+            "[domains.\"keep.example\"]\nmode = \"enforce\"",
+        ),
+    );
+    let changed = at(&p, 6, 0, &["build", "--locked"]);
+    assert!(changed.fails().contains("would change (--locked)"));
 }
