@@ -196,8 +196,14 @@ fn publish(f: &Facts<'_>, mx: &mut MxStrings, out: &mut Outcome) -> Option<Entry
     out.change = Change::New;
     out.id = id.clone();
     enforce_warnings(f.d, &mut out.warnings);
-    Some(Entry {
-        id: id.as_str().into(),
+    Some(first_entry(f, &id, mx))
+}
+
+/// A lock entry for the policy `f` publishes now under `id`; of the previous entry (if any) it
+/// keeps only its id, hash and certificate batch.
+fn first_entry(f: &Facts<'_>, id: &str, mx: &mut MxStrings) -> Entry {
+    Entry {
+        id: id.into(),
         policy_sha256: f.sha.clone(),
         stage: Stage::Active,
         mode: f.mode,
@@ -213,7 +219,7 @@ fn publish(f: &Facts<'_>, mx: &mut MxStrings, out: &mut Outcome) -> Option<Entry
         pin: f.d.pinned_id.clone(),
         certificate: f.prev.and_then(|e| e.certificate.clone()),
         notices: Arc::default(),
-    })
+    }
 }
 
 /// Row `Change`: a new id, the entry moved on (the largest max_age kept, when `sts` ended
@@ -265,27 +271,16 @@ fn change(
             text: n.text.to_string(),
             until: Some(n.until),
         }));
+    // `live` is the lock entry, so the first entry's history fields are already its own.
     Some(Entry {
-        id: id.as_str().into(),
-        policy_sha256: f.sha.clone(),
-        stage: Stage::Active,
-        mode: f.mode,
-        max_age: f.max_age,
-        mx: mx.of(&f.d.mx),
-        published: f.now,
         max_age_high: e.max_age_high.max(f.max_age),
         sts_ended: match (e.mode, f.mode) {
             (Mode::Testing | Mode::Enforce, Mode::None) => Some(f.now),
             (_, Mode::None) => e.sts_ended,
             _ => None,
         },
-        retiring_since: None,
-        remove_after: None,
-        previous_id: Some(e.id.clone()),
-        previous_sha256: Some(e.policy_sha256.clone()),
-        pin: f.d.pinned_id.clone(),
-        certificate: e.certificate.clone(),
         notices,
+        ..first_entry(f, &id, mx)
     })
 }
 
