@@ -320,13 +320,20 @@ fn render(
 }
 
 /// The `[nginx]` settings, as digest fields: every file of a domain is rendered from them.
-/// The shared server's text with its `map_hash_*_size` directives turned into comments that
-/// keep the sizes needed: the `http` block including it sets them, and nginx refuses a second
-/// one. Done on the rendered text, so that it holds for overridden templates too.
+/// The shared server's text with its http-level hash size directives (`map_hash_*_size`,
+/// `server_names_hash_*_size`) turned into comments that keep the sizes needed: the `http`
+/// block including it sets them, and nginx refuses a second one. Done on the rendered text,
+/// so that it holds for overridden templates too.
 fn without_map_hash_sizes(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 200);
+    const SIZES: [&str; 4] = [
+        "map_hash_max_size ",
+        "map_hash_bucket_size ",
+        "server_names_hash_max_size ",
+        "server_names_hash_bucket_size ",
+    ];
+    let mut out = String::with_capacity(text.len() + 400);
     for line in text.split_inclusive('\n') {
-        if line.starts_with("map_hash_max_size ") || line.starts_with("map_hash_bucket_size ") {
+        if SIZES.iter().any(|s| line.starts_with(s)) {
             out.push_str("# map_hash_sizes = false: the http block must set at least: ");
         }
         out.push_str(line);

@@ -338,6 +338,105 @@ mode = "none"
     }
 }
 
+/// The operator's nginx already serves `example.test` and `*.a.example` (a leading wildcard,
+/// which nginx prefers to `mta-sts.*`) and has a `default_server`: the shared layout's exact
+/// names still win every policy host, for the certificate (SNI) and for the request (Host).
+#[test]
+fn shared_layout_wins_its_names_over_an_operators_wildcard_and_default_server() {
+    let (Some(nginx), Some(openssl), Some(curl)) =
+        (real_tool("nginx"), real_tool("openssl"), real_tool("curl"))
+    else {
+        return;
+    };
+    let p = Project::for_nginx();
+    let root = p.path();
+    let hosts = [
+        "mta-sts.a.example".to_string(),
+        "mta-sts.c.example".to_string(),
+        "www.a.example".to_string(),
+    ];
+    let ca = make_certs(&openssl, root, &hosts);
+    keys_readable_by_workers(root);
+    let port = free_port();
+    p.write(
+        "domains.toml",
+        &format!(
+            r#"[defaults]
+mx = ["mx.example.net"]
+policy_cname = "mail.example.net"
+
+[nginx]
+vhosts = "shared"
+listen = ["127.0.0.1:{port} ssl"]
+certificate = "{root}/tls/{{host}}/fullchain.pem"
+certificate_key = "{root}/tls/{{host}}/privkey.pem"
+webroot = "{root}/output/webroot"
+
+[domains."a.example"]
+[domains."c.example"]
+"#,
+            root = root.display()
+        ),
+    );
+    p.run(&["build"]).ok();
+    let (conf, log) = nginx_test_conf(root, "nginx-operator");
+    // The operator's own sites, included before ours as sites-enabled/ would be.
+    let operator = format!(
+        "server {{\n    listen 127.0.0.1:{port} ssl default_server;\n    server_name a.example *.a.example *.c.example ~^mta-sts\\. ;\n    ssl_certificate {r}/tls/www.a.example/fullchain.pem;\n    ssl_certificate_key {r}/tls/www.a.example/privkey.pem;\n    location / {{ return 200 \"operator site\\n\"; }}\n}}\n",
+        r = root.display()
+    );
+    fs::write(root.join("operator.conf"), operator).unwrap();
+    let text = fs::read_to_string(&conf).unwrap().replace(
+        "    include ",
+        &format!(
+            "    include {}/operator.conf;\n    include ",
+            root.display()
+        ),
+    );
+    fs::write(&conf, text).unwrap();
+    run_ok(
+        Command::new(&nginx)
+            .args(nginx_args(root, &conf, &log))
+            .arg("-t"),
+    );
+    let mut server = Server {
+        child: Command::new(&nginx)
+            .args(nginx_args(root, &conf, &log))
+            .spawn()
+            .unwrap(),
+        name: "nginx",
+    };
+    server.wait_for(&format!("127.0.0.1:{port}"), &log);
+    for host in &hosts[..2] {
+        assert_eq!(
+            presented(&openssl, port, host).as_deref(),
+            Some(host.as_str()),
+            "certificate for {host}"
+        );
+        let policy =
+            fs::read(root.join(format!("output/webroot/{host}/.well-known/mta-sts.txt"))).unwrap();
+        let got = fetch(
+            &curl,
+            &ca,
+            host,
+            "127.0.0.1",
+            port,
+            "/.well-known/mta-sts.txt",
+            root,
+        );
+        assert_eq!(
+            got.status,
+            200,
+            "{host}: {}",
+            String::from_utf8_lossy(&got.body)
+        );
+        assert_eq!(got.body, policy, "{host}");
+    }
+    // The operator's sites are still theirs.
+    let www = fetch(&curl, &ca, "www.a.example", "127.0.0.1", port, "/", root);
+    assert_eq!(www.body, b"operator site\n");
+}
+
 #[test]
 fn shared_layout_of_10k_domains_passes_nginx_t() {
     let Some(nginx) = real_tool("nginx") else {
