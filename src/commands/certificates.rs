@@ -45,6 +45,12 @@ pub fn run(ctx: &Context, args: &CertificatesArgs, ui: &mut dyn Ui) -> Result<()
             "lego registers its ACME account with an e-mail address: pass --email ADDRESS".into(),
         ));
     }
+    // Every command must put the files exactly where nginx loads them: checked for all
+    // before any is printed.
+    let placed: Vec<Vec<String>> = inventory
+        .each()
+        .map(|(name, certificate, key, _)| placement(args.client, &name, certificate, key))
+        .collect::<Result<_, _>>()?;
     let account = Account {
         client: args.client,
         email: args.email.as_deref(),
@@ -55,13 +61,15 @@ pub fn run(ctx: &Context, args: &CertificatesArgs, ui: &mut dyn Ui) -> Result<()
         if format == Format::Json {
             w.write_all(b"{\"certificates\": [")?;
         }
-        for (i, (name, certificate, key, hosts)) in inventory.each().enumerate() {
+        for (i, ((name, certificate, key, hosts), place)) in
+            inventory.each().zip(&placed).enumerate()
+        {
             let cert = Certificate {
                 name: &name,
                 hosts: &hosts,
                 certificate,
                 certificate_key: key,
-                command: command(&account, webroot, &name, certificate, &hosts),
+                command: command(&account, webroot, &name, place, &hosts),
             };
             match format {
                 Format::Json => {
@@ -94,12 +102,67 @@ struct Account<'a> {
     server: Option<&'a str>,
 }
 
-/// The argv that obtains (or renews) the certificate of `hosts` over HTTP-01.
+/// certbot's default `--config-dir`.
+const CERTBOT_DIR: &str = "/etc/letsencrypt";
+
+/// The options that make `client` write the certificate `name` exactly to `certificate` and
+/// `key`, or why it cannot: certbot writes `<config-dir>/live/<cert-name>/fullchain.pem` and
+/// `privkey.pem`, lego `<path>/certificates/<first host>.crt` and `.key`. A command that put
+/// the files elsewhere would leave nginx on the old certificate (or, with
+/// `require_certificates`, the host out) with no error anywhere.
+fn placement(
+    client: AcmeClient,
+    name: &str,
+    certificate: &str,
+    key: &str,
+) -> Result<Vec<String>, Error> {
+    let (wanted_cert, wanted_key, option, default) = match client {
+        AcmeClient::Certbot => (
+            format!("/live/{name}/fullchain.pem"),
+            format!("/live/{name}/privkey.pem"),
+            "--config-dir",
+            Some(CERTBOT_DIR),
+        ),
+        AcmeClient::Lego => (
+            format!("/certificates/{name}.crt"),
+            format!("/certificates/{name}.key"),
+            "--path",
+            None,
+        ),
+    };
+    let dir = certificate
+        .strip_suffix(&wanted_cert)
+        .filter(|d| !d.is_empty() && key.strip_suffix(&wanted_key) == Some(*d));
+    match dir {
+        Some(d) if Some(d) == default => Ok(Vec::new()),
+        Some(d) => Ok(vec![option.to_string(), d.to_string()]),
+        None => {
+            let (client, layout, example) = match client {
+                AcmeClient::Certbot => (
+                    "certbot",
+                    "<config-dir>/live/<cert-name>/fullchain.pem and privkey.pem",
+                    "certificate = \"/etc/letsencrypt/live/{certificate}/fullchain.pem\" and certificate_key = \"/etc/letsencrypt/live/{certificate}/privkey.pem\"",
+                ),
+                AcmeClient::Lego => (
+                    "lego",
+                    "<path>/certificates/<host>.crt and .key",
+                    "certificate = \"/var/lib/lego/certificates/{host}.crt\" and certificate_key = \"/var/lib/lego/certificates/{host}.key\"",
+                ),
+            };
+            Err(Error::Setup(format!(
+                "{client} writes the certificate {name} to {layout}, but [nginx] points at {certificate} and {key}: no {client} command puts it there, and nginx would keep loading the old files. Set {example} in [nginx] (or use the other --client)"
+            )))
+        }
+    }
+}
+
+/// The argv that obtains (or renews) the certificate of `hosts` over HTTP-01, with `place`
+/// (the options that put its files where nginx loads them).
 fn command(
     account: &Account<'_>,
     webroot: &str,
     name: &str,
-    certificate: &str,
+    place: &[String],
     hosts: &[String],
 ) -> Vec<String> {
     let mut argv: Vec<String> = match account.client {
@@ -117,21 +180,11 @@ fn command(
         ]
         .map(String::from)
         .to_vec(),
-        AcmeClient::Lego => {
-            let mut argv = ["lego", "--accept-tos", "--http", "--http.webroot", webroot]
-                .map(String::from)
-                .to_vec();
-            // lego keeps its files in <path>/certificates/<host>.crt: name that directory when
-            // the nginx certificate template points into such a tree.
-            if let Some(dir) = certificate
-                .strip_suffix(&format!("/certificates/{}.crt", hosts[0]))
-                .filter(|d| !d.is_empty())
-            {
-                argv.extend(["--path".to_string(), dir.to_string()]);
-            }
-            argv
-        }
+        AcmeClient::Lego => ["lego", "--accept-tos", "--http", "--http.webroot", webroot]
+            .map(String::from)
+            .to_vec(),
     };
+    argv.extend(place.iter().cloned());
     match (account.client, account.email) {
         (AcmeClient::Certbot, None) => argv.push("--register-unsafely-without-email".into()),
         (AcmeClient::Certbot, Some(email)) => argv.extend(["--email".into(), email.into()]),

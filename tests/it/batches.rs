@@ -21,8 +21,8 @@ fn config(root: &Path, n: usize, extra: &str, port: u16) -> String {
         &format!(
             "[defaults]\nmx = [\"mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n\
              [nginx]\n{extra}hosts_per_certificate = 2\nlisten = [\"127.0.0.1:{port} ssl\"]\n\
-             certificate = \"{r}/tls/{{certificate}}/fullchain.pem\"\n\
-             certificate_key = \"{r}/tls/{{certificate}}/privkey.pem\"\nwebroot = \"{r}/output/webroot\"\n",
+             certificate = \"{r}/letsencrypt/live/{{certificate}}/fullchain.pem\"\n\
+             certificate_key = \"{r}/letsencrypt/live/{{certificate}}/privkey.pem\"\nwebroot = \"{r}/output/webroot\"\n",
             r = root.display()
         ),
         "",
@@ -56,7 +56,10 @@ fn batches_stay_put_as_domains_arrive_and_each_is_one_certificate() {
         ]
     );
     let vhost = p.read("output/nginx/mta-sts.d00001.example.conf");
-    assert!(vhost.contains("/tls/mtasts-0001/fullchain.pem"), "{vhost}");
+    assert!(
+        vhost.contains("/letsencrypt/live/mtasts-0001/fullchain.pem"),
+        "{vhost}"
+    );
     // Two more domains: the first fills batch 2, the next opens batch 3; nobody moves.
     p.write("domains.toml", &config(p.path(), 5, "", port));
     p.run(&["build"]).ok();
@@ -102,6 +105,9 @@ fn batches_stay_put_as_domains_arrive_and_each_is_one_certificate() {
         .collect();
     let at = argv.iter().position(|a| *a == "--cert-name").unwrap();
     assert_eq!(argv[at + 1], "mtasts-0002");
+    // certbot writes <config-dir>/live/<cert-name>/: the command names the config's directory.
+    let dir = argv.iter().position(|a| *a == "--config-dir").unwrap();
+    assert_eq!(argv[dir + 1], format!("{}/letsencrypt", p.path().display()));
     assert_eq!(
         argv[argv.len() - 4..],
         [
@@ -161,6 +167,7 @@ fn issue(root: &Path, inventory: &serde_json::Value) -> String {
         fs::write(c["certificate_key"].as_str().unwrap(), key.serialize_pem()).unwrap();
     }
     let ca_path = root.join("tls/ca.pem");
+    fs::create_dir_all(root.join("tls")).unwrap();
     fs::write(&ca_path, issuer.pem()).unwrap();
     ca_path.display().to_string()
 }

@@ -329,21 +329,38 @@ fn certificates_lists_every_policy_host_once_with_an_argv_command() {
             "mta-sts.example.com"
         ])
     );
-    let lego = p
-        .run(&[
-            "certificates",
-            "--client",
-            "lego",
-            "--email",
-            "ops@example.com",
-            "--server",
-            "https://acme-staging-v02.api.letsencrypt.org/directory",
-        ])
-        .ok();
+    // lego writes <path>/certificates/<host>.crt: with certbot's paths no lego command puts
+    // the files where nginx loads them, so none is printed.
+    let lego_args = [
+        "certificates",
+        "--client",
+        "lego",
+        "--email",
+        "ops@example.com",
+        "--server",
+        "https://acme-staging-v02.api.letsencrypt.org/directory",
+    ];
+    let refused = p.run(&lego_args);
+    assert!(refused.stdout().is_empty(), "{}", refused.stdout());
+    let why = refused.fails();
     assert!(
-        lego.contains("command     lego --accept-tos --http --http.webroot /var/lib/mtasts-acme --email ops@example.com --server https://acme-staging-v02.api.letsencrypt.org/directory -d mta-sts.example.net run"),
+        why.contains("lego writes the certificate mta-sts.example.com to")
+            && why.contains("no lego command puts it there"),
+        "{why}"
+    );
+    let lego_paths = config.replace(
+        "[nginx]\n",
+        "[nginx]\ncertificate = \"/var/lib/lego/certificates/{host}.crt\"\ncertificate_key = \"/var/lib/lego/certificates/{host}.key\"\n",
+    );
+    p.write("domains.toml", &lego_paths);
+    let lego = p.run(&lego_args).ok();
+    assert!(
+        lego.contains("command     lego --accept-tos --http --http.webroot /var/lib/mtasts-acme --path /var/lib/lego --email ops@example.com --server https://acme-staging-v02.api.letsencrypt.org/directory -d mta-sts.example.net run"),
         "{lego}"
     );
+    // ... and then certbot is the one that cannot.
+    assert!(p.run(&["certificates"]).fails().contains("certbot writes"));
+    p.write("domains.toml", config);
     // lego cannot register without an address; a bad one is a usage error.
     assert!(
         p.run(&["certificates", "--client", "lego"])
