@@ -345,6 +345,9 @@ fn build_loaded(
             hosts[..hosts.len().min(3)].join(", ")
         ));
     }
+    if targets.contains(&Target::Nginx) {
+        warn_unreadable(nginx, &plan, ui);
+    }
     if let Some(lock) = staged_lock {
         lock.commit()?;
     }
@@ -375,6 +378,23 @@ pub fn scale_warning(plan: &crate::plan::Plan, config: &crate::model::Config) ->
             "{hosts} policy hosts with one nginx server block each: nginx needs seconds and hundreds of MB to load them; set `vhosts = \"shared\"` in [nginx] (see docs/nginx.md)"
         )
     })
+}
+
+/// Warns when nginx's workers cannot read certificates or keys they load per handshake: the
+/// build (often as root) sees the files, while every handshake for those hosts would fail.
+fn warn_unreadable(nginx: &crate::model::Nginx, plan: &Plan, ui: &mut dyn Ui) {
+    let published: Vec<_> = plan.domains.iter().filter(|d| d.published()).collect();
+    let unreadable = crate::targets::nginx::unreadable(nginx, &published);
+    if let Some((path, why)) = unreadable.first() {
+        let more = match unreadable.len() {
+            1 => String::new(),
+            n => format!(" (and {} more file(s))", n - 1),
+        };
+        ui.warn(&format!(
+            "nginx's workers run as {user} ([nginx] user) and load certificates per handshake in the shared layout, but {user} {why}, so {path}{more} cannot be loaded and those handshakes will fail. Fix: let the group read them, e.g. chgrp -R {user} /etc/letsencrypt/live /etc/letsencrypt/archive && chmod -R g+rX /etc/letsencrypt/live /etc/letsencrypt/archive (certbot makes archive/ 0700 and keys 0600), or point [nginx] user at the user nginx runs as",
+            user = nginx.user
+        ));
+    }
 }
 
 /// `lock` (the file's), or else the lock `out`'s manifest implies, with a warning naming the

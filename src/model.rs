@@ -128,6 +128,10 @@ pub struct Nginx {
     /// Policy hosts per certificate (`hosts_per_certificate`, 1 to 100): above 1, hosts share
     /// SAN certificates, named by `{certificate}` in the certificate and key paths.
     pub hosts_per_certificate: usize,
+    /// The user nginx's workers run as (`[nginx] user`, default `www-data`): in the shared
+    /// layout they load each certificate and key per handshake, so they must be able to read
+    /// them.
+    pub user: String,
 }
 
 /// How the nginx output is laid out.
@@ -152,6 +156,7 @@ impl Default for Nginx {
             acme_webroot: None,
             acme_listen: vec!["80".into(), "[::]:80".into()],
             hosts_per_certificate: 1,
+            user: "www-data".into(),
         }
     }
 }

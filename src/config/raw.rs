@@ -71,6 +71,7 @@ pub(crate) struct RawNginx {
     pub(crate) acme_webroot: Option<Sp<String>>,
     pub(crate) acme_listen: Option<Sp<Vec<Sp<String>>>>,
     pub(crate) hosts_per_certificate: Option<Sp<i64>>,
+    pub(crate) user: Option<Sp<String>>,
 }
 
 const NGINX_KEYS: &[&str] = &[
@@ -84,6 +85,7 @@ const NGINX_KEYS: &[&str] = &[
     "certificate_key",
     "webroot",
     "vhosts",
+    "user",
 ];
 
 /// The whole file.
@@ -277,6 +279,7 @@ impl Walker {
                 "acme_webroot" => n.acme_webroot = self.string(entry),
                 "acme_listen" => n.acme_listen = self.strings(entry),
                 "hosts_per_certificate" => n.hosts_per_certificate = self.integer(entry),
+                "user" => n.user = self.string(entry),
                 _ => self.unknown(entry, NGINX_KEYS, "in [nginx]"),
             }
         }

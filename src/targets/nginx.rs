@@ -116,3 +116,110 @@ impl Emitter for NginxTarget {
         Ok(text.into_bytes())
     }
 }
+
+/// In the shared layout, the certificate and key files that exist here but that `[nginx] user`
+/// cannot read (nginx's workers load them per handshake as that user, so every handshake for
+/// the host would fail), each with why; empty in the per-host layout (the master process, as
+/// root, loads them at start) or when the user does not exist here.
+#[cfg(unix)]
+pub fn unreadable(nginx: &Nginx, published: &[&DomainPlan]) -> Vec<(String, String)> {
+    if nginx.vhosts != Vhosts::Shared {
+        return Vec::new();
+    }
+    let Some(user) = Account::of(&nginx.user) else {
+        return Vec::new();
+    };
+    let mut dirs = std::collections::HashMap::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for d in published {
+        for template in [&nginx.certificate, &nginx.certificate_key] {
+            let path = Nginx::expand(template, &d.domain.name, d.certificate.as_deref());
+            if !seen.insert(path.clone()) {
+                continue;
+            }
+            if let Some(why) = user.cannot_read(std::path::Path::new(&path), &mut dirs) {
+                out.push((path, why));
+            }
+        }
+    }
+    out
+}
+
+/// A user as the permission bits see it.
+#[cfg(unix)]
+struct Account {
+    uid: u32,
+    groups: Vec<u32>,
+}
+
+#[cfg(unix)]
+impl Account {
+    /// `name` from /etc/passwd and /etc/group (its primary and supplementary groups).
+    fn of(name: &str) -> Option<Account> {
+        let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+        let fields: Vec<&str> = passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.first() == Some(&name))?;
+        let uid = fields.get(2)?.parse().ok()?;
+        let mut groups = vec![fields.get(3)?.parse().ok()?];
+        let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+        for l in group.lines() {
+            let f: Vec<&str> = l.split(':').collect();
+            if f.get(3).is_some_and(|m| m.split(',').any(|m| m == name)) {
+                groups.extend(f.get(2).and_then(|g| g.parse::<u32>().ok()));
+            }
+        }
+        Some(Account { uid, groups })
+    }
+
+    /// Whether the bits of `meta` grant this user `bit` (4 read, 1 search/execute).
+    fn may(&self, meta: &std::fs::Metadata, bit: u32) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let mode = meta.mode();
+        if self.uid == 0 {
+            return true;
+        }
+        if meta.uid() == self.uid {
+            mode & (bit << 6) != 0
+        } else if self.groups.contains(&meta.gid()) {
+            mode & (bit << 3) != 0
+        } else {
+            mode & bit != 0
+        }
+    }
+
+    /// Why this user cannot read `path` (following links, as nginx does), if it cannot; `None`
+    /// also when the file is not on this machine. `dirs` remembers directories already judged.
+    fn cannot_read(
+        &self,
+        path: &std::path::Path,
+        dirs: &mut std::collections::HashMap<std::path::PathBuf, Option<String>>,
+    ) -> Option<String> {
+        let real = std::fs::canonicalize(path).ok()?;
+        // The link's directories and the file's: both are walked.
+        for file in [path, real.as_path()] {
+            for dir in file.ancestors().skip(1) {
+                if dir.as_os_str().is_empty() {
+                    continue;
+                }
+                let verdict = dirs.entry(dir.to_path_buf()).or_insert_with(|| {
+                    let meta = std::fs::metadata(dir).ok()?;
+                    (!self.may(&meta, 1)).then(|| format!("cannot enter {}", dir.display()))
+                });
+                if let Some(why) = verdict {
+                    return Some(why.clone());
+                }
+            }
+        }
+        let meta = std::fs::metadata(&real).ok()?;
+        (!self.may(&meta, 4)).then(|| format!("cannot read {}", real.display()))
+    }
+}
+
+/// Elsewhere there are no permission bits to judge.
+#[cfg(not(unix))]
+pub fn unreadable(_: &Nginx, _: &[&DomainPlan]) -> Vec<(String, String)> {
+    Vec::new()
+}

@@ -690,3 +690,90 @@ fn srv_the_port_80_server_answers_acme_challenges_and_nothing_else() {
         }
     }
 }
+
+/// certbot's layout (archive/ 0700, keys 0600, owned by root) in the shared layout, where
+/// nginx's workers load each key per handshake as `[nginx] user`: the build warns, with the
+/// fix; readable by the user's group, it does not; the per-host layout never needs it.
+#[cfg(unix)]
+#[test]
+fn a_key_nginx_workers_cannot_read_is_a_build_warning_in_the_shared_layout() {
+    use std::os::unix::fs::PermissionsExt;
+    if !crate::system::is_root()
+        || !fs::read_to_string("/etc/passwd")
+            .unwrap()
+            .contains("\nwww-data:")
+    {
+        eprintln!("SKIPPED: needs root and a www-data user");
+        return;
+    }
+    let p = Project::for_nginx();
+    let root = p.path();
+    let live = root.join("le/live/mta-sts.a.example");
+    let archive = root.join("le/archive/mta-sts.a.example");
+    fs::create_dir_all(&live).unwrap();
+    fs::create_dir_all(&archive).unwrap();
+    for (name, mode) in [("fullchain1.pem", 0o644), ("privkey1.pem", 0o600)] {
+        fs::write(archive.join(name), "pem").unwrap();
+        fs::set_permissions(archive.join(name), fs::Permissions::from_mode(mode)).unwrap();
+    }
+    std::os::unix::fs::symlink(
+        "../../archive/mta-sts.a.example/fullchain1.pem",
+        live.join("fullchain.pem"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        "../../archive/mta-sts.a.example/privkey1.pem",
+        live.join("privkey.pem"),
+    )
+    .unwrap();
+    fs::set_permissions(root.join("le/archive"), fs::Permissions::from_mode(0o700)).unwrap();
+    let config = |vhosts: &str| {
+        format!(
+            "[defaults]\nmx = [\"mx.example.net\"]\npolicy_cname = \"mail.example.net\"\n[nginx]\nvhosts = \"{vhosts}\"\ncertificate = \"{r}/le/live/{{host}}/fullchain.pem\"\ncertificate_key = \"{r}/le/live/{{host}}/privkey.pem\"\n[domains.\"a.example\"]\n",
+            r = root.display()
+        )
+    };
+    p.write("domains.toml", &config("shared"));
+    let run = p.run(&["build"]);
+    run.ok();
+    assert!(
+        run.stderr()
+            .contains("nginx's workers run as www-data ([nginx] user)")
+            && run.stderr().contains("cannot enter")
+            && run.stderr().contains("le/archive"),
+        "{}",
+        run.stderr()
+    );
+    // Per host, the master process (root) loads them: nothing to say.
+    p.write("domains.toml", &config("per-host"));
+    assert!(!p.run(&["build"]).stderr().contains("[nginx] user"));
+    // The fix the warning gives: the group of www-data may read.
+    p.write("domains.toml", &config("shared"));
+    run_ok(
+        Command::new("chgrp")
+            .args(["-R", "www-data"])
+            .arg(root.join("le")),
+    );
+    run_ok(
+        Command::new("chmod")
+            .args(["-R", "g+rX"])
+            .arg(root.join("le")),
+    );
+    let fixed = p.run(&["build"]);
+    assert!(
+        !fixed.stderr().contains("[nginx] user"),
+        "{}",
+        fixed.stderr()
+    );
+    // Another user: the same files are not theirs.
+    p.write(
+        "domains.toml",
+        &config("shared").replace("[nginx]\n", "[nginx]\nuser = \"nobody\"\n"),
+    );
+    let nobody = p.run(&["build"]);
+    assert!(
+        nobody.stderr().contains("cannot read") || nobody.stderr().contains("cannot enter"),
+        "{}",
+        nobody.stderr()
+    );
+}

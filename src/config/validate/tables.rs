@@ -95,6 +95,24 @@ pub(super) fn nginx(raw: &RawNginx, problems: &mut Vec<Problem>) -> Nginx {
                 String::new(),
             )
         }),
+        user: match field(&raw.user, problems, |u| {
+            let ok = u.len() <= 32
+                && u.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                && u.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
+            if ok {
+                Ok(u.clone())
+            } else {
+                Err((
+                    format!("user = {u:?} is not a user name"),
+                    "not a user name".into(),
+                    "the user nginx's workers run as (its `user` directive), such as \"www-data\" or \"nginx\"".into(),
+                ))
+            }
+        }) {
+            Field::Set(u, _) => u,
+            _ => d.user.clone(),
+        },
         acme_listen: match list(&raw.acme_listen, "acme_listen", problems, |s| {
             crate::config::nginx::plain_listen(s)
                 .map_err(|(label, help)| ("invalid acme_listen line".into(), label, help))
