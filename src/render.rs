@@ -160,14 +160,14 @@ impl Templates {
                 domain: d.as_str(),
                 domain_unicode: domain_unicode.clone(),
                 id: &plan.id,
-                mode: plan.domain.mode.as_str(),
+                mode: plan.mode().as_str(),
                 records: plan.records(),
             },
             nginx: NginxContext {
                 domain: d.as_str(),
                 domain_unicode,
                 id: &plan.id,
-                mode: plan.domain.mode.as_str(),
+                mode: plan.mode().as_str(),
                 listen: &nginx.listen,
                 certificate: entry.certificate,
                 certificate_key: entry.certificate_key,
@@ -192,7 +192,7 @@ impl Templates {
         fields.extend([
             d.name.as_str().as_bytes(),
             plan.id.as_bytes(),
-            d.mode.as_str().as_bytes(),
+            plan.mode().as_str().as_bytes(),
             policy.as_bytes(),
             &ttl,
         ]);

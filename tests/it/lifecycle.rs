@@ -269,6 +269,10 @@ fn a_retirement_that_falls_due_is_a_scheduled_build_not_a_config_change() {
     p.write("domains.toml", &config(86_400, true));
     at(&p, 0, 60, &["build"]).ok();
     at(&p, 1, 0, &["build", "--locked"]).ok();
+    // Its zone and vhost headers name the mode it publishes while retiring.
+    let zone = p.read("output/dns/bye.example.zone");
+    assert!(zone.lines().next().unwrap().contains("mode none"), "{zone}");
+    assert!(!zone.contains("mode enforce"), "{zone}");
     // Days later the calendar, not the config, moves bye.example on.
     let status = at(&p, 5, 0, &["status", "--format", "json"]);
     let doc: serde_json::Value = serde_json::from_str(&status.ok()).unwrap();
