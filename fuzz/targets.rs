@@ -174,5 +174,13 @@ pub(crate) fn https(bytes: &[u8]) {
         now: 1_764_288_000,
         warn_days: 14,
     };
-    let _ = judge(d, entry, true, &live, None, at);
+    let _ = judge(
+        d,
+        entry,
+        true,
+        &live,
+        None,
+        at,
+        Some(mtasts::model::Vhosts::Shared),
+    );
 }

@@ -120,7 +120,8 @@ const SILENT_BEFORE_GIVING_UP: usize = IN_FLIGHT;
 #[error("{0}")]
 pub struct ResolverSilent(pub String);
 
-/// Checks `selected` (in order) against `plan` and `lock`; `progress` counts domains. When the
+/// Checks `selected` (in order) against `plan` and `lock`; `progress` counts domains; `nginx`
+/// is the layout of the nginx output (`None` without that target), for fix lines. When the
 /// resolver answers none of the lookups, that is the one error instead of a FAIL per domain.
 pub fn check_all(
     selected: &[&DomainPlan],
@@ -129,6 +130,7 @@ pub fn check_all(
     net: &Network,
     at: Expiry,
     progress: &ProgressBar,
+    nginx: Option<crate::model::Vhosts>,
 ) -> Result<Vec<Checked>, ResolverSilent> {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -195,7 +197,8 @@ pub fn check_all(
                 };
             };
             let built = plan.built(&name);
-            let (lines, mx) = judge(d, lock.domains.get(&name), built, live, probes.as_ref(), at);
+            let entry = lock.domains.get(&name);
+            let (lines, mx) = judge(d, entry, built, live, probes.as_ref(), at, nginx);
             Checked {
                 live_id: live_id(live),
                 expiries: expiries(&d.domain.name.policy_host(), live, probes.as_ref()),

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use crate::digest::sha256_hex;
 use crate::dns::DnsError;
 use crate::fetch::{FetchError, Response};
-use crate::model::PolicyHost;
+use crate::model::{PolicyHost, Vhosts};
 use crate::plan::DomainPlan;
 use crate::policy;
 use crate::state::Entry;
@@ -96,13 +96,21 @@ pub(super) fn list(ips: &[IpAddr]) -> String {
 pub(super) fn https(
     d: &DomainPlan,
     answer: &Result<Response, FetchError>,
+    nginx: Option<Vhosts>,
     out: &mut Vec<Line>,
 ) -> Option<Vec<u8>> {
     let host = d.domain.name.policy_host();
     let url = format!("https://{host}/.well-known/mta-sts.txt");
-    let deploy = format!(
-        "deploy output/webroot/{host}/.well-known/mta-sts.txt and output/nginx/{host}.conf"
-    );
+    // Only files the build writes: the host's vhost, or the shared one, or none (CDN targets).
+    let deploy = match nginx {
+        Some(Vhosts::PerHost) => format!(
+            "deploy output/webroot/{host}/.well-known/mta-sts.txt and output/nginx/{host}.conf"
+        ),
+        Some(Vhosts::Shared) => format!(
+            "deploy output/webroot/{host}/.well-known/mta-sts.txt and output/nginx/mta-sts.conf (included in nginx's http block), then reload nginx"
+        ),
+        None => format!("deploy output/webroot/{host}/.well-known/mta-sts.txt"),
+    };
     let r = match answer {
         Ok(r) => r,
         Err(e) => {

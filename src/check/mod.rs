@@ -250,7 +250,8 @@ pub(super) fn records_of(d: &DomainPlan, owner_prefix: &str) -> String {
 
 /// Every verdict for one published domain. `entry` is its lock entry; `built` says whether the
 /// lock matches the config (otherwise ids and bytes are not compared); `probes` are the MX
-/// probes of the run (`None` with `--no-smtp`).
+/// probes of the run (`None` with `--no-smtp`); `nginx` is the layout of the nginx output the
+/// build writes (`None` without the `nginx` target), for fix lines that name its files.
 pub fn judge(
     d: &DomainPlan,
     entry: Option<&Entry>,
@@ -258,6 +259,7 @@ pub fn judge(
     live: &Live,
     probes: Option<&Probes>,
     at: Expiry,
+    nginx: Option<crate::model::Vhosts>,
 ) -> (Vec<Line>, Vec<MxReport>) {
     let name = d.domain.name.as_str();
     let mut out = Vec::new();
@@ -275,7 +277,7 @@ pub fn judge(
     let txt_line = records_of(d, &format!("_mta-sts.{name}."));
     let txt_id = sts_txt(&live.sts_txt, name, &txt_line, &mut out);
     policy_host(d, live, &mut out);
-    let body = https(d, &live.https, &mut out);
+    let body = https(d, &live.https, nginx, &mut out);
     every_address(d, live, body.as_deref(), &mut out);
     smtp::policy_certificate(
         &d.domain.name.policy_host(),

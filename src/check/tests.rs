@@ -97,7 +97,16 @@ const AT: Expiry = Expiry {
 
 /// The verdicts without MX probes (as with `--no-smtp`).
 fn judge_dns(d: &DomainPlan, e: Option<&Entry>, built: bool, live: &Live) -> Vec<Line> {
-    judge(d, e, built, live, None, AT).0
+    judge(
+        d,
+        e,
+        built,
+        live,
+        None,
+        AT,
+        Some(crate::model::Vhosts::PerHost),
+    )
+    .0
 }
 
 fn statuses(lines: &[Line]) -> Vec<(&'static str, Status)> {
@@ -289,7 +298,15 @@ fn probed(text: &str, probes: Vec<Probe>) -> (Vec<Line>, Vec<MxReport>) {
         .into_iter()
         .map(|p| (p.host.clone(), Ok(vec![p])))
         .collect();
-    judge(&d, Some(&e), true, &live, Some(&map), AT)
+    judge(
+        &d,
+        Some(&e),
+        true,
+        &live,
+        Some(&map),
+        AT,
+        Some(crate::model::Vhosts::PerHost),
+    )
 }
 
 #[test]
@@ -397,4 +414,31 @@ fn a_testing_domain_says_whether_its_mx_set_would_pass_enforcement() {
         lines.iter().all(|l| l.check != Check::Enforce),
         "enforce domains get no readiness line"
     );
+}
+
+#[test]
+fn fix_lines_name_only_files_the_build_writes() {
+    let (d, e) = planned(CONFIG);
+    let mut live = healthy(&d, &e);
+    if let Ok(r) = &mut live.https {
+        r.status = 404;
+    }
+    let fix_for = |nginx| {
+        judge(&d, Some(&e), true, &live, None, AT, nginx)
+            .0
+            .into_iter()
+            .find(|l| l.check == Check::Https && l.status == Status::Fail)
+            .and_then(|l| l.fix)
+            .unwrap()
+    };
+    let per_host = fix_for(Some(crate::model::Vhosts::PerHost));
+    assert!(
+        per_host.contains("output/nginx/mta-sts.example.com.conf"),
+        "{per_host}"
+    );
+    let shared = fix_for(Some(crate::model::Vhosts::Shared));
+    assert!(shared.contains("output/nginx/mta-sts.conf"), "{shared}");
+    assert!(!shared.contains("mta-sts.example.com.conf"), "{shared}");
+    let cdn = fix_for(None);
+    assert!(!cdn.contains("output/nginx"), "{cdn}");
 }

@@ -16,7 +16,11 @@ const PROGRESS_FROM: usize = 200;
 
 /// Checks the selected domains and prints one block per domain.
 pub fn run(ctx: &Context, args: &CheckArgs, ui: &mut dyn Ui) -> Result<(), Error> {
-    let Project { lock, plan, .. } = Project::load(ctx, ui)?;
+    let Project {
+        lock, plan, loaded, ..
+    } = Project::load(ctx, ui)?;
+    let nginx = (loaded.config.targets.contains(&crate::model::Target::Nginx))
+        .then_some(loaded.config.nginx.vhosts);
     let selected: Vec<&DomainPlan> = super::select(&plan, &args.domains)?;
     let timeout = Duration::from_secs(args.timeout.max(1));
     let net = Network::new(check::Settings {
@@ -39,7 +43,7 @@ pub fn run(ctx: &Context, args: &CheckArgs, ui: &mut dyn Ui) -> Result<(), Error
         PROGRESS_FROM,
         "checking",
     );
-    let results = check::check_all(&selected, &plan, &lock, &net, at, &progress);
+    let results = check::check_all(&selected, &plan, &lock, &net, at, &progress, nginx);
     progress.finish_and_clear();
     let results = results.map_err(|e| Error::Resolver {
         server: args.nameserver.map_or_else(
