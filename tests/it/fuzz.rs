@@ -1,5 +1,6 @@
 //! The fuzz targets on the stable toolchain: each runs its committed seeds and regressions, then
-//! mutations of them for a bounded time (`MTASTS_FUZZ_SECONDS`, default 2; CI gives each 20).
+//! mutations of them for a bounded time (`MTASTS_FUZZ_SECONDS`, default 2; CI gives each 10),
+//! one target at a time.
 //! No coverage feedback (that needs `cargo fuzz` on nightly, with the same target bodies); the
 //! mutations are byte flips, inserts, deletes, splices and tokens the parsers care about.
 //! An input that panics is saved under `target/fuzz-findings/<target>/` and the test fails
@@ -152,7 +153,12 @@ fn run_one(name: &str, target: fn(&[u8]), input: &[u8]) {
     );
 }
 
+/// One fuzzer at a time: they are CPU-bound, and the servers other tests start must not be
+/// starved of the machine's cores.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn fuzz(name: &str) {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let target = targets::TARGETS
         .iter()
         .find(|(n, _)| *n == name)

@@ -273,7 +273,9 @@ pub(crate) const HOSTILE_HOSTS: [&str; 9] = [
 
 /// Waits up to ten seconds until something listens on loopback `port`; whether it does.
 pub(crate) fn wait_for_port(port: u16) -> bool {
-    for _ in 0..100 {
+    // Up to 30 s: a loaded CI machine starts workerd or moto slowly; a listening server ends
+    // the wait at once.
+    for _ in 0..300 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return true;
         }

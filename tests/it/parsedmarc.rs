@@ -70,8 +70,11 @@ fn per_domain_totals_agree_with_parsedmarc() {
     )
     .unwrap();
 
-    let ours: serde_json::Value =
-        serde_json::from_str(&p.run(&["report", "--format", "json", "corpus"]).ok()).unwrap();
+    // The no-policy report raises an alarm: a finding, exit 1, with the whole summary printed.
+    let run = p.run(&["report", "--format", "json", "corpus"]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    assert!(run.stderr().contains("with an alarm"), "{}", run.stderr());
+    let ours: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
     let mut mine = BTreeMap::new();
     for d in ours["domains"].as_array().unwrap() {
         mine.insert(
