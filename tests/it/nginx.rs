@@ -379,33 +379,14 @@ webroot = "{root}/output/webroot"
         ),
     );
     p.run(&["build"]).ok();
-    let (conf, log) = nginx_test_conf(root, "nginx-operator");
-    // The operator's own sites, included before ours as sites-enabled/ would be.
+    // The operator's own site, beside ours in the directory nginx includes (as sites-enabled/
+    // would be); not generated, so no build touches it.
     let operator = format!(
         "server {{\n    listen 127.0.0.1:{port} ssl default_server;\n    server_name a.example *.a.example *.c.example ~^mta-sts\\. ;\n    ssl_certificate {r}/tls/www.a.example/fullchain.pem;\n    ssl_certificate_key {r}/tls/www.a.example/privkey.pem;\n    location / {{ return 200 \"operator site\\n\"; }}\n}}\n",
         r = root.display()
     );
-    fs::write(root.join("operator.conf"), operator).unwrap();
-    let text = fs::read_to_string(&conf).unwrap().replace(
-        "    include ",
-        &format!(
-            "    include {}/operator.conf;\n    include ",
-            root.display()
-        ),
-    );
-    fs::write(&conf, text).unwrap();
-    run_ok(
-        Command::new(&nginx)
-            .args(nginx_args(root, &conf, &log))
-            .arg("-t"),
-    );
-    let mut server = Server {
-        child: Command::new(&nginx)
-            .args(nginx_args(root, &conf, &log))
-            .spawn()
-            .unwrap(),
-        name: "nginx",
-    };
+    fs::write(root.join("output/nginx/00-operator.conf"), operator).unwrap();
+    let (mut server, log) = crate::harness::serve_nginx(&nginx, root, "nginx-operator");
     server.wait_for(&format!("127.0.0.1:{port}"), &log);
     for host in &hosts[..2] {
         assert_eq!(
