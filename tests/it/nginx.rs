@@ -386,7 +386,7 @@ webroot = "{root}/output/webroot"
         r = root.display()
     );
     fs::write(root.join("output/nginx/00-operator.conf"), operator).unwrap();
-    let (mut server, log) = crate::harness::serve_nginx(&nginx, root, "nginx-operator");
+    let (mut server, log) = serve_nginx(&nginx, root, "nginx-operator");
     server.wait_for(&format!("127.0.0.1:{port}"), &log);
     for host in &hosts[..2] {
         assert_eq!(
