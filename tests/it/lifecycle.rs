@@ -332,3 +332,160 @@ fn a_retirement_that_falls_due_is_a_scheduled_build_not_a_config_change() {
     let changed = at(&p, 6, 0, &["build", "--locked"]);
     assert!(changed.fails().contains("would change (--locked)"));
 }
+
+/// The Python of the end-to-end environment, if it has PyYAML (postfix-mta-sts-resolver needs
+/// it), for reading the workflow as GitHub would.
+fn python_with_yaml() -> Option<std::path::PathBuf> {
+    let python = std::env::var_os("MTASTS_E2E_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
+        });
+    let ok = std::process::Command::new(&python)
+        .args(["-c", "import yaml"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(python);
+    }
+    assert!(
+        std::env::var("MTASTS_REQUIRE_REAL").as_deref() != Ok("1"),
+        "a Python with PyYAML is required (MTASTS_REQUIRE_REAL=1): run .ci/run"
+    );
+    eprintln!("\n!!!!!!!! SKIPPED: no Python with PyYAML; the workflow was not run !!!!!!!!\n");
+    None
+}
+
+/// The `init --ci github` workflow's scheduled job, its own steps run in order in a git
+/// checkout with a remote: on the day a retirement falls due it builds, commits domains.lock
+/// and pushes, after which the push job's `build --locked` passes; with an unbuilt config
+/// change it refuses to commit anything.
+#[test]
+fn the_workflow_schedule_completes_a_due_retirement_and_commits_the_lock() {
+    let (Some(python), Some(git)) = (python_with_yaml(), crate::harness::real_tool("git")) else {
+        return;
+    };
+    let workflow = include_str!("../../templates/ci/github.yml");
+    let p = Project::new(&config(86_400, false));
+    p.write("workflow.yml", workflow);
+    // The workflow as GitHub reads it: triggers, concurrency, and the scheduled steps' scripts.
+    let read = format!(
+        "import yaml, json\nw = yaml.safe_load(open('workflow.yml'))\non = w.get('on', w.get(True))\n\
+         steps = [s for s in w['jobs']['publish']['steps'] if 'schedule' in s.get('if', '')]\n\
+         print(json.dumps({{'on': sorted(on), 'concurrency': w['concurrency']['group'], \
+         'cached': any('cache' in s.get('uses', '') and 'mtasts' in str(s.get('with', {{}}).get('path', '')) for s in w['jobs']['publish']['steps']), \
+         'runs': [s['run'] for s in steps]}}))"
+    );
+    let parsed = crate::harness::run_ok(
+        std::process::Command::new(&python)
+            .args(["-c", &read])
+            .current_dir(p.path()),
+    );
+    let w: serde_json::Value = serde_json::from_str(&parsed).unwrap();
+    assert_eq!(
+        w["on"],
+        serde_json::json!(["pull_request", "push", "schedule", "workflow_dispatch"])
+    );
+    assert!(w["concurrency"].as_str().unwrap().starts_with("mta-sts-"));
+    assert_eq!(w["cached"], true, "mtasts is installed once and cached");
+    let runs: Vec<String> = serde_json::from_value(w["runs"].clone()).unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+
+    let git_in = |dir: &std::path::Path, args: &[&str]| {
+        crate::harness::run_ok(std::process::Command::new(&git).args(args).current_dir(dir))
+    };
+    at(&p, 0, 0, &["build"]).ok();
+    p.write("domains.toml", &config(86_400, true));
+    at(&p, 0, 60, &["build"]).ok();
+    let origin = p.path().join("origin.git");
+    git_in(
+        p.path(),
+        &["init", "-q", "--bare", origin.to_str().unwrap()],
+    );
+    git_in(p.path(), &["init", "-q", "-b", "main"]);
+    git_in(
+        p.path(),
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.net",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "start",
+        ],
+    );
+    git_in(p.path(), &["add", "domains.toml", "domains.lock"]);
+    git_in(
+        p.path(),
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.net",
+            "commit",
+            "-q",
+            "-m",
+            "retire bye.example",
+        ],
+    );
+    git_in(
+        p.path(),
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    git_in(p.path(), &["push", "-q", "-u", "origin", "main"]);
+    let mtasts_dir = std::path::Path::new(env!("CARGO_BIN_EXE_mtasts"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        mtasts_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let due = (T0 + 5 * DAY).to_string();
+    let job = |runs: &[String]| -> Result<(), String> {
+        for script in runs {
+            let out = std::process::Command::new("bash")
+                .args(["-e", "-c", script])
+                .current_dir(p.path())
+                .env("PATH", &path)
+                .env("SOURCE_DATE_EPOCH", &due)
+                .output()
+                .unwrap();
+            if !out.status.success() {
+                return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+            }
+        }
+        Ok(())
+    };
+    job(&runs).unwrap();
+    let log = git_in(&origin, &["log", "--format=%s", "-1", "main", "--", "domains.lock"]);
+    assert_eq!(log.trim(), "mtasts: scheduled transitions");
+    at(&p, 5, 0, &["build", "--locked"]).ok();
+    // Nothing due: nothing committed.
+    job(&runs).unwrap();
+    assert_eq!(
+        git_in(&origin, &["rev-list", "--count", "main"]).trim(),
+        "3"
+    );
+    // A config change nobody built: the job refuses instead of committing it.
+    p.write(
+        "domains.toml",
+        &config(86_400, true).replace(
+            "[domains.\"keep.example\"]",
+            "[domains.\"keep.example\"]\nmode = \"enforce\"",
+        ),
+    );
+    let refused = job(&runs).unwrap_err();
+    assert!(
+        refused.contains("the config changed without a build: keep.example"),
+        "{refused}"
+    );
+    assert_eq!(
+        git_in(&origin, &["rev-list", "--count", "main"]).trim(),
+        "3"
+    );
+}
