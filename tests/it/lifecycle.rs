@@ -369,16 +369,14 @@ fn the_workflow_schedule_completes_a_due_retirement_and_commits_the_lock() {
     let p = Project::new(&config(86_400, false));
     p.write("workflow.yml", workflow);
     // The workflow as GitHub reads it: triggers, concurrency, and the scheduled steps' scripts.
-    let read = format!(
-        "import yaml, json\nw = yaml.safe_load(open('workflow.yml'))\non = w.get('on', w.get(True))\n\
+    let read = "import yaml, json\nw = yaml.safe_load(open('workflow.yml'))\non = w.get('on', w.get(True))\n\
          steps = [s for s in w['jobs']['publish']['steps'] if 'schedule' in s.get('if', '')]\n\
-         print(json.dumps({{'on': sorted(on), 'concurrency': w['concurrency']['group'], \
-         'cached': any('cache' in s.get('uses', '') and 'mtasts' in str(s.get('with', {{}}).get('path', '')) for s in w['jobs']['publish']['steps']), \
-         'runs': [s['run'] for s in steps]}}))"
-    );
+         print(json.dumps({'on': sorted(on), 'concurrency': w['concurrency']['group'], \
+         'cached': any('cache' in s.get('uses', '') and 'mtasts' in str(s.get('with', {}).get('path', '')) for s in w['jobs']['publish']['steps']), \
+         'runs': [s['run'] for s in steps]}))";
     let parsed = crate::harness::run_ok(
         std::process::Command::new(&python)
-            .args(["-c", &read])
+            .args(["-c", read])
             .current_dir(p.path()),
     );
     let w: serde_json::Value = serde_json::from_str(&parsed).unwrap();
@@ -462,7 +460,10 @@ fn the_workflow_schedule_completes_a_due_retirement_and_commits_the_lock() {
         Ok(())
     };
     job(&runs).unwrap();
-    let log = git_in(&origin, &["log", "--format=%s", "-1", "main", "--", "domains.lock"]);
+    let log = git_in(
+        &origin,
+        &["log", "--format=%s", "-1", "main", "--", "domains.lock"],
+    );
     assert_eq!(log.trim(), "mtasts: scheduled transitions");
     at(&p, 5, 0, &["build", "--locked"]).ok();
     // Nothing due: nothing committed.
