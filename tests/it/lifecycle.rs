@@ -401,20 +401,6 @@ fn the_workflow_schedule_completes_a_due_retirement_and_commits_the_lock() {
         &["init", "-q", "--bare", origin.to_str().unwrap()],
     );
     git_in(p.path(), &["init", "-q", "-b", "main"]);
-    git_in(
-        p.path(),
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.net",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "start",
-        ],
-    );
     git_in(p.path(), &["add", "domains.toml", "domains.lock"]);
     git_in(
         p.path(),
