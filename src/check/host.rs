@@ -113,6 +113,20 @@ pub(super) fn https(
     };
     let r = match answer {
         Ok(r) => r,
+        Err(e @ FetchError::Alert(_)) => {
+            let shared = if nginx == Some(Vhosts::Shared) {
+                "; in the shared layout nginx's workers load it per handshake, so also check that [nginx] user can read the certificate and key (mtasts build warns when it cannot)"
+            } else {
+                ""
+            };
+            out.push(fix(
+                line(Check::Https, Status::Fail, format!("{url}: {e}")),
+                format!(
+                    "the server has no usable certificate for {host}: read its error log (nginx: \"cannot load certificate\"){shared}"
+                ),
+            ));
+            return None;
+        }
         Err(e) => {
             out.push(fix(
                 line(Check::Https, Status::Fail, format!("{url}: {e}")),

@@ -32,6 +32,10 @@ pub enum FetchError {
     /// The certificate has expired.
     #[error("certificate expired: {0}")]
     Expired(String),
+    /// The server ended the handshake with a TLS alert: it has no usable certificate for the
+    /// name (nginx answers so when it cannot load the certificate or key it picked).
+    #[error("the server refused the TLS handshake ({0})")]
+    Alert(String),
     /// Connect, timeout, HTTP or another TLS failure, as ureq words it.
     #[error("{0}")]
     Failed(String),
@@ -175,6 +179,16 @@ fn fetch(agent: &ureq::Agent, host: &str, path: &str) -> Result<Response, FetchE
 }
 
 fn describe(e: ureq::Error) -> FetchError {
+    // The TLS layer's own error, when it is there, says what happened without reading words.
+    let tls = match &e {
+        ureq::Error::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    if let Some(rustls::Error::AlertReceived(alert)) = tls {
+        return FetchError::Alert(format!("{alert:?} alert"));
+    }
     let text = e.to_string();
     let squashed = text.to_ascii_lowercase().replace(' ', "");
     if squashed.contains("unknownissuer") {

@@ -412,3 +412,30 @@ fn check_fetches_the_policy_from_every_address_of_the_policy_host() {
     // One address only: nothing more to compare, and no such line.
     assert!(problems(&doc, "v4only.test").is_empty(), "{doc:#}");
 }
+
+#[test]
+fn check_says_what_a_tls_alert_from_a_shared_policy_host_means() {
+    let Some((tools, openssl)) = tools() else {
+        return;
+    };
+    let setup = Setup::with_nginx(&openssl, "vhosts = \"shared\"\n");
+    setup.build(&[]);
+    // certbot's mode for a key, owned by root: nginx's workers cannot load it per handshake.
+    use std::os::unix::fs::PermissionsExt;
+    let key = setup.root().join("tls/mta-sts.testing.test/privkey.pem");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let system = System::start(&tools, setup.root(), &healthy()).unwrap();
+    let (code, doc, _) = check(&system, &setup, &["testing.test"]);
+    assert_eq!(code, 1, "{doc:#}");
+    let fails = problems(&doc, "testing.test");
+    let (_, detail, fix) = fails
+        .iter()
+        .find(|(_, d, _)| d.contains("the server refused the TLS handshake"))
+        .unwrap_or_else(|| panic!("{fails:#?}"));
+    assert!(detail.contains("alert"), "{detail}");
+    assert!(
+        fix.contains("no usable certificate for mta-sts.testing.test"),
+        "{fix}"
+    );
+    assert!(fix.contains("[nginx] user can read"), "{fix}");
+}
