@@ -15,15 +15,29 @@ pub const RUN_FAILED: &str = "# HELP mtasts_check_run_success Whether the check 
 /// The exposition of `results`, checked at `now` (seconds since 1970).
 pub fn render(results: &[Checked], now: i64) -> String {
     let mut out = String::new();
+    domains(&mut out, results);
+    hosts(&mut out, results);
     family(
         &mut out,
+        "mtasts_check_timestamp_seconds",
+        "gauge",
+        "When this check ran.",
+    );
+    let _ = writeln!(out, "mtasts_check_timestamp_seconds {now}");
+    out
+}
+
+/// The run's success and the per-domain families: verdicts, counts, failed checks, live ids.
+fn domains(out: &mut String, results: &[Checked]) {
+    family(
+        out,
         "mtasts_check_run_success",
         "gauge",
         "Whether the check could run and judge every domain (1) or not (0).",
     );
     let _ = writeln!(out, "mtasts_check_run_success 1");
     family(
-        &mut out,
+        out,
         "mtasts_check_ok",
         "gauge",
         "Whether every check of the domain passed (1) or one failed (0).",
@@ -49,14 +63,14 @@ pub fn render(results: &[Checked], now: i64) -> String {
             "Checks of the domain that warned.",
         ),
     ] {
-        family(&mut out, name, "gauge", help);
+        family(out, name, "gauge", help);
         for r in results {
             let n = r.lines.iter().filter(|l| l.status == status).count();
             let _ = writeln!(out, "{name}{{domain=\"{}\"}} {n}", label(&r.domain));
         }
     }
     family(
-        &mut out,
+        out,
         "mtasts_check_failed",
         "gauge",
         "1 for each check of the domain that failed, by check (txt, policy-host, https, certificate, policy, deploy, mx-coverage, smtp, tlsrpt, build).",
@@ -77,7 +91,7 @@ pub fn render(results: &[Checked], now: i64) -> String {
         }
     }
     family(
-        &mut out,
+        out,
         "mtasts_policy_id_info",
         "gauge",
         "The policy id the domain publishes in DNS (always 1).",
@@ -92,13 +106,17 @@ pub fn render(results: &[Checked], now: i64) -> String {
             );
         }
     }
+}
+
+/// The per-host families: certificate expiry (policy and MX hosts) and MX probes.
+fn hosts(out: &mut String, results: &[Checked]) {
     let mut expiry: BTreeMap<&str, i64> = BTreeMap::new();
     for (host, not_after) in results.iter().flat_map(|r| &r.expiries) {
         let e = expiry.entry(host).or_insert(*not_after);
         *e = (*e).min(*not_after);
     }
     family(
-        &mut out,
+        out,
         "mtasts_certificate_expiry_timestamp_seconds",
         "gauge",
         "End of validity of the certificate a policy or MX host presents (the earliest of its addresses).",
@@ -121,7 +139,7 @@ pub fn render(results: &[Checked], now: i64) -> String {
         })
         .collect();
     family(
-        &mut out,
+        out,
         "mtasts_smtp_probe_ok",
         "gauge",
         "Whether the MX host at the address passed the STARTTLS probe.",
@@ -135,12 +153,4 @@ pub fn render(results: &[Checked], now: i64) -> String {
             u8::from(ok)
         );
     }
-    family(
-        &mut out,
-        "mtasts_check_timestamp_seconds",
-        "gauge",
-        "When this check ran.",
-    );
-    let _ = writeln!(out, "mtasts_check_timestamp_seconds {now}");
-    out
 }

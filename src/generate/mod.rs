@@ -192,58 +192,94 @@ fn generate(
         all.batches.push(part.batch);
         all.domains.extend(part.domains);
     }
-    // The files made from every host: carried unrendered while what they are made from is
-    // unchanged. A host left out changes the shared server's maps; the CDN and records files
-    // hold every domain's policy and records, so then every domain's input digest counts
-    // (only then: the default targets' digests stay as they were).
+    let hosts_digest = hosts_digest(
+        &emitters,
+        &published,
+        &ready,
+        &all.domains,
+        nginx,
+        templates,
+    );
+    let hosts = AllHosts::new(&published, &ready, nginx, templates);
+    let batch = globals(
+        &emitters,
+        &hosts,
+        &hosts_digest,
+        writer,
+        previous,
+        &mut all.files,
+    )?;
+    all.batches.push(batch);
+    Ok((all, hosts_digest))
+}
+
+/// The digest of what the files made from every host are made from. A host left out changes
+/// the shared server's maps; the CDN and records files hold every domain's policy and records,
+/// so then every domain's input digest counts (only then: the default targets' digests stay as
+/// they were).
+fn hosts_digest(
+    emitters: &[&dyn Emitter],
+    published: &[&DomainPlan],
+    ready: &[bool],
+    domains: &[DomainEntry],
+    nginx: &Nginx,
+    templates: &Templates,
+) -> Digest {
     let policies = emitters.iter().any(|e| e.holds_every_domain()).then(|| {
-        let mut all_inputs = Vec::with_capacity(all.domains.len() * 32);
-        for d in &all.domains {
+        let mut all_inputs = Vec::with_capacity(domains.len() * 32);
+        for d in domains {
             all_inputs.extend_from_slice(&d.inputs);
         }
         format!("\0policies {}", crate::digest::sha256_hex(&all_inputs))
     });
-    let hosts_digest = templates.hosts_digest(
+    templates.hosts_digest(
         nginx,
         published
             .iter()
-            .zip(&ready)
+            .zip(ready)
             .flat_map(|(d, ready)| {
                 std::iter::once(d.domain.name.as_str())
                     .chain((!ready).then_some("\0left out"))
                     .chain(d.certificate.as_deref())
             })
             .chain(policies.as_deref()),
-    );
+    )
+}
+
+/// Offers the enabled targets' files made from every host into `files`: carried unrendered
+/// while `hosts_digest` is the previous build's, else made one at a time (at 100,000 hosts
+/// some are tens of MB each). Returns their batch.
+fn globals(
+    emitters: &[&dyn Emitter],
+    hosts: &AllHosts<'_>,
+    hosts_digest: &Digest,
+    writer: &Writer,
+    previous: &Previous,
+    files: &mut Vec<FileEntry>,
+) -> Result<Batch, Error> {
     let globals: Vec<(&dyn Emitter, usize, Global)> = emitters
         .iter()
         .flat_map(|e| {
-            e.globals(nginx)
+            e.globals(hosts.nginx)
                 .iter()
                 .enumerate()
                 .map(move |(i, g)| (*e, i, *g))
         })
         .collect();
     let mut batch = writer.batch();
-    if previous.trusted() && previous.hosts() == Some(&hosts_digest) {
+    if previous.trusted() && previous.hosts() == Some(hosts_digest) {
         let kept: Option<Vec<FileEntry>> = globals
             .iter()
             .map(|&(_, _, (_, path, media_type))| previous.entry(path, media_type))
             .collect();
         if let Some(kept) = kept {
-            all.files
-                .extend(kept.into_iter().map(|f| writer.keep(&mut batch, f)));
-            all.batches.push(batch);
-            return Ok((all, hosts_digest));
+            files.extend(kept.into_iter().map(|f| writer.keep(&mut batch, f)));
+            return Ok(batch);
         }
     }
-    // One global file at a time: at 100,000 hosts some are tens of MB each.
-    let hosts = AllHosts::new(&published, &ready, nginx, templates);
     for (target, index, global) in globals {
-        let bytes = target.global_bytes(index, &hosts)?;
-        all.files
-            .push(offer_global(writer, &mut batch, global, &bytes)?);
+        let bytes = target.global_bytes(index, hosts)?;
+        files.push(offer_global(writer, &mut batch, global, &bytes)?);
     }
-    all.batches.push(batch);
-    Ok((all, hosts_digest))
+    Ok(batch)
 }

@@ -95,24 +95,7 @@ pub(super) fn nginx(raw: &RawNginx, problems: &mut Vec<Problem>) -> Nginx {
                 String::new(),
             )
         }),
-        user: match field(&raw.user, problems, |u| {
-            let ok = u.len() <= 32
-                && u.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-                && u.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
-            if ok {
-                Ok(u.clone())
-            } else {
-                Err((
-                    format!("user = {u:?} is not a user name"),
-                    "not a user name".into(),
-                    "the user nginx's workers run as (its `user` directive), such as \"www-data\" or \"nginx\"".into(),
-                ))
-            }
-        }) {
-            Field::Set(u, _) => u,
-            _ => d.user.clone(),
-        },
+        user: user(&raw.user, problems).unwrap_or_else(|| d.user.clone()),
         acme_listen: match list(&raw.acme_listen, "acme_listen", problems, |s| {
             crate::config::nginx::plain_listen(s)
                 .map_err(|(label, help)| ("invalid acme_listen line".into(), label, help))
@@ -137,6 +120,29 @@ pub(super) fn nginx(raw: &RawNginx, problems: &mut Vec<Problem>) -> Nginx {
         }
     }
     nginx
+}
+
+/// `[nginx] user`: a user name as nginx's `user` directive takes it, or `None` when unset or
+/// invalid (the problem is recorded).
+fn user(raw: &Option<Sp<String>>, problems: &mut Vec<Problem>) -> Option<String> {
+    match field(raw, problems, |u| {
+        let ok = u.len() <= 32
+            && u.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && u.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b));
+        if ok {
+            Ok(u.clone())
+        } else {
+            Err((
+                format!("user = {u:?} is not a user name"),
+                "not a user name".into(),
+                "the user nginx's workers run as (its `user` directive), such as \"www-data\" or \"nginx\"".into(),
+            ))
+        }
+    }) {
+        Field::Set(u, _) => Some(u),
+        _ => None,
+    }
 }
 
 /// `[output] targets`: known names, each once, in `Target` order; the default when unset.
