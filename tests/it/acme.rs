@@ -1,7 +1,8 @@
 //! Certificates end to end: Pebble (Let's Encrypt's ACME test server) validates HTTP-01 through
 //! the generated port-80 server, resolving names through NSD serving the generated zones; lego
-//! runs exactly the commands `mtasts certificates` prints; the next build adds the hosts whose
-//! certificates now exist, nginx is restarted, and `mtasts check` trusts Pebble's root.
+//! and certbot each run exactly the commands `mtasts certificates` prints; the next build adds
+//! the hosts whose certificates now exist (so the files landed where nginx looks), nginx is
+//! restarted, and `mtasts check` trusts Pebble's root.
 
 use std::fs;
 
@@ -11,30 +12,50 @@ use crate::harness::{Server, make_certs, real_tool};
 use crate::system::{DnsTweaks, System};
 
 #[test]
-fn pebble_issues_every_policy_host_through_the_generated_nginx_and_check_passes() {
+fn lego_issues_every_policy_host_through_the_generated_nginx_and_check_passes() {
+    issue_every_host_with(
+        "lego",
+        "lego/certificates/{host}.crt",
+        "lego/certificates/{host}.key",
+    );
+}
+
+#[test]
+fn certbot_issues_every_policy_host_through_the_generated_nginx_and_check_passes() {
+    issue_every_host_with(
+        "certbot",
+        "letsencrypt/live/{certificate}/fullchain.pem",
+        "letsencrypt/live/{certificate}/privkey.pem",
+    );
+}
+
+/// The whole round trip with `client`, whose files `[nginx]` expects at `certificate` and
+/// `key` (relative to the test's root): the client's own layout under a directory of the
+/// test's, so the printed command must carry `--path` / `--config-dir` to land there.
+fn issue_every_host_with(client: &str, certificate: &str, key: &str) {
     let Some((tools, openssl)) = tools() else {
         return;
     };
-    let (Some(pebble), Some(lego), Some(curl)) =
-        (real_tool("pebble"), real_tool("lego"), real_tool("curl"))
+    let (Some(pebble), Some(acme), Some(curl)) =
+        (real_tool("pebble"), real_tool(client), real_tool("curl"))
     else {
         return;
     };
     let setup = Setup::new(&openssl);
     let root = setup.root().to_path_buf();
     let r = root.display().to_string();
-    // Certificates where lego keeps them; none exist yet, so nginx leaves every TLS host out
-    // while the port-80 server answers challenges for all of them.
+    // Certificates where the client keeps them; none exist yet, so nginx leaves every TLS
+    // host out while the port-80 server answers challenges for all of them.
     let config = setup
         .project
         .read("domains.toml")
         .replace(
             &format!("{r}/tls/{{host}}/fullchain.pem"),
-            &format!("{r}/lego/certificates/{{host}}.crt"),
+            &format!("{r}/{certificate}"),
         )
         .replace(
             &format!("{r}/tls/{{host}}/privkey.pem"),
-            &format!("{r}/lego/certificates/{{host}}.key"),
+            &format!("{r}/{key}"),
         )
         .replace(
             "[nginx]\n",
@@ -107,7 +128,7 @@ fn pebble_issues_every_policy_host_through_the_generated_nginx_and_check_passes(
     let listed = system.mtasts(&[
         "certificates",
         "--client",
-        "lego",
+        client,
         "--email",
         "ops@mail.test",
         "--server",
@@ -126,13 +147,21 @@ fn pebble_issues_every_policy_host_through_the_generated_nginx_and_check_passes(
             .iter()
             .map(|a| a.as_str().unwrap().to_string())
             .collect();
-        assert_eq!(argv[0], "lego");
-        let out = system
-            .exec(&lego)
-            .args(&argv[1..])
+        assert_eq!(argv[0], client);
+        let mut run = system.exec(&acme);
+        run.args(&argv[1..])
+            // How each client is told to trust Pebble's API certificate.
             .env("LEGO_CA_CERTIFICATES", &api_ca)
-            .output()
-            .unwrap();
+            .env("REQUESTS_CA_BUNDLE", &api_ca);
+        if client == "certbot" {
+            // Its lock and log directories default to /var/lib and /var/log; the test keeps
+            // everything in its own directory (a user running as root needs neither option).
+            run.arg("--work-dir")
+                .arg(root.join("certbot-work"))
+                .arg("--logs-dir")
+                .arg(root.join("certbot-logs"));
+        }
+        let out = run.output().unwrap();
         assert!(
             out.status.success(),
             "{argv:?}: {}{}",
@@ -140,7 +169,7 @@ fn pebble_issues_every_policy_host_through_the_generated_nginx_and_check_passes(
             String::from_utf8_lossy(&out.stderr)
         );
         let cert = c["certificate"].as_str().unwrap();
-        assert!(fs::metadata(cert).is_ok(), "lego wrote no {cert}");
+        assert!(fs::metadata(cert).is_ok(), "{client} wrote no {cert}");
     }
 
     // With every certificate in place, the next build puts every host back; nginx reloads.
@@ -194,7 +223,7 @@ fn pebble_issues_every_policy_host_through_the_generated_nginx_and_check_passes(
         assert_eq!(cert["status"], "ok", "{d:#}");
     }
     eprintln!(
-        "pebble: {} certificate(s) issued over HTTP-01 through the generated nginx; check passed for {} domain(s)",
+        "pebble: {} certificate(s) issued by {client} over HTTP-01 through the generated nginx; check passed for {} domain(s)",
         certificates.len(),
         result["domains"].as_array().unwrap().len()
     );
