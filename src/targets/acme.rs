@@ -37,16 +37,23 @@ pub fn server(nginx: &Nginx, hosts: Hosts<'_>) -> String {
     for line in &nginx.acme_listen {
         let _ = writeln!(text, "    listen {line};");
     }
+    // Exact names, as on port 443: the operator's `*.example.com` redirect to HTTPS or a
+    // `default_server` would win over `mta-sts.*` and take the challenge away.
     let (name, guard) = match hosts {
-        Hosts::One(host) => (host, ""),
-        Hosts::All(_) => (
-            "mta-sts.*",
+        Hosts::One(host) => (format!(" {host}"), ""),
+        Hosts::All([]) => (" \"\"".to_string(), ""),
+        Hosts::All(all) => (
+            all.iter().fold(String::new(), |mut s, h| {
+                let _ = write!(s, "\n        {h}");
+                s
+            }),
+            // This server may still be the implicit default of its address.
             "        if ($mtasts_acme = \"\") {\n            return 404;\n        }\n",
         ),
     };
     let _ = write!(
         text,
-        "    server_name {name};\n\n    location ^~ /.well-known/acme-challenge/ {{\n{guard}\
+        "    server_name{name};\n\n    location ^~ /.well-known/acme-challenge/ {{\n{guard}\
          \x20       root \"{webroot}\";\n        default_type text/plain;\n        try_files $uri =404;\n    }}\n\n\
          \x20   location / {{\n        return 404;\n    }}\n}}\n"
     );

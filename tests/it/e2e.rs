@@ -72,14 +72,15 @@ impl Setup {
         Setup::with_nginx(openssl, "")
     }
 
-    /// The fixture with extra `[nginx]` lines (for example the shared layout).
+    /// The fixture with extra `[nginx]` lines (for example the shared layout; `@ROOT@` in them
+    /// is the test's directory too).
     pub(crate) fn with_nginx(openssl: &Path, nginx_lines: &str) -> Setup {
         let project = Project::for_nginx();
         let root = project.path().to_path_buf();
         let config = fs::read_to_string(fixtures().join("e2e/domains.toml")).unwrap();
         let config = config
-            .replace("@ROOT@", &root.display().to_string())
-            .replace("[nginx]\n", &format!("[nginx]\n{nginx_lines}"));
+            .replace("[nginx]\n", &format!("[nginx]\n{nginx_lines}"))
+            .replace("@ROOT@", &root.display().to_string());
         project.write("domains.toml", &config);
         let hosts: Vec<String> = domains().iter().map(|d| format!("mta-sts.{d}")).collect();
         let ca = make_certs(openssl, &root, &hosts);
@@ -102,7 +103,14 @@ impl Setup {
     }
 }
 
-fn assert_valid(outcome: &Outcome, domain: &str, mode: &str, mx: &[&str], max_age: u64, id: &str) {
+pub(crate) fn assert_valid(
+    outcome: &Outcome,
+    domain: &str,
+    mode: &str,
+    mx: &[&str],
+    max_age: u64,
+    id: &str,
+) {
     assert_eq!(outcome.result, "VALID", "{domain}: {outcome:?}");
     assert_eq!(outcome.mode.as_deref(), Some(mode), "{domain}");
     assert_eq!(outcome.mx, mx, "{domain}");

@@ -463,7 +463,10 @@ pub(crate) fn has_ipv6_loopback() -> bool {
 }
 
 /// Writes a minimal nginx main config (temp paths under `root`, named by `tag`) that includes
-/// the generated vhosts unmodified; returns the config and error-log paths.
+/// the generated vhosts unmodified, beside whatever "the operator's own" configuration a test
+/// puts in `root/operator/main/*.conf` (main context) and `root/operator/sites-enabled/*`
+/// (http context; globs that match nothing include nothing); returns the config and
+/// error-log paths.
 pub(crate) fn nginx_test_conf(root: &Path, tag: &str) -> (PathBuf, PathBuf) {
     let tmp = root.join(format!("{tag}-tmp"));
     fs::create_dir_all(&tmp).unwrap();
@@ -474,6 +477,7 @@ pub(crate) fn nginx_test_conf(root: &Path, tag: &str) -> (PathBuf, PathBuf) {
         &conf,
         format!(
             "daemon off;\nworker_processes 1;\npid {r}/{tag}.pid;\nerror_log {log} warn;\n\
+             include {r}/operator/main/*.conf;\n\
              events {{ worker_connections 64; }}\n\
              http {{\n\
              \x20   access_log off;\n\
@@ -483,6 +487,7 @@ pub(crate) fn nginx_test_conf(root: &Path, tag: &str) -> (PathBuf, PathBuf) {
              \x20   fastcgi_temp_path {t}/fastcgi;\n\
              \x20   uwsgi_temp_path {t}/uwsgi;\n\
              \x20   scgi_temp_path {t}/scgi;\n\
+             \x20   include {r}/operator/sites-enabled/*;\n\
              \x20   include {r}/output/nginx/*.conf;\n\
              }}\n",
             log = log.display()

@@ -17,6 +17,7 @@ mod imap;
 mod lifecycle;
 mod monitoring;
 mod nginx;
+mod operator;
 mod parsedmarc;
 mod probe;
 mod properties;
