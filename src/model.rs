@@ -55,6 +55,9 @@ pub enum PolicyHost {
     Cname(HostName),
     /// A and AAAA records with these addresses.
     Addresses(Vec<IpAddr>),
+    /// Made by the CDN that serves it (a Cloudflare Worker Custom Domain): no DNS output
+    /// carries a record for it, since Cloudflare refuses a Custom Domain on a name that has one.
+    Cdn,
 }
 
 /// One mail domain with every setting resolved (defaults merged, names in A-label form).

@@ -65,6 +65,7 @@ pub fn for_domain(domain: &Domain, id: &str) -> Vec<Record> {
             rtype: if ip.is_ipv4() { "A" } else { "AAAA" },
             rdata: ip.to_string(),
         })),
+        PolicyHost::Cdn => {}
     }
     if !domain.tlsrpt_rua.is_empty() {
         out.push(Record {

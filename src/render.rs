@@ -205,6 +205,7 @@ impl Templates {
                 fields.push(b"addresses");
                 fields.extend(addresses.iter().map(|a| a.as_bytes()));
             }
+            PolicyHost::Cdn => fields.push(b"cdn"),
         }
         fields.push(b"rua");
         fields.extend(d.tlsrpt_rua.iter().map(|r| r.as_bytes()));

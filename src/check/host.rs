@@ -54,6 +54,25 @@ pub(super) fn policy_host(d: &DomainPlan, live: &Live, out: &mut Vec<Line>) {
             ),
             format!("publish {want}"),
         ),
+        // Cloudflare makes a Custom Domain's record: whatever it made is right.
+        (PolicyHost::Cdn, Ok(Some(got)), _) => line(
+            Check::Host,
+            Status::Ok,
+            format!("{host} is a CNAME to {got} (made by the CDN)"),
+        ),
+        (PolicyHost::Cdn, Ok(None), Ok(got)) => line(
+            Check::Host,
+            Status::Ok,
+            format!("{host} has {} (made by the CDN)", list(got)),
+        ),
+        (PolicyHost::Cdn, Ok(None), Err(DnsError::NoRecords)) => fix(
+            line(
+                Check::Host,
+                Status::Fail,
+                format!("{host} does not resolve"),
+            ),
+            "deploy output/cloudflare-worker/ with wrangler deploy: Cloudflare makes the record and certificate of each Custom Domain in wrangler.toml (the domain's zone must be on the same account)".to_string(),
+        ),
         (PolicyHost::Addresses(want_ips), Ok(None), Ok(got)) => {
             let mut a = want_ips.clone();
             let mut b = got.clone();

@@ -442,3 +442,38 @@ fn fix_lines_name_only_files_the_build_writes() {
     let cdn = fix_for(None);
     assert!(!cdn.contains("output/nginx"), "{cdn}");
 }
+
+#[test]
+fn a_worker_custom_domain_is_whatever_cloudflare_made_and_nothing_is_a_fail() {
+    let text = format!(
+        "[output]\ntargets = [\"cloudflare-worker\"]\n{}",
+        CONFIG.replace("policy_cname = \"web.example.net\"\n", "")
+    );
+    let (d, e) = planned(&text);
+    assert_eq!(d.domain.policy_host, crate::model::PolicyHost::Cdn);
+    let mut live = healthy(&d, &e);
+    // Cloudflare's proxied answer: addresses, no CNAME.
+    live.host_cname = Ok(None);
+    let host_line = |live: &Live| {
+        judge_dns(&d, Some(&e), true, live)
+            .into_iter()
+            .find(|l| l.check.word() == "host")
+            .unwrap()
+    };
+    let ok = host_line(&live);
+    assert_eq!(ok.status, Status::Ok, "{ok:#?}");
+    assert!(ok.detail.contains("192.0.2.1 (made by the CDN)"), "{ok:#?}");
+    live.host_cname = Ok(Some("example.com.cdn.cloudflare.net".into()));
+    assert_eq!(host_line(&live).status, Status::Ok);
+    live.host_cname = Ok(None);
+    live.host_addrs = Err(crate::dns::DnsError::NoRecords);
+    let fail = host_line(&live);
+    assert_eq!(fail.status, Status::Fail, "{fail:#?}");
+    assert!(
+        fail.fix
+            .as_deref()
+            .unwrap_or("")
+            .contains("wrangler deploy"),
+        "{fail:#?}"
+    );
+}

@@ -102,15 +102,73 @@ fn nginx_warnings_are_only_for_builds_with_the_nginx_target() {
     assert_eq!(run.stderr(), "", "a CDN build warned about nginx");
 }
 
+/// Every policy host a Worker Custom Domain: no `policy_cname` or `policy_addresses` anywhere.
+fn custom_domains() -> String {
+    with_targets("\"cloudflare-worker\"").replace("policy_cname = \"mail.example.net\"\n", "")
+}
+
+/// wrangler itself (the pinned npm package, offline) accepts the generated project: its
+/// configuration schema, the Custom Domain routes (no path, no wildcard) and the bundle of
+/// `worker.js`; a route it must refuse is refused, so the acceptance means something.
+#[test]
+fn wrangler_accepts_the_generated_worker_project_with_custom_domains() {
+    let Some(wrangler) = real_tool("wrangler") else {
+        return;
+    };
+    let p = Project::new(&custom_domains());
+    let run = p.run(&["build"]);
+    run.ok();
+    assert_eq!(run.stderr(), "", "custom domains need no warning");
+    let dir = p.path().join("output/cloudflare-worker");
+    let dry_run = |outdir: &str| {
+        let out = Command::new(&wrangler)
+            .current_dir(&dir)
+            .args(["deploy", "--dry-run", "--outdir"])
+            .arg(p.path().join(outdir))
+            // Its logs and settings go under $HOME: the test's own directory.
+            .env("HOME", p.path())
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, text) = dry_run("dist");
+    assert!(ok, "{text}");
+    for word in ["Unexpected fields", "WARNING", "ERROR", "Invalid"] {
+        assert!(!text.contains(word), "{word}: {text}");
+    }
+    assert!(text.contains("--dry-run: exiting now"), "{text}");
+    let bundle = fs::read_to_string(p.path().join("dist/worker.js")).unwrap();
+    for host in ["mta-sts.a.example", "mta-sts.xn--bcher-kva.example"] {
+        assert!(bundle.contains(host), "{host} not in the bundle");
+    }
+    // The same project with a route a Custom Domain cannot have.
+    let toml = fs::read_to_string(dir.join("wrangler.toml")).unwrap();
+    fs::write(
+        dir.join("wrangler.toml"),
+        toml.replace("\"mta-sts.a.example\"", "\"mta-sts.a.example/*\""),
+    )
+    .unwrap();
+    let (ok, text) = dry_run("dist2");
+    assert!(!ok && text.contains("Invalid Routes"), "{text}");
+}
+
 /// The generated Worker in workerd, Cloudflare's runtime: every host's exact bytes with 200 and
 /// text/plain for GET and HEAD; 404 for other paths, methods and hosts; never a redirect; and
-/// the hostile Host values of the nginx test reach no policy but their own.
+/// the hostile Host values of the nginx test reach no policy but their own. The hosts are
+/// Custom Domains (no DNS record of ours), as a Cloudflare user deploys them.
 #[test]
 fn srv_the_worker_in_workerd_serves_each_policy_exactly_and_nothing_else() {
     let (Some(workerd), Some(curl)) = (real_tool("workerd"), real_tool("curl")) else {
         return;
     };
-    let p = Project::new(&with_targets("\"cloudflare-worker\""));
+    let p = Project::new(&custom_domains());
     p.run(&["build"]).ok();
     let dir = p.path().join("output/cloudflare-worker");
     let port = free_port();

@@ -53,6 +53,7 @@ pub(crate) fn validate(
     let defaults = settings(&raw.defaults, &mut problems);
     let nginx = nginx(&raw.nginx, &mut problems);
     let targets = targets(&raw.targets, &mut problems);
+    let worker = targets.contains(&crate::model::Target::CloudflareWorker);
     let mut domains = Vec::with_capacity(raw.domains.len());
     let mut seen: HashMap<DomainName, Range<usize>> = HashMap::with_capacity(raw.domains.len());
     if raw.domains_seen == 0 {
@@ -78,6 +79,7 @@ pub(crate) fn validate(
                 &key.span,
                 &own,
                 &defaults,
+                worker,
                 &mut merge_problems,
             );
             (name, domain, merge_problems)
@@ -153,11 +155,14 @@ pub(crate) fn validate(
     )
 }
 
+/// One domain's settings over the defaults; `worker` says the `cloudflare-worker` target is
+/// on, whose Custom Domains make the policy host's record themselves.
 fn merge(
     name: DomainName,
     key: &Range<usize>,
     own: &Settings,
     defaults: &Settings,
+    worker: bool,
     problems: &mut Vec<Problem>,
 ) -> Option<Domain> {
     let mode = match own.mode.or(&defaults.mode) {
@@ -197,11 +202,25 @@ fn merge(
         Field::Bad => return None,
     };
     let policy_host = match own.host.or(&defaults.host) {
-        Field::Set(h, _) => h,
+        Field::Set(h, span) => {
+            if worker {
+                // Deduplicated by span: one warning for a [defaults] value.
+                problems.push(
+                    Problem::warning(
+                        span,
+                        "wrangler.toml declares every policy host a Worker Custom Domain, and Cloudflare refuses one on a name that already has a DNS record",
+                        "this makes an mta-sts record in every DNS output",
+                    )
+                    .help("with the cloudflare-worker target, leave policy_cname and policy_addresses unset for the domains the Worker serves: Cloudflare makes their record and certificate"),
+                );
+            }
+            h
+        }
+        Field::Unset if worker => PolicyHost::Cdn,
         Field::Unset => {
             problems.push(
                 Problem::error(key.clone(), format!("no address for mta-sts.{name}"), "needs `policy_cname` or `policy_addresses`")
-                    .help("add policy_cname = \"mail.example.net\" (or policy_addresses = [\"192.0.2.10\"]) here or in [defaults]"),
+                    .help("add policy_cname = \"mail.example.net\" (or policy_addresses = [\"192.0.2.10\"]) here or in [defaults], or serve it as a Worker Custom Domain with targets = [\"cloudflare-worker\"]"),
             );
             return None;
         }
