@@ -258,7 +258,9 @@ fn srv_the_worker_in_workerd_serves_each_policy_exactly_and_nothing_else() {
 
 /// The Netlify site's `_redirects` and `_headers`, read by Netlify's own parsers
 /// (`@netlify/redirect-parser`, `@netlify/headers-parser`, pinned in `.ci/node`): no errors, a
-/// forced 200 rewrite per host to a file holding its policy, and `text/plain` on both paths.
+/// forced 200 rewrite per host to a file holding its policy, a forced 404 for the files asked
+/// for directly, and `text/plain` on both paths; then requests answered by Netlify's redirect
+/// engine (`netlify-redirector`) with `netlify dev`'s static-file rule.
 #[test]
 fn netlify_files_are_what_netlifys_own_parsers_read() {
     let Some(node) = real_tool("node") else {
@@ -286,8 +288,14 @@ fn netlify_files_are_what_netlifys_own_parsers_read() {
     assert_eq!(parsed["rerrors"], serde_json::json!([]), "{parsed}");
     assert_eq!(parsed["herrors"], serde_json::json!([]), "{parsed}");
     let redirects = parsed["redirects"].as_array().unwrap();
-    assert_eq!(redirects.len(), 2);
-    for r in redirects {
+    assert_eq!(redirects.len(), 3);
+    let (hosts, last) = redirects.split_at(2);
+    assert_eq!(
+        (&last[0]["path"], &last[0]["status"], &last[0]["force"]),
+        (&"/policies/*".into(), &404.into(), &true.into()),
+        "{parsed}"
+    );
+    for r in hosts {
         let host = r["host"].as_str().unwrap();
         assert_eq!(r["path"], "/.well-known/mta-sts.txt");
         assert_eq!(
@@ -308,6 +316,70 @@ fn netlify_files_are_what_netlifys_own_parsers_read() {
             .find(|h| h["for"] == path)
             .unwrap_or_else(|| panic!("no header rule for {path}: {parsed}"));
         assert_eq!(rule["values"]["Content-Type"], "text/plain");
+    }
+
+    // Requests answered by Netlify's redirect engine, as `netlify dev` answers them: each
+    // host's policy on its own host only; the files direct, and every other host and path, 404.
+    let a = fs::read_to_string(site.join("policies/mta-sts.a.example.txt")).unwrap();
+    let b = fs::read_to_string(site.join("policies/mta-sts.xn--bcher-kva.example.txt")).unwrap();
+    let requests = [
+        (
+            "mta-sts.a.example",
+            "/.well-known/mta-sts.txt",
+            200,
+            Some(&a),
+        ),
+        (
+            "mta-sts.xn--bcher-kva.example",
+            "/.well-known/mta-sts.txt",
+            200,
+            Some(&b),
+        ),
+        (
+            "mta-sts.a.example",
+            "/policies/mta-sts.a.example.txt",
+            404,
+            None,
+        ),
+        (
+            "mta-sts.a.example",
+            "/policies/mta-sts.xn--bcher-kva.example.txt",
+            404,
+            None,
+        ),
+        (
+            "mtasts-site.netlify.app",
+            "/policies/mta-sts.a.example.txt",
+            404,
+            None,
+        ),
+        (
+            "mtasts-site.netlify.app",
+            "/.well-known/mta-sts.txt",
+            404,
+            None,
+        ),
+        (
+            "mta-sts.other.example",
+            "/.well-known/mta-sts.txt",
+            404,
+            None,
+        ),
+        ("mta-sts.a.example", "/", 404, None),
+    ];
+    let list: Vec<(&str, &str)> = requests.iter().map(|r| (r.0, r.1)).collect();
+    let out = crate::harness::run_ok(
+        Command::new(real_tool("node").unwrap())
+            .arg(tools.join("netlify-serve.mjs"))
+            .arg(&site)
+            .arg(serde_json::to_string(&list).unwrap()),
+    );
+    let answers: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    for ((host, path, status, body), got) in requests.iter().zip(&answers) {
+        assert_eq!(got["status"], *status, "{host}{path}: {got}");
+        if let Some(body) = body {
+            assert_eq!(got["body"].as_str(), Some(body.as_str()), "{host}{path}");
+        }
     }
 }
 
