@@ -352,6 +352,8 @@ fn build_loaded(
         lock.commit()?;
     }
     let targets = loaded.config.targets.clone();
+    let mut plan = plan;
+    cdn_cleanup(&mut plan, &targets);
     Ok(Built {
         plan,
         report,
@@ -363,6 +365,34 @@ fn build_loaded(
         millis: started.elapsed().as_millis(),
         targets,
     })
+}
+
+/// Per domain whose retirement completed in this build and per enabled target that keeps
+/// something of it outside the output (a Pages site, a Custom Domain, a site alias, a bucket
+/// prefix), a note saying what to remove there; the same words for every domain, so that
+/// many retirements make one grouped line per target.
+fn cdn_cleanup(plan: &mut Plan, targets: &[Target]) {
+    let retired: Vec<String> = plan
+        .warnings
+        .iter()
+        .filter(|w| w.kind == crate::plan::WarningKind::Retired)
+        .map(|w| w.domain.clone())
+        .collect();
+    for emitter in crate::targets::REGISTRY
+        .iter()
+        .filter(|e| targets.contains(&e.target()))
+    {
+        let Some(step) = emitter.retired_step() else {
+            continue;
+        };
+        plan.warnings
+            .extend(retired.iter().map(|domain| crate::plan::Warning {
+                domain: domain.clone(),
+                kind: crate::plan::WarningKind::Retired,
+                text: format!("{domain}: {step}"),
+                until: None,
+            }));
+    }
 }
 
 /// Above this many hosts, the per-host nginx layout gets a warning pointing at `shared`.

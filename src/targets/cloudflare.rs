@@ -30,6 +30,12 @@ impl Emitter for Worker {
         Some("deploy cloudflare-worker/ (wrangler deploy)")
     }
 
+    fn retired_step(&self) -> Option<&'static str> {
+        Some(
+            "cloudflare-worker: wrangler deploy stops the Worker serving its policy host; then delete that host's Custom Domain in Cloudflare (Workers & Pages > the Worker > Settings > Domains & Routes) if it is still listed, which also removes the DNS record Cloudflare made",
+        )
+    }
+
     fn globals(&self, _: &Nginx) -> &'static [Global] {
         GLOBALS
     }

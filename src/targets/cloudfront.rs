@@ -31,6 +31,12 @@ impl Emitter for Function {
         Some("upload webroot/ with contrib/s3-publish.sh and publish cloudfront/function.js")
     }
 
+    fn retired_step(&self) -> Option<&'static str> {
+        Some(
+            "cloudfront: contrib/s3-publish.sh deletes its policy host's prefix from the bucket and the published cloudfront/function.js no longer answers for it; then remove that host from the distribution's alternate domain names and its certificate",
+        )
+    }
+
     fn globals(&self, _: &Nginx) -> &'static [Global] {
         &[FUNCTION]
     }

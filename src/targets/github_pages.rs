@@ -39,6 +39,12 @@ impl Emitter for Pages {
         Some("push each github-pages/ site")
     }
 
+    fn retired_step(&self) -> Option<&'static str> {
+        Some(
+            "github-pages: the build removed its policy host's site directory, but the published site stays until you delete its repository (or unpublish its Pages site and custom domain) on GitHub",
+        )
+    }
+
     fn kinds(&self, _: &Nginx) -> &'static [Kind] {
         KINDS
     }

@@ -94,6 +94,12 @@ pub trait Emitter: Sync {
     fn deploy_step(&self) -> Option<&'static str> {
         None
     }
+
+    /// What only the user can remove on this target once a domain's retirement completed
+    /// (the build already dropped its files); `None` when the next deploy removes all of it.
+    fn retired_step(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// One published domain, as its targets' files are made from it; what several kinds share

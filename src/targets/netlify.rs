@@ -37,6 +37,12 @@ impl Emitter for Site {
         Some("deploy netlify/")
     }
 
+    fn retired_step(&self) -> Option<&'static str> {
+        Some(
+            "netlify: deploying netlify/ drops its policy host's rule and file; then remove that host from the site's domain aliases (Domain management), which no deploy does",
+        )
+    }
+
     fn kinds(&self, _: &Nginx) -> &'static [Kind] {
         KINDS
     }

@@ -589,3 +589,52 @@ fn the_files_of_every_host_follow_a_policy_change_and_are_carried_otherwise() {
             .contains("mode: enforce")
     );
 }
+
+/// A retirement that completes says, per CDN target, what only the user can remove there (the
+/// build already dropped the host's files); the notes of many domains group into one line.
+#[test]
+fn a_completed_retirement_names_what_to_remove_on_each_cdn() {
+    let hour = |h: i64| (crate::harness::EPOCH.parse::<i64>().unwrap() + h * 3600).to_string();
+    let config = format!(
+        "{}\n[domains.\"gone.example\"]\nmax_age = 86400\n[domains.\"left.example\"]\nmax_age = 86400\n",
+        with_targets("\"cloudflare-worker\", \"netlify\", \"github-pages\", \"cloudfront\"")
+    );
+    let p = Project::new(&config);
+    p.run(&["build"]).ok();
+    let retiring = config
+        .replace(
+            "[domains.\"gone.example\"]\n",
+            "[domains.\"gone.example\"]\nretire = true\n",
+        )
+        .replace(
+            "[domains.\"left.example\"]\n",
+            "[domains.\"left.example\"]\nretire = true\n",
+        );
+    p.write("domains.toml", &retiring);
+    let first = p.run_env(&["build"], &[("SOURCE_DATE_EPOCH", &hour(1))]);
+    assert!(!first.ok().contains("cloudflare-worker:"), "{}", first.ok());
+    let done = p.run_env(&["build"], &[("SOURCE_DATE_EPOCH", &hour(72))]);
+    let out = done.ok();
+    for step in [
+        "2 domains (gone.example, left.example): cloudflare-worker: wrangler deploy stops",
+        "2 domains (gone.example, left.example): netlify: deploying netlify/ drops",
+        "2 domains (gone.example, left.example): github-pages: the build removed",
+        "2 domains (gone.example, left.example): cloudfront: contrib/s3-publish.sh deletes",
+    ] {
+        assert!(out.contains(step), "{step}: {out}");
+    }
+    assert!(
+        !p.path()
+            .join("output/github-pages/mta-sts.gone.example")
+            .exists()
+    );
+    let json = p.run_env(
+        &["build", "--format", "json"],
+        &[("SOURCE_DATE_EPOCH", &hour(73))],
+    );
+    assert!(
+        !json.ok().contains("cloudflare-worker:"),
+        "said once, when it completes: {}",
+        json.ok()
+    );
+}
