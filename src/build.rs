@@ -352,7 +352,6 @@ fn build_loaded(
         lock.commit()?;
     }
     let targets = loaded.config.targets.clone();
-    let mut plan = plan;
     cdn_cleanup(&mut plan, &targets);
     Ok(Built {
         plan,
