@@ -17,23 +17,27 @@ if ! aws s3api head-bucket --bucket "$bucket" >/dev/null 2>&1; then
     echo "bucket $bucket does not exist or is not yours: create it once (private, origin access control for CloudFront)" >&2
     exit 1
 fi
-found=0
-for dir in "$out"/webroot/mta-sts.*/; do
-    [ -f "$dir.well-known/mta-sts.txt" ] || continue
-    # Host names in the output are validated LDH A-labels: safe as key prefixes and words.
-    host=$(basename "$dir")
-    aws s3 sync "$dir" "s3://$bucket/$host/" --delete --no-progress --exclude '*' \
-        --include '.well-known/mta-sts.txt' \
+# One sync for every host (a process per host would take minutes at a thousand): only files
+# whose size or time changed are uploaded (the build leaves unchanged files untouched). No
+# --delete: keys of other hosts in the bucket are not this config's to remove.
+found=$(find "$out/webroot" -mindepth 3 -maxdepth 3 -path "$out/webroot/mta-sts.*/.well-known/mta-sts.txt" -type f 2>/dev/null | wc -l)
+if [ "$found" -gt 0 ]; then
+    aws s3 sync "$out/webroot/" "s3://$bucket/" --no-progress --exclude '*' \
+        --include 'mta-sts.*/.well-known/mta-sts.txt' \
         --content-type text/plain --cache-control max-age=60 |
         sed -n "s|^upload: .* to |uploaded |p"
-    found=$((found + 1))
-done
+fi
 [ "$found" -gt 0 ] || { echo "no policy under $out/webroot/ (is webroot in [output] targets?)" >&2; exit 1; }
 # Hosts of this config that the build no longer generates: their policy must not stay served.
+# The bucket's prefixes are listed once, so that a long history of retired domains in the
+# lock costs nothing when their keys are already gone.
 if [ -f "$lock" ]; then
+    present=$(aws s3api list-objects-v2 --bucket "$bucket" --delimiter / \
+        --query 'CommonPrefixes[].Prefix' --output text | tr '\t' '\n')
     sed -n 's/^\[domains\."\([a-z0-9.-]*\)"\]$/\1/p' "$lock" | while read -r domain; do
         host="mta-sts.$domain"
         [ -d "$out/webroot/$host" ] && continue
+        printf '%s\n' "$present" | grep -qxF "$host/" || continue
         aws s3 rm "s3://$bucket/$host/" --recursive </dev/null | tr '\r' '\n' | sed -n "s|^delete: |removed |p"
     done
 fi

@@ -384,19 +384,30 @@ fn netlify_files_are_what_netlifys_own_parsers_read() {
 }
 
 /// The S3 recipe (`contrib/s3-publish.sh`) run for real against an S3-compatible server on
-/// loopback (moto): every host in ONE bucket under its prefix, each policy read back byte for
-/// byte with `text/plain`; unchanged policies not uploaded again; the keys of a host whose
-/// retirement completed removed; other keys of the bucket untouched; no bucket created.
+/// loopback (moto), at a hoster's 1,000 hosts: every host in ONE bucket under its prefix, each
+/// policy read back byte for byte with `text/plain`; unchanged policies not uploaded again; the
+/// keys of a host whose retirement completed removed; other keys of the bucket (another
+/// config's policy host among them) untouched; no bucket created.
 #[test]
 fn srv_the_s3_recipe_publishes_every_host_into_one_bucket_and_cleans_only_its_own() {
     let (Some(moto), Some(aws)) = (real_tool("moto_server"), real_tool("aws")) else {
         return;
     };
-    let config = format!("{CONFIG}\n[domains.\"gone.example\"]\nmax_age = 86400\n");
+    let config = crate::harness::domains_config(
+        997,
+        &format!("{CONFIG}\n[domains.\"gone.example\"]\nmax_age = 86400\n"),
+        "",
+    );
     let p = Project::new(&config);
     let hour = |h: i64| (crate::harness::EPOCH.parse::<i64>().unwrap() + h * 3600).to_string();
     p.run(&["build"]).ok();
-    p.write("domains.toml", &format!("{config}retire = true\n"));
+    p.write(
+        "domains.toml",
+        &config.replace(
+            "[domains.\"gone.example\"]\n",
+            "[domains.\"gone.example\"]\nretire = true\n",
+        ),
+    );
     p.run_env(&["build"], &[("SOURCE_DATE_EPOCH", &hour(1))])
         .ok();
     let port = free_port();
@@ -440,6 +451,8 @@ fn srv_the_s3_recipe_publishes_every_host_into_one_bucket_and_cleans_only_its_ow
     aws_run(&["s3", "mb", "s3://policies"]);
     p.write("keep.txt", "another config's file\n");
     aws_run(&["s3", "cp", "keep.txt", "s3://policies/other/keep.txt"]);
+    let foreign = "s3://policies/mta-sts.foreign.example/.well-known/mta-sts.txt";
+    aws_run(&["s3", "cp", "keep.txt", foreign]);
     let out = publish();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -447,7 +460,11 @@ fn srv_the_s3_recipe_publishes_every_host_into_one_bucket_and_cleans_only_its_ow
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(text.matches("uploaded s3://policies/").count(), 3, "{text}");
+    assert_eq!(
+        text.matches("uploaded s3://policies/").count(),
+        1000,
+        "{text}"
+    );
     assert!(!text.contains("published https://"), "{text}");
     for host in [
         "mta-sts.a.example",
@@ -496,6 +513,8 @@ fn srv_the_s3_recipe_publishes_every_host_into_one_bucket_and_cleans_only_its_ow
     );
     let keys = aws_run(&["s3", "ls", "--recursive", "s3://policies/"]);
     assert!(keys.contains("other/keep.txt"), "{keys}");
+    assert!(keys.contains("mta-sts.foreign.example/"), "{keys}");
+    assert_eq!(keys.lines().count(), 999 + 2, "{keys}");
     assert!(
         keys.contains("mta-sts.a.example/.well-known/mta-sts.txt"),
         "{keys}"
