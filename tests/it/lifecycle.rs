@@ -476,3 +476,35 @@ fn the_workflow_schedule_completes_a_due_retirement_and_commits_the_lock() {
         "2"
     );
 }
+
+/// The workflow `init --ci github` writes, checked by a real linter: check-jsonschema with its
+/// vendored GitHub workflow schema (SchemaStore's, offline, pinned in .ci/requirements-lint.txt);
+/// a job without `runs-on` is refused, so its acceptance means something.
+#[test]
+fn the_written_workflow_passes_a_github_workflow_linter() {
+    let Some(lint) = crate::harness::real_tool("check-jsonschema") else {
+        return;
+    };
+    let p = Project::new("");
+    std::fs::remove_file(p.path().join("domains.toml")).ok();
+    p.run(&["init", "--ci", "github"]).ok();
+    let check = |file: &str| {
+        std::process::Command::new(&lint)
+            .args(["--builtin-schema", "vendor.github-workflows", file])
+            .current_dir(p.path())
+            .output()
+            .unwrap()
+    };
+    let good = check(".github/workflows/mtasts.yml");
+    assert!(
+        good.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&good.stdout),
+        String::from_utf8_lossy(&good.stderr)
+    );
+    let broken = p
+        .read(".github/workflows/mtasts.yml")
+        .replace("runs-on:", "runs_on:");
+    p.write("broken.yml", &broken);
+    assert!(!check("broken.yml").status.success());
+}
