@@ -35,6 +35,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Report(args) => commands::report::run(&ctx, args, &mut ui),
         Command::Records(args) => commands::records::run(&ctx, args, &mut ui),
         Command::Certificates(args) => commands::certificates::run(&ctx, args, &mut ui),
+        Command::Import(args) => commands::import::run(&ctx, args, &mut ui),
         Command::Templates(TemplatesCommand::Eject { dir }) => {
             commands::templates::eject(&ctx, dir.clone(), &mut ui)
         }

@@ -76,6 +76,11 @@ pub enum Command {
         after_help = "Examples:\n  mtasts records example.com\n  mtasts records --format octodns\n  mtasts records --format csv > records.csv\n  mtasts records --locked --format json   # in CI: every id printed is in domains.lock\n\nExit codes: 0 printed; 1 invalid config, a domain not configured, or with --locked a pending or never-built domain; 2 usage error, or the result could not be written."
     )]
     Records(RecordsArgs),
+    /// Read live domains (id, policy, policy host, MX, TLS-RPT) as config tables that pin the live id.
+    #[command(
+        after_help = "Examples:\n  mtasts import example.com example.org\n  mtasts import example.com --write   # append its table to domains.toml\n  mtasts import example.com --nameserver 192.0.2.53\n\nExit codes: 0 a table for every domain (printed, or with --write appended); 1 a domain already configured, or the config invalid (with --write nothing is written); 2 usage error, the resolver answered nothing, or the result could not be written."
+    )]
+    Import(ImportArgs),
     /// Work with the built-in templates.
     #[command(
         subcommand,
@@ -153,6 +158,29 @@ pub struct WatchArgs {
     /// Seconds to wait for another mtasts working on the same config before giving up.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub wait: u64,
+}
+
+/// Options of `import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The domains to read from DNS and HTTPS.
+    #[arg(required = true)]
+    pub domains: Vec<String>,
+    /// Ask this DNS server (IP, IP:PORT or [IPv6]:PORT; port 53 by default) instead of the system resolver.
+    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_nameserver)]
+    pub nameserver: Option<std::net::SocketAddr>,
+    /// Trust the CA certificates in this PEM file instead of Mozilla's roots.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Connect to ADDR:PORT whenever HOST:PORT is meant (like curl); repeatable.
+    #[arg(long, value_name = "HOST:PORT:ADDR:PORT")]
+    pub connect_to: Vec<crate::net::ConnectTo>,
+    /// Seconds each DNS query and the HTTPS request may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub timeout: u64,
+    /// Append the tables to the config (created if missing) instead of printing them.
+    #[arg(long)]
+    pub write: bool,
 }
 
 /// Options of `check`.

@@ -22,6 +22,7 @@ pub mod error;
 pub mod fetch;
 pub mod generate;
 pub mod imap;
+pub mod import;
 pub mod manifest;
 pub mod metrics;
 pub mod model;

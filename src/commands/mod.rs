@@ -4,6 +4,7 @@ pub mod build;
 pub mod certificates;
 pub mod check;
 pub mod help;
+pub mod import;
 pub mod init;
 pub mod records;
 pub mod report;

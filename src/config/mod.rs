@@ -23,6 +23,9 @@ pub struct Loaded {
     pub file: SourceFile,
 }
 
+/// The error of a config without a domain table (`import --write` supplies them).
+pub const NO_DOMAINS: &str = "no domains are configured";
+
 /// Reads and validates the config at `path`; `name` is how diagnostics call it.
 pub fn load(path: &Path, name: &str) -> Result<Loaded, Error> {
     let bytes = std::fs::read(path).map_err(|e| match e.kind() {

@@ -14,6 +14,7 @@ mod fuzz;
 mod harness;
 mod hostile;
 mod imap;
+mod import;
 mod lifecycle;
 mod monitoring;
 mod nginx;

@@ -60,7 +60,7 @@ pub(crate) fn validate(
         problems.push(
             Problem::error(
                 raw.domains_span.clone().unwrap_or(0..0),
-                "no domains are configured",
+                crate::config::NO_DOMAINS,
                 "nothing to build",
             )
             .help("add a table per mail domain, e.g. [domains.\"example.com\"]"),
