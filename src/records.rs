@@ -314,6 +314,7 @@ mod tests {
             pinned_id: None,
             retire: false,
             retire_max_age: 86400,
+            accept_wildcard_mx: false,
             delegate_to: None,
         }
     }

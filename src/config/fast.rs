@@ -142,6 +142,9 @@ fn domain(text: &str, range: Range<usize>) -> Option<(Sp<String>, RawSettings)> 
             ("retire_max_age", Value::Int(v)) => s.retire_max_age = Some(Sp { value: v, span }),
             ("id", Value::Str(v)) => s.id = Some(Sp { value: v, span }),
             ("retire", Value::Bool(v)) => s.retire = Some(Sp { value: v, span }),
+            ("accept_wildcard_mx", Value::Bool(v)) => {
+                s.accept_wildcard_mx = Some(Sp { value: v, span });
+            }
             _ => return None,
         }
     }

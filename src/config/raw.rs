@@ -27,6 +27,7 @@ pub(crate) struct RawSettings {
     pub(crate) ttl: Option<Sp<i64>>,
     pub(crate) id_scheme: Option<Sp<String>>,
     pub(crate) retire_max_age: Option<Sp<i64>>,
+    pub(crate) accept_wildcard_mx: Option<Sp<bool>>,
     /// Domain tables only.
     pub(crate) id: Option<Sp<String>>,
     /// Domain tables only.
@@ -45,6 +46,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "ttl",
     "id_scheme",
     "retire_max_age",
+    "accept_wildcard_mx",
 ];
 const DOMAIN_ONLY_KEYS: &[&str] = &["id", "retire", "aliases"];
 
@@ -232,6 +234,7 @@ impl Walker {
                 "aliases" if domain => s.aliases = self.strings(entry),
                 "id_scheme" => s.id_scheme = self.string(entry),
                 "retire_max_age" => s.retire_max_age = self.integer(entry),
+                "accept_wildcard_mx" => s.accept_wildcard_mx = self.boolean(entry),
                 key @ ("id" | "retire" | "aliases") => {
                     self.problems.push(
                         Problem::error(

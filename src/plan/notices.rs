@@ -96,7 +96,7 @@ pub(super) fn change_notices(
 /// Warnings for a new or changed enforce policy (no date: they hold while it is published).
 /// A short max_age is the config's warning, located at the key.
 pub(super) fn enforce_warnings(d: &Domain, warnings: &mut Vec<Warning>) {
-    if d.mode != Mode::Enforce || d.retire {
+    if d.mode != Mode::Enforce || d.retire || d.accept_wildcard_mx {
         return;
     }
     let name = d.name.to_string();
@@ -105,7 +105,7 @@ pub(super) fn enforce_warnings(d: &Domain, warnings: &mut Vec<Warning>) {
             domain: name.clone(),
             kind: WarningKind::WildcardEnforce,
             text: format!(
-                "{name}: enforce policy with wildcard mx {wildcard}: any host with a valid certificate one label below it is accepted as an MX (RFC 8461 §10.4)"
+                "{name}: enforce policy with wildcard mx {wildcard}: any host with a valid certificate one label below it is accepted as an MX (RFC 8461 §10.4); if you mean it, set accept_wildcard_mx = true in its table to stop this warning"
             ),
             until: None,
         });

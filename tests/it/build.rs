@@ -665,3 +665,36 @@ fn a_plain_build_repairs_deleted_edited_and_replaced_files() {
     );
     assert_eq!(p.files("output"), before);
 }
+
+/// Provider presets expand into the published policy; a wildcard the provider's hosts cannot
+/// match is a located warning with the fix; `accept_wildcard_mx` silences the enforce
+/// wildcard warning for its domain only.
+#[test]
+fn provider_presets_expand_and_their_wildcards_can_be_accepted() {
+    let config = "[defaults]\npolicy_cname = \"web.example.net\"\nmode = \"enforce\"\n\n\
+                  [domains.\"a.example\"]\nmx = [\"@google\"]\n\n\
+                  [domains.\"b.example\"]\nmx = [\"@microsoft365\", \"*.mx.microsoft\"]\naccept_wildcard_mx = true\n";
+    let p = Project::new(config);
+    let run = p.run(&["build"]);
+    run.ok();
+    assert_eq!(
+        p.read("output/webroot/mta-sts.a.example/.well-known/mta-sts.txt"),
+        "version: STSv1\r\nmode: enforce\r\nmx: smtp.google.com\r\nmx: aspmx.l.google.com\r\nmx: *.aspmx.l.google.com\r\nmx: *.googlemail.com\r\nmax_age: 604800\r\n"
+    );
+    let err = run.stderr();
+    assert!(
+        err.contains(
+            "domains.toml:9:24: warning: *.mx.microsoft matches none of microsoft365's MX hosts"
+        ) && err.contains("<tenant>.<zone>.mx.microsoft"),
+        "{err}"
+    );
+    assert!(
+        err.contains("a.example: enforce policy with wildcard mx *.aspmx.l.google.com")
+            && err.contains("accept_wildcard_mx = true"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("b.example: enforce policy with wildcard"),
+        "{err}"
+    );
+}

@@ -14,6 +14,7 @@ use crate::model::{Config, Domain, IdScheme, MAX_AGE_LIMIT, Mode, PolicyHost, va
 use crate::names::{DomainName, HostName, MxPattern};
 
 mod fields;
+mod providers;
 mod tables;
 
 use fields::{Field, Refusal, field, list};
@@ -39,6 +40,7 @@ struct Settings {
     ttl: Field<u32>,
     id_scheme: Field<IdScheme>,
     retire_max_age: Field<u32>,
+    accept_wildcard_mx: Field<bool>,
     pinned_id: Field<String>,
     retire: Field<bool>,
     aliases: Field<Vec<(DomainName, Range<usize>)>>,
@@ -246,6 +248,11 @@ fn merge(
         Field::Unset => DEFAULT_RETIRE_MAX_AGE,
         Field::Bad => return None,
     };
+    let accept_wildcard_mx = match own.accept_wildcard_mx.or(&defaults.accept_wildcard_mx) {
+        Field::Set(v, _) => v,
+        Field::Unset => false,
+        Field::Bad => return None,
+    };
     let pinned_id = match &own.pinned_id {
         Field::Set(id, _) => Some(id.clone()),
         Field::Unset => None,
@@ -268,6 +275,7 @@ fn merge(
         pinned_id,
         retire,
         retire_max_age,
+        accept_wildcard_mx,
         delegate_to: None,
     })
 }
@@ -349,10 +357,8 @@ fn settings(raw: &RawSettings, problems: &mut Vec<Problem>) -> Settings {
                 ))
             }
         }),
-        mx: list(&raw.mx, "mx", problems, |s| {
-            MxPattern::parse(s).map_err(|e| ("invalid mx pattern".into(), e.message, e.help))
-        })
-        .shared(),
+        mx: providers::mx(&raw.mx, problems).shared(),
+        accept_wildcard_mx: field(&raw.accept_wildcard_mx, problems, |&v| Ok(v)),
         host: policy_host(raw, problems),
         rua: match &raw.tlsrpt_rua {
             Some(list) if list.value.is_empty() => Field::Set(Arc::from([]), list.span.clone()),
