@@ -36,6 +36,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Records(args) => commands::records::run(&ctx, args, &mut ui),
         Command::Certificates(args) => commands::certificates::run(&ctx, args, &mut ui),
         Command::Import(args) => commands::import::run(&ctx, args, &mut ui),
+        Command::PlanMx(args) => commands::plan_mx::run(&ctx, args, &mut ui),
         Command::Templates(TemplatesCommand::Eject { dir }) => {
             commands::templates::eject(&ctx, dir.clone(), &mut ui)
         }

@@ -81,6 +81,12 @@ pub enum Command {
         after_help = "Examples:\n  mtasts import example.com example.org\n  mtasts import example.com --write   # append its table to domains.toml\n  mtasts import example.com --nameserver 192.0.2.53\n\nExit codes: 0 a table for every domain (printed, or with --write appended); 1 a domain already configured, or the config invalid (with --write nothing is written); 2 usage error, the resolver answered nothing, or the result could not be written."
     )]
     Import(ImportArgs),
+    /// Plan an MX move by date: what to build now, when the DNS MX may switch, when the old hosts may go.
+    #[command(
+        name = "plan-mx",
+        after_help = "Examples:\n  mtasts plan-mx example.com --add contoso-com.o-v1.mx.microsoft --remove contoso-com.mail.protection.outlook.com\n  mtasts plan-mx example.com --add mx2.example.net --remove mx1.example.net   # run again after each step\n\nExit codes: 0 printed; 1 invalid config, a domain not configured, or an invalid or unknown host; 2 usage error, or the result could not be written."
+    )]
+    PlanMx(PlanMxArgs),
     /// Work with the built-in templates.
     #[command(
         subcommand,
@@ -158,6 +164,19 @@ pub struct WatchArgs {
     /// Seconds to wait for another mtasts working on the same config before giving up.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub wait: u64,
+}
+
+/// Options of `plan-mx`.
+#[derive(Debug, clap::Args)]
+pub struct PlanMxArgs {
+    /// The domain whose MX hosts move.
+    pub domain: String,
+    /// MX hosts (or patterns) the domain moves to.
+    #[arg(long, value_name = "HOST", num_args = 1.., required = true)]
+    pub add: Vec<String>,
+    /// MX hosts (or patterns) that leave once the move is done.
+    #[arg(long, value_name = "HOST", num_args = 1..)]
+    pub remove: Vec<String>,
 }
 
 /// Options of `import`.

@@ -6,6 +6,7 @@ pub mod check;
 pub mod help;
 pub mod import;
 pub mod init;
+pub mod plan_mx;
 pub mod records;
 pub mod report;
 pub mod status;

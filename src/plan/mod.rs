@@ -2,6 +2,7 @@
 //! lifecycle (RFC 8461 §8.1 ordering, §8.3 retirement). No I/O, no clock reads.
 
 mod batches;
+pub mod mx_move;
 mod notices;
 mod outcome;
 

@@ -508,3 +508,83 @@ fn the_written_workflow_passes_a_github_workflow_linter() {
     p.write("broken.yml", &broken);
     assert!(!check("broken.yml").status.success());
 }
+
+/// An MX move walked step by step on the calendar: `plan-mx` says to publish old and new
+/// together; after that build, to wait for max_age + ttl; from that date, to switch the MX
+/// records and then drop the old host; after that build, that the move is done.
+#[test]
+fn plan_mx_walks_a_move_through_every_step_by_date() {
+    let cfg = |mx: &str| {
+        format!(
+            "[domains.\"move.example\"]\nmode = \"enforce\"\nmax_age = 86400\nttl = 3600\nmx = [{mx}]\npolicy_cname = \"mail.example.net\"\n"
+        )
+    };
+    let p = Project::new(&cfg("\"old.example.net\""));
+    at(&p, 0, 0, &["build"]).ok();
+    let plan = |days: i64, secs: i64| {
+        at(
+            &p,
+            days,
+            secs,
+            &[
+                "plan-mx",
+                "move.example",
+                "--add",
+                "new.example.net",
+                "--remove",
+                "old.example.net",
+            ],
+        )
+        .ok()
+    };
+    let first = plan(1, 0);
+    assert!(
+        first.contains("1. now: in [domains.\"move.example\"] set mx = [\"old.example.net\", \"new.example.net\"] (old and new)"),
+        "{first}"
+    );
+    // Step 1 as told, built on day 1: the switch is safe a day and an hour later.
+    p.write(
+        "domains.toml",
+        &cfg("\"old.example.net\", \"new.example.net\""),
+    );
+    at(&p, 1, 0, &["build"]).ok();
+    let waiting = plan(1, 60);
+    assert!(
+        waiting.contains(
+            "2. from 2025-11-30 01:00 UTC: point the MX records of move.example at new.example.net"
+        ),
+        "{waiting}"
+    );
+    let an_hour_early = plan(2, 0);
+    assert!(
+        an_hour_early.contains("2. from 2025-11-30 01:00 UTC"),
+        "{an_hour_early}"
+    );
+    let now = plan(2, 3600);
+    assert!(
+        now.contains("2. now (safe since 2025-11-30 01:00 UTC): point the MX records")
+            && now.contains("set mx = [\"new.example.net\"], build and deploy"),
+        "{now}"
+    );
+    // Step 3 as told: the old host leaves the policy; nothing is left to do.
+    p.write("domains.toml", &cfg("\"new.example.net\""));
+    let dropped = at(&p, 3, 0, &["build"]);
+    dropped.ok();
+    let done = plan(3, 60);
+    assert!(done.contains("done: the published policy of move.example lists new.example.net and none of old.example.net"), "{done}");
+    // A host the domain never had is refused.
+    let wrong = at(
+        &p,
+        3,
+        60,
+        &[
+            "plan-mx",
+            "move.example",
+            "--add",
+            "x.example.net",
+            "--remove",
+            "nope.example.net",
+        ],
+    );
+    assert_eq!(wrong.code(), 1, "{}", wrong.stderr());
+}
