@@ -54,12 +54,11 @@ pub struct Unread {
 pub fn read(dns: &Dns, fetcher: &Fetcher, domain: &DomainName) -> Result<Imported, Unread> {
     let name = domain.as_str();
     let records = dns.wait(dns.start(name));
-    let failed = |r: &Result<_, DnsError>| match r {
-        Err(DnsError::Failed(m)) => Some(m.clone()),
-        _ => None,
-    };
-    if let Some(message) = failed(&records.mx.clone().map(|_| ())) {
-        return Err(Unread { message });
+    // A failed MX lookup (not a missing record) means the resolver is not answering.
+    if let Err(DnsError::Failed(message)) = &records.mx {
+        return Err(Unread {
+            message: message.clone(),
+        });
     }
     let mut notes = Vec::new();
     let id = sts_id(&records.sts_txt, name, &mut notes);
@@ -215,6 +214,12 @@ impl Imported {
             }
             None => (Mode::Testing, self.mx_hosts.clone(), None),
         };
+        if mx.is_empty() {
+            let _ = writeln!(
+                t,
+                "# No live policy and no MX records: write the MX hosts senders deliver to in mx before the first build."
+            );
+        }
         if self.policy.is_none() {
             let _ = writeln!(
                 t,
