@@ -87,6 +87,8 @@ pub struct Domain {
     pub retire_max_age: u32,
     /// The operator accepts the wildcard mx patterns of an enforce policy (no warning).
     pub accept_wildcard_mx: bool,
+    /// The mx patterns of an MX move on their way out (`status` shows the move).
+    pub mx_leaving: Vec<MxPattern>,
     /// For an alias domain: the primary whose `_mta-sts` record its own delegates to by CNAME
     /// (RFC 8461 §8.2); it publishes the primary's policy under its own policy host.
     pub delegate_to: Option<DomainName>,

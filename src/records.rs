@@ -315,6 +315,7 @@ mod tests {
             retire: false,
             retire_max_age: 86400,
             accept_wildcard_mx: false,
+            mx_leaving: Vec::new(),
             delegate_to: None,
         }
     }

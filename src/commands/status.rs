@@ -21,6 +21,9 @@ struct Row {
     next_reason: Option<String>,
     built: bool,
     warnings: Vec<String>,
+    /// Where an MX move (`mx_leaving`) stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mx_move: Option<String>,
 }
 
 /// Prints one row per domain in the config or the lock.
@@ -72,6 +75,11 @@ fn row(name: &str, entry: Option<&Entry>, plan: &plan::Plan, now: DateTime<Utc>)
         ));
     }
     let (next, next_reason) = entry.map_or((None, None), |e| next_date(e, now));
+    let mx_move = plan
+        .domains
+        .iter()
+        .find(|d| d.domain.name.as_str() == name)
+        .and_then(|d| mx_move(&d.domain, entry, now));
     Row {
         domain: name.to_string(),
         mode: entry.map(|e| e.mode.to_string()),
@@ -81,7 +89,44 @@ fn row(name: &str, entry: Option<&Entry>, plan: &plan::Plan, now: DateTime<Utc>)
         next_reason,
         built,
         warnings,
+        mx_move,
     }
+}
+
+/// Where the MX move of `d` (its `mx_leaving`) stands, as `plan-mx` would say it.
+fn mx_move(d: &crate::model::Domain, entry: Option<&Entry>, now: DateTime<Utc>) -> Option<String> {
+    use crate::plan::mx_move::{Move, Stage, stage};
+    if d.mx_leaving.is_empty() {
+        return None;
+    }
+    let add: Vec<_> =
+        d.mx.iter()
+            .filter(|m| !d.mx_leaving.contains(m))
+            .cloned()
+            .collect();
+    let leaving: Vec<String> = d.mx_leaving.iter().map(ToString::to_string).collect();
+    let m = Move {
+        published: entry,
+        add: &add,
+        remove: &d.mx_leaving,
+        ttl: d.ttl,
+    };
+    Some(match stage(&m, now) {
+        Stage::PublishBoth { .. } => {
+            "MX move: build to publish the old and new hosts together".into()
+        }
+        Stage::WaitToSwitch { switch_from } => format!(
+            "MX move: the DNS MX may switch from {}; {} leave after that",
+            day(switch_from),
+            leaving.join(", ")
+        ),
+        Stage::Switch { since, .. } => format!(
+            "MX move: the DNS MX may switch now (since {}); once it has and its TTL passed, remove {} from mx and mx_leaving",
+            day(since),
+            leaving.join(", ")
+        ),
+        Stage::Done => "MX move: done; remove mx_leaving".into(),
+    })
 }
 
 /// The next moment something changes for this domain, and what.
@@ -129,6 +174,9 @@ fn text(rows: &[Row], ui: &mut dyn Ui) {
         ui.out(line.trim_end());
         for w in &r.warnings {
             ui.out(&format!("    ! {w}"));
+        }
+        if let Some(m) = &r.mx_move {
+            ui.out(&format!("    > {m}"));
         }
     }
 }

@@ -34,6 +34,8 @@ pub(crate) struct RawSettings {
     pub(crate) retire: Option<Sp<bool>>,
     /// Domain tables only.
     pub(crate) aliases: Option<Sp<Vec<Sp<String>>>>,
+    /// Domain tables only.
+    pub(crate) mx_leaving: Option<Sp<Vec<Sp<String>>>>,
 }
 
 const SETTINGS_KEYS: &[&str] = &[
@@ -48,7 +50,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "retire_max_age",
     "accept_wildcard_mx",
 ];
-const DOMAIN_ONLY_KEYS: &[&str] = &["id", "retire", "aliases"];
+const DOMAIN_ONLY_KEYS: &[&str] = &["id", "retire", "aliases", "mx_leaving"];
 
 /// Every key the reader knows, as (table, key).
 pub(crate) fn known_keys() -> Vec<(&'static str, &'static str)> {
@@ -232,10 +234,11 @@ impl Walker {
                 "id" if domain => s.id = self.string(entry),
                 "retire" if domain => s.retire = self.boolean(entry),
                 "aliases" if domain => s.aliases = self.strings(entry),
+                "mx_leaving" if domain => s.mx_leaving = self.strings(entry),
                 "id_scheme" => s.id_scheme = self.string(entry),
                 "retire_max_age" => s.retire_max_age = self.integer(entry),
                 "accept_wildcard_mx" => s.accept_wildcard_mx = self.boolean(entry),
-                key @ ("id" | "retire" | "aliases") => {
+                key @ ("id" | "retire" | "aliases" | "mx_leaving") => {
                     self.problems.push(
                         Problem::error(
                             entry.0.span(),

@@ -102,8 +102,12 @@ pub fn steps(domain: &str, stage: &Stage, m: &Move<'_>) -> Vec<String> {
     match stage {
         Stage::PublishBoth { both, switch_from } => vec![
             format!(
-                "1. now: in [domains.\"{domain}\"] set {} (old and new), run mtasts build, deploy the policy, then publish the new _mta-sts id",
-                list(both)
+                "1. now: in [domains.\"{domain}\"] set {} (old and new) and mx_leaving = [{}] (so that status follows the move), run mtasts build, deploy the policy, then publish the new _mta-sts id",
+                list(both),
+                old.iter()
+                    .map(|s| format!("\"{s}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             format!(
                 "2. from {} (if step 1 is published now; run this command again after the build for the exact date): point the MX records of {domain} at {}",
@@ -137,7 +141,7 @@ pub fn steps(domain: &str, stage: &Stage, m: &Move<'_>) -> Vec<String> {
                 new.join(", ")
             ),
             format!(
-                "3. once the MX records have changed and {} s (their TTL) have passed: set {}, build and deploy",
+                "3. once the MX records have changed and {} s (their TTL) have passed: set {} and remove mx_leaving, build and deploy",
                 m.ttl,
                 list(after)
             ),

@@ -698,3 +698,26 @@ fn provider_presets_expand_and_their_wildcards_can_be_accepted() {
         "{err}"
     );
 }
+
+/// `mx_leaving` names hosts still in `mx`, in a domain table only; anything else is an error
+/// that says why, and nothing is written.
+#[test]
+fn mx_leaving_must_name_hosts_of_mx_in_a_domain_table() {
+    let p = Project::new(
+        "[domains.\"a.example\"]\nmx = [\"new.example.net\"]\nmx_leaving = [\"old.example.net\"]\npolicy_cname = \"web.example.net\"\n",
+    );
+    let err = p.run(&["build"]).fails();
+    assert!(
+        err.contains("mx_leaving lists old.example.net, which is not in mx"),
+        "{err}"
+    );
+    assert!(!p.path().join("output").exists());
+    let p = Project::new(
+        "[defaults]\nmx_leaving = [\"old.example.net\"]\n[domains.\"a.example\"]\nmx = [\"old.example.net\"]\npolicy_cname = \"web.example.net\"\n",
+    );
+    assert!(
+        p.run(&["build"])
+            .fails()
+            .contains("`mx_leaving` cannot be a default")
+    );
+}

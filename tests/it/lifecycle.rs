@@ -539,15 +539,26 @@ fn plan_mx_walks_a_move_through_every_step_by_date() {
     };
     let first = plan(1, 0);
     assert!(
-        first.contains("1. now: in [domains.\"move.example\"] set mx = [\"old.example.net\", \"new.example.net\"] (old and new)"),
+        first.contains("1. now: in [domains.\"move.example\"] set mx = [\"old.example.net\", \"new.example.net\"] (old and new) and mx_leaving = [\"old.example.net\"]"),
         "{first}"
     );
     // Step 1 as told, built on day 1: the switch is safe a day and an hour later.
     p.write(
         "domains.toml",
-        &cfg("\"old.example.net\", \"new.example.net\""),
+        &(cfg("\"old.example.net\", \"new.example.net\"") + "mx_leaving = [\"old.example.net\"]\n"),
     );
     at(&p, 1, 0, &["build"]).ok();
+    let status = |days: i64, secs: i64| at(&p, days, secs, &["status"]).ok();
+    let s = status(1, 60);
+    assert!(
+        s.contains("    > MX move: the DNS MX may switch from 2025-11-30 01:00 UTC; old.example.net leave after that"),
+        "{s}"
+    );
+    let s = status(2, 3600);
+    assert!(
+        s.contains("    > MX move: the DNS MX may switch now (since 2025-11-30 01:00 UTC)"),
+        "{s}"
+    );
     let waiting = plan(1, 60);
     assert!(
         waiting.contains(
@@ -563,13 +574,16 @@ fn plan_mx_walks_a_move_through_every_step_by_date() {
     let now = plan(2, 3600);
     assert!(
         now.contains("2. now (safe since 2025-11-30 01:00 UTC): point the MX records")
-            && now.contains("set mx = [\"new.example.net\"], build and deploy"),
+            && now
+                .contains("set mx = [\"new.example.net\"] and remove mx_leaving, build and deploy"),
         "{now}"
     );
     // Step 3 as told: the old host leaves the policy; nothing is left to do.
     p.write("domains.toml", &cfg("\"new.example.net\""));
     let dropped = at(&p, 3, 0, &["build"]);
     dropped.ok();
+    let s = status(3, 60);
+    assert!(!s.contains("MX move"), "{s}");
     let done = plan(3, 60);
     assert!(done.contains("done: the published policy of move.example lists new.example.net and none of old.example.net"), "{done}");
     // A host the domain never had is refused.

@@ -44,6 +44,7 @@ struct Settings {
     pinned_id: Field<String>,
     retire: Field<bool>,
     aliases: Field<Vec<(DomainName, Range<usize>)>>,
+    mx_leaving: Field<Vec<MxPattern>>,
 }
 
 /// Validates the whole file; returns the model when there is no error, and all problems
@@ -253,6 +254,20 @@ fn merge(
         Field::Unset => false,
         Field::Bad => return None,
     };
+    let mx_leaving = match &own.mx_leaving {
+        Field::Set(leaving, span) => {
+            if let Some(stray) = leaving.iter().find(|l| !mx.contains(l)) {
+                problems.push(
+                    Problem::error(span.clone(), format!("mx_leaving lists {stray}, which is not in mx"), "not an mx of this domain")
+                        .help("mx_leaving names the hosts of an MX move on their way out: they stay in mx until the move is done (see mtasts plan-mx)"),
+                );
+                return None;
+            }
+            leaving.clone()
+        }
+        Field::Unset => Vec::new(),
+        Field::Bad => return None,
+    };
     let pinned_id = match &own.pinned_id {
         Field::Set(id, _) => Some(id.clone()),
         Field::Unset => None,
@@ -276,6 +291,7 @@ fn merge(
         retire,
         retire_max_age,
         accept_wildcard_mx,
+        mx_leaving,
         delegate_to: None,
     })
 }
@@ -359,6 +375,9 @@ fn settings(raw: &RawSettings, problems: &mut Vec<Problem>) -> Settings {
         }),
         mx: providers::mx(&raw.mx, problems).shared(),
         accept_wildcard_mx: field(&raw.accept_wildcard_mx, problems, |&v| Ok(v)),
+        mx_leaving: list(&raw.mx_leaving, "mx_leaving", problems, |s| {
+            MxPattern::parse(s).map_err(|e| ("invalid mx pattern".into(), e.message, e.help))
+        }),
         host: policy_host(raw, problems),
         rua: match &raw.tlsrpt_rua {
             Some(list) if list.value.is_empty() => Field::Set(Arc::from([]), list.span.clone()),
