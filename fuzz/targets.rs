@@ -107,7 +107,7 @@ pub(crate) fn report(bytes: &[u8]) {
 
 /// The email reader (MIME, base64, gzip, then JSON) on arbitrary bytes: never a panic.
 pub(crate) fn email(bytes: &[u8]) {
-    if let Ok(reports) = mtasts::report::reports_in(bytes, true) {
+    if let Ok(reports) = mtasts::report::reports_in(bytes, true, None) {
         let _ = mtasts::report::summarise(&reports);
     }
 }

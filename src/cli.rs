@@ -68,7 +68,7 @@ pub enum Command {
     Check(CheckArgs),
     /// Summarise TLS-RPT reports and say which testing domains are ready for enforce.
     #[command(
-        after_help = "Examples:\n  mtasts report ~/Maildir/.tlsrpt\n  mtasts report reports/ --since 2025-11-01 --format json\n  mtasts report reports/ --format prometheus --output /var/lib/node_exporter/textfile/tlsrpt.prom\n\nExit codes: 0 summarised, no alarm; 1 an ALARM, an input or mailbox that could not be read, invalid config; 2 usage error, no report could be read from any input, or the result could not be written."
+        after_help = "Examples:\n  mtasts report ~/Maildir/.tlsrpt\n  mtasts report reports/ --since 2025-11-01 --format json\n  mtasts report --store --imap imaps://tlsrpt%40example.com@imap.example.com/INBOX   # daily: only new mail, judged on the stored history\n  mtasts report --store=postgres://mtasts@db.example.com/reports --keep-days 400\n  mtasts report reports/ --format prometheus --output /var/lib/node_exporter/textfile/tlsrpt.prom\n\nReport mails count only with a valid DKIM signature by the From domain or a parent of it (RFC 8460 §3); --no-dkim where the mailbox is filtered upstream.\n\nExit codes: 0 summarised, no alarm; 1 an ALARM, an input or mailbox that could not be read (a mail failing DKIM among them), invalid config; 2 usage error, no report could be read from any input, the store could not be opened or written, or the result could not be written."
     )]
     Report(ReportArgs),
     /// Print the DNS records to publish, from the same plan as `build`; writes nothing.
@@ -312,8 +312,23 @@ fn parse_nameserver(s: &str) -> Result<std::net::SocketAddr, ValueError> {
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
     /// Report files (.json, .json.gz), emails (.eml), Maildirs or directories of them.
-    #[arg(required_unless_present = "imap")]
+    #[arg(required_unless_present_any = ["imap", "store"])]
     pub paths: Vec<PathBuf>,
+    /// Keep every report read in a store and judge from all it holds: a SQLite file (alone:
+    /// reports.sqlite beside the config) or a postgres:// URL. With --imap, only messages not
+    /// read before are fetched.
+    #[arg(long, value_name = "PATH|URL", num_args = 0..=1, default_missing_value = "reports.sqlite")]
+    pub store: Option<String>,
+    /// With --store: delete stored reports whose range ended more than N days ago.
+    #[arg(long, value_name = "N", requires = "store")]
+    pub keep_days: Option<u32>,
+    /// Count report mails without a valid DKIM signature (for a mailbox that checks DKIM
+    /// upstream and drops what fails).
+    #[arg(long)]
+    pub no_dkim: bool,
+    /// Look DKIM keys up at this DNS server (IP, IP:PORT or [IPv6]:PORT) instead of the system resolver.
+    #[arg(long, value_name = "IP[:PORT]", value_parser = parse_nameserver)]
+    pub nameserver: Option<std::net::SocketAddr>,
     /// Also read the report emails of a mailbox: imaps://USER@HOST[:PORT]/MAILBOX (the password
     /// from MTASTS_IMAP_PASSWORD or --imap-password-file); repeatable.
     #[arg(long, value_name = "URL")]

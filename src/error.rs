@@ -107,6 +107,13 @@ pub enum Error {
     #[error("{0}")]
     Setup(String),
 
+    /// The report store could not be opened, read or written; nothing was judged from it.
+    #[error(transparent)]
+    #[diagnostic(help(
+        "check the store's path or URL, its permissions and free space; the inputs are still there to read again"
+    ))]
+    Store(#[from] crate::report::store::StoreError),
+
     /// `build --locked` would have changed the lock file.
     #[error("{} would change (--locked): {}", lock.display(), domains.join(", "))]
     #[diagnostic(help(
@@ -199,6 +206,7 @@ impl Error {
             Error::Output(_) => "output",
             Error::NotConfigured(_) => "not-configured",
             Error::Setup(_) => "setup",
+            Error::Store(_) => "store",
             Error::LockedWouldChange { .. } | Error::LockMissing(_) | Error::TransitionDue(_) => {
                 "locked"
             }
@@ -221,7 +229,7 @@ impl Error {
     /// could not be written), 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Resolver { .. } | Error::NothingRead(_) | Error::Output(_) => 2,
+            Error::Resolver { .. } | Error::NothingRead(_) | Error::Output(_) | Error::Store(_) => 2,
             _ => 1,
         }
     }

@@ -262,15 +262,38 @@ pub struct Options<'a> {
     pub max_message: u64,
 }
 
-/// Logs in, hands every message of the mailbox to `each` (`name`, bytes) in UID order, and
-/// applies `done` to those for which `each` returned true. `Err` names what failed.
+/// Where a mailbox was read up to: its UIDVALIDITY and the last UID read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    /// The mailbox's UIDVALIDITY when it was read; another value means its UIDs start over.
+    pub uidvalidity: u32,
+    /// Every message up to this UID was read, or skipped for a reason that will not pass.
+    pub last_uid: u32,
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// Its reports were read: `done` applies to it.
+    Read,
+    /// Skipped for good (not a report, a bad signature): not read again after a mark.
+    Skipped,
+    /// Skipped for now (a DNS failure): the mark stays before it, the next run reads it again.
+    Again,
+}
+
+/// Logs in, hands every message of the mailbox to `each` (`name`, bytes) in UID order (with
+/// `after`, only those past its mark, unless UIDVALIDITY changed), and applies `done` to those
+/// `each` read. Returns the mark to resume from (`None`: the server keeps no UIDVALIDITY).
+/// `Err` names what failed.
 pub fn read(
     at: &Mailbox,
     password: &str,
     done: &Done,
     options: &Options<'_>,
-    mut each: impl FnMut(&str, Result<&[u8], ImapError>) -> bool,
-) -> Result<usize, ImapError> {
+    after: Option<Mark>,
+    mut each: impl FnMut(&str, Result<&[u8], ImapError>) -> Handled,
+) -> Result<Option<Mark>, ImapError> {
     let budget = Arc::new(AtomicU64::new(SMALL_ANSWERS));
     let stream = connect(at, options, budget.clone())?;
     let mut client = imap::Client::new(stream);
@@ -286,16 +309,36 @@ pub fn read(
             user: at.user.clone(),
             source: Box::new(source),
         })?;
-    session
+    let selected = session
         .select(&at.mailbox)
         .map_err(command(format!("mailbox {}", at.mailbox)))?;
+    // A mark counts only for the same UIDVALIDITY: another one means the UIDs were reassigned
+    // (the mailbox recreated), so all of it is read again; the store keeps each report once.
+    let resume = after
+        .filter(|m| Some(m.uidvalidity) == selected.uid_validity)
+        .map_or(0, |m| m.last_uid);
+    let search = if resume == 0 {
+        "ALL".to_string()
+    } else {
+        format!("UID {}:*", resume.saturating_add(1))
+    };
     let mut uids: Vec<u32> = session
-        .uid_search("ALL")
+        .uid_search(&search)
         .map_err(command("UID SEARCH".into()))?
         .into_iter()
+        // `n:*` always matches the last message, even one below n (RFC 3501 §6.4.8).
+        .filter(|uid| *uid > resume)
         .collect();
     uids.sort_unstable();
     let mut handled = Vec::new();
+    let mut first_again: Option<u32> = None;
+    let mut record = |uid: u32, outcome: Handled| match outcome {
+        Handled::Read => handled.push(uid),
+        Handled::Skipped => {}
+        Handled::Again => {
+            first_again.get_or_insert(uid);
+        }
+    };
     for batch in uids.chunks(BATCH) {
         let set = batch
             .iter()
@@ -311,10 +354,11 @@ pub fn read(
             let Some(uid) = f.uid else { continue };
             let size = u64::from(f.size.unwrap_or(0));
             if size > options.max_message {
-                each(
+                let outcome = each(
                     &name(at, uid),
                     Err(ImapError::TooLarge(options.max_message / 1024 / 1024)),
                 );
+                record(uid, outcome);
             } else {
                 small.push(uid);
             }
@@ -326,9 +370,8 @@ pub fn read(
                 .map_err(command(format!("UID FETCH {uid}")))?;
             for f in fetched.iter() {
                 let body = f.body().ok_or(ImapError::NoBody);
-                if each(&name(at, uid), body) {
-                    handled.push(uid);
-                }
+                let outcome = each(&name(at, uid), body);
+                record(uid, outcome);
             }
         }
     }
@@ -356,7 +399,14 @@ pub fn read(
         }
     }
     let _ = session.logout();
-    Ok(uids.len())
+    let last_uid = match first_again {
+        Some(uid) => uid.saturating_sub(1).max(resume),
+        None => uids.last().copied().unwrap_or(resume),
+    };
+    Ok(selected.uid_validity.map(|uidvalidity| Mark {
+        uidvalidity,
+        last_uid,
+    }))
 }
 
 /// Wraps a failed command's error with its name.

@@ -21,23 +21,45 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
     } else {
         None
     };
+    let base = ctx.config.parent().unwrap_or(Path::new("."));
+    let mut sink = match &args.store {
+        Some(spec) => Sink::Store {
+            store: report::store::open(spec, base)?,
+            pending: Vec::new(),
+            new: 0,
+        },
+        None => Sink::Sum,
+    };
     let mut sums = Collected {
         summaries: report::Summaries::default(),
         read: 0,
         since: args.since,
     };
     let mut skipped: Vec<(String, String)> = Vec::new();
-    // Files are read and parsed on every core, a chunk at a time: the reports stream into the
-    // sums, and only a chunk's are in memory at once.
     let files = inputs(&args.paths);
+    // Keys are looked up only when a mail is to be verified: JSON files need no resolver.
+    let dkim = if args.no_dkim || (args.imap.is_empty() && !files.iter().any(|f| f.email)) {
+        None
+    } else {
+        let timeout = std::time::Duration::from_secs(args.timeout.max(1));
+        Some(
+            report::dkim::Dkim::new(args.nameserver, timeout)
+                .map_err(|e| Error::Setup(e.to_string()))?,
+        )
+    };
+    // Files are read and parsed on every core, a chunk at a time: the reports stream into the
+    // sums (or the store), and only a chunk's are in memory at once.
     for chunk in files.chunks(CHUNK) {
-        let parsed = crate::parallel::pool(chunk, crate::parallel::threads(), read);
+        let parsed = crate::parallel::pool(chunk, crate::parallel::threads(), |input| {
+            report::read_file(&input.path, input.email, dkim.as_ref())
+        });
         for (input, result) in chunk.iter().zip(parsed) {
             match result {
-                Ok(found) => sums.add(found),
+                Ok(found) => sink.add(found, &mut sums),
                 Err(reason) => skipped.push((input.path.display().to_string(), reason.to_string())),
             }
         }
+        sink.flush()?;
     }
     if !args.imap.is_empty() {
         let password = imap_password(args)?;
@@ -48,32 +70,47 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
             max_message: report::MAX_INPUT_BYTES,
         };
         for mailbox in &args.imap {
+            let key = mailbox.to_string();
+            let after = sink.mark(&key)?;
             let result = crate::imap::read(
                 mailbox,
                 &password,
                 &args.imap_done,
                 &options,
+                after,
                 |name, bytes| {
-                    let parsed = bytes
-                        .map_err(|e| e.to_string())
-                        .and_then(|b| report::reports_in(b, true).map_err(|e| e.to_string()));
+                    let parsed = bytes.map_err(|e| (e.to_string(), false)).and_then(|b| {
+                        report::reports_in(b, true, dkim.as_ref()).map_err(|e| {
+                            let again = matches!(&e, report::ReportError::Dkim(d) if d.is_temporary());
+                            (e.to_string(), again)
+                        })
+                    });
                     match parsed {
                         Ok(found) => {
-                            sums.add(found);
-                            true
+                            sink.add(found, &mut sums);
+                            crate::imap::Handled::Read
                         }
-                        Err(reason) => {
+                        Err((reason, again)) => {
                             skipped.push((name.to_string(), reason));
-                            false
+                            if again {
+                                crate::imap::Handled::Again
+                            } else {
+                                crate::imap::Handled::Skipped
+                            }
                         }
                     }
                 },
             );
-            if let Err(reason) = result {
-                skipped.push((mailbox.to_string(), reason.to_string()));
+            // What was read is stored before the mark moves past it.
+            sink.flush()?;
+            match result {
+                Ok(Some(mark)) => sink.set_mark(&key, mark)?,
+                Ok(None) => {}
+                Err(reason) => skipped.push((mailbox.to_string(), reason.to_string())),
             }
         }
     }
+    let new = sink.judge_from_history(&mut sums, args.keep_days)?;
     let read_count = sums.read;
     let summaries = sums.summaries.finish();
     let mut rows: Vec<Row> = summaries
@@ -100,7 +137,10 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
                 .iter()
                 .map(|(p, r)| json!({"path": p, "reason": r}))
                 .collect();
-            let doc = json!({"reports": read_count, "domains": domains, "skipped": skipped});
+            let mut doc = json!({"reports": read_count, "domains": domains, "skipped": skipped});
+            if let Some(new) = new {
+                doc["stored"] = json!(new);
+            }
             ui.out(&serde_json::to_string_pretty(&doc).expect("summary serialises"));
         }
         ReportFormat::Text => {
@@ -111,11 +151,17 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
                     printable(reason)
                 ));
             }
-            ui.out(&format!(
-                "{} report(s) read, {} skipped",
-                read_count,
-                skipped.len()
-            ));
+            match new {
+                Some(new) => ui.out(&format!(
+                    "{new} new report(s) stored, {} skipped; {read_count} stored report(s) judged",
+                    skipped.len()
+                )),
+                None => ui.out(&format!(
+                    "{} report(s) read, {} skipped",
+                    read_count,
+                    skipped.len()
+                )),
+            }
             for row in &rows {
                 row.text(ui);
             }
@@ -170,6 +216,79 @@ fn aliases_count_for_primaries(rows: &mut [Row<'_>], config: Option<&Config>) {
 
 /// Input files read and parsed at once (on every core) before their reports are summed.
 const CHUNK: usize = 1024;
+
+/// Where the reports read go: straight into the sums, or into the store first.
+enum Sink {
+    /// Summed as read.
+    Sum,
+    /// Stored a chunk at a time (one transaction each), then judged from all the store holds.
+    Store {
+        store: Box<dyn report::store::Store>,
+        pending: Vec<Report>,
+        new: usize,
+    },
+}
+
+impl Sink {
+    fn add(&mut self, found: Vec<Report>, sums: &mut Collected) {
+        match self {
+            Sink::Sum => sums.add(found),
+            Sink::Store { pending, .. } => pending.extend(found),
+        }
+    }
+
+    /// Stores what was read since the last flush.
+    fn flush(&mut self) -> Result<(), Error> {
+        if let Sink::Store {
+            store,
+            pending,
+            new,
+        } = self
+        {
+            *new = new.saturating_add(store.insert(pending)?);
+            pending.clear();
+        }
+        Ok(())
+    }
+
+    fn mark(&mut self, mailbox: &str) -> Result<Option<crate::imap::Mark>, Error> {
+        match self {
+            Sink::Sum => Ok(None),
+            Sink::Store { store, .. } => Ok(store.mark(mailbox)?),
+        }
+    }
+
+    fn set_mark(&mut self, mailbox: &str, mark: crate::imap::Mark) -> Result<(), Error> {
+        match self {
+            Sink::Sum => Ok(()),
+            Sink::Store { store, .. } => Ok(store.set_mark(mailbox, mark)?),
+        }
+    }
+
+    /// With a store: applies the retention (`--keep-days`), sums everything it holds, and
+    /// returns how many reports were new.
+    fn judge_from_history(
+        self,
+        sums: &mut Collected,
+        keep_days: Option<u32>,
+    ) -> Result<Option<usize>, Error> {
+        let Sink::Store { mut store, new, .. } = self else {
+            return Ok(None);
+        };
+        if let Some(days) = keep_days {
+            let now = crate::clock::now()?;
+            let before = now
+                .checked_sub_signed(chrono::Duration::days(i64::from(days)))
+                .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+            store.forget_before(before)?;
+        }
+        let since = sums.since.map_or(chrono::DateTime::<chrono::Utc>::MIN_UTC, |d| {
+            d.and_time(chrono::NaiveTime::MIN).and_utc()
+        });
+        sums.add(store.reports(since)?);
+        Ok(Some(new))
+    }
+}
 
 /// The sums of the reports read so far, and how many were read.
 struct Collected {
@@ -243,10 +362,6 @@ fn classify(path: &Path, named: bool) -> Option<Input> {
         path: path.to_path_buf(),
         email: email || (named && !report),
     })
-}
-
-fn read(input: &Input) -> Result<Vec<Report>, report::ReportError> {
-    report::read_file(&input.path, input.email)
 }
 
 struct Row<'a> {

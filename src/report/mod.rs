@@ -9,7 +9,9 @@ use std::io::Read;
 
 use chrono::{DateTime, Utc};
 
+pub mod dkim;
 pub mod export;
+pub mod store;
 mod summary;
 
 use serde_json::Value;
@@ -47,7 +49,7 @@ const KNOWN_RESULTS: &[&str] = &[
 ];
 
 /// One report, as far as a summary needs it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Report {
     /// `organization-name` (or "unknown").
     pub organization: String,
@@ -62,7 +64,7 @@ pub struct Report {
 }
 
 /// One entry of `policies`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PolicyResult {
     /// `sts`, `tlsa`, `no-policy-found` or `other`.
     pub policy_type: String,
@@ -79,7 +81,7 @@ pub struct PolicyResult {
 }
 
 /// One `failure-details` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Failure {
     /// A registered result type, or `other`.
     pub result_type: String,
@@ -118,6 +120,9 @@ pub enum ReportError {
         /// What it held.
         value: String,
     },
+    /// A report mail whose DKIM does not let it count (RFC 8460 §3).
+    #[error(transparent)]
+    Dkim(#[from] dkim::DkimFailure),
     /// Said to be an email, but not one.
     #[error("not an email message")]
     NotEmail,
@@ -265,10 +270,15 @@ fn policy(p: &Value) -> Result<PolicyResult, ReportError> {
     })
 }
 
-/// Every report in the file at `path`; `email` says it is a message unless it starts like JSON.
-/// Only regular files are opened (a FIFO would block, a device never end), and at most
+/// Every report in the file at `path`; `email` says it is a message unless it starts like JSON,
+/// and a message counts only with the aligned DKIM signature `dkim` checks (`None`: trusted
+/// unchecked, `--no-dkim`). Only regular files are opened (a FIFO would block, a device never end), and at most
 /// [`MAX_INPUT_BYTES`] are read whatever the length says.
-pub fn read_file(path: &std::path::Path, email: bool) -> Result<Vec<Report>, ReportError> {
+pub fn read_file(
+    path: &std::path::Path,
+    email: bool,
+    dkim: Option<&dkim::Dkim>,
+) -> Result<Vec<Report>, ReportError> {
     let kind = std::fs::metadata(path)?.file_type();
     if !kind.is_file() {
         return Err(ReportError::NotAFile(file_kind(&kind)));
@@ -287,7 +297,7 @@ pub fn read_file(path: &std::path::Path, email: bool) -> Result<Vec<Report>, Rep
         return Err(ReportError::NotGzip);
     }
     let looks_json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    reports_in(&bytes, email && !looks_json)
+    reports_in(&bytes, email && !looks_json, dkim)
 }
 
 /// What a file that is not a regular file is, for the skip reason.
@@ -315,9 +325,16 @@ fn file_kind(kind: &std::fs::FileType) -> &'static str {
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 
 /// Every report in `bytes`: gzip (by its magic bytes), an email with
-/// `application/tlsrpt+json`/`+gzip` parts, or plain JSON. Each part is inflated and parsed
-/// before the next one is touched.
-pub fn reports_in(bytes: &[u8], email: bool) -> Result<Vec<Report>, ReportError> {
+/// `application/tlsrpt+json`/`+gzip` parts (verified by `dkim` first when given), or plain
+/// JSON. Each part is inflated and parsed before the next one is touched.
+pub fn reports_in(
+    bytes: &[u8],
+    email: bool,
+    dkim: Option<&dkim::Dkim>,
+) -> Result<Vec<Report>, ReportError> {
+    if let Some(dkim) = dkim.filter(|_| email && !bytes.starts_with(GZIP_MAGIC)) {
+        dkim.verify(bytes)?;
+    }
     let mut out = Vec::new();
     each_report(bytes, email, &mut |json| {
         out.push(parse(json)?);
