@@ -229,7 +229,9 @@ impl Error {
     /// could not be written), 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Resolver { .. } | Error::NothingRead(_) | Error::Output(_) | Error::Store(_) => 2,
+            Error::Resolver { .. } | Error::NothingRead(_) | Error::Output(_) | Error::Store(_) => {
+                2
+            }
             _ => 1,
         }
     }

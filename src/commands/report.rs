@@ -26,6 +26,7 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
         Some(spec) => Sink::Store {
             store: report::store::open(spec, base)?,
             pending: Vec::new(),
+            read: 0,
             new: 0,
         },
         None => Sink::Sum,
@@ -81,7 +82,8 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
                 |name, bytes| {
                     let parsed = bytes.map_err(|e| (e.to_string(), false)).and_then(|b| {
                         report::reports_in(b, true, dkim.as_ref()).map_err(|e| {
-                            let again = matches!(&e, report::ReportError::Dkim(d) if d.is_temporary());
+                            let again =
+                                matches!(&e, report::ReportError::Dkim(d) if d.is_temporary());
                             (e.to_string(), again)
                         })
                     });
@@ -110,7 +112,7 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
             }
         }
     }
-    let new = sink.judge_from_history(&mut sums, args.keep_days)?;
+    let stored = sink.judge_from_history(&mut sums, args.keep_days)?;
     let read_count = sums.read;
     let summaries = sums.summaries.finish();
     let mut rows: Vec<Row> = summaries
@@ -138,7 +140,8 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
                 .map(|(p, r)| json!({"path": p, "reason": r}))
                 .collect();
             let mut doc = json!({"reports": read_count, "domains": domains, "skipped": skipped});
-            if let Some(new) = new {
+            if let Some((read, new)) = stored {
+                doc["read"] = json!(read);
                 doc["stored"] = json!(new);
             }
             ui.out(&serde_json::to_string_pretty(&doc).expect("summary serialises"));
@@ -151,9 +154,9 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
                     printable(reason)
                 ));
             }
-            match new {
-                Some(new) => ui.out(&format!(
-                    "{new} new report(s) stored, {} skipped; {read_count} stored report(s) judged",
+            match stored {
+                Some((read, new)) => ui.out(&format!(
+                    "{read} report(s) read ({new} new, stored), {} skipped; judged on {read_count} stored report(s)",
                     skipped.len()
                 )),
                 None => ui.out(&format!(
@@ -225,6 +228,9 @@ enum Sink {
     Store {
         store: Box<dyn report::store::Store>,
         pending: Vec<Report>,
+        /// Reports read from the inputs this run (stored before or not).
+        read: usize,
+        /// Of those, the ones the store did not hold yet.
         new: usize,
     },
 }
@@ -233,7 +239,10 @@ impl Sink {
     fn add(&mut self, found: Vec<Report>, sums: &mut Collected) {
         match self {
             Sink::Sum => sums.add(found),
-            Sink::Store { pending, .. } => pending.extend(found),
+            Sink::Store { pending, read, .. } => {
+                *read = read.saturating_add(found.len());
+                pending.extend(found);
+            }
         }
     }
 
@@ -243,6 +252,7 @@ impl Sink {
             store,
             pending,
             new,
+            ..
         } = self
         {
             *new = new.saturating_add(store.insert(pending)?);
@@ -266,13 +276,19 @@ impl Sink {
     }
 
     /// With a store: applies the retention (`--keep-days`), sums everything it holds, and
-    /// returns how many reports were new.
+    /// returns how many reports were read from the inputs and how many of them were new.
     fn judge_from_history(
         self,
         sums: &mut Collected,
         keep_days: Option<u32>,
-    ) -> Result<Option<usize>, Error> {
-        let Sink::Store { mut store, new, .. } = self else {
+    ) -> Result<Option<(usize, usize)>, Error> {
+        let Sink::Store {
+            mut store,
+            read,
+            new,
+            ..
+        } = self
+        else {
             return Ok(None);
         };
         if let Some(days) = keep_days {
@@ -282,11 +298,13 @@ impl Sink {
                 .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
             store.forget_before(before)?;
         }
-        let since = sums.since.map_or(chrono::DateTime::<chrono::Utc>::MIN_UTC, |d| {
-            d.and_time(chrono::NaiveTime::MIN).and_utc()
-        });
+        let since = sums
+            .since
+            .map_or(chrono::DateTime::<chrono::Utc>::MIN_UTC, |d| {
+                d.and_time(chrono::NaiveTime::MIN).and_utc()
+            });
         sums.add(store.reports(since)?);
-        Ok(Some(new))
+        Ok(Some((read, new)))
     }
 }
 

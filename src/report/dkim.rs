@@ -119,9 +119,9 @@ impl Dkim {
                 DkimResult::TempError(e) => {
                     temporary.get_or_insert_with(|| format!("{by}key lookup failed: {e}"));
                 }
-                DkimResult::Neutral(e)
-                | DkimResult::Fail(e)
-                | DkimResult::PermError(e) => reasons.push(format!("{by}{}", describe(e))),
+                DkimResult::Neutral(e) | DkimResult::Fail(e) | DkimResult::PermError(e) => {
+                    reasons.push(format!("{by}{}", describe(e)))
+                }
                 DkimResult::None => {}
             }
         }
@@ -135,11 +135,7 @@ impl Dkim {
 
 /// `d` is `from` or a parent of it; a single label (a top-level domain) never aligns.
 fn aligned(d: &str, from: &str) -> bool {
-    d.contains('.')
-        && (d == from
-            || from
-                .strip_suffix(d)
-                .is_some_and(|rest| rest.ends_with('.')))
+    d.contains('.') && (d == from || from.strip_suffix(d).is_some_and(|rest| rest.ends_with('.')))
 }
 
 /// mail-auth's reasons, in words a person acts on.

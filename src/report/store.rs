@@ -367,7 +367,12 @@ mod tests {
         assert_eq!(store.insert(&[a.clone(), hostile.clone()]).unwrap(), 0);
         let since = a.end - chrono::Duration::days(30);
         assert_eq!(store.reports(since).unwrap(), vec![a.clone(), hostile]);
-        assert_eq!(store.forget_before(a.end + chrono::Duration::hours(1)).unwrap(), 1);
+        assert_eq!(
+            store
+                .forget_before(a.end + chrono::Duration::hours(1))
+                .unwrap(),
+            1
+        );
         assert_eq!(store.reports(since).unwrap().len(), 1);
         assert_eq!(store.mark("INBOX").unwrap(), None);
         let mark = Mark {

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use crate::harness::{Project, Server, free_port, real_tool, run_ok};
+use crate::harness::{Project, nsd, real_tool, run_ok};
 
 /// The zone test's domains, with the DNS-as-code targets.
 fn config() -> String {
@@ -118,44 +118,6 @@ fn records_prints_the_plan_s_records_in_every_format_and_matches_records_json() 
     let err = p.run(&["records", "nope.example"]).fails();
     assert!(err.contains("nope.example"), "{err}");
     assert_eq!(p.files("output"), before);
-}
-
-/// A private NSD on a loopback high port serving `zones` (name, file).
-fn nsd(nsd: &Path, dir: &Path, zones: &[(String, std::path::PathBuf)]) -> (Server, u16) {
-    fs::create_dir_all(dir).unwrap();
-    let port = free_port();
-    let d = dir.display();
-    let mut conf = format!(
-        "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n\
-         \x20 database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n\
-         \x20 xfrdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  logfile: \"{d}/nsd.log\"\n\
-         remote-control:\n  control-enable: no\n"
-    );
-    for (name, file) in zones {
-        conf.push_str(&format!(
-            "zone:\n  name: {name}\n  zonefile: {}\n",
-            file.display()
-        ));
-    }
-    fs::write(dir.join("nsd.conf"), conf).unwrap();
-    let server = Server {
-        child: Command::new(nsd)
-            .arg("-d")
-            .arg("-c")
-            .arg(dir.join("nsd.conf"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-        name: "nsd",
-    };
-    if crate::harness::wait_for_port(port) {
-        return (server, port);
-    }
-    panic!(
-        "nsd did not start: {}",
-        fs::read_to_string(dir.join("nsd.log")).unwrap_or_default()
-    );
 }
 
 /// What `dig +short` answers, sorted.

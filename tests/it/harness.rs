@@ -496,3 +496,41 @@ pub(crate) fn nginx_test_conf(root: &Path, tag: &str) -> (PathBuf, PathBuf) {
     .unwrap();
     (conf, log)
 }
+
+/// A private NSD on a loopback high port serving `zones` (name, file).
+pub(crate) fn nsd(nsd: &Path, dir: &Path, zones: &[(String, std::path::PathBuf)]) -> (Server, u16) {
+    fs::create_dir_all(dir).unwrap();
+    let port = free_port();
+    let d = dir.display();
+    let mut conf = format!(
+        "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n\
+         \x20 database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n\
+         \x20 xfrdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  logfile: \"{d}/nsd.log\"\n\
+         remote-control:\n  control-enable: no\n"
+    );
+    for (name, file) in zones {
+        conf.push_str(&format!(
+            "zone:\n  name: {name}\n  zonefile: {}\n",
+            file.display()
+        ));
+    }
+    fs::write(dir.join("nsd.conf"), conf).unwrap();
+    let server = Server {
+        child: Command::new(nsd)
+            .arg("-d")
+            .arg("-c")
+            .arg(dir.join("nsd.conf"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+        name: "nsd",
+    };
+    if wait_for_port(port) {
+        return (server, port);
+    }
+    panic!(
+        "nsd did not start: {}",
+        fs::read_to_string(dir.join("nsd.log")).unwrap_or_default()
+    );
+}

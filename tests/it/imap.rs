@@ -64,7 +64,8 @@ fn deliver(dir: &Path, n: usize, message: &str) {
 }
 
 fn report(p: &Project, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["report", "--format", "json"];
+    // Unsigned mails: reading a mailbox is the point here (DKIM is proven in dkim.rs).
+    let mut all = vec!["report", "--format", "json", "--no-dkim"];
     all.extend_from_slice(args);
     let run = p.run_env(&all, &[("MTASTS_IMAP_PASSWORD", "secret")]);
     serde_json::from_str(&run.stdout())
@@ -331,4 +332,116 @@ fn a_server_trickling_bytes_under_the_read_timeout_is_cut_by_the_mailbox_deadlin
             .contains("--imap-deadline"),
         "{doc:#}"
     );
+}
+
+#[test]
+fn with_a_store_a_daily_run_reads_only_new_mail_and_a_new_uidvalidity_counts_nothing_twice() {
+    let (Some(binary), Some(openssl)) = (real_tool("dovecot"), real_tool("openssl")) else {
+        return;
+    };
+    if !crate::system::is_root() {
+        if std::env::var("MTASTS_REQUIRE_REAL").as_deref() == Ok("1") {
+            panic!("the Dovecot test runs its server as root (MTASTS_REQUIRE_REAL=1)");
+        }
+        eprintln!("\n!!!!!!!! SKIPPED: the Dovecot test needs root !!!!!!!!\n");
+        return;
+    }
+    let p = Project::for_nginx();
+    p.write("domains.toml", CONFIG);
+    let dir = p.path().join("imap");
+    let ca = make_certs(&openssl, &dir, &["localhost".to_string()]);
+    let port = free_port();
+    let tls = dir.join("tls/localhost");
+    let _dovecot = dovecot(
+        &binary,
+        &dir,
+        &tls.join("fullchain.pem"),
+        &tls.join("privkey.pem"),
+        port,
+    );
+    let chown = || {
+        run_ok(
+            Command::new("chown")
+                .arg("-R")
+                .arg("dovecot:dovecot")
+                .arg(dir.join("mail")),
+        )
+    };
+    // Day 1: eight daily reports and a message that is no report.
+    for day in 1..=8 {
+        deliver(
+            &dir,
+            day as usize,
+            &email(&google_day("testing.example", day, 100, &[])),
+        );
+    }
+    deliver(&dir, 50, "Subject: hello\r\n\r\nnot a report\r\n");
+    chown();
+    let url = format!("imaps://reports%40example.net@localhost:{port}/INBOX");
+    let ca = ca.display().to_string();
+    let daily = |p: &Project| report(p, &["--store", "--imap", &url, "--ca-file", &ca]);
+    // Reports read from the mailbox this run, and those of them the store did not hold.
+    let counts = |d: &serde_json::Value| (d["read"].as_u64(), d["stored"].as_u64());
+    let first = daily(&p);
+    assert_eq!(counts(&first), (Some(8), Some(8)), "{first:#}");
+    assert_eq!(first["skipped"].as_array().unwrap().len(), 1, "{first:#}");
+    assert!(p.path().join("reports.sqlite").is_file());
+
+    // Day 2: six more arrive; only they are fetched (the non-report is not named again), and
+    // the verdict covers both days: fourteen days, ready for enforce.
+    for day in 9..=14 {
+        deliver(
+            &dir,
+            day as usize,
+            &email(&google_day("testing.example", day, 100, &[])),
+        );
+    }
+    chown();
+    let second = daily(&p);
+    assert_eq!(counts(&second), (Some(6), Some(6)), "{second:#}");
+    assert!(
+        second["skipped"].as_array().unwrap().is_empty(),
+        "{second:#}"
+    );
+    let t = domain(&second, "testing.example");
+    assert_eq!(
+        (t["reports"].as_u64(), t["days"].as_u64()),
+        (Some(14), Some(14)),
+        "{t:#}"
+    );
+    assert_eq!(t["ready_for_enforce"], true, "{t:#}");
+
+    // Nothing new: nothing fetched, the same verdict from the store.
+    let idle = daily(&p);
+    assert_eq!(counts(&idle), (Some(0), Some(0)), "{idle:#}");
+    assert_eq!(domain(&idle, "testing.example")["reports"], 14);
+
+    // The mailbox is rebuilt (its UID list and indexes gone): a new UIDVALIDITY, so every
+    // message is read again, and none counts twice.
+    std::thread::sleep(Duration::from_millis(1100));
+    let maildir = dir.join(format!("mail/{USER}/Maildir"));
+    for entry in fs::read_dir(&maildir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("dovecot") {
+            if path.is_dir() {
+                fs::remove_dir_all(&path).unwrap();
+            } else {
+                fs::remove_file(&path).unwrap();
+            }
+        }
+    }
+    let rebuilt = daily(&p);
+    assert_eq!(counts(&rebuilt), (Some(14), Some(0)), "{rebuilt:#}");
+    assert_eq!(domain(&rebuilt, "testing.example")["reports"], 14);
+
+    // The history answers without any input at all, and --keep-days forgets what is older.
+    let history = report(&p, &["--store"]);
+    assert_eq!(domain(&history, "testing.example")["reports"], 14);
+    let kept = p.run_env(
+        &["report", "--format", "json", "--store", "--keep-days", "3"],
+        &[("SOURCE_DATE_EPOCH", "1764547200")], // 2025-12-01: days 1..27 of November are older
+    );
+    let kept: serde_json::Value = serde_json::from_str(&kept.stdout()).unwrap();
+    assert!(kept["domains"].as_array().unwrap().is_empty(), "{kept:#}");
 }

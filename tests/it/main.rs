@@ -7,6 +7,7 @@ mod bounded;
 mod build;
 mod check;
 mod cli;
+mod dkim;
 mod dnsout;
 mod docs;
 mod e2e;
