@@ -26,6 +26,7 @@ mod properties;
 mod report;
 mod smtp;
 mod snapshots;
+mod store;
 mod system;
 mod targets;
 mod watch;
