@@ -70,46 +70,70 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(3);
-    println!("| reports | wall | reports/s | user CPU | peak RSS |");
-    println!("|---:|---:|---:|---:|---:|");
+    println!("| reports | into | wall | reports/s | user CPU | peak RSS |");
+    println!("|---:|---|---:|---:|---:|---:|");
     for n in sizes {
         let tmp = tempfile::tempdir().unwrap();
         let keep = std::env::var_os("MTASTS_BENCH_REPORT_KEEP");
         let dir = keep.map_or_else(|| tmp.path().join("reports"), Into::into);
         corpus(&dir, n);
-        let mut walls = Vec::new();
-        let mut users = Vec::new();
-        let mut rss = 0u64;
-        for _ in 0..runs {
-            let stats = tempfile::NamedTempFile::new().unwrap();
-            let started = Instant::now();
-            let out = Command::new("/usr/bin/time")
-                .args(["-f", "%U %M", "-o"])
-                .arg(stats.path())
-                .arg(env!("CARGO_BIN_EXE_mtasts"))
-                .args(["report", "--format", "json"])
-                .arg(&dir)
-                .current_dir(tmp.path())
-                .stderr(Stdio::inherit())
-                .output()
-                .unwrap();
-            walls.push(started.elapsed());
-            let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            assert_eq!(doc["reports"], n, "every report read");
-            let text = std::fs::read_to_string(stats.path()).unwrap();
-            let mut parts = text.split_whitespace();
-            users.push(parts.next().unwrap().parse::<f64>().unwrap());
-            rss = rss.max(parts.next().unwrap().parse().unwrap());
+        for store in [false, true] {
+            let (wall, user, rss) = measure(n, runs, &dir, tmp.path(), store);
+            println!(
+                "| {n} | {} | {:.2} s | {:.0} | {:.2} s | {} MiB |",
+                if store {
+                    "a new SQLite store"
+                } else {
+                    "a summary"
+                },
+                wall.as_secs_f64(),
+                n as f64 / wall.as_secs_f64(),
+                user,
+                rss / 1024
+            );
         }
-        walls.sort();
-        users.sort_by(f64::total_cmp);
-        let wall: Duration = walls[walls.len() / 2];
-        println!(
-            "| {n} | {:.2} s | {:.0} | {:.2} s | {} MiB |",
-            wall.as_secs_f64(),
-            n as f64 / wall.as_secs_f64(),
-            users[users.len() / 2],
-            rss / 1024
-        );
     }
+}
+
+/// Median wall time, median user CPU and the largest peak RSS of `runs` runs over `dir`; with
+/// `store`, each run ingests into a store of its own (the first day of a new store).
+fn measure(n: usize, runs: usize, dir: &Path, tmp: &Path, store: bool) -> (Duration, f64, u64) {
+    let mut walls = Vec::new();
+    let mut users = Vec::new();
+    let mut rss = 0u64;
+    for run in 0..runs {
+        let stats = tempfile::NamedTempFile::new().unwrap();
+        let db = tmp.join(format!("store-{n}-{run}.sqlite"));
+        let mut cmd = Command::new("/usr/bin/time");
+        cmd.args(["-f", "%U %M", "-o"])
+            .arg(stats.path())
+            .arg(env!("CARGO_BIN_EXE_mtasts"))
+            // The corpus mails are unsigned and no DNS serves keys here: DKIM is left out, as
+            // parsedmarc (the yardstick) checks none either.
+            .args(["report", "--format", "json", "--no-dkim"]);
+        if store {
+            cmd.arg("--store").arg(&db);
+        }
+        let started = Instant::now();
+        let out = cmd
+            .arg(dir)
+            .current_dir(tmp)
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap();
+        walls.push(started.elapsed());
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["reports"], n, "every report read");
+        if store {
+            assert_eq!(doc["stored"], n, "every report stored");
+            std::fs::remove_file(&db).unwrap();
+        }
+        let text = std::fs::read_to_string(stats.path()).unwrap();
+        let mut parts = text.split_whitespace();
+        users.push(parts.next().unwrap().parse::<f64>().unwrap());
+        rss = rss.max(parts.next().unwrap().parse().unwrap());
+    }
+    walls.sort();
+    users.sort_by(f64::total_cmp);
+    (walls[walls.len() / 2], users[users.len() / 2], rss)
 }

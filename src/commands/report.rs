@@ -303,7 +303,7 @@ impl Sink {
             .map_or(chrono::DateTime::<chrono::Utc>::MIN_UTC, |d| {
                 d.and_time(chrono::NaiveTime::MIN).and_utc()
             });
-        sums.add(store.reports(since)?);
+        store.reports(since, &mut |r| sums.add([r]))?;
         Ok(Some((read, new)))
     }
 }
@@ -317,7 +317,7 @@ struct Collected {
 
 impl Collected {
     /// Counts each report in range (`--since`).
-    fn add(&mut self, found: Vec<Report>) {
+    fn add(&mut self, found: impl IntoIterator<Item = Report>) {
         for r in found {
             if self.since.is_none_or(|since| r.end.date_naive() >= since) {
                 self.read += 1;

@@ -66,8 +66,13 @@ pub enum StoreError {
 pub trait Store {
     /// Stores the reports not stored yet; returns how many were new.
     fn insert(&mut self, reports: &[Report]) -> Result<usize, StoreError>;
-    /// Every stored report whose range ends at or after `since`.
-    fn reports(&mut self, since: DateTime<Utc>) -> Result<Vec<Report>, StoreError>;
+    /// Hands every stored report whose range ends at or after `since` to `each`, a row at a
+    /// time (a history of millions is never in memory at once).
+    fn reports(
+        &mut self,
+        since: DateTime<Utc>,
+        each: &mut dyn FnMut(Report),
+    ) -> Result<(), StoreError>;
     /// Deletes the reports whose range ended before `before`; returns how many.
     fn forget_before(&mut self, before: DateTime<Utc>) -> Result<usize, StoreError>;
     /// Where `mailbox` was read up to.
@@ -156,17 +161,19 @@ impl Store for Sqlite {
         Ok(new)
     }
 
-    fn reports(&mut self, since: DateTime<Utc>) -> Result<Vec<Report>, StoreError> {
+    fn reports(
+        &mut self,
+        since: DateTime<Utc>,
+        each: &mut dyn FnMut(Report),
+    ) -> Result<(), StoreError> {
         let err = sqlite_err(&self.path);
         let mut select = self.conn.prepare_cached(SELECT).map_err(&err)?;
-        let rows = select
-            .query_map([since.timestamp()], |r| r.get::<_, String>(0))
-            .map_err(&err)?;
-        let mut out = Vec::new();
-        for json in rows {
-            out.push(serde_json::from_str(&json.map_err(&err)?)?);
+        let mut rows = select.query([since.timestamp()]).map_err(&err)?;
+        while let Some(row) = rows.next().map_err(&err)? {
+            let json = row.get_ref(0).and_then(|v| Ok(v.as_str()?)).map_err(&err)?;
+            each(serde_json::from_str(json)?);
         }
-        Ok(out)
+        Ok(())
     }
 
     fn forget_before(&mut self, before: DateTime<Utc>) -> Result<usize, StoreError> {
@@ -258,17 +265,26 @@ impl Store for Postgres {
         Ok(new)
     }
 
-    fn reports(&mut self, since: DateTime<Utc>) -> Result<Vec<Report>, StoreError> {
-        let rows = self
+    fn reports(
+        &mut self,
+        since: DateTime<Utc>,
+        each: &mut dyn FnMut(Report),
+    ) -> Result<(), StoreError> {
+        use postgres::fallible_iterator::FallibleIterator;
+        let url = self.url.clone();
+        let err = |source| StoreError::Postgres {
+            url: url.clone(),
+            source,
+        };
+        let mut rows = self
             .client
-            .query(SELECT, &[&since.timestamp()])
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let json: String = row.try_get(0).map_err(|e| self.err(e))?;
-            out.push(serde_json::from_str(&json)?);
+            .query_raw(SELECT, [since.timestamp()])
+            .map_err(err)?;
+        while let Some(row) = rows.next().map_err(err)? {
+            let json: &str = row.try_get(0).map_err(err)?;
+            each(serde_json::from_str(json)?);
         }
-        Ok(out)
+        Ok(())
     }
 
     fn forget_before(&mut self, before: DateTime<Utc>) -> Result<usize, StoreError> {
@@ -366,14 +382,19 @@ mod tests {
         assert_eq!(store.insert(&[a.clone(), hostile.clone()]).unwrap(), 2);
         assert_eq!(store.insert(&[a.clone(), hostile.clone()]).unwrap(), 0);
         let since = a.end - chrono::Duration::days(30);
-        assert_eq!(store.reports(since).unwrap(), vec![a.clone(), hostile]);
+        let all = |store: &mut Box<dyn Store>| {
+            let mut out = Vec::new();
+            store.reports(since, &mut |r| out.push(r)).unwrap();
+            out
+        };
+        assert_eq!(all(&mut store), vec![a.clone(), hostile]);
         assert_eq!(
             store
                 .forget_before(a.end + chrono::Duration::hours(1))
                 .unwrap(),
             1
         );
-        assert_eq!(store.reports(since).unwrap().len(), 1);
+        assert_eq!(all(&mut store).len(), 1);
         assert_eq!(store.mark("INBOX").unwrap(), None);
         let mark = Mark {
             uidvalidity: u32::MAX,

@@ -128,7 +128,7 @@ fn two_machines_share(store: &str) -> serde_json::Value {
     );
     assert_eq!(t["ready_for_enforce"], true, "{t:#}");
     // A name made of SQL is stored and read back as the name it is.
-    let hostile = machine(1..=0);
+    let hostile = Project::new(CONFIG);
     hostile.write(
         "reports/evil.json",
         &google_day("testing.example", 15, 1, &[])
