@@ -22,21 +22,6 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
         None
     };
     let base = ctx.config.parent().unwrap_or(Path::new("."));
-    let mut sink = match &args.store {
-        Some(spec) => Sink::Store {
-            store: report::store::open(spec, base)?,
-            pending: Vec::new(),
-            read: 0,
-            new: 0,
-        },
-        None => Sink::Sum,
-    };
-    let mut sums = Collected {
-        summaries: report::Summaries::default(),
-        read: 0,
-        since: args.since,
-    };
-    let mut skipped: Vec<(String, String)> = Vec::new();
     let files = inputs(&args.paths);
     // Keys are looked up only when a mail is to be verified: JSON files need no resolver.
     let dkim = if args.no_dkim || (args.imap.is_empty() && !files.iter().any(|f| f.email)) {
@@ -48,70 +33,34 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
                 .map_err(|e| Error::Setup(e.to_string()))?,
         )
     };
-    // Files are read and parsed on every core, a chunk at a time: the reports stream into the
-    // sums (or the store), and only a chunk's are in memory at once.
-    for chunk in files.chunks(CHUNK) {
-        let parsed = crate::parallel::pool(chunk, crate::parallel::threads(), |input| {
-            report::read_file(&input.path, input.email, dkim.as_ref())
-        });
-        for (input, result) in chunk.iter().zip(parsed) {
-            match result {
-                Ok(found) => sink.add(found, &mut sums),
-                Err(reason) => skipped.push((input.path.display().to_string(), reason.to_string())),
-            }
-        }
-        sink.flush()?;
-    }
+    let mut reading = Reading {
+        sink: match &args.store {
+            Some(spec) => Sink::Store {
+                store: report::store::open(spec, base)?,
+                pending: Vec::new(),
+                read: 0,
+                new: 0,
+            },
+            None => Sink::Sum,
+        },
+        sums: Collected {
+            summaries: report::Summaries::default(),
+            read: 0,
+            since: args.since,
+        },
+        skipped: Vec::new(),
+        dkim,
+    };
+    reading.files(&files)?;
     if !args.imap.is_empty() {
-        let password = imap_password(args)?;
-        let options = crate::imap::Options {
-            ca_file: args.ca_file.as_deref(),
-            timeout: std::time::Duration::from_secs(args.timeout.max(1)),
-            deadline: std::time::Duration::from_secs(args.imap_deadline.max(1)),
-            max_message: report::MAX_INPUT_BYTES,
-        };
-        for mailbox in &args.imap {
-            let key = mailbox.to_string();
-            let after = sink.mark(&key)?;
-            let result = crate::imap::read(
-                mailbox,
-                &password,
-                &args.imap_done,
-                &options,
-                after,
-                |name, bytes| {
-                    let parsed = bytes.map_err(|e| (e.to_string(), false)).and_then(|b| {
-                        report::reports_in(b, true, dkim.as_ref()).map_err(|e| {
-                            let again =
-                                matches!(&e, report::ReportError::Dkim(d) if d.is_temporary());
-                            (e.to_string(), again)
-                        })
-                    });
-                    match parsed {
-                        Ok(found) => {
-                            sink.add(found, &mut sums);
-                            crate::imap::Handled::Read
-                        }
-                        Err((reason, again)) => {
-                            skipped.push((name.to_string(), reason));
-                            if again {
-                                crate::imap::Handled::Again
-                            } else {
-                                crate::imap::Handled::Skipped
-                            }
-                        }
-                    }
-                },
-            );
-            // What was read is stored before the mark moves past it.
-            sink.flush()?;
-            match result {
-                Ok(Some(mark)) => sink.set_mark(&key, mark)?,
-                Ok(None) => {}
-                Err(reason) => skipped.push((mailbox.to_string(), reason.to_string())),
-            }
-        }
+        reading.mailboxes(args)?;
     }
+    let Reading {
+        sink,
+        mut sums,
+        skipped,
+        ..
+    } = reading;
     let stored = sink.judge_from_history(&mut sums, args.keep_days)?;
     let read_count = sums.read;
     let summaries = sums.summaries.finish();
@@ -120,56 +69,17 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
         .map(|s| Row::new(s, config.as_ref(), args.days))
         .collect();
     aliases_count_for_primaries(&mut rows, config.as_ref());
-    match args.format {
-        ReportFormat::Csv => {
-            let text = report::export::csv(&summaries);
-            ui.out(text.trim_end());
-        }
-        ReportFormat::Prometheus => {
-            let verdicts: Vec<_> = rows
-                .iter()
-                .map(|r| (r.ready, !r.alarms.is_empty()))
-                .collect();
-            let text = report::export::prometheus(&summaries, &verdicts);
-            ui.out(text.trim_end());
-        }
-        ReportFormat::Json => {
-            let domains: Vec<_> = rows.iter().map(Row::json).collect();
-            let skipped: Vec<_> = skipped
-                .iter()
-                .map(|(p, r)| json!({"path": p, "reason": r}))
-                .collect();
-            let mut doc = json!({"reports": read_count, "domains": domains, "skipped": skipped});
-            if let Some((read, new)) = stored {
-                doc["read"] = json!(read);
-                doc["stored"] = json!(new);
-            }
-            ui.out(&serde_json::to_string_pretty(&doc).expect("summary serialises"));
-        }
-        ReportFormat::Text => {
-            for (path, reason) in &skipped {
-                ui.warn(&format!(
-                    "skipped {}: {}",
-                    printable(path),
-                    printable(reason)
-                ));
-            }
-            match stored {
-                Some((read, new)) => ui.out(&format!(
-                    "{read} report(s) read ({new} new, stored), {} skipped; judged on {read_count} stored report(s)",
-                    skipped.len()
-                )),
-                None => ui.out(&format!(
-                    "{} report(s) read, {} skipped",
-                    read_count,
-                    skipped.len()
-                )),
-            }
-            for row in &rows {
-                row.text(ui);
-            }
-        }
-    }
+    print(
+        args.format,
+        &summaries,
+        &rows,
+        Counts {
+            judged: read_count,
+            stored,
+        },
+        &skipped,
+        ui,
+    );
     let alarms = rows.iter().filter(|r| !r.alarms.is_empty()).count();
     if read_count == 0 && !skipped.is_empty() {
         return Err(Error::NothingRead(skipped.len()));
@@ -181,6 +91,74 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
         });
     }
     Ok(())
+}
+
+/// How many reports were judged, and with a store how many were read and how many were new.
+struct Counts {
+    judged: usize,
+    stored: Option<(usize, usize)>,
+}
+
+/// Prints the summary in the format asked for.
+fn print(
+    format: ReportFormat,
+    summaries: &[DomainSummary],
+    rows: &[Row<'_>],
+    counts: Counts,
+    skipped: &[(String, String)],
+    ui: &mut dyn Ui,
+) {
+    match format {
+        ReportFormat::Csv => {
+            let text = report::export::csv(summaries);
+            ui.out(text.trim_end());
+        }
+        ReportFormat::Prometheus => {
+            let verdicts: Vec<_> = rows
+                .iter()
+                .map(|r| (r.ready, !r.alarms.is_empty()))
+                .collect();
+            let text = report::export::prometheus(summaries, &verdicts);
+            ui.out(text.trim_end());
+        }
+        ReportFormat::Json => {
+            let domains: Vec<_> = rows.iter().map(Row::json).collect();
+            let skipped: Vec<_> = skipped
+                .iter()
+                .map(|(p, r)| json!({"path": p, "reason": r}))
+                .collect();
+            let mut doc = json!({"reports": counts.judged, "domains": domains, "skipped": skipped});
+            if let Some((read, new)) = counts.stored {
+                doc["read"] = json!(read);
+                doc["stored"] = json!(new);
+            }
+            ui.out(&serde_json::to_string_pretty(&doc).expect("summary serialises"));
+        }
+        ReportFormat::Text => {
+            for (path, reason) in skipped {
+                ui.warn(&format!(
+                    "skipped {}: {}",
+                    printable(path),
+                    printable(reason)
+                ));
+            }
+            match counts.stored {
+                Some((read, new)) => ui.out(&format!(
+                    "{read} report(s) read ({new} new, stored), {} skipped; judged on {} stored report(s)",
+                    skipped.len(),
+                    counts.judged
+                )),
+                None => ui.out(&format!(
+                    "{} report(s) read, {} skipped",
+                    counts.judged,
+                    skipped.len()
+                )),
+            }
+            for row in rows {
+                row.text(ui);
+            }
+        }
+    }
 }
 
 /// An alias publishes its primary's policy (RFC 8461 §8.2), so what its reports say against
@@ -219,6 +197,102 @@ fn aliases_count_for_primaries(rows: &mut [Row<'_>], config: Option<&Config>) {
 
 /// Input files read and parsed at once (on every core) before their reports are summed.
 const CHUNK: usize = 1024;
+
+/// What a run has read so far, and where it goes.
+struct Reading {
+    sink: Sink,
+    sums: Collected,
+    /// (input, reason) of every input that yielded no report.
+    skipped: Vec<(String, String)>,
+    /// `None`: mails count unchecked (`--no-dkim`, or no mail among the inputs).
+    dkim: Option<report::dkim::Dkim>,
+}
+
+impl Reading {
+    /// Reads and parses the files on every core, a chunk at a time: the reports stream into
+    /// the sums (or the store), and only a chunk's are in memory at once.
+    fn files(&mut self, files: &[Input]) -> Result<(), Error> {
+        let dkim = self.dkim.as_ref();
+        for chunk in files.chunks(CHUNK) {
+            let parsed = crate::parallel::pool(chunk, crate::parallel::threads(), |input| {
+                if input.walked {
+                    report::read_regular(&input.path, input.email, dkim)
+                } else {
+                    report::read_file(&input.path, input.email, dkim)
+                }
+            });
+            for (input, result) in chunk.iter().zip(parsed) {
+                match result {
+                    Ok(found) => self.sink.add(found, &mut self.sums),
+                    Err(reason) => self
+                        .skipped
+                        .push((input.path.display().to_string(), reason.to_string())),
+                }
+            }
+            self.sink.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Reads the report mails of every `--imap` mailbox; with a store, only those past its mark.
+    fn mailboxes(&mut self, args: &ReportArgs) -> Result<(), Error> {
+        let password = imap_password(args)?;
+        let options = crate::imap::Options {
+            ca_file: args.ca_file.as_deref(),
+            timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+            deadline: std::time::Duration::from_secs(args.imap_deadline.max(1)),
+            max_message: report::MAX_INPUT_BYTES,
+        };
+        for mailbox in &args.imap {
+            let key = mailbox.to_string();
+            let after = self.sink.mark(&key)?;
+            let Reading {
+                sink,
+                sums,
+                skipped,
+                dkim,
+            } = self;
+            let result = crate::imap::read(
+                mailbox,
+                &password,
+                &args.imap_done,
+                &options,
+                after,
+                |name, bytes| {
+                    let parsed = bytes.map_err(|e| (e.to_string(), false)).and_then(|b| {
+                        report::reports_in(b, true, dkim.as_ref()).map_err(|e| {
+                            let again =
+                                matches!(&e, report::ReportError::Dkim(d) if d.is_temporary());
+                            (e.to_string(), again)
+                        })
+                    });
+                    match parsed {
+                        Ok(found) => {
+                            sink.add(found, sums);
+                            crate::imap::Handled::Read
+                        }
+                        Err((reason, again)) => {
+                            skipped.push((name.to_string(), reason));
+                            if again {
+                                crate::imap::Handled::Again
+                            } else {
+                                crate::imap::Handled::Skipped
+                            }
+                        }
+                    }
+                },
+            );
+            // What was read is stored before the mark moves past it.
+            self.sink.flush()?;
+            match result {
+                Ok(Some(mark)) => self.sink.set_mark(&key, mark)?,
+                Ok(None) => {}
+                Err(reason) => self.skipped.push((mailbox.to_string(), reason.to_string())),
+            }
+        }
+        Ok(())
+    }
+}
 
 /// Where the reports read go: straight into the sums, or into the store first.
 enum Sink {
@@ -345,6 +419,8 @@ fn imap_password(args: &ReportArgs) -> Result<String, Error> {
 struct Input {
     path: PathBuf,
     email: bool,
+    /// Found by walking a directory, which saw a regular file (not a path the user named).
+    walked: bool,
 }
 
 /// Every file to read: named files, and the report-looking files under named directories.
@@ -358,6 +434,7 @@ fn inputs(paths: &[PathBuf]) -> Vec<Input> {
                 .filter_map(Result::ok)
                 .filter(|e| e.file_type().is_file())
                 .filter_map(|e| classify(e.path(), false))
+                .map(|i| Input { walked: true, ..i })
                 .collect();
             found.sort_by(|a, b| a.path.cmp(&b.path));
             out.extend(found);
@@ -379,6 +456,7 @@ fn classify(path: &Path, named: bool) -> Option<Input> {
     (email || report || named).then(|| Input {
         path: path.to_path_buf(),
         email: email || (named && !report),
+        walked: false,
     })
 }
 

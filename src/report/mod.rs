@@ -272,8 +272,8 @@ fn policy(p: &Value) -> Result<PolicyResult, ReportError> {
 
 /// Every report in the file at `path`; `email` says it is a message unless it starts like JSON,
 /// and a message counts only with the aligned DKIM signature `dkim` checks (`None`: trusted
-/// unchecked, `--no-dkim`). Only regular files are opened (a FIFO would block, a device never end), and at most
-/// [`MAX_INPUT_BYTES`] are read whatever the length says.
+/// unchecked, `--no-dkim`). A path a user named may be anything: only a regular file is opened
+/// (a FIFO would block, a device never end).
 pub fn read_file(
     path: &std::path::Path,
     email: bool,
@@ -283,10 +283,36 @@ pub fn read_file(
     if !kind.is_file() {
         return Err(ReportError::NotAFile(file_kind(&kind)));
     }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_INPUT_BYTES + 1)
-        .read_to_end(&mut bytes)?;
+    read_regular(path, email, dkim)
+}
+
+/// [`read_file`] for a file a directory walk saw as regular (no second lookup by path): opened
+/// without blocking, since it may have been swapped for a FIFO since, its type checked again on
+/// the descriptor, and read at its size (two reads, not a growing buffer's six). At most
+/// [`MAX_INPUT_BYTES`] are read whatever the length says.
+pub fn read_regular(
+    path: &std::path::Path,
+    email: bool,
+    dkim: Option<&dkim::Dkim>,
+) -> Result<Vec<Report>, ReportError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits().cast_signed());
+    }
+    let file = options.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.file_type().is_file() {
+        return Err(ReportError::NotAFile(file_kind(&meta.file_type())));
+    }
+    if meta.len() > MAX_INPUT_BYTES {
+        return Err(ReportError::FileTooLarge);
+    }
+    let size = usize::try_from(meta.len()).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(size.saturating_add(1));
+    file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_INPUT_BYTES {
         return Err(ReportError::FileTooLarge);
     }
