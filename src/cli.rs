@@ -71,6 +71,11 @@ pub enum Command {
         after_help = "Examples:\n  mtasts report ~/Maildir/.tlsrpt\n  mtasts report reports/ --since 2025-11-01 --format json\n  mtasts report --store --imap imaps://tlsrpt%40example.com@imap.example.com/INBOX   # daily: only new mail, judged on the stored history\n  mtasts report --store=postgres://mtasts@db.example.com/reports --keep-days 400\n  mtasts report reports/ --format prometheus --output /var/lib/node_exporter/textfile/tlsrpt.prom\n\nReport mails count only with a valid DKIM signature by the From domain or a parent of it (RFC 8460 §3); --no-dkim where the mailbox is filtered upstream.\n\nExit codes: 0 summarised, no alarm; 1 an ALARM, an input or mailbox that could not be read (a mail failing DKIM among them), invalid config; 2 usage error, no report could be read from any input, the store could not be opened or written, or the result could not be written."
     )]
     Report(ReportArgs),
+    /// Receive TLS reports over HTTPS (the rua=https: endpoint) into the report store.
+    #[command(
+        after_help = "Examples:\n  mtasts receive --listen 127.0.0.1:8425 --store /var/lib/mtasts/reports.sqlite   # behind nginx\n  mtasts receive --listen [::]:443 --tls-certificate fullchain.pem --tls-key privkey.pem --store postgres://mtasts@db/reports\n\nAnswers: 201 stored, 200 already stored, 400 not a report, 405 not POST, 413 over 1 MiB (10 MiB inflated), 415 not application/tlsrpt+gzip or +json, 503 the store could not commit it. One JSON access log line per request on stdout. SIGTERM stops accepting and finishes the requests in flight.\n\nExit codes: 0 stopped by SIGTERM or SIGINT; 1 the certificate or key could not be read; 2 the address could not be bound, or the store could not be opened."
+    )]
+    Receive(ReceiveArgs),
     /// Print the DNS records to publish, from the same plan as `build`; writes nothing.
     #[command(
         after_help = "Examples:\n  mtasts records example.com\n  mtasts records --format octodns\n  mtasts records --format csv > records.csv\n  mtasts records --locked --format json   # in CI: every id printed is in domains.lock\n\nExit codes: 0 printed; 1 invalid config, a domain not configured, or with --locked a pending or never-built domain; 2 usage error, or the result could not be written."
@@ -361,6 +366,30 @@ pub struct ReportArgs {
     /// Where the result goes.
     #[command(flatten)]
     pub output: ResultFile,
+}
+
+/// Options of `receive`.
+#[derive(Debug, clap::Args)]
+pub struct ReceiveArgs {
+    /// Address and port to listen on (IP:PORT or [IPv6]:PORT).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// The store the reports go to: a SQLite file (relative to the config's directory) or a
+    /// postgres:// URL.
+    #[arg(long, value_name = "PATH|URL", default_value = "reports.sqlite")]
+    pub store: String,
+    /// Serve TLS with this certificate chain (PEM); without it, plain HTTP for a proxy in front.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_certificate: Option<PathBuf>,
+    /// The private key of --tls-certificate (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_certificate")]
+    pub tls_key: Option<PathBuf>,
+    /// Answer GET on this path with the counters in Prometheus's text format (mtasts_receive_reports).
+    #[arg(long, value_name = "PATH")]
+    pub metrics_path: Option<String>,
+    /// Connections open at once; further clients wait to be accepted.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_connections: usize,
 }
 
 /// Output formats of `report`.

@@ -107,6 +107,13 @@ pub enum Error {
     #[error("{0}")]
     Setup(String),
 
+    /// `receive` could not start.
+    #[error(transparent)]
+    #[diagnostic(help(
+        "choose a free address (or one this user may bind), and PEM files this user can read"
+    ))]
+    Receive(#[from] crate::receive::ReceiveError),
+
     /// The report store could not be opened, read or written; nothing was judged from it.
     #[error(transparent)]
     #[diagnostic(help(
@@ -207,6 +214,8 @@ impl Error {
             Error::NotConfigured(_) => "not-configured",
             Error::Setup(_) => "setup",
             Error::Store(_) => "store",
+            Error::Receive(crate::receive::ReceiveError::Tls(_)) => "tls",
+            Error::Receive(_) => "listen",
             Error::LockedWouldChange { .. } | Error::LockMissing(_) | Error::TransitionDue(_) => {
                 "locked"
             }
@@ -229,9 +238,11 @@ impl Error {
     /// could not be written), 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Resolver { .. } | Error::NothingRead(_) | Error::Output(_) | Error::Store(_) => {
-                2
-            }
+            Error::Resolver { .. }
+            | Error::NothingRead(_)
+            | Error::Output(_)
+            | Error::Store(_)
+            | Error::Receive(crate::receive::ReceiveError::Listen { .. }) => 2,
             _ => 1,
         }
     }

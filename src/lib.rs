@@ -33,6 +33,7 @@ pub mod parallel;
 pub mod plan;
 pub mod policy;
 pub mod probe;
+pub mod receive;
 pub mod project;
 pub mod records;
 pub mod render;

@@ -7,6 +7,7 @@ pub mod help;
 pub mod import;
 pub mod init;
 pub mod plan_mx;
+pub mod receive;
 pub mod records;
 pub mod report;
 pub mod status;

@@ -329,7 +329,8 @@ impl Sink {
             ..
         } = self
         {
-            *new = new.saturating_add(store.insert(pending)?);
+            let added = store.insert(pending)?.into_iter().filter(|n| *n).count();
+            *new = new.saturating_add(added);
             pending.clear();
         }
         Ok(())

@@ -63,9 +63,9 @@ pub enum StoreError {
 }
 
 /// What every backend does; the command code sees only this.
-pub trait Store {
-    /// Stores the reports not stored yet; returns how many were new.
-    fn insert(&mut self, reports: &[Report]) -> Result<usize, StoreError>;
+pub trait Store: Send {
+    /// Stores the reports not stored yet, in one transaction; says of each whether it was new.
+    fn insert(&mut self, reports: &[Report]) -> Result<Vec<bool>, StoreError>;
     /// Hands every stored report whose range ends at or after `since` to `each`, a row at a
     /// time (a history of millions is never in memory at once).
     fn reports(
@@ -143,10 +143,10 @@ impl Sqlite {
 }
 
 impl Store for Sqlite {
-    fn insert(&mut self, reports: &[Report]) -> Result<usize, StoreError> {
+    fn insert(&mut self, reports: &[Report]) -> Result<Vec<bool>, StoreError> {
         let err = sqlite_err(&self.path);
         let tx = self.conn.transaction().map_err(&err)?;
-        let mut new = 0usize;
+        let mut new = Vec::with_capacity(reports.len());
         {
             let mut insert = tx.prepare_cached(INSERT).map_err(&err)?;
             for report in reports {
@@ -154,7 +154,7 @@ impl Store for Sqlite {
                 let added = insert
                     .execute(rusqlite::params![report.organization, key, end, json])
                     .map_err(&err)?;
-                new = new.saturating_add(added);
+                new.push(added > 0);
             }
         }
         tx.commit().map_err(&err)?;
@@ -245,7 +245,7 @@ impl Postgres {
 }
 
 impl Store for Postgres {
-    fn insert(&mut self, reports: &[Report]) -> Result<usize, StoreError> {
+    fn insert(&mut self, reports: &[Report]) -> Result<Vec<bool>, StoreError> {
         let url = self.url.clone();
         let err = |source| StoreError::Postgres {
             url: url.clone(),
@@ -253,13 +253,13 @@ impl Store for Postgres {
         };
         let mut tx = self.client.transaction().map_err(err)?;
         let insert = tx.prepare(INSERT).map_err(err)?;
-        let mut new = 0usize;
+        let mut new = Vec::with_capacity(reports.len());
         for report in reports {
             let (key, end, json) = row(report)?;
             let added = tx
                 .execute(&insert, &[&report.organization, &key, &end, &json])
                 .map_err(err)?;
-            new = new.saturating_add(usize::try_from(added).unwrap_or(usize::MAX));
+            new.push(added > 0);
         }
         tx.commit().map_err(err)?;
         Ok(new)
@@ -379,8 +379,8 @@ mod tests {
         let mut store = open("r.sqlite", dir.path()).unwrap();
         let a = report("Google Inc.", "1", 1);
         let hostile = report("x'); DROP TABLE mtasts_reports; --", "", 2);
-        assert_eq!(store.insert(&[a.clone(), hostile.clone()]).unwrap(), 2);
-        assert_eq!(store.insert(&[a.clone(), hostile.clone()]).unwrap(), 0);
+        assert_eq!(store.insert(&[a.clone(), hostile.clone()]).unwrap(), [true, true]);
+        assert_eq!(store.insert(&[a.clone(), a.clone(), hostile.clone()]).unwrap(), [false, false, false]);
         let since = a.end - chrono::Duration::days(30);
         let all = |store: &mut Box<dyn Store>| {
             let mut out = Vec::new();
