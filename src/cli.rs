@@ -390,6 +390,10 @@ pub struct ReceiveArgs {
     /// Connections open at once; further clients wait to be accepted.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_connections: usize,
+    /// Seconds a client may take for the TLS handshake, then for its headers, then for its
+    /// body; a slower one is dropped (a slowloris holds a slot this long at most).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub client_timeout: u64,
 }
 
 /// Output formats of `report`.

@@ -25,9 +25,6 @@ use crate::report::{self, Report, ReportError};
 
 /// Largest compressed (or plain JSON) body accepted.
 pub const MAX_BODY: usize = 1024 * 1024;
-/// How long a client may take to send its headers, and then its body.
-const HEADER_DEADLINE: Duration = Duration::from_secs(10);
-const BODY_DEADLINE: Duration = Duration::from_secs(30);
 /// How long requests in flight may take to finish after SIGTERM.
 const DRAIN: Duration = Duration::from_secs(30);
 /// Reports committed in one store transaction at most (group commit: one fsync for many).
@@ -43,6 +40,8 @@ pub struct Options {
     pub metrics_path: Option<String>,
     /// Connections open at once; further clients wait to be accepted.
     pub max_connections: usize,
+    /// How long a client may take for the TLS handshake, then its headers, then its body.
+    pub client_timeout: Duration,
 }
 
 /// Why the receiver could not start.
@@ -126,6 +125,7 @@ struct Shared {
     decoding: Semaphore,
     counters: Counters,
     metrics_path: Option<String>,
+    client_timeout: Duration,
     log: std::sync::mpsc::Sender<String>,
 }
 
@@ -139,7 +139,11 @@ pub fn serve(
         addr: options.listen,
         source,
     };
-    let tls = options.tls.as_ref().map(|(c, k)| acceptor(c, k)).transpose()?;
+    let tls = options
+        .tls
+        .as_ref()
+        .map(|(c, k)| acceptor(c, k))
+        .transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -153,6 +157,7 @@ pub fn serve(
         decoding: Semaphore::new(crate::parallel::threads().max(1)),
         counters: Counters::default(),
         metrics_path: options.metrics_path.clone(),
+        client_timeout: options.client_timeout,
         log,
     });
     let result = runtime.block_on(accept_loop(options, tls, shared));
@@ -210,9 +215,9 @@ async fn accept_loop(
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|source| ReceiveError::Listen {
-            addr: options.listen,
-            source,
-        })?;
+        addr: options.listen,
+        source,
+    })?;
     loop {
         let slot = tokio::select! {
             slot = slots.clone().acquire_owned() => slot,
@@ -236,7 +241,7 @@ async fn accept_loop(
         });
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
-            .header_read_timeout(HEADER_DEADLINE);
+            .header_read_timeout(options.client_timeout);
         match &tls {
             None => {
                 let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
@@ -248,9 +253,9 @@ async fn accept_loop(
             Some(acceptor) => {
                 let acceptor = acceptor.clone();
                 let watcher = graceful.watcher();
+                let deadline = options.client_timeout;
                 tokio::spawn(async move {
-                    let handshake =
-                        tokio::time::timeout(HEADER_DEADLINE, acceptor.accept(stream)).await;
+                    let handshake = tokio::time::timeout(deadline, acceptor.accept(stream)).await;
                     if let Ok(Ok(stream)) = handshake {
                         let conn = http.serve_connection(TokioIo::new(stream), service);
                         let _ = watcher.watch(conn).await;
@@ -308,7 +313,11 @@ impl Outcome {
     }
 }
 
-async fn handle(req: Request<Incoming>, remote: SocketAddr, shared: &Shared) -> Response<Full<Bytes>> {
+async fn handle(
+    req: Request<Incoming>,
+    remote: SocketAddr,
+    shared: &Shared,
+) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -354,7 +363,13 @@ async fn receive(req: Request<Incoming>, shared: &Shared) -> (Outcome, usize) {
         .headers()
         .get(hyper::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default();
     let gzip = match media.as_str() {
         "application/tlsrpt+gzip" => true,
@@ -384,7 +399,7 @@ async fn receive(req: Request<Incoming>, shared: &Shared) -> (Outcome, usize) {
         return (too_large(), 0);
     }
     let body = Limited::new(req.into_body(), MAX_BODY);
-    let body = match tokio::time::timeout(BODY_DEADLINE, body.collect()).await {
+    let body = match tokio::time::timeout(shared.client_timeout, body.collect()).await {
         Err(_) => {
             return (
                 Outcome::new(StatusCode::REQUEST_TIMEOUT, "the body took too long"),

@@ -13,6 +13,7 @@ pub fn run(ctx: &Context, args: &ReceiveArgs, ui: &mut dyn Ui) -> Result<(), Err
         tls: args.tls_certificate.clone().zip(args.tls_key.clone()),
         metrics_path: args.metrics_path.clone(),
         max_connections: args.max_connections,
+        client_timeout: std::time::Duration::from_secs(args.client_timeout.max(1)),
     };
     let (log, lines) = std::sync::mpsc::channel();
     // The server runs on its own thread so that this one, the only printer, writes the log.

@@ -379,8 +379,16 @@ mod tests {
         let mut store = open("r.sqlite", dir.path()).unwrap();
         let a = report("Google Inc.", "1", 1);
         let hostile = report("x'); DROP TABLE mtasts_reports; --", "", 2);
-        assert_eq!(store.insert(&[a.clone(), hostile.clone()]).unwrap(), [true, true]);
-        assert_eq!(store.insert(&[a.clone(), a.clone(), hostile.clone()]).unwrap(), [false, false, false]);
+        assert_eq!(
+            store.insert(&[a.clone(), hostile.clone()]).unwrap(),
+            [true, true]
+        );
+        assert_eq!(
+            store
+                .insert(&[a.clone(), a.clone(), hostile.clone()])
+                .unwrap(),
+            [false, false, false]
+        );
         let since = a.end - chrono::Duration::days(30);
         let all = |store: &mut Box<dyn Store>| {
             let mut out = Vec::new();

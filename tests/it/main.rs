@@ -23,6 +23,7 @@ mod operator;
 mod parsedmarc;
 mod probe;
 mod properties;
+mod receive;
 mod report;
 mod smtp;
 mod snapshots;

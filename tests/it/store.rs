@@ -11,7 +11,7 @@ use crate::harness::{Project, Server, free_port, real_tool, run_ok, wait_for_por
 use crate::report::{CONFIG, domain, google_day};
 
 /// Debian's PostgreSQL programs live outside PATH, under /usr/lib/postgresql/<major>/bin.
-fn pg_tool(name: &str) -> Option<PathBuf> {
+pub(crate) fn pg_tool(name: &str) -> Option<PathBuf> {
     let mut found: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
         .into_iter()
         .flatten()
@@ -26,7 +26,7 @@ fn pg_tool(name: &str) -> Option<PathBuf> {
 /// A throwaway PostgreSQL: `initdb` with trust for the superuser `mtasts`, then the server on
 /// 127.0.0.1:`port` and no Unix socket. As root it runs as the `postgres` user (it refuses
 /// root), in a directory that user owns.
-fn postgres(dir: &Path) -> Option<(Server, String)> {
+pub(crate) fn postgres(dir: &Path) -> Option<(Server, String)> {
     let (initdb, server) = (pg_tool("initdb")?, pg_tool("postgres")?);
     let data = dir.join("data");
     fs::create_dir_all(dir).unwrap();
