@@ -139,6 +139,18 @@ pub struct Nginx {
     /// layout they load each certificate and key per handshake, so they must be able to read
     /// them.
     pub user: String,
+    /// `receiver_host` and `receiver_upstream`: a server block for the host reporters POST
+    /// to, TLS there, proxied to `mtasts receive`.
+    pub receiver: Option<Receiver>,
+}
+
+/// The nginx front of `mtasts receive`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receiver {
+    /// The name in `tlsrpt_rua = ["https://<host>/..."]` (A-labels).
+    pub host: String,
+    /// Where `mtasts receive --listen` listens (IP:PORT, validated).
+    pub upstream: String,
 }
 
 /// How the nginx output is laid out.
@@ -164,6 +176,7 @@ impl Default for Nginx {
             acme_listen: vec!["80".into(), "[::]:80".into()],
             hosts_per_certificate: 1,
             user: "www-data".into(),
+            receiver: None,
         }
     }
 }

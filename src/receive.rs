@@ -320,6 +320,12 @@ async fn handle(
 ) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let method = req.method().clone();
+    // Behind nginx (`receiver_host`), the reporter's address comes in this header.
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let path = req.uri().path().to_string();
     if method == Method::GET && shared.metrics_path.as_deref() == Some(path.as_str()) {
         return Response::builder()
@@ -331,6 +337,7 @@ async fn handle(
     shared.counters.count(outcome.status);
     let line = serde_json::json!({
         "remote": remote.ip().to_string(),
+        "forwarded_for": forwarded,
         "method": method.as_str(),
         "path": path,
         "status": outcome.status.as_u16(),

@@ -368,6 +368,13 @@ fn nginx_fields(nginx: &Nginx) -> Vec<&[u8]> {
         fields.extend(nginx.acme_listen.iter().map(|l| l.as_bytes()));
     }
     fields.extend(nginx.listen.iter().map(|l| l.as_bytes()));
+    if let Some(r) = &nginx.receiver {
+        fields.extend([
+            b"receiver".as_slice(),
+            r.host.as_bytes(),
+            r.upstream.as_bytes(),
+        ]);
+    }
     fields
 }
 

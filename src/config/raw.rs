@@ -76,6 +76,8 @@ pub(crate) struct RawNginx {
     pub(crate) acme_listen: Option<Sp<Vec<Sp<String>>>>,
     pub(crate) hosts_per_certificate: Option<Sp<i64>>,
     pub(crate) user: Option<Sp<String>>,
+    pub(crate) receiver_host: Option<Sp<String>>,
+    pub(crate) receiver_upstream: Option<Sp<String>>,
 }
 
 const NGINX_KEYS: &[&str] = &[
@@ -90,6 +92,8 @@ const NGINX_KEYS: &[&str] = &[
     "webroot",
     "vhosts",
     "user",
+    "receiver_host",
+    "receiver_upstream",
 ];
 
 /// The whole file.
@@ -286,6 +290,8 @@ impl Walker {
                 "acme_listen" => n.acme_listen = self.strings(entry),
                 "hosts_per_certificate" => n.hosts_per_certificate = self.integer(entry),
                 "user" => n.user = self.string(entry),
+                "receiver_host" => n.receiver_host = self.string(entry),
+                "receiver_upstream" => n.receiver_upstream = self.string(entry),
                 _ => self.unknown(entry, NGINX_KEYS, "in [nginx]"),
             }
         }

@@ -522,3 +522,106 @@ fn two_receivers_share_one_postgres_under_load() {
         );
     }
 }
+
+/// `[nginx] receiver_host` + `receiver_upstream`: a real nginx terminates TLS for the report
+/// host and proxies to the receiver; statuses and the reporter's address come through, and the
+/// policy hosts are still served beside it.
+#[test]
+fn behind_nginx_the_receiver_host_gets_tls_and_reports_reach_the_store() {
+    let (Some(nginx), Some(curl), Some(openssl)) =
+        (real_tool("nginx"), real_tool("curl"), real_tool("openssl"))
+    else {
+        return;
+    };
+    let p = Project::for_nginx();
+    let root = p.path();
+    let ca = make_certs(
+        &openssl,
+        root,
+        &[
+            "tlsrpt.example.net".to_string(),
+            "mta-sts.a.example".to_string(),
+        ],
+    );
+    crate::harness::keys_readable_by_workers(root);
+    let (port, upstream) = (free_port(), free_port());
+    p.write(
+        "domains.toml",
+        &format!(
+            r#"[defaults]
+mx = ["mx.example.net"]
+policy_cname = "mail.example.net"
+tlsrpt_rua = ["https://tlsrpt.example.net/v1/tlsrpt"]
+
+[nginx]
+listen = ["127.0.0.1:{port} ssl"]
+certificate = "{root}/tls/{{host}}/fullchain.pem"
+certificate_key = "{root}/tls/{{host}}/privkey.pem"
+webroot = "{root}/output/webroot"
+receiver_host = "tlsrpt.example.net"
+receiver_upstream = "127.0.0.1:{upstream}"
+
+[domains."a.example"]
+"#,
+            root = root.display()
+        ),
+    );
+    p.run(&["build"]).ok();
+    let vhost = p.read("output/nginx/mta-sts-receiver.conf");
+    assert!(vhost.contains("server_name tlsrpt.example.net;"), "{vhost}");
+    let log = root.join("access.log");
+    let _receiver = receiver(&p, upstream, "r.sqlite", &[], &log);
+    let (mut server, error_log) = crate::harness::serve_nginx(&nginx, root, "receiver");
+    server.wait_for(&format!("127.0.0.1:{port}"), &error_log);
+    let body = root.join("google.json.gz");
+    fs::write(&body, gzip(report("via-nginx").as_bytes())).unwrap();
+    let send = |content_type: &str, host: &str, path: &str| -> String {
+        run_ok(
+            Command::new(&curl)
+                .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+                .arg(&ca)
+                .args(["--resolve", &format!("{host}:{port}:127.0.0.1")])
+                .args([
+                    "-H",
+                    &format!("Content-Type: {content_type}"),
+                    "--data-binary",
+                ])
+                .arg(format!("@{}", body.display()))
+                .arg(format!("https://{host}:{port}{path}")),
+        )
+    };
+    assert_eq!(
+        send(
+            "application/tlsrpt+gzip",
+            "tlsrpt.example.net",
+            "/v1/tlsrpt"
+        ),
+        "201"
+    );
+    assert_eq!(
+        send(
+            "application/tlsrpt+gzip",
+            "tlsrpt.example.net",
+            "/v1/tlsrpt"
+        ),
+        "200"
+    );
+    assert_eq!(
+        send("text/plain", "tlsrpt.example.net", "/v1/tlsrpt"),
+        "415"
+    );
+    // The policy host beside it is untouched by the receiver.
+    let policy = run_ok(
+        Command::new(&curl)
+            .args(["-s", "--cacert"])
+            .arg(&ca)
+            .args(["--resolve", &format!("mta-sts.a.example:{port}:127.0.0.1")])
+            .arg(format!(
+                "https://mta-sts.a.example:{port}/.well-known/mta-sts.txt"
+            )),
+    );
+    assert!(policy.starts_with("version: STSv1"), "{policy}");
+    let lines = fs::read_to_string(&log).unwrap();
+    assert!(lines.contains("\"forwarded_for\":\"127.0.0.1\""), "{lines}");
+    assert_eq!(stored_ids(&root.join("r.sqlite")), ["via-nginx"]);
+}

@@ -96,6 +96,7 @@ pub(super) fn nginx(raw: &RawNginx, problems: &mut Vec<Problem>) -> Nginx {
             )
         }),
         user: user(&raw.user, problems).unwrap_or_else(|| d.user.clone()),
+        receiver: receiver(raw, problems),
         acme_listen: match list(&raw.acme_listen, "acme_listen", problems, |s| {
             crate::config::nginx::plain_listen(s)
                 .map_err(|(label, help)| ("invalid acme_listen line".into(), label, help))
@@ -141,6 +142,45 @@ fn user(raw: &Option<Sp<String>>, problems: &mut Vec<Problem>) -> Option<String>
         }
     }) {
         Field::Set(u, _) => Some(u),
+        _ => None,
+    }
+}
+
+/// `receiver_host` and `receiver_upstream`, which go together.
+fn receiver(raw: &RawNginx, problems: &mut Vec<Problem>) -> Option<crate::model::Receiver> {
+    let host = field(&raw.receiver_host, problems, |h| {
+        crate::names::HostName::parse(h)
+            .map(|n| n.as_str().to_string())
+            .map_err(|e| {
+                (
+                    format!("receiver_host = {h:?} is not a host name: {e}"),
+                    "not a host name".into(),
+                    "the host reporters POST to, as in tlsrpt_rua = [\"https://tlsrpt.example.com/v1/tlsrpt\"]".into(),
+                )
+            })
+    });
+    let upstream = field(&raw.receiver_upstream, problems, |u| {
+        u.parse::<std::net::SocketAddr>()
+            .map(|a| a.to_string())
+            .map_err(|_| {
+                (
+                    format!("receiver_upstream = {u:?} is not IP:PORT"),
+                    "not IP:PORT".into(),
+                    "where `mtasts receive --listen` listens, such as \"127.0.0.1:8425\"".into(),
+                )
+            })
+    });
+    match (host, upstream) {
+        (Field::Set(host, _), Field::Set(upstream, _)) => {
+            Some(crate::model::Receiver { host, upstream })
+        }
+        (Field::Set(_, span), Field::Unset) | (Field::Unset, Field::Set(_, span)) => {
+            problems.push(
+                Problem::error(span, "receiver_host and receiver_upstream go together", "only one of the two")
+                    .help("set both: the host reporters POST to, and where `mtasts receive --listen` listens"),
+            );
+            None
+        }
         _ => None,
     }
 }
