@@ -625,3 +625,36 @@ receiver_upstream = "127.0.0.1:{upstream}"
     assert!(lines.contains("\"forwarded_for\":\"127.0.0.1\""), "{lines}");
     assert_eq!(stored_ids(&root.join("r.sqlite")), ["via-nginx"]);
 }
+
+/// The systemd unit in contrib/ is one systemd itself accepts (with the built binary's path).
+#[test]
+fn the_systemd_unit_passes_systemd_analyze_verify() {
+    let Some(analyze) = real_tool("systemd-analyze") else {
+        return;
+    };
+    let unit = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/mtasts-receive.service"),
+    )
+    .unwrap();
+    assert!(unit.contains("DynamicUser=yes") && unit.contains("ProtectSystem=strict"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mtasts-receive.service");
+    fs::write(
+        &path,
+        unit.replace("/usr/local/bin/mtasts", env!("CARGO_BIN_EXE_mtasts")),
+    )
+    .unwrap();
+    let out = Command::new(analyze)
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    // Only the unit's own lines count (a container without a running systemd adds notes of its own).
+    let about_unit: Vec<&str> = said
+        .lines()
+        .filter(|l| l.contains("mtasts-receive.service"))
+        .collect();
+    assert!(about_unit.is_empty(), "{said}");
+}
