@@ -179,26 +179,27 @@ fn fetch(agent: &ureq::Agent, host: &str, path: &str) -> Result<Response, FetchE
 }
 
 fn describe(e: ureq::Error) -> FetchError {
-    // The TLS layer's own error, when it is there, says what happened without reading words.
+    // The TLS layer's own error says what happened: ureq hands it over directly, or inside the
+    // I/O error of the handshake.
     let tls = match &e {
+        ureq::Error::Rustls(tls) => Some(tls),
         ureq::Error::Io(io) => io
             .get_ref()
             .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
         _ => None,
     };
-    if let Some(rustls::Error::AlertReceived(alert)) = tls {
-        return FetchError::Alert(format!("{alert:?} alert"));
-    }
     let text = e.to_string();
-    let squashed = text.to_ascii_lowercase().replace(' ', "");
-    if squashed.contains("unknownissuer") {
-        FetchError::UnknownIssuer(text)
-    } else if squashed.contains("notvalidforname") {
-        FetchError::WrongName(text)
-    } else if squashed.contains("expired") {
-        FetchError::Expired(text)
-    } else {
-        FetchError::Failed(text)
+    use rustls::CertificateError as C;
+    match tls {
+        Some(rustls::Error::AlertReceived(alert)) => FetchError::Alert(format!("{alert:?} alert")),
+        Some(rustls::Error::InvalidCertificate(C::UnknownIssuer)) => FetchError::UnknownIssuer(text),
+        Some(rustls::Error::InvalidCertificate(
+            C::NotValidForName | C::NotValidForNameContext { .. },
+        )) => FetchError::WrongName(text),
+        Some(rustls::Error::InvalidCertificate(C::Expired | C::ExpiredContext { .. })) => {
+            FetchError::Expired(text)
+        }
+        _ => FetchError::Failed(text),
     }
 }
 
