@@ -107,7 +107,7 @@ fn json_error(error: &Error) -> serde_json::Value {
     let mut doc = serde_json::json!({
         "error": {
             "kind": error.kind(),
-            "message": error.to_string(),
+            "message": with_causes(error),
             "domains": error.domains(),
         }
     });
@@ -128,6 +128,21 @@ fn json_error(error: &Error) -> serde_json::Value {
             .collect();
     }
     doc
+}
+
+/// The error's message followed by each cause that adds something (`what: cause: cause`), as
+/// the terminal shows them below it.
+fn with_causes(error: &Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+        cause = c.source();
+    }
+    message
 }
 
 /// Prints a failure: every located problem of an invalid file, or the error with its help.

@@ -103,9 +103,20 @@ pub enum Error {
     #[diagnostic(help("name domains as they appear in domains.toml (U-labels or A-labels)"))]
     NotConfigured(Vec<String>),
 
-    /// A network client could not be set up.
+    /// A command could not run as asked (a missing setting, a domain not configured).
     #[error("{0}")]
     Setup(String),
+
+    /// Something the command needs could not be set up: a resolver, a signal handler, a file
+    /// watcher, a password file; the cause is kept.
+    #[error("{what}")]
+    SetupFailed {
+        /// What could not be set up.
+        what: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 
     /// `receive` could not start.
     #[error(transparent)]
@@ -197,6 +208,17 @@ fn error_count(problems: &[Problem]) -> usize {
 }
 
 impl Error {
+    /// [`Error::SetupFailed`]: `what` could not be set up, because of `source`.
+    pub fn setup(
+        what: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Error {
+        Error::SetupFailed {
+            what: what.into(),
+            source: source.into(),
+        }
+    }
+
     /// A stable name for the kind of failure, for scripts (`{"error": {"kind": ...}}`).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -212,7 +234,7 @@ impl Error {
             Error::Resolver { .. } => "resolver",
             Error::Output(_) => "output",
             Error::NotConfigured(_) => "not-configured",
-            Error::Setup(_) => "setup",
+            Error::Setup(_) | Error::SetupFailed { .. } => "setup",
             Error::Store(_) => "store",
             Error::Receive(crate::receive::ReceiveError::Tls(_)) => "tls",
             Error::Receive(_) => "listen",

@@ -48,7 +48,7 @@ pub struct Options {
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiveError {
     /// Binding the address, or the runtime.
-    #[error("listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Listen {
         /// The address.
         addr: SocketAddr,

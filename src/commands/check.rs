@@ -32,7 +32,7 @@ pub fn run(ctx: &Context, args: &CheckArgs, ui: &mut dyn Ui) -> Result<(), Error
         timeout,
         smtp: !args.no_smtp,
     })
-    .map_err(|e| Error::Setup(e.to_string()))?;
+    .map_err(|e| Error::setup("check's DNS and HTTPS clients", e))?;
     let at = Expiry {
         now: crate::clock::wall(),
         warn_days: i64::from(args.expiry_days),

@@ -33,7 +33,8 @@ pub fn run(ctx: &Context, args: &ImportArgs, ui: &mut dyn Ui) -> Result<(), Erro
     };
     let timeout = Duration::from_secs(args.timeout.max(1));
     let dns = Arc::new(
-        crate::dns::Dns::new(args.nameserver, timeout).map_err(|e| Error::Setup(e.to_string()))?,
+        crate::dns::Dns::new(args.nameserver, timeout)
+            .map_err(|e| Error::setup("the resolver", e))?,
     );
     let fetcher = crate::fetch::Fetcher::new(
         dns.clone(),
@@ -41,7 +42,7 @@ pub fn run(ctx: &Context, args: &ImportArgs, ui: &mut dyn Ui) -> Result<(), Erro
         args.connect_to.clone(),
         timeout,
     )
-    .map_err(|e| Error::Setup(e.to_string()))?;
+    .map_err(|e| Error::setup("the HTTPS client", e))?;
     let today = crate::clock::now()?.format("%Y-%m-%d").to_string();
     let mut tables = Vec::with_capacity(domains.len());
     for domain in &domains {

@@ -30,7 +30,7 @@ pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Erro
         let timeout = std::time::Duration::from_secs(args.timeout.max(1));
         Some(
             report::dkim::Dkim::new(args.nameserver, timeout)
-                .map_err(|e| Error::Setup(e.to_string()))?,
+                .map_err(|e| Error::setup("the DKIM key resolver", e))?,
         )
     };
     let mut reading = Reading {
@@ -406,7 +406,7 @@ impl Collected {
 fn imap_password(args: &ReportArgs) -> Result<String, Error> {
     if let Some(file) = &args.imap_password_file {
         let text = std::fs::read_to_string(file)
-            .map_err(|e| Error::Setup(format!("{}: {e}", file.display())))?;
+            .map_err(|e| Error::setup(format!("--imap-password-file {}", file.display()), e))?;
         return Ok(text.lines().next().unwrap_or_default().to_string());
     }
     std::env::var("MTASTS_IMAP_PASSWORD").map_err(|_| {

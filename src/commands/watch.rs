@@ -50,7 +50,7 @@ pub fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error
     ctrlc::set_handler(move || {
         let _ = stop.send(Message::Stop);
     })
-    .map_err(|e| Error::Setup(format!("cannot handle Ctrl-C and SIGTERM: {e}")))?;
+    .map_err(|e| Error::setup("cannot handle Ctrl-C and SIGTERM", e))?;
     let saves = tx.clone();
     let handler = move |result| {
         let _ = tx.send(Message::Changed(result));
@@ -216,7 +216,7 @@ fn absolute(path: &Path) -> PathBuf {
 }
 
 fn notify_error(e: notify::Error) -> Error {
-    Error::Setup(format!("cannot watch for changes: {e} (try --poll)"))
+    Error::setup("cannot watch for changes (try --poll)", e)
 }
 
 /// New or changed domains listed by name; the rest are counted.

@@ -192,7 +192,9 @@ fn describe(e: ureq::Error) -> FetchError {
     use rustls::CertificateError as C;
     match tls {
         Some(rustls::Error::AlertReceived(alert)) => FetchError::Alert(format!("{alert:?} alert")),
-        Some(rustls::Error::InvalidCertificate(C::UnknownIssuer)) => FetchError::UnknownIssuer(text),
+        Some(rustls::Error::InvalidCertificate(C::UnknownIssuer)) => {
+            FetchError::UnknownIssuer(text)
+        }
         Some(rustls::Error::InvalidCertificate(
             C::NotValidForName | C::NotValidForNameContext { .. },
         )) => FetchError::WrongName(text),

@@ -40,7 +40,7 @@ const SET_MAILBOX: &str = "INSERT INTO mtasts_mailboxes (mailbox, uidvalidity, l
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// SQLite.
-    #[error("report store {path}: {source}")]
+    #[error("report store {path}")]
     Sqlite {
         /// The file.
         path: String,
@@ -49,7 +49,7 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     /// PostgreSQL.
-    #[error("report store {url}: {source}")]
+    #[error("report store {url}")]
     Postgres {
         /// The URL without its password.
         url: String,
