@@ -9,8 +9,8 @@ use std::io::Read;
 use sha2::{Digest as _, Sha256};
 
 use super::{DomainLine, FileLine, Recorded, plain};
+use crate::compact_map::Sorted;
 use crate::digest::{Digest, unhex};
-use crate::table::Sorted;
 
 /// A block is parsed in one piece below this size: a thread costs more than it saves.
 pub(super) const PIECE_MIN: usize = 256 << 10;

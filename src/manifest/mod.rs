@@ -10,10 +10,10 @@ use serde::Deserialize;
 
 mod fast;
 
+use crate::compact_map::Table;
 pub use crate::digest::Digest;
 use crate::digest::{hex, push_hex, unhex};
 use crate::error::Disagreement;
-use crate::table::Table;
 use fast::{BLOCK, read_blocks};
 
 /// The manifest's own path inside the output directory.

@@ -12,10 +12,10 @@ use super::guards::{
     safe_relative, same_bytes, target_meta, unsafe_output,
 };
 use super::{Class, IN_PROGRESS, Previous, Report, index};
+use crate::compact_map::Table;
 use crate::digest::Hashing;
 use crate::error::Error;
 use crate::manifest::{Digest, DomainEntry, FileEntry, Recorded};
-use crate::table::Table;
 
 /// One worker's share of a build: the files (and directories) it staged and how many files it
 /// found unchanged. Temp files not yet renamed are deleted when it is dropped.

@@ -9,18 +9,14 @@ use std::fmt::Write;
 use super::DomainSummary;
 use crate::metrics::{family, label};
 
-/// A CSV field: quoted when it holds a comma, quote or line break; a leading `=`, `+`, `-` or
-/// `@` (MX names come from reporters, and spreadsheets run such cells as formulas) gets a `'`.
+/// A CSV field as a spreadsheet may read it safely: a leading `=`, `+`, `-` or `@` (MX names
+/// come from reporters, and spreadsheets run such cells as formulas) gets a `'`; quoting is
+/// the csv crate's.
 fn field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
+    if value.starts_with(['=', '+', '-', '@']) {
         format!("'{value}")
     } else {
         value.to_string()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
     }
 }
 
@@ -46,24 +42,38 @@ fn results(s: &DomainSummary) -> Vec<(String, u64)> {
 /// `domain,result,mx,sessions`: per domain its successful sessions, then one row per failure
 /// type and MX, and the `no-policy-found` sessions.
 pub fn csv(summaries: &[DomainSummary]) -> String {
-    let mut out = String::from("domain,result,mx,sessions\n");
+    let mut rows: Vec<[String; 4]> = vec![[
+        "domain".into(),
+        "result".into(),
+        "mx".into(),
+        "sessions".into(),
+    ]];
     for s in summaries {
         let d = field(&s.domain);
-        let _ = writeln!(out, "{d},successful,,{}", s.successful);
+        rows.push([
+            d.clone(),
+            "successful".into(),
+            String::new(),
+            s.successful.to_string(),
+        ]);
         for f in &s.failures {
-            let _ = writeln!(
-                out,
-                "{d},{},{},{}",
+            rows.push([
+                d.clone(),
                 field(&f.result_type),
                 field(&f.mx),
-                f.count
-            );
+                f.count.to_string(),
+            ]);
         }
         if s.no_policy_sessions > 0 {
-            let _ = writeln!(out, "{d},no-policy-found,,{}", s.no_policy_sessions);
+            rows.push([
+                d.clone(),
+                "no-policy-found".into(),
+                String::new(),
+                s.no_policy_sessions.to_string(),
+            ]);
         }
     }
-    out
+    crate::csv_rows::csv(rows)
 }
 
 /// The exposition; `verdicts` per summary: ready for enforce (testing domains) and whether an
@@ -139,9 +149,11 @@ mod tests {
 
     #[test]
     fn csv_fields_are_quoted_and_formulas_defused() {
-        assert_eq!(field("mx.example.com"), "mx.example.com");
-        assert_eq!(field("a,b"), "\"a,b\"");
-        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(field("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
+        let row = |v: &str| crate::csv_rows::csv([[field(v), "1".to_string()]]);
+        assert_eq!(row("mx.example.com"), "mx.example.com,1\n");
+        assert_eq!(row("a,b"), "\"a,b\",1\n");
+        assert_eq!(row("say \"hi\""), "\"say \"\"hi\"\"\",1\n");
+        assert_eq!(row("line\nbreak"), "\"line\nbreak\",1\n");
+        assert_eq!(row("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0,1\n");
     }
 }

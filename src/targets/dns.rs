@@ -82,29 +82,18 @@ pub fn zone(records: &[Record]) -> String {
 /// The CSV header line.
 pub const CSV_HEADER: &str = "domain,name,relative,type,ttl,value\n";
 
-/// One CSV line per row (RFC 4180: fields with a comma, quote or line break are quoted).
+/// One CSV line per row (RFC 4180, by the csv crate).
 pub fn csv(rows: &[Row]) -> String {
-    let field = |s: &str| {
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
-    };
-    let mut out = String::new();
-    for r in rows {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{}",
-            field(&r.domain),
-            field(&r.name),
-            field(&r.relative),
-            r.rtype,
-            r.ttl,
-            field(&r.value)
-        );
-    }
-    out
+    crate::csv_rows::csv(rows.iter().map(|r| {
+        [
+            r.domain.clone(),
+            r.name.clone(),
+            r.relative.clone(),
+            r.rtype.to_string(),
+            r.ttl.to_string(),
+            r.value.clone(),
+        ]
+    }))
 }
 
 /// An octoDNS zone file for `YamlProvider`: records keyed by relative name (`''` for the
