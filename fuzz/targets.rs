@@ -30,7 +30,7 @@ pub(crate) fn config(bytes: &[u8]) {
     let (config, _) = mtasts::config::parse(text);
     let Some(config) = config else { return };
     let now = mtasts::clock::from_epoch("1764288000").unwrap();
-    let plan = mtasts::plan::plan(config.domains, &mtasts::state::Lock::new(), now, &[]);
+    let plan = mtasts::plan::plan(config.domains, &mtasts::lock::Lock::new(), now, &[]);
     let templates = mtasts::render::Templates::compile(&[]).unwrap();
     for d in plan.domains.iter().filter(|d| d.published()) {
         mtasts::policy::parse(d.policy().as_bytes()).unwrap();
@@ -53,7 +53,7 @@ pub(crate) fn config_fast(bytes: &[u8]) {
 /// reads.
 pub(crate) fn lock_fast(bytes: &[u8]) {
     let Some(text) = text(bytes) else { return };
-    if let Err(e) = mtasts::state::Lock::fast_reader_agrees(text) {
+    if let Err(e) = mtasts::lock::Lock::fast_reader_agrees(text) {
         panic!("{text:?}: {e}");
     }
 }
@@ -137,7 +137,7 @@ pub(crate) fn https(bytes: &[u8]) {
         unreachable!("the fixed config is valid")
     };
     let now = mtasts::clock::from_epoch("1764288000").unwrap();
-    let plan = mtasts::plan::plan(config.domains, &mtasts::state::Lock::new(), now, &[]);
+    let plan = mtasts::plan::plan(config.domains, &mtasts::lock::Lock::new(), now, &[]);
     let d = &plan.domains[0];
     let entry = plan.lock.domains.get("example.com");
     let answer = mtasts::fetch::Response {

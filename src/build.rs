@@ -9,11 +9,11 @@ use crate::config;
 use crate::context::Context;
 use crate::error::Error;
 use crate::generate::{write_tree, write_tree_remembering};
+use crate::lock::{Lock, WorkLock};
 use crate::model::Target;
 use crate::output;
 use crate::plan::{self, Plan};
 use crate::render::{Override, Templates};
-use crate::state::{Lock, WorkLock};
 use crate::ui::Ui;
 
 /// What a build is asked to do.
@@ -436,7 +436,7 @@ pub(crate) fn or_recovered(
     ui: &mut dyn Ui,
 ) -> Option<Lock> {
     lock.or_else(|| {
-        let recovered = crate::state::recover::from_manifest(out, now)?;
+        let recovered = crate::lock::recover::from_manifest(out, now)?;
         ui.warn(&format!(
             "{} is missing: took the ids of {} published domain(s) from {}, so unchanged policies keep their ids and domains senders may cache stay guarded; commit the new lock",
             ctx.lock().1,

@@ -10,8 +10,8 @@ use crate::build::{Options, or_recovered, output_dir};
 use crate::config;
 use crate::context::Context;
 use crate::error::Error;
+use crate::lock::Lock;
 use crate::plan::{self, Plan};
-use crate::state::Lock;
 use crate::ui::Ui;
 
 /// A loaded project.

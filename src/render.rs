@@ -425,7 +425,7 @@ mod tests {
         let (config, problems) = crate::config::parse(&text);
         let config = config.unwrap_or_else(|| panic!("{problems:?}"));
         let now = crate::clock::from_epoch("1764288000").unwrap();
-        let plan = crate::plan::plan(config.domains, &crate::state::Lock::new(), now, &[]);
+        let plan = crate::plan::plan(config.domains, &crate::lock::Lock::new(), now, &[]);
         Templates::compile(&[])
             .unwrap()
             .digest(&plan.domains[0], &config.nginx)

@@ -12,13 +12,13 @@ use indicatif::ProgressBar;
 
 use crate::dns::{Dns, DnsError};
 use crate::fetch::Fetcher;
+use crate::lock::Lock;
 use crate::model::Mode;
 use crate::net::ConnectTo;
 use crate::parallel::pool;
 use crate::plan::{DomainPlan, Plan};
 use crate::probe::{Probe, Prober, Seen};
 use crate::records;
-use crate::state::Lock;
 
 use super::{Check, Expiry, Line, Live, MxReport, Probes, Status, Unreachable, judge, observe};
 

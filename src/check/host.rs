@@ -6,10 +6,10 @@ use std::net::IpAddr;
 use crate::digest::sha256_hex;
 use crate::dns::DnsError;
 use crate::fetch::{FetchError, Response};
+use crate::lock::Entry;
 use crate::model::{PolicyHost, Vhosts};
 use crate::plan::DomainPlan;
 use crate::policy;
-use crate::state::Entry;
 
 use super::{Check, Line, Live, Status, fix, line, records_of};
 

@@ -20,10 +20,10 @@ use serde::Serialize;
 
 use crate::dns::DnsError;
 use crate::fetch::{FetchError, Response};
+use crate::lock::Entry;
 use crate::plan::DomainPlan;
 use crate::probe::Certificate;
 use crate::records::Record;
-use crate::state::Entry;
 
 /// How one check came out, from best to worst (so the worst of several is their `max`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

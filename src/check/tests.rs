@@ -2,9 +2,9 @@
 
 use super::*;
 use crate::clock::from_epoch;
+use crate::lock::Lock;
 use crate::probe::{Certificate, Distrust, Fault, Probe, Seen};
 use crate::records;
-use crate::state::Lock;
 use host::plain_text;
 
 fn planned(text: &str) -> (DomainPlan, Entry) {

@@ -7,9 +7,9 @@ use serde::Serialize;
 use super::{Context, Ui};
 use crate::cli::{Format, StatusArgs};
 use crate::error::Error;
+use crate::lock::{Entry, Stage};
 use crate::plan::{self, day};
 use crate::project::Project;
-use crate::state::{Entry, Stage};
 
 #[derive(Serialize)]
 struct Row {

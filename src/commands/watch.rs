@@ -13,9 +13,9 @@ use super::{Context, Ui};
 use crate::build::{Built, Cache, Options, build_locked, stamp};
 use crate::cli::WatchArgs;
 use crate::error::Error;
+use crate::lock::WorkLock;
 use crate::output::TEMP_PREFIX;
 use crate::plan::Change;
-use crate::state::WorkLock;
 
 /// Editors save in bursts (temp file, rename, chmod): wait this long for the burst to end.
 const DEBOUNCE: Duration = Duration::from_millis(50);

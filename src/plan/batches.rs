@@ -74,7 +74,7 @@ pub fn assign(plan: &mut Plan, per_certificate: usize) {
 mod tests {
     use super::*;
     use crate::clock::from_epoch;
-    use crate::state::Lock;
+    use crate::lock::Lock;
 
     fn planned(names: &[&str], lock: &Lock, per: usize) -> Plan {
         let mut text = String::from(

@@ -16,11 +16,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::lock::{Entry, Lock, Stage};
 use crate::model::{Domain, Mode};
 use crate::names::MxPattern;
 use crate::policy::Policy;
 use crate::records::{self, Record};
-use crate::state::{Entry, Lock, Stage};
 
 use notices::leaving;
 use outcome::plan_domain;

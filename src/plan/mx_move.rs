@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 
 use super::{after, day};
+use crate::lock::Entry;
 use crate::names::MxPattern;
-use crate::state::Entry;
 
 /// Where a move stands, with the dates that matter.
 #[derive(Debug, PartialEq, Eq)]
@@ -168,7 +168,7 @@ mod tests {
             DateTime::from_timestamp(published, 0).unwrap().to_rfc3339(),
             sha = "0".repeat(64)
         );
-        let lock = crate::state::Lock::parse(&text, "domains.lock").unwrap();
+        let lock = crate::lock::Lock::parse(&text, "domains.lock").unwrap();
         lock.domains["a.example"].clone()
     }
 

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 
+use crate::lock::{Entry, Notice, Stage};
 use crate::model::{Domain, Mode};
-use crate::state::{Entry, Notice, Stage};
 
 use super::{ID_FORMAT, Warning, WarningKind};
 

@@ -19,10 +19,10 @@ use std::sync::Arc;
 use crate::digest::sha256_hex;
 use chrono::{DateTime, Utc};
 
+use crate::lock::{Entry, Stage};
 use crate::model::{Domain, IdScheme, Mode};
 use crate::policy::Policy;
 use crate::records::{self};
-use crate::state::{Entry, Stage};
 
 use super::notices::{after, change_notices, day, enforce_warnings, next_id};
 use super::{Change, DomainPlan, MxStrings, Refusal, RefusalReason, Warning, WarningKind};

@@ -431,7 +431,7 @@ fn a_build_refused_while_writing_the_tree_leaves_the_lock_as_it_was() {
 fn a_second_writer_waits_a_bounded_time_then_is_refused() {
     let p = Project::new(CONFIG);
     let held =
-        mtasts::state::WorkLock::acquire(&p.path().join("domains.toml"), Duration::ZERO).unwrap();
+        mtasts::lock::WorkLock::acquire(&p.path().join("domains.toml"), Duration::ZERO).unwrap();
     let started = Instant::now();
     let err = p.run(&["build", "--wait", "1"]).fails();
     assert!(
@@ -481,7 +481,7 @@ fn two_concurrent_builds_never_interleave() {
     let mut counts = [written(&one), written(&two)];
     counts.sort();
     assert_eq!(counts, [0, 903]);
-    mtasts::state::Lock::parse(&p.read("domains.lock"), "domains.lock").unwrap();
+    mtasts::lock::Lock::parse(&p.read("domains.lock"), "domains.lock").unwrap();
 }
 
 #[test]
@@ -500,7 +500,7 @@ fn a_build_that_waited_plans_from_the_lock_the_other_build_left() {
     assert!(newer.contains("id = \"20231114221500\""), "{newer}");
     p.write("domains.toml", &edited);
     let held =
-        mtasts::state::WorkLock::acquire(&p.path().join("domains.toml"), Duration::ZERO).unwrap();
+        mtasts::lock::WorkLock::acquire(&p.path().join("domains.toml"), Duration::ZERO).unwrap();
     let waiting = std::process::Command::new(env!("CARGO_BIN_EXE_mtasts"))
         .args(["build", "--wait", "30"])
         .current_dir(p.path())

@@ -80,7 +80,7 @@ impl Project {
 
     /// The id the lock records for `domain`.
     pub(crate) fn lock_id(&self, domain: &str) -> String {
-        let lock = mtasts::state::Lock::parse(&self.read("domains.lock"), "domains.lock").unwrap();
+        let lock = mtasts::lock::Lock::parse(&self.read("domains.lock"), "domains.lock").unwrap();
         lock.domains[domain].id.to_string()
     }
 

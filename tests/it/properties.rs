@@ -4,11 +4,11 @@
 use proptest::prelude::*;
 
 use mtasts::generate::write_tree;
+use mtasts::lock::Lock;
 use mtasts::output::Previous;
 use mtasts::plan::plan;
 use mtasts::records::{parse_sts, parse_tlsrpt, txt_value};
 use mtasts::render::Templates;
-use mtasts::state::Lock;
 
 fn label() -> impl Strategy<Value = String> {
     prop_oneof![
