@@ -27,9 +27,9 @@ fn results(s: &DomainSummary) -> Vec<(String, u64)> {
     let mut listed: u64 = 0;
     for f in &s.failures {
         listed = listed.saturating_add(f.count);
-        match out.iter_mut().find(|(r, _)| *r == f.result_type) {
+        match out.iter_mut().find(|(r, _)| r == f.result_type.as_str()) {
             Some((_, n)) => *n = n.saturating_add(f.count),
-            None => out.push((f.result_type.clone(), f.count)),
+            None => out.push((f.result_type.as_str().to_string(), f.count)),
         }
     }
     let undetailed = s.failed.saturating_sub(listed);
@@ -59,7 +59,7 @@ pub fn csv(summaries: &[DomainSummary]) -> String {
         for f in &s.failures {
             rows.push([
                 d.clone(),
-                field(&f.result_type),
+                field(f.result_type.as_str()),
                 field(&f.mx),
                 f.count.to_string(),
             ]);

@@ -33,20 +33,110 @@ pub const MAX_FAILURE_DETAILS: usize = 10_000;
 /// Largest session count believed (2^53, the largest integer every JSON reader keeps exact).
 pub const MAX_COUNT: u64 = 1 << 53;
 
-/// The result types that mean a sender could not apply our MTA-STS policy.
-const KNOWN_RESULTS: &[&str] = &[
-    "starttls-not-supported",
-    "certificate-host-mismatch",
-    "certificate-expired",
-    "certificate-not-trusted",
-    "validation-failure",
-    "tlsa-invalid",
-    "dnssec-invalid",
-    "dane-required",
-    "sts-policy-fetch-error",
-    "sts-policy-invalid",
-    "sts-webpki-invalid",
-];
+/// `policy-type` (RFC 8460 §4.3): what the sender applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyType {
+    /// An MTA-STS policy.
+    Sts,
+    /// DANE TLSA records.
+    Tlsa,
+    /// None found: the sender did not see our policy at all.
+    NoPolicyFound,
+    /// Anything else a reporter wrote.
+    Other,
+}
+
+/// `result-type` (RFC 8460 §4.3): the registered failure types, and `other` for the rest.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResultType {
+    /// `starttls-not-supported`.
+    StarttlsNotSupported,
+    /// `certificate-host-mismatch`.
+    CertificateHostMismatch,
+    /// `certificate-expired`.
+    CertificateExpired,
+    /// `certificate-not-trusted`.
+    CertificateNotTrusted,
+    /// `validation-failure`.
+    ValidationFailure,
+    /// `tlsa-invalid`.
+    TlsaInvalid,
+    /// `dnssec-invalid`.
+    DnssecInvalid,
+    /// `dane-required`.
+    DaneRequired,
+    /// `sts-policy-fetch-error`: the sender could not fetch our policy.
+    StsPolicyFetchError,
+    /// `sts-policy-invalid`: the policy it fetched did not parse.
+    StsPolicyInvalid,
+    /// `sts-webpki-invalid`: the policy host's certificate did not validate.
+    StsWebpkiInvalid,
+    /// Any type not registered.
+    Other,
+}
+
+impl ResultType {
+    const ALL: [ResultType; 12] = [
+        ResultType::StarttlsNotSupported,
+        ResultType::CertificateHostMismatch,
+        ResultType::CertificateExpired,
+        ResultType::CertificateNotTrusted,
+        ResultType::ValidationFailure,
+        ResultType::TlsaInvalid,
+        ResultType::DnssecInvalid,
+        ResultType::DaneRequired,
+        ResultType::StsPolicyFetchError,
+        ResultType::StsPolicyInvalid,
+        ResultType::StsWebpkiInvalid,
+        ResultType::Other,
+    ];
+
+    /// The name as RFC 8460 spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResultType::StarttlsNotSupported => "starttls-not-supported",
+            ResultType::CertificateHostMismatch => "certificate-host-mismatch",
+            ResultType::CertificateExpired => "certificate-expired",
+            ResultType::CertificateNotTrusted => "certificate-not-trusted",
+            ResultType::ValidationFailure => "validation-failure",
+            ResultType::TlsaInvalid => "tlsa-invalid",
+            ResultType::DnssecInvalid => "dnssec-invalid",
+            ResultType::DaneRequired => "dane-required",
+            ResultType::StsPolicyFetchError => "sts-policy-fetch-error",
+            ResultType::StsPolicyInvalid => "sts-policy-invalid",
+            ResultType::StsWebpkiInvalid => "sts-webpki-invalid",
+            ResultType::Other => "other",
+        }
+    }
+
+    /// What a reporter wrote, as a registered type or `Other`.
+    pub fn parse(s: &str) -> ResultType {
+        ResultType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .unwrap_or(ResultType::Other)
+    }
+
+    /// Whether senders could not get a valid policy at all (whatever the success count).
+    pub fn policy_not_seen(self) -> bool {
+        matches!(
+            self,
+            ResultType::StsPolicyFetchError
+                | ResultType::StsPolicyInvalid
+                | ResultType::StsWebpkiInvalid
+        )
+    }
+}
+
+impl std::fmt::Display for ResultType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// One report, as far as a summary needs it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -66,8 +156,8 @@ pub struct Report {
 /// One entry of `policies`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PolicyResult {
-    /// `sts`, `tlsa`, `no-policy-found` or `other`.
-    pub policy_type: String,
+    /// What the sender applied.
+    pub policy_type: PolicyType,
     /// The policy domain (lower-case, no root dot); absent for some `no-policy-found` entries.
     pub domain: Option<String>,
     /// The policy lines the reporter applied.
@@ -84,7 +174,7 @@ pub struct PolicyResult {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Failure {
     /// A registered result type, or `other`.
-    pub result_type: String,
+    pub result_type: ResultType,
     /// The receiving MX host name (or IP when no name was given).
     pub mx: String,
     /// Failed sessions.
@@ -218,8 +308,10 @@ fn policy(p: &Value) -> Result<PolicyResult, ReportError> {
     let pol = p.get("policy");
     let get = |key: &str| pol.and_then(|p| p.get(key));
     let policy_type = match get("policy-type").and_then(Value::as_str) {
-        Some(t @ ("sts" | "tlsa" | "no-policy-found")) => t.to_string(),
-        _ => "other".into(),
+        Some("sts") => PolicyType::Sts,
+        Some("tlsa") => PolicyType::Tlsa,
+        Some("no-policy-found") => PolicyType::NoPolicyFound,
+        _ => PolicyType::Other,
     };
     let strings = |v: Option<&Value>| match v {
         Some(Value::Array(a)) => a
@@ -246,11 +338,7 @@ fn policy(p: &Value) -> Result<PolicyResult, ReportError> {
         .map(|f| {
             let rt = f.get("result-type").and_then(Value::as_str).unwrap_or("");
             Ok(Failure {
-                result_type: if KNOWN_RESULTS.contains(&rt) {
-                    rt.to_string()
-                } else {
-                    "other".into()
-                },
+                result_type: ResultType::parse(rt),
                 mx: text(f.get("receiving-mx-hostname"))
                     .filter(|s| !s.is_empty())
                     .or_else(|| text(f.get("receiving-ip")).filter(|s| !s.is_empty()))
@@ -472,7 +560,10 @@ mod tests {
             (5326, 303, 1, 1),
             "duplicates count once"
         );
-        assert_eq!(s[0].failures[0].result_type, "starttls-not-supported");
+        assert_eq!(
+            s[0].failures[0].result_type,
+            ResultType::StarttlsNotSupported
+        );
         assert_eq!(s[0].failures[0].percent, 3.6);
     }
 
@@ -490,10 +581,10 @@ mod tests {
         let r = parse(odd.as_bytes()).unwrap();
         assert_eq!(r.policies[0].domain.as_deref(), Some("example.com"));
         assert_eq!(r.policies[0].failed, 0, "missing counts are 0");
-        assert_eq!(r.policies[0].failures[0].result_type, "other");
+        assert_eq!(r.policies[0].failures[0].result_type, ResultType::Other);
         assert_eq!(r.policies[0].failures[0].mx, "192.0.2.1");
         assert_eq!(r.policies[1].domain, None);
-        assert_eq!(r.policies[2].policy_type, "other");
+        assert_eq!(r.policies[2].policy_type, PolicyType::Other);
         let s = summarise(&[r]);
         assert_eq!(
             s[0].days, 1,

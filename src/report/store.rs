@@ -359,13 +359,13 @@ mod tests {
             start: day,
             end: day + chrono::Duration::hours(24),
             policies: vec![super::super::PolicyResult {
-                policy_type: "sts".into(),
+                policy_type: super::super::PolicyType::Sts,
                 domain: Some("example.com".into()),
                 policy_string: vec!["version: STSv1".into()],
                 successful: 10,
                 failed: 1,
                 failures: vec![super::super::Failure {
-                    result_type: "validation-failure".into(),
+                    result_type: super::super::ResultType::ValidationFailure,
                     mx: "mx.example.com".into(),
                     count: 1,
                 }],

@@ -11,13 +11,13 @@ use std::collections::HashSet;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::{PolicyResult, Report};
+use super::{PolicyResult, PolicyType, Report, ResultType};
 
 /// One failure line of a summary.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FailureSummary {
     /// Result type (`other` for unregistered ones).
-    pub result_type: String,
+    pub result_type: ResultType,
     /// Receiving MX.
     pub mx: String,
     /// Failed sessions.
@@ -65,7 +65,7 @@ pub struct DomainSummary {
 }
 
 /// Failed sessions and first day, by (result type, MX, under an STS policy).
-type FailureTally = BTreeMap<(String, String, bool), (u64, NaiveDate)>;
+type FailureTally = BTreeMap<(ResultType, String, bool), (u64, NaiveDate)>;
 
 /// What is summed per domain beside its summary: the days, the failures, and the sets that
 /// keep `policies_seen` and `overcounted` distinct without searching them.
@@ -138,13 +138,13 @@ impl Summaries {
             // number of reports can turn failures into a small count.
             s.successful = s.successful.saturating_add(p.successful);
             s.failed = s.failed.saturating_add(p.failed);
-            if p.policy_type == "sts"
+            if p.policy_type == PolicyType::Sts
                 && !p.policy_string.is_empty()
                 && tally.policies.insert(p.policy_string.clone())
             {
                 s.policies_seen.push(p.policy_string.clone());
             }
-            if p.policy_type == "no-policy-found" {
+            if p.policy_type == PolicyType::NoPolicyFound {
                 s.no_policy_sessions = s
                     .no_policy_sessions
                     .saturating_add(p.successful.saturating_add(p.failed));
@@ -160,7 +160,11 @@ impl Summaries {
             for (i, f) in p.failures.iter().enumerate() {
                 let e = tally
                     .failures
-                    .entry((f.result_type.clone(), f.mx.clone(), p.policy_type == "sts"))
+                    .entry((
+                        f.result_type,
+                        f.mx.clone(),
+                        p.policy_type == PolicyType::Sts,
+                    ))
                     .or_insert((0, r.start.date_naive()));
                 e.0 =
                     e.0.saturating_add(counts.as_ref().map_or(f.count, |c| c[i]));
@@ -191,7 +195,7 @@ impl Summaries {
                 s.failures.sort_by(|a, b| {
                     b.count
                         .cmp(&a.count)
-                        .then(a.result_type.cmp(&b.result_type))
+                        .then(a.result_type.as_str().cmp(b.result_type.as_str()))
                 });
                 s
             })
@@ -234,13 +238,6 @@ fn by_summary(p: &PolicyResult) -> Option<Vec<u64>> {
     Some(counts.into_iter().map(|c| c.0).collect())
 }
 
-/// Result types that say a sender did not get a valid policy at all.
-const POLICY_NOT_SEEN: &[&str] = &[
-    "sts-policy-fetch-error",
-    "sts-policy-invalid",
-    "sts-webpki-invalid",
-];
-
 /// What says that senders do not get the published policy, whatever the success count: sessions
 /// reported under `no-policy-found`, or failures fetching or validating the policy.
 pub fn alarms(s: &DomainSummary, mode: crate::model::Mode) -> Vec<String> {
@@ -262,7 +259,7 @@ pub fn alarms(s: &DomainSummary, mode: crate::model::Mode) -> Vec<String> {
     for f in s
         .failures
         .iter()
-        .filter(|f| POLICY_NOT_SEEN.contains(&f.result_type.as_str()))
+        .filter(|f| f.result_type.policy_not_seen())
     {
         out.push(format!(
             "{} at {}: {} session(s) ({}%) since {}: senders could not get a valid policy",
@@ -301,7 +298,7 @@ pub fn readiness(
             blocks.extend(alarms(s, mode));
             blocks.extend(
                 sts.iter()
-                    .filter(|f| !POLICY_NOT_SEEN.contains(&f.result_type.as_str()))
+                    .filter(|f| !f.result_type.policy_not_seen())
                     .map(|f| format!("STS failure: {}", describe(f))),
             );
             (Some(blocks.is_empty()), blocks)
