@@ -219,19 +219,7 @@ impl<'p> Writer<'p> {
         staged.sort_by_key(|(class, _, _)| *class);
         // New files go live first: the manifest and the pruning list are only needed after.
         if !self.dry_run && !staged.is_empty() {
-            self.begin()?;
-            if let Err(e) = rename_all(&self.out, &staged, self.previous, &mut self.renamed) {
-                // Those already renamed have no temp left: removing it just fails.
-                for (_, rel, how) in &staged {
-                    let temp = temp_path(&self.out.join(rel));
-                    let _ = match how {
-                        Move::File => fs::remove_file(temp),
-                        Move::Dir => fs::remove_dir_all(temp),
-                        Move::Within => continue,
-                    };
-                }
-                return Err(e);
-            }
+            self.go_live(&staged)?;
         }
         report.written = staged
             .into_iter()
@@ -259,27 +247,7 @@ impl<'p> Writer<'p> {
         let (manifest, sha) = stage_with(&manifest_path, write)?;
         let manifest_same = self.previous.manifest_sha == Some(sha);
         report.unchanged += usize::from(manifest_same);
-        for rel in stale {
-            let path = self.out.join(&rel);
-            fs::remove_file(&path).map_err(Error::io(&path))?;
-            remove_empty_parents(&self.out, &rel);
-            report.removed.push(rel);
-        }
-        // A top-level directory none of whose files is made any more (a target left out) goes
-        // too, when pruning emptied it.
-        let kept_tops: HashSet<&str> = files
-            .iter()
-            .filter_map(|f| f.path.split_once('/').map(|(top, _)| top))
-            .collect();
-        let gone_tops: HashSet<&str> = report
-            .removed
-            .iter()
-            .filter_map(|r| r.split_once('/').map(|(top, _)| top))
-            .filter(|top| !kept_tops.contains(top))
-            .collect();
-        for top in gone_tops {
-            let _ = fs::remove_dir(self.out.join(top));
-        }
+        report.removed = self.prune(stale, &files)?;
         if !manifest_same {
             manifest
                 .persist(&manifest_path)
@@ -289,29 +257,54 @@ impl<'p> Writer<'p> {
         }
         // After every rename: the index's own time tells which files could have changed since.
         self.index(&sha, &files)?;
-        let next = (self.remember && !manifest_same).then(|| {
-            let mut recorded = Recorded {
-                files: Table::with_capacity(files.len()),
-                inputs: Table::with_capacity(domains.len()),
-                hosts: Some(*hosts),
-            };
-            for f in files {
-                recorded.files.insert(&f.path, (f.sha256, f.size));
-            }
-            for d in domains {
-                recorded.inputs.insert(&d.domain, d.inputs);
-            }
-            Previous {
-                recorded,
-                manifest_sha: Some(sha),
-                trusted: true,
-                changed: HashSet::new(),
-                indexed: true,
-            }
-        });
+        let next =
+            (self.remember && !manifest_same).then(|| remembered(&files, domains, hosts, sha));
         self.finished = true;
         let _ = fs::remove_file(self.out.join(IN_PROGRESS));
         Ok((report, next))
+    }
+
+    /// Renames every staged file into place; on a failure, removes the temps not yet renamed.
+    fn go_live(&mut self, staged: &[(Class, String, Move)]) -> Result<(), Error> {
+        self.begin()?;
+        if let Err(e) = rename_all(&self.out, staged, self.previous, &mut self.renamed) {
+            // Those already renamed have no temp left: removing it just fails.
+            for (_, rel, how) in staged {
+                let temp = temp_path(&self.out.join(rel));
+                let _ = match how {
+                    Move::File => fs::remove_file(temp),
+                    Move::Dir => fs::remove_dir_all(temp),
+                    Move::Within => continue,
+                };
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Removes the `stale` files (and the directories they leave empty); a top-level directory
+    /// none of whose files is made any more (a target left out) goes too. Returns what went.
+    fn prune(&self, stale: Vec<String>, files: &[FileEntry]) -> Result<Vec<String>, Error> {
+        let mut removed = Vec::with_capacity(stale.len());
+        for rel in stale {
+            let path = self.out.join(&rel);
+            fs::remove_file(&path).map_err(Error::io(&path))?;
+            remove_empty_parents(&self.out, &rel);
+            removed.push(rel);
+        }
+        let kept_tops: HashSet<&str> = files
+            .iter()
+            .filter_map(|f| f.path.split_once('/').map(|(top, _)| top))
+            .collect();
+        let gone_tops: HashSet<&str> = removed
+            .iter()
+            .filter_map(|r| r.split_once('/').map(|(top, _)| top))
+            .filter(|top| !kept_tops.contains(top))
+            .collect();
+        for top in gone_tops {
+            let _ = fs::remove_dir(self.out.join(top));
+        }
+        Ok(removed)
     }
 
     /// Records the stat of every file in `files` (sorted by path, as the manifest whose sha256 is
@@ -424,6 +417,33 @@ impl<'p> Writer<'p> {
             .collect();
         stale.sort();
         stale
+    }
+}
+
+/// What the next build in this process starts from: the files and inputs just written.
+fn remembered(
+    files: &[FileEntry],
+    domains: &[DomainEntry],
+    hosts: &Digest,
+    sha: Digest,
+) -> Previous {
+    let mut recorded = Recorded {
+        files: Table::with_capacity(files.len()),
+        inputs: Table::with_capacity(domains.len()),
+        hosts: Some(*hosts),
+    };
+    for f in files {
+        recorded.files.insert(&f.path, (f.sha256, f.size));
+    }
+    for d in domains {
+        recorded.inputs.insert(&d.domain, d.inputs);
+    }
+    Previous {
+        recorded,
+        manifest_sha: Some(sha),
+        trusted: true,
+        changed: HashSet::new(),
+        indexed: true,
     }
 }
 
