@@ -277,17 +277,8 @@ fn build_loaded(
     if !plan.refusals.is_empty() {
         return Err(Error::Refused(plan.refusals));
     }
-    if args.locked && !had_lock {
-        return Err(Error::LockMissing(lock_path));
-    }
-    if args.locked && !plan.lock_changes.is_empty() && plan.lock_changes == plan.due {
-        return Err(Error::TransitionDue(plan.due.clone()));
-    }
-    if args.locked && !plan.lock_changes.is_empty() {
-        return Err(Error::LockedWouldChange {
-            lock: lock_path,
-            domains: plan.lock_changes.clone(),
-        });
+    if args.locked {
+        locked(&plan, had_lock, lock_path.clone())?;
     }
     // A lock that plans to the same entries is left as it is, unserialised. A new one goes to
     // its temp file now and is renamed into place last (RFC 8461 §8.1); a one-shot build then
@@ -333,18 +324,7 @@ fn build_loaded(
     if let Some(w) = manifest_warning {
         ui.warn(&w);
     }
-    if !report.left_out.is_empty() {
-        let hosts = &report.left_out;
-        let more = match hosts.len() {
-            n if n > 3 => format!(" and {} more", n - 3),
-            _ => String::new(),
-        };
-        ui.warn(&format!(
-            "{} policy host(s) left out of the nginx output until their certificate and key exist (require_certificates = true): {}{more}",
-            hosts.len(),
-            hosts[..hosts.len().min(3)].join(", ")
-        ));
-    }
+    warn_left_out(&report.left_out, ui);
     if targets.contains(&Target::Nginx) {
         warn_unreadable(nginx, &plan, ui);
     }
@@ -364,6 +344,41 @@ fn build_loaded(
         millis: started.elapsed().as_millis(),
         targets,
     })
+}
+
+/// `--locked`: the lock exists and the plan leaves it as it is; else why not (a due transition
+/// is named as such, not as a config change).
+fn locked(plan: &plan::Plan, had_lock: bool, lock: std::path::PathBuf) -> Result<(), Error> {
+    if !had_lock {
+        return Err(Error::LockMissing(lock));
+    }
+    if !plan.lock_changes.is_empty() && plan.lock_changes == plan.due {
+        return Err(Error::TransitionDue(plan.due.clone()));
+    }
+    if !plan.lock_changes.is_empty() {
+        return Err(Error::LockedWouldChange {
+            lock,
+            domains: plan.lock_changes.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// One warning for the hosts left out of the nginx output (`require_certificates`), naming
+/// the first three.
+fn warn_left_out(hosts: &[String], ui: &mut dyn Ui) {
+    if hosts.is_empty() {
+        return;
+    }
+    let more = match hosts.len() {
+        n if n > 3 => format!(" and {} more", n - 3),
+        _ => String::new(),
+    };
+    ui.warn(&format!(
+        "{} policy host(s) left out of the nginx output until their certificate and key exist (require_certificates = true): {}{more}",
+        hosts.len(),
+        hosts[..hosts.len().min(3)].join(", ")
+    ));
 }
 
 /// Per domain whose retirement completed in this build and per enabled target that keeps

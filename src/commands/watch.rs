@@ -55,27 +55,7 @@ pub fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error
     let handler = move |result| {
         let _ = tx.send(Message::Changed(result));
     };
-    let mut watcher: Box<dyn Watch> = if args.poll {
-        // notify's poller compares mtimes in whole seconds; hashing the contents also catches
-        // two saves within one second.
-        let config = notify::Config::default()
-            .with_poll_interval(POLL_INTERVAL)
-            .with_compare_contents(true);
-        Box::new(
-            notify_debouncer_full::new_debouncer_opt::<_, notify::PollWatcher, _>(
-                DEBOUNCE,
-                None,
-                handler,
-                RecommendedCache::new(),
-                config,
-            )
-            .map_err(notify_error)?,
-        )
-    } else {
-        Box::new(
-            notify_debouncer_full::new_debouncer(DEBOUNCE, None, handler).map_err(notify_error)?,
-        )
-    };
+    let mut watcher = debouncer(args.poll, handler)?;
     let dir = absolute(ctx.config_dir());
     let templates = absolute(
         &ctx.templates
@@ -99,16 +79,7 @@ pub fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error
     let _saves = if args.poll {
         None
     } else {
-        let config_path = config_path.clone();
-        let mut raw = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if event.is_ok_and(|e| is_save(&e, &config_path)) {
-                let _ = saves.send(Message::Saved);
-            }
-        })
-        .map_err(notify_error)?;
-        raw.watch(&dir, RecursiveMode::NonRecursive)
-            .map_err(notify_error)?;
-        Some(raw)
+        Some(save_watcher(&dir, config_path.clone(), saves)?)
     };
     ui.out(&format!(
         "watching {} and {}/ (Ctrl-C to stop)",
@@ -158,6 +129,52 @@ pub fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error
     }
     ui.out("watch stopped");
     Ok(())
+}
+
+/// The debounced watcher of the config's directory and the templates: notify's native one, or
+/// with `poll` its poller.
+fn debouncer(
+    poll: bool,
+    handler: impl notify_debouncer_full::DebounceEventHandler,
+) -> Result<Box<dyn Watch>, Error> {
+    if !poll {
+        return Ok(Box::new(
+            notify_debouncer_full::new_debouncer(DEBOUNCE, None, handler).map_err(notify_error)?,
+        ));
+    }
+    // notify's poller compares mtimes in whole seconds; hashing the contents also catches two
+    // saves within one second.
+    let config = notify::Config::default()
+        .with_poll_interval(POLL_INTERVAL)
+        .with_compare_contents(true);
+    Ok(Box::new(
+        notify_debouncer_full::new_debouncer_opt::<_, notify::PollWatcher, _>(
+            DEBOUNCE,
+            None,
+            handler,
+            RecommendedCache::new(),
+            config,
+        )
+        .map_err(notify_error)?,
+    ))
+}
+
+/// A raw watcher that sends `Saved` the moment the config is closed after writing or renamed
+/// into place, so a save is built without waiting for the debounce.
+fn save_watcher(
+    dir: &Path,
+    config_path: PathBuf,
+    saves: mpsc::Sender<Message>,
+) -> Result<notify::RecommendedWatcher, Error> {
+    let mut raw = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok_and(|e| is_save(&e, &config_path)) {
+            let _ = saves.send(Message::Saved);
+        }
+    })
+    .map_err(notify_error)?;
+    raw.watch(dir, RecursiveMode::NonRecursive)
+        .map_err(notify_error)?;
+    Ok(raw)
 }
 
 fn rebuild(ctx: &Context, args: &Options, ui: &mut dyn Ui, cache: &mut Cache) {
