@@ -191,6 +191,7 @@ pub enum Error {
 
 /// A fast reader read an input differently from the library parser: a bug in the fast reader,
 /// found by its differential fuzz target or property test.
+#[cfg(feature = "test-hooks")]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct Disagreement(pub String);

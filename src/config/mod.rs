@@ -9,7 +9,9 @@ mod validate;
 use std::path::Path;
 
 use crate::diag::{Problem, SourceFile};
-use crate::error::{Disagreement, Error};
+#[cfg(feature = "test-hooks")]
+use crate::error::Disagreement;
+use crate::error::Error;
 use crate::model::Config;
 
 /// A validated config and the warnings found on the way.
@@ -64,7 +66,7 @@ fn read_raw(text: &str) -> Result<(raw::RawConfig, Vec<Problem>), Vec<Problem>> 
 
 /// Every key `domains.toml` accepts, as (table, key), for the test that keeps the docs
 /// complete.
-#[doc(hidden)]
+#[cfg(feature = "test-hooks")]
 pub fn known_keys() -> Vec<(&'static str, &'static str)> {
     raw::known_keys()
 }
@@ -72,7 +74,7 @@ pub fn known_keys() -> Vec<(&'static str, &'static str)> {
 /// Differential check of the fast reader (`config/fast.rs`) against the TOML parser, for the
 /// fuzz target and property tests: `Ok(true)` when the fast reader took `text` and gave exactly
 /// what the TOML parser gives, `Ok(false)` when it declined, `Err` at a disagreement.
-#[doc(hidden)]
+#[cfg(feature = "test-hooks")]
 pub fn fast_reader_agrees(text: &str) -> Result<bool, Disagreement> {
     let Some(fast) = fast::parse(text) else {
         return Ok(false);

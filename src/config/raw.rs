@@ -53,6 +53,7 @@ const SETTINGS_KEYS: &[&str] = &[
 const DOMAIN_ONLY_KEYS: &[&str] = &["id", "retire", "aliases", "mx_leaving"];
 
 /// Every key the reader knows, as (table, key).
+#[cfg(feature = "test-hooks")]
 pub(crate) fn known_keys() -> Vec<(&'static str, &'static str)> {
     let mut keys: Vec<(&'static str, &'static str)> = TOP_KEYS.iter().map(|k| ("", *k)).collect();
     keys.extend(SETTINGS_KEYS.iter().map(|k| ("defaults", *k)));

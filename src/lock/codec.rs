@@ -8,7 +8,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::diag::{Problem, SourceFile};
-use crate::error::{Disagreement, Error};
+#[cfg(feature = "test-hooks")]
+use crate::error::Disagreement;
+use crate::error::Error;
 use crate::model::valid_id;
 use crate::parallel::on_threads;
 
@@ -112,7 +114,7 @@ impl Lock {
     /// and property tests: `Ok(true)` when the fast path (pieces, and `state/fast.rs` per
     /// section) took `text` and read exactly what the whole-document parser reads, `Ok(false)`
     /// when it declined, `Err` at a disagreement.
-    #[doc(hidden)]
+    #[cfg(feature = "test-hooks")]
     pub fn fast_reader_agrees(text: &str) -> Result<bool, Disagreement> {
         for (from, to) in std::iter::once(0)
             .chain(headers(text))

@@ -13,6 +13,7 @@ mod fast;
 use crate::compact_map::Table;
 pub use crate::digest::Digest;
 use crate::digest::{hex, push_hex, unhex};
+#[cfg(feature = "test-hooks")]
 use crate::error::Disagreement;
 use fast::{BLOCK, read_blocks};
 
@@ -165,7 +166,7 @@ pub fn read(path: &std::path::Path) -> Option<Result<(Recorded, Digest), Manifes
 /// tests: `Ok(true)` when the block reader (with blocks of `block` bytes) took `bytes` and read
 /// exactly what the whole-document parser reads, with the right sha256; `Ok(false)` when it
 /// declined; `Err` at a disagreement.
-#[doc(hidden)]
+#[cfg(feature = "test-hooks")]
 pub fn fast_reader_agrees(bytes: &[u8], block: usize) -> Result<bool, Disagreement> {
     let Some((fast, sha)) = read_blocks(bytes, block.max(1)) else {
         return Ok(false);
