@@ -91,3 +91,9 @@ pub(super) fn list<T: PartialEq>(
         Field::Set(out, raw.span.clone())
     }
 }
+
+/// Inherited values validated once can still yield one problem per domain; keep one.
+pub(super) fn dedupe(problems: &mut Vec<Problem>) {
+    let mut seen = std::collections::HashSet::new();
+    problems.retain(|p| seen.insert((p.span.start, p.span.end, p.message.clone())));
+}

@@ -17,7 +17,7 @@ mod fields;
 mod providers;
 mod tables;
 
-use fields::{Field, Refusal, field, list};
+use fields::{Field, Refusal, dedupe, field, list};
 
 use tables::{nginx, targets};
 
@@ -492,10 +492,4 @@ fn add_aliases(
             ..primary
         });
     }
-}
-
-/// Inherited values validated once can still yield one problem per domain; keep one.
-fn dedupe(problems: &mut Vec<Problem>) {
-    let mut seen = std::collections::HashSet::new();
-    problems.retain(|p| seen.insert((p.span.start, p.span.end, p.message.clone())));
 }
