@@ -121,7 +121,7 @@ struct Job {
 
 /// What every connection shares.
 struct Shared {
-    store: std::sync::mpsc::SyncSender<Job>,
+    store: tokio::sync::mpsc::Sender<Job>,
     decoding: Semaphore,
     counters: Counters,
     metrics_path: Option<String>,
@@ -150,8 +150,9 @@ pub fn serve(
         .map_err(listen_err)?;
     // The store is synchronous (SQLite, or PostgreSQL's blocking client, which must not run
     // inside this runtime): one thread owns it and commits what waits, a batch at a time.
-    let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(4096);
-    let writer = std::thread::spawn(move || write_batches(store, &queue));
+    // Bounded: when the store falls behind, requests wait for room (without blocking a worker).
+    let (jobs, queue) = tokio::sync::mpsc::channel::<Job>(4096);
+    let writer = std::thread::spawn(move || write_batches(store, queue));
     let shared = Arc::new(Shared {
         store: jobs,
         decoding: Semaphore::new(crate::parallel::threads().max(1)),
@@ -169,8 +170,8 @@ pub fn serve(
 
 /// The store's thread: waits for a report, takes every other one already waiting (up to
 /// [`BATCH`]), commits them in one transaction, then answers each.
-fn write_batches(mut store: Box<dyn Store>, queue: &std::sync::mpsc::Receiver<Job>) {
-    while let Ok(first) = queue.recv() {
+fn write_batches(mut store: Box<dyn Store>, mut queue: tokio::sync::mpsc::Receiver<Job>) {
+    while let Some(first) = queue.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < BATCH {
             match queue.try_recv() {
@@ -391,31 +392,9 @@ async fn receive(req: Request<Incoming>, shared: &Shared) -> (Outcome, usize) {
             );
         }
     };
-    let too_large = || {
-        Outcome::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("a report body is at most {} MiB", MAX_BODY / 1024 / 1024),
-        )
-    };
-    let declared = req
-        .headers()
-        .get(hyper::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return (too_large(), 0);
-    }
-    let body = Limited::new(req.into_body(), MAX_BODY);
-    let body = match tokio::time::timeout(shared.client_timeout, body.collect()).await {
-        Err(_) => {
-            return (
-                Outcome::new(StatusCode::REQUEST_TIMEOUT, "the body took too long"),
-                0,
-            );
-        }
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return (too_large(), 0),
-        Ok(Err(e)) => return (Outcome::new(StatusCode::BAD_REQUEST, e.to_string()), 0),
-        Ok(Ok(collected)) => collected.to_bytes(),
+    let body = match body(req, shared.client_timeout).await {
+        Ok(body) => body,
+        Err(outcome) => return (outcome, 0),
     };
     let size = body.len();
     let Ok(_permit) = shared.decoding.acquire().await else {
@@ -441,22 +420,56 @@ async fn receive(req: Request<Incoming>, shared: &Shared) -> (Outcome, usize) {
         Err(e) => return (Outcome::new(StatusCode::BAD_REQUEST, e.to_string()), size),
     };
     let name = format!("{}/{}", report.organization, report.report_id);
-    let (reply, answer) = oneshot::channel();
-    if shared.store.send(Job { report, reply }).is_err() {
-        return (
-            Outcome::new(StatusCode::SERVICE_UNAVAILABLE, "the store is gone"),
-            size,
-        );
-    }
-    let mut outcome = match answer.await {
-        Ok(Ok(true)) => Outcome::new(StatusCode::CREATED, "stored"),
-        Ok(Ok(false)) => Outcome::new(StatusCode::OK, "already stored"),
-        // Never a 2xx for a report that is not committed: the reporter will retry.
-        Ok(Err(reason)) => Outcome::new(StatusCode::SERVICE_UNAVAILABLE, reason),
-        Err(_) => Outcome::new(StatusCode::SERVICE_UNAVAILABLE, "the store is gone"),
-    };
+    let mut outcome = store(report, shared).await;
     outcome.report = Some(name);
     (outcome, size)
+}
+
+/// The answer a report too big gets.
+fn too_large() -> Outcome {
+    Outcome::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("a report body is at most {} MiB", MAX_BODY / 1024 / 1024),
+    )
+}
+
+/// The whole body, at most [`MAX_BODY`] (refused by its Content-Length before any is read)
+/// and within `deadline`; else the answer that says why not.
+async fn body(req: Request<Incoming>, deadline: Duration) -> Result<Bytes, Outcome> {
+    let declared = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    let body = Limited::new(req.into_body(), MAX_BODY);
+    match tokio::time::timeout(deadline, body.collect()).await {
+        Err(_) => Err(Outcome::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "the body took too long",
+        )),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Ok(Err(e)) => Err(Outcome::new(StatusCode::BAD_REQUEST, e.to_string())),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+    }
+}
+
+/// Hands the report to the store's thread and waits until it is committed: 201 new, 200
+/// already there, 503 when it could not be (never a 2xx for a report not stored: the
+/// reporter retries).
+async fn store(report: Report, shared: &Shared) -> Outcome {
+    let (reply, answer) = oneshot::channel();
+    if shared.store.send(Job { report, reply }).await.is_err() {
+        return Outcome::new(StatusCode::SERVICE_UNAVAILABLE, "the store is gone");
+    }
+    match answer.await {
+        Ok(Ok(true)) => Outcome::new(StatusCode::CREATED, "stored"),
+        Ok(Ok(false)) => Outcome::new(StatusCode::OK, "already stored"),
+        Ok(Err(reason)) => Outcome::new(StatusCode::SERVICE_UNAVAILABLE, reason),
+        Err(_) => Outcome::new(StatusCode::SERVICE_UNAVAILABLE, "the store is gone"),
+    }
 }
 
 /// One report from a POST body: gzip inflated (at most 10 MiB), then parsed.

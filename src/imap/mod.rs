@@ -247,6 +247,41 @@ pub fn read(
             first_again.get_or_insert(uid);
         }
     };
+    fetch_all(
+        &mut session,
+        at,
+        &uids,
+        options,
+        &budget,
+        &mut each,
+        &mut record,
+    )?;
+    budget.store(SMALL_ANSWERS, Ordering::Relaxed);
+    if !handled.is_empty() {
+        apply(&mut session, done, &handled)?;
+    }
+    let _ = session.logout();
+    let last_uid = match first_again {
+        Some(uid) => uid.saturating_sub(1).max(resume),
+        None => uids.last().copied().unwrap_or(resume),
+    };
+    Ok(selected.uid_validity.map(|uidvalidity| Mark {
+        uidvalidity,
+        last_uid,
+    }))
+}
+
+/// Fetches `uids` in batches, sizes first: a message over the limit is named and skipped
+/// unread; each other one is handed to `each`, and what became of it to `record`.
+fn fetch_all(
+    session: &mut imap::Session<Stream>,
+    at: &Mailbox,
+    uids: &[u32],
+    options: &Options<'_>,
+    budget: &AtomicU64,
+    each: &mut impl FnMut(&str, Result<&[u8], ImapError>) -> Handled,
+    record: &mut impl FnMut(u32, Handled),
+) -> Result<(), ImapError> {
     for batch in uids.chunks(BATCH) {
         let set = batch
             .iter()
@@ -283,38 +318,36 @@ pub fn read(
             }
         }
     }
-    budget.store(SMALL_ANSWERS, Ordering::Relaxed);
-    if !handled.is_empty() {
-        let set = handled
-            .iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
-        match done {
-            Done::Keep => {}
-            Done::Seen => {
-                session
-                    .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
-                    .map_err(command("UID STORE \\Seen".into()))?;
-            }
-            Done::Move(folder) => {
-                // Made on first use; "already exists" is the usual answer and not an error.
-                let _ = session.create(folder);
-                session
-                    .uid_mv(&set, folder)
-                    .map_err(command(format!("UID MOVE to {folder}")))?;
-            }
+    Ok(())
+}
+
+/// `--imap-done` for the messages whose reports were read: flag them `\Seen` or move them.
+fn apply(
+    session: &mut imap::Session<Stream>,
+    done: &Done,
+    handled: &[u32],
+) -> Result<(), ImapError> {
+    let set = handled
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    match done {
+        Done::Keep => {}
+        Done::Seen => {
+            session
+                .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
+                .map_err(command("UID STORE \\Seen".into()))?;
+        }
+        Done::Move(folder) => {
+            // Made on first use; "already exists" is the usual answer and not an error.
+            let _ = session.create(folder);
+            session
+                .uid_mv(&set, folder)
+                .map_err(command(format!("UID MOVE to {folder}")))?;
         }
     }
-    let _ = session.logout();
-    let last_uid = match first_again {
-        Some(uid) => uid.saturating_sub(1).max(resume),
-        None => uids.last().copied().unwrap_or(resume),
-    };
-    Ok(selected.uid_validity.map(|uidvalidity| Mark {
-        uidvalidity,
-        last_uid,
-    }))
+    Ok(())
 }
 
 /// Wraps a failed command's error with its name.
