@@ -34,6 +34,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => commands::check::run(&ctx, args, &mut ui),
         Command::Report(args) => commands::report::run(&ctx, args, &mut ui),
         Command::Receive(args) => commands::receive::run(&ctx, args, &mut ui),
+        Command::Dashboard(args) => commands::dashboard::run(&ctx, args, &mut ui),
         Command::Records(args) => commands::records::run(&ctx, args, &mut ui),
         Command::Certificates(args) => commands::certificates::run(&ctx, args, &mut ui),
         Command::Import(args) => commands::import::run(&ctx, args, &mut ui),

@@ -17,6 +17,7 @@ pub mod compact_map;
 pub mod config;
 pub mod context;
 pub mod csv_rows;
+pub mod dashboard;
 pub mod diag;
 pub mod digest;
 pub mod dns;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod reports;
-pub use reports::{ReceiveArgs, ReportArgs, ReportFormat};
+pub use reports::{DashboardArgs, ReceiveArgs, ReportArgs, ReportFormat};
 
 /// MTA-STS as code: turn domains.toml into policy files, nginx vhosts and DNS zone fragments.
 #[derive(Debug, Parser)]
@@ -79,6 +79,11 @@ pub enum Command {
         after_help = "Examples:\n  mtasts receive --listen 127.0.0.1:8425 --store /var/lib/mtasts/reports.sqlite   # behind nginx\n  mtasts receive --listen [::]:443 --tls-certificate fullchain.pem --tls-key privkey.pem --store postgres://mtasts@db/reports\n\nAnswers: 201 stored, 200 already stored, 400 not a report, 405 not POST, 413 over 1 MiB (10 MiB inflated), 415 not application/tlsrpt+gzip or +json, 503 the store could not commit it. One JSON access log line per request on stdout. SIGTERM stops accepting and finishes the requests in flight.\n\nExit codes: 0 stopped by SIGTERM or SIGINT; 1 the certificate or key could not be read; 2 the address could not be bound, or the store could not be opened."
     )]
     Receive(ReceiveArgs),
+    /// Write a static dashboard: every domain's state, reports per day, failures and records.
+    #[command(
+        after_help = "Examples:\n  mtasts dashboard\n  mtasts dashboard --store postgres://mtasts@db/reports --check check.json -o /var/www/dashboard\n  mtasts check --format json --output check.json; mtasts dashboard --check check.json\n\nExit codes: 0 written; 1 invalid config, or --check not check's JSON; 2 usage error, or the store could not be opened."
+    )]
+    Dashboard(DashboardArgs),
     /// Print the DNS records to publish, from the same plan as `build`; writes nothing.
     #[command(
         after_help = "Examples:\n  mtasts records example.com\n  mtasts records --format octodns\n  mtasts records --format csv > records.csv\n  mtasts records --locked --format json   # in CI: every id printed is in domains.lock\n\nExit codes: 0 printed; 1 invalid config, a domain not configured, or with --locked a pending or never-built domain; 2 usage error, or the result could not be written."

@@ -101,3 +101,21 @@ pub enum ReportFormat {
     /// The Prometheus text exposition format.
     Prometheus,
 }
+
+/// Options of `dashboard`.
+#[derive(Debug, clap::Args)]
+pub struct DashboardArgs {
+    /// The report store to read: a SQLite file (relative to the config's directory) or a
+    /// postgres:// URL.
+    #[arg(long, value_name = "PATH|URL", default_value = "reports.sqlite")]
+    pub store: String,
+    /// The JSON `check --format json --output FILE` wrote, for each domain's last verdict.
+    #[arg(long, value_name = "FILE")]
+    pub check: Option<PathBuf>,
+    /// Where the site goes (default: output/dashboard beside the config).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Days of reports a testing domain needs before it is ready for enforce.
+    #[arg(long, value_name = "N", default_value_t = 14)]
+    pub days: usize,
+}

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod certificates;
 pub mod check;
+pub mod dashboard;
 pub mod help;
 pub mod import;
 pub mod init;

@@ -1,0 +1,169 @@
+//! `mtasts dashboard`: the static site of every domain's state, from the plan, the report store
+//! and (optionally) a `check --format json` result.
+
+use std::path::{Path, PathBuf};
+
+use super::{Context, Ui};
+use crate::cli::DashboardArgs;
+use crate::dashboard::{self, Collector, DomainView};
+use crate::error::Error;
+use crate::model::Mode;
+use crate::project::Project;
+
+/// Writes the pages that changed and removes the pages of domains no longer configured.
+pub fn run(ctx: &Context, args: &DashboardArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+    let Project { plan, now, .. } = Project::load(ctx, ui)?;
+    let mut store = crate::report::store::open(&args.store, ctx.config_dir())?;
+    let mut collector = Collector::default();
+    store.reports(chrono::DateTime::<chrono::Utc>::MIN_UTC, &mut |r| {
+        collector.add(r)
+    })?;
+    let (mut summaries, mut daily) = collector.finish();
+    let checks = match &args.check {
+        Some(file) => verdicts(file)?,
+        None => Default::default(),
+    };
+    let mut views: Vec<DomainView> = plan
+        .domains
+        .iter()
+        .map(|d| {
+            let mode = if d.domain.retire {
+                Mode::None
+            } else {
+                d.domain.mode
+            };
+            let name = d.domain.name.as_str().to_string();
+            let summary = summaries.remove(&name);
+            let (ready, reasons) = summary.as_ref().map_or((None, Vec::new()), |s| {
+                crate::report::readiness(s, mode, args.days)
+            });
+            let alarms = summary
+                .as_ref()
+                .map_or(Vec::new(), |s| crate::report::alarms(s, mode));
+            DomainView {
+                mode: mode.as_str(),
+                stage: d.stage.as_str(),
+                records: d
+                    .records()
+                    .iter()
+                    .map(|r| format!("{} {} IN {} {}", r.owner, r.ttl, r.rtype, r.rdata))
+                    .collect(),
+                check: checks.get(&name).cloned(),
+                daily: daily.remove(&name).unwrap_or_default(),
+                summary,
+                ready,
+                reasons,
+                alarms,
+                name,
+            }
+        })
+        .collect();
+    views.sort_by(|a, b| a.severity().cmp(&b.severity()).then(a.name.cmp(&b.name)));
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| ctx.config_dir().join("output/dashboard"));
+    let mut written = 0usize;
+    let mut unchanged = 0usize;
+    let mut put = |rel: &str, text: &str| -> Result<(), Error> {
+        if write_if_changed(&out.join(rel), text.as_bytes())? {
+            written += 1;
+        } else {
+            unchanged += 1;
+        }
+        Ok(())
+    };
+    let listed: Vec<&DomainView> = views.iter().collect();
+    let index = dashboard::index_pages(&listed, now);
+    for (name, text) in &index {
+        put(name, text)?;
+    }
+    for v in &views {
+        put(
+            &format!("domains/{}.html", v.name),
+            &dashboard::domain_page(v, now),
+        )?;
+    }
+    let removed = prune(&out, &views, index.len())?;
+    ui.out(&format!(
+        "dashboard: {written} page(s) written, {unchanged} unchanged, {removed} removed in {}",
+        out.display()
+    ));
+    Ok(())
+}
+
+/// The verdict per domain in a `check --format json` result: the worst status of its checks
+/// and MX probes, and the details of those not ok.
+fn verdicts(
+    file: &Path,
+) -> Result<std::collections::HashMap<String, (String, Vec<String>)>, Error> {
+    let text = std::fs::read_to_string(file).map_err(Error::io(file))?;
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::setup(format!("--check {}: not check's JSON", file.display()), e))?;
+    let mut out = std::collections::HashMap::new();
+    for d in doc["domains"].as_array().into_iter().flatten() {
+        let Some(name) = d["domain"].as_str() else {
+            continue;
+        };
+        let mut worst = "ok";
+        let mut problems = Vec::new();
+        for c in d["checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(d["mx"].as_array().into_iter().flatten())
+        {
+            let status = c["status"].as_str().unwrap_or("ok");
+            if status == "fail" || (status == "warn" && worst == "ok") {
+                worst = if status == "fail" { "fail" } else { "warn" };
+            }
+            if status != "ok" {
+                problems.push(format!(
+                    "{}: {}",
+                    c["check"].as_str().or(c["host"].as_str()).unwrap_or(""),
+                    c["detail"].as_str().unwrap_or("")
+                ));
+            }
+        }
+        out.insert(name.to_string(), (worst.to_string(), problems));
+    }
+    Ok(out)
+}
+
+/// Writes `bytes` to `path` (temp file, then rename) unless it already holds them; says
+/// whether it wrote.
+fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, Error> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(false);
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+    crate::output::stage_atomic(path, |w| w.write_all(bytes))?.commit()?;
+    Ok(true)
+}
+
+/// Removes the pages of domains no longer listed and index pages past the last one.
+fn prune(out: &Path, views: &[DomainView], pages: usize) -> Result<usize, Error> {
+    let keep: std::collections::HashSet<PathBuf> = views
+        .iter()
+        .map(|v| out.join(format!("domains/{}.html", v.name)))
+        .collect();
+    let mut removed = 0;
+    let domains = out.join("domains");
+    for entry in std::fs::read_dir(&domains).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "html") && !keep.contains(&path) {
+            std::fs::remove_file(&path).map_err(Error::io(&path))?;
+            removed += 1;
+        }
+    }
+    for n in (pages + 1).max(2).. {
+        let path = out.join(format!("index-{n}.html"));
+        if !path.exists() {
+            break;
+        }
+        std::fs::remove_file(&path).map_err(Error::io(&path))?;
+        removed += 1;
+    }
+    Ok(removed)
+}
