@@ -12,7 +12,9 @@ use crate::project::Project;
 
 /// Writes the pages that changed and removes the pages of domains no longer configured.
 pub fn run(ctx: &Context, args: &DashboardArgs, ui: &mut dyn Ui) -> Result<(), Error> {
-    let Project { plan, now, .. } = Project::load(ctx, ui)?;
+    let Project {
+        plan, now, lock, ..
+    } = Project::load(ctx, ui)?;
     let mut store = crate::report::store::open(&args.store, ctx.config_dir())?;
     let mut collector = Collector::default();
     store.reports(chrono::DateTime::<chrono::Utc>::MIN_UTC, &mut |r| {
@@ -34,9 +36,21 @@ pub fn run(ctx: &Context, args: &DashboardArgs, ui: &mut dyn Ui) -> Result<(), E
             };
             let name = d.domain.name.as_str().to_string();
             let summary = summaries.remove(&name);
-            let (ready, reasons) = summary.as_ref().map_or((None, Vec::new()), |s| {
+            let (ready, mut reasons) = summary.as_ref().map_or((None, Vec::new()), |s| {
                 crate::report::readiness(s, mode, args.days)
             });
+            // The `_mta-sts` id comes from the lock only, as in `records`: never one made up
+            // from the clock for a domain no build has written.
+            let lock_id = lock.domains.get(name.as_str()).map(|e| e.id.to_string());
+            match &lock_id {
+                None => reasons.push(
+                    "never built: run `mtasts build` and deploy the policy; its _mta-sts record exists only then".into(),
+                ),
+                Some(_) if !plan.built(&name) => reasons.push(
+                    "the config changed since the last build: run `mtasts build` and deploy, then publish the new id".into(),
+                ),
+                Some(_) => {}
+            }
             let alarms = summary
                 .as_ref()
                 .map_or(Vec::new(), |s| crate::report::alarms(s, mode));
@@ -46,7 +60,14 @@ pub fn run(ctx: &Context, args: &DashboardArgs, ui: &mut dyn Ui) -> Result<(), E
                 records: d
                     .records()
                     .iter()
-                    .map(|r| format!("{} {} IN {} {}", r.owner, r.ttl, r.rtype, r.rdata))
+                    .filter_map(|r| {
+                        let rdata = if r.owner.starts_with("_mta-sts.") && r.rtype == "TXT" {
+                            format!("\"v=STSv1; id={}\"", lock_id.as_deref()?)
+                        } else {
+                            r.rdata.clone()
+                        };
+                        Some(format!("{} {} IN {} {rdata}", r.owner, r.ttl, r.rtype))
+                    })
                     .collect(),
                 check: checks.get(&name).cloned(),
                 daily: daily.remove(&name).unwrap_or_default(),
@@ -63,27 +84,28 @@ pub fn run(ctx: &Context, args: &DashboardArgs, ui: &mut dyn Ui) -> Result<(), E
         .output
         .clone()
         .unwrap_or_else(|| ctx.config_dir().join("output/dashboard"));
-    let mut written = 0usize;
-    let mut unchanged = 0usize;
-    let mut put = |rel: &str, text: &str| -> Result<(), Error> {
-        if write_if_changed(&out.join(rel), text.as_bytes())? {
-            written += 1;
-        } else {
-            unchanged += 1;
-        }
-        Ok(())
-    };
+    let pages_dir = out.join("domains");
+    std::fs::create_dir_all(&pages_dir).map_err(Error::io(&pages_dir))?;
     let listed: Vec<&DomainView> = views.iter().collect();
     let index = dashboard::index_pages(&listed, now);
-    for (name, text) in &index {
-        put(name, text)?;
+    let mut outcomes: Vec<Result<bool, Error>> = index
+        .iter()
+        .map(|(name, text)| write_if_changed(&out.join(name), text.as_bytes()))
+        .collect();
+    // Pages are rendered and compared on every core: at 100,000 domains this is I/O.
+    outcomes.extend(crate::parallel::pool(
+        &views,
+        crate::parallel::threads(),
+        |v| {
+            let path = pages_dir.join(format!("{}.html", v.name));
+            write_if_changed(&path, dashboard::domain_page(v).as_bytes())
+        },
+    ));
+    let mut written = 0usize;
+    for outcome in outcomes {
+        written += usize::from(outcome?);
     }
-    for v in &views {
-        put(
-            &format!("domains/{}.html", v.name),
-            &dashboard::domain_page(v, now),
-        )?;
-    }
+    let unchanged = index.len() + views.len() - written;
     let removed = prune(&out, &views, index.len())?;
     ui.out(&format!(
         "dashboard: {written} page(s) written, {unchanged} unchanged, {removed} removed in {}",
@@ -130,15 +152,26 @@ fn verdicts(
     Ok(out)
 }
 
-/// Writes `bytes` to `path` (temp file, then rename) unless it already holds them; says
-/// whether it wrote.
+/// Writes `bytes` to `path` unless it already holds them (a temp file beside it, renamed
+/// over it, so a web server never serves half a page); says whether it wrote. No fsync: a
+/// page lost to a power cut is written again by the next run.
 fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, Error> {
+    use std::io::Write as _;
     if std::fs::read(path).is_ok_and(|old| old == bytes) {
         return Ok(false);
     }
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
-    crate::output::stage_atomic(path, |w| w.write_all(bytes))?.commit()?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(crate::output::TEMP_PREFIX);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // The web server reads the pages as another user.
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(Error::io(dir))?;
+    tmp.write_all(bytes).map_err(Error::io(path))?;
+    tmp.persist(path).map_err(|e| Error::io(path)(e.error))?;
     Ok(true)
 }
 
