@@ -24,8 +24,8 @@ pub struct DomainView {
     pub stage: &'static str,
     /// The DNS records to publish, as zone-file lines.
     pub records: Vec<String>,
-    /// The last `check`'s verdict (`ok`, `warn`, `fail`) and its problems, if one was given.
-    pub check: Option<(String, Vec<String>)>,
+    /// The last `check`'s verdict, if one was given.
+    pub check: Option<CheckVerdict>,
     /// The reports' summary, if any report named the domain.
     pub summary: Option<DomainSummary>,
     /// Successful and failed sessions per UTC day.
@@ -42,7 +42,7 @@ impl DomainView {
     /// How urgent: 0 a failing check, 1 an alarm, 2 a check warning, a testing domain not
     /// ready or a regression under enforce, 3 fine. The index lists the lowest first.
     pub fn severity(&self) -> u8 {
-        let check = self.check.as_ref().map(|(s, _)| s.as_str());
+        let check = self.check.as_ref().map(|c| c.status.as_str());
         if check == Some("fail") {
             0
         } else if !self.alarms.is_empty() {
@@ -62,6 +62,17 @@ impl DomainView {
             _ => "ok",
         }
     }
+}
+
+/// What the last `check --format json` said of a domain.
+#[derive(Debug, Clone, Default)]
+pub struct CheckVerdict {
+    /// `ok`, `warn` or `fail`: the worst of its checks and MX probes.
+    pub status: String,
+    /// The checks and probes not ok, each with its detail.
+    pub problems: Vec<String>,
+    /// Per MX host, the earliest certificate expiry seen (RFC 3339) and the days left.
+    pub certificates: Vec<(String, String, i64)>,
 }
 
 /// Successful and failed sessions per UTC day.
@@ -208,7 +219,7 @@ pub fn index_pages(views: &[&DomainView], generated: DateTime<Utc>) -> Vec<(Stri
                 let why = v
                     .check
                     .iter()
-                    .flat_map(|(_, p)| p.iter())
+                    .flat_map(|c| c.problems.iter())
                     .chain(v.alarms.iter())
                     .chain(v.reasons.iter())
                     .next()
@@ -271,18 +282,34 @@ pub fn domain_page(v: &DomainView) -> String {
         m = v.mode,
         s = v.stage,
     );
-    if let Some((status, problems)) = &v.check {
+    if let Some(check) = &v.check {
         let _ = write!(
             body,
             "<section><h2>Last check</h2><p class=\"{s}\">{s}</p>",
-            s = esc(status)
+            s = esc(&check.status)
         );
-        if !problems.is_empty() {
+        if !check.problems.is_empty() {
             body.push_str("<ul>");
-            for p in problems {
+            for p in &check.problems {
                 let _ = write!(body, "<li>{}</li>", esc(p));
             }
             body.push_str("</ul>");
+        }
+        if !check.certificates.is_empty() {
+            body.push_str(
+                "<table>\n<caption>Certificate expiry (MX hosts, as the check saw them)</caption>\n\
+                 <thead><tr><th scope=\"col\">Host</th><th scope=\"col\">Valid until</th>\
+                 <th scope=\"col\">Days left</th></tr></thead>\n<tbody>\n",
+            );
+            for (host, until, days) in &check.certificates {
+                let _ = writeln!(
+                    body,
+                    "<tr><th scope=\"row\">{}</th><td>{}</td><td class=\"n\">{days}</td></tr>",
+                    esc(host),
+                    esc(until)
+                );
+            }
+            body.push_str("</tbody>\n</table>\n");
         }
         body.push_str("</section>\n");
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Context, Ui};
 use crate::cli::DashboardArgs;
-use crate::dashboard::{self, Collector, DomainView};
+use crate::dashboard::{self, CheckVerdict, Collector, DomainView};
 use crate::error::Error;
 use crate::model::Mode;
 use crate::project::Project;
@@ -45,6 +45,9 @@ pub fn run(ctx: &Context, args: &DashboardArgs, ui: &mut dyn Ui) -> Result<(), E
             match &lock_id {
                 None => reasons.push(
                     "never built: run `mtasts build` and deploy the policy; its _mta-sts record exists only then".into(),
+                ),
+                Some(_) if plan.due.contains(&name) => reasons.push(
+                    "a scheduled transition is due: run `mtasts build` and deploy".into(),
                 ),
                 Some(_) if !plan.built(&name) => reasons.push(
                     "the config changed since the last build: run `mtasts build` and deploy, then publish the new id".into(),
@@ -116,9 +119,7 @@ pub fn run(ctx: &Context, args: &DashboardArgs, ui: &mut dyn Ui) -> Result<(), E
 
 /// The verdict per domain in a `check --format json` result: the worst status of its checks
 /// and MX probes, and the details of those not ok.
-fn verdicts(
-    file: &Path,
-) -> Result<std::collections::HashMap<String, (String, Vec<String>)>, Error> {
+fn verdicts(file: &Path) -> Result<std::collections::HashMap<String, CheckVerdict>, Error> {
     let text = std::fs::read_to_string(file).map_err(Error::io(file))?;
     let doc: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| Error::setup(format!("--check {}: not check's JSON", file.display()), e))?;
@@ -129,6 +130,22 @@ fn verdicts(
         };
         let mut worst = "ok";
         let mut problems = Vec::new();
+        let mut certificates: std::collections::BTreeMap<String, (String, i64)> =
+            std::collections::BTreeMap::new();
+        for m in d["mx"].as_array().into_iter().flatten() {
+            if let (Some(host), Some(until), Some(days)) = (
+                m["host"].as_str(),
+                m["not_after"].as_str(),
+                m["days_left"].as_i64(),
+            ) {
+                let e = certificates
+                    .entry(host.to_string())
+                    .or_insert((until.to_string(), days));
+                if days < e.1 {
+                    *e = (until.to_string(), days);
+                }
+            }
+        }
         for c in d["checks"]
             .as_array()
             .into_iter()
@@ -147,7 +164,17 @@ fn verdicts(
                 ));
             }
         }
-        out.insert(name.to_string(), (worst.to_string(), problems));
+        out.insert(
+            name.to_string(),
+            CheckVerdict {
+                status: worst.to_string(),
+                problems,
+                certificates: certificates
+                    .into_iter()
+                    .map(|(host, (until, days))| (host, until, days))
+                    .collect(),
+            },
+        );
     }
     Ok(out)
 }

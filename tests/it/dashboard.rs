@@ -85,9 +85,19 @@ fn the_dashboard_renders_in_chromium_and_its_numbers_are_the_stores() {
     let store: serde_json::Value =
         serde_json::from_str(&p.run(&["report", "--format", "json", "--store"]).stdout()).unwrap();
     let totals = domain(&store, "testing.example");
-    let first = p.run(&["dashboard"]).ok();
+    // A check result in the shape `check --format json` writes: enforce.example fails, and
+    // testing.example's MX certificate expires soon.
+    p.write(
+        "check.json",
+        r#"{"ok": false, "smtp": "probed", "domains": [
+          {"domain": "enforce.example", "checks": [{"check": "txt", "status": "fail", "detail": "no _mta-sts record", "fix": "publish it"}], "mx": []},
+          {"domain": "testing.example", "checks": [{"check": "txt", "status": "ok", "detail": "", "fix": null}],
+           "mx": [{"host": "mx.example.net", "address": "192.0.2.25", "starttls": true, "tls_version": "TLSv1.3", "trusted": true, "name_match": true,
+                   "not_after": "2025-12-03T00:00:00Z", "days_left": 5, "status": "warn", "detail": "certificate expires in 5 days"}]}]}"#,
+    );
+    let first = p.run(&["dashboard", "--check", "check.json"]).ok();
     assert!(first.contains("page(s) written"), "{first}");
-    let again = p.run(&["dashboard"]).ok();
+    let again = p.run(&["dashboard", "--check", "check.json"]).ok();
     assert!(
         again.starts_with("dashboard: 0 page(s) written"),
         "only changed pages: {again}"
@@ -126,13 +136,19 @@ fn the_dashboard_renders_in_chromium_and_its_numbers_are_the_stores() {
         "a reporter's name is text, not markup"
     );
     assert!(html.contains("&lt;img src=x"), "{html}");
-    // The index lists the failing domain first.
+    assert!(
+        html.contains("Certificate expiry") && html.contains("2025-12-03T00:00:00Z"),
+        "{html}"
+    );
+    // The index lists the failing domain first, then the one needing attention.
     let index = dom(&browser, &profile, &site.join("index.html"));
     let rows: Vec<&str> = index
         .match_indices("<th scope=\"row\">")
         .map(|(i, _)| &index[i..i + 120])
         .collect();
-    assert!(rows[0].contains("testing.example"), "{rows:?}");
+    assert!(rows[0].contains("enforce.example"), "{rows:?}");
+    assert!(rows[1].contains("testing.example"), "{rows:?}");
+    assert_eq!(number(&index, "data-count=\"fail\""), 1, "{index}");
     assert_eq!(number(&index, "data-count=\"attention\""), 1, "{index}");
 
     // Screenshots at desktop and phone widths, kept for people to look at.
