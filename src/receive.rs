@@ -229,8 +229,12 @@ async fn accept_loop(
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
-                // Out of descriptors and the like: pass, and try again.
-                Err(_) => continue,
+                // Out of descriptors and the like: wait a moment (a busy loop would not free
+                // any), then try again.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
             },
             _ = terminate.recv() => break,
             _ = tokio::signal::ctrl_c() => break,

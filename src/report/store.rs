@@ -57,6 +57,12 @@ pub enum StoreError {
         #[source]
         source: postgres::Error,
     },
+    /// A directory where the store's file should be: most likely `--store` took an input path
+    /// as its value.
+    #[error(
+        "report store {0} is a directory: --store takes the store's file; name the inputs before --store, or write --store=FILE"
+    )]
+    IsDirectory(String),
     /// A stored row that is not a report (written by something else).
     #[error("report store: a stored report does not read back: {0}")]
     Corrupt(#[from] serde_json::Error),
@@ -87,7 +93,11 @@ pub fn open(spec: &str, base: &Path) -> Result<Box<dyn Store>, StoreError> {
     if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
         return Ok(Box::new(Postgres::open(spec)?));
     }
-    Ok(Box::new(Sqlite::open(&base.join(spec))?))
+    let path = base.join(spec);
+    if path.is_dir() {
+        return Err(StoreError::IsDirectory(path.display().to_string()));
+    }
+    Ok(Box::new(Sqlite::open(&path)?))
 }
 
 /// The key a report is stored under: its report-id, or (a reporter that sends none) a digest
@@ -412,6 +422,17 @@ mod tests {
         drop(store);
         let mut again = open("r.sqlite", dir.path()).unwrap();
         assert_eq!(again.mark("INBOX").unwrap(), Some(mark));
+    }
+
+    #[test]
+    fn a_directory_as_the_store_says_how_to_name_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("reports")).unwrap();
+        let err = open("reports", dir.path()).err().unwrap().to_string();
+        assert!(
+            err.contains("is a directory") && err.contains("--store=FILE"),
+            "{err}"
+        );
     }
 
     #[test]
