@@ -272,7 +272,8 @@ fn chart(daily: &Daily) -> String {
     svg
 }
 
-/// One domain's page.
+/// One domain's page: its state, the last check, what needs attention, the reports and the
+/// records, each a section of its own.
 pub fn domain_page(v: &DomainView) -> String {
     let mut body = format!(
         "<header><p><a href=\"../index.html\">All domains</a></p>\n<h1>{n}</h1>\n\
@@ -283,117 +284,139 @@ pub fn domain_page(v: &DomainView) -> String {
         s = v.stage,
     );
     if let Some(check) = &v.check {
-        let _ = write!(
-            body,
-            "<section><h2>Last check</h2><p class=\"{s}\">{s}</p>",
-            s = esc(&check.status)
-        );
-        if !check.problems.is_empty() {
-            body.push_str("<ul>");
-            for p in &check.problems {
-                let _ = write!(body, "<li>{}</li>", esc(p));
-            }
-            body.push_str("</ul>");
-        }
-        if !check.certificates.is_empty() {
-            body.push_str(
-                "<table>\n<caption>Certificate expiry (MX hosts, as the check saw them)</caption>\n\
-                 <thead><tr><th scope=\"col\">Host</th><th scope=\"col\">Valid until</th>\
-                 <th scope=\"col\">Days left</th></tr></thead>\n<tbody>\n",
-            );
-            for (host, until, days) in &check.certificates {
-                let _ = writeln!(
-                    body,
-                    "<tr><th scope=\"row\">{}</th><td>{}</td><td class=\"n\">{days}</td></tr>",
-                    esc(host),
-                    esc(until)
-                );
-            }
-            body.push_str("</tbody>\n</table>\n");
-        }
-        body.push_str("</section>\n");
+        check_section(&mut body, check);
     }
-    if !v.alarms.is_empty() || !v.reasons.is_empty() {
-        body.push_str("<section><h2>What needs attention</h2><ul>");
-        for a in &v.alarms {
-            let _ = write!(body, "<li class=\"ALARM\">ALARM: {}</li>", esc(a));
-        }
-        for r in &v.reasons {
-            let _ = write!(body, "<li>{}</li>", esc(r));
-        }
-        body.push_str("</ul></section>\n");
-    }
-    match &v.summary {
-        None => body.push_str(
-            "<section><h2>TLS reports</h2><p>No report names this domain.</p></section>\n",
-        ),
-        Some(s) => {
-            let _ = write!(
-                body,
-                "<section><h2>TLS reports</h2>\n<p>{} report(s) from {} over {} day(s), {} .. {}: \
-                 <span data-total=\"successful\">{}</span> successful and \
-                 <span data-total=\"failed\">{}</span> failed session(s).{}</p>\n{}\n",
-                s.reports,
-                esc(&s
-                    .organizations
-                    .iter()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")),
-                s.days,
-                s.from.format("%Y-%m-%d"),
-                s.to.format("%Y-%m-%d"),
-                s.successful,
-                s.failed,
-                match v.ready {
-                    Some(true) => " Ready for enforce.",
-                    Some(false) => " Not ready for enforce yet.",
-                    None => "",
-                },
-                chart(&v.daily)
-            );
-            body.push_str(
-                "<table>\n<caption>Sessions per day</caption>\n<thead><tr><th scope=\"col\">Day</th>\
-                 <th scope=\"col\">Successful</th><th scope=\"col\">Failed</th></tr></thead>\n<tbody>\n",
-            );
-            for (day, (ok, failed)) in &v.daily {
-                let _ = writeln!(
-                    body,
-                    "<tr><th scope=\"row\">{day}</th><td class=\"n\" data-day-successful>{ok}</td>\
-                     <td class=\"n\" data-day-failed>{failed}</td></tr>"
-                );
-            }
-            body.push_str("</tbody>\n</table>\n");
-            if !s.failures.is_empty() {
-                body.push_str(
-                    "<table>\n<caption>Failures by type and MX</caption>\n<thead><tr>\
-                     <th scope=\"col\">Result</th><th scope=\"col\">MX</th>\
-                     <th scope=\"col\">Sessions</th><th scope=\"col\">Share</th>\
-                     <th scope=\"col\">Since</th></tr></thead>\n<tbody>\n",
-                );
-                for f in &s.failures {
-                    let _ = writeln!(
-                        body,
-                        "<tr><th scope=\"row\">{}</th><td>{}</td><td class=\"n\">{}</td>\
-                         <td class=\"n\">{}%</td><td>{}</td></tr>",
-                        f.result_type,
-                        esc(&f.mx),
-                        f.count,
-                        f.percent,
-                        f.since
-                    );
-                }
-                body.push_str("</tbody>\n</table>\n");
-            }
-            body.push_str("</section>\n");
-        }
-    }
+    attention_section(&mut body, v);
+    reports_section(&mut body, v);
     body.push_str("<section><h2>Records to publish</h2>\n<pre>");
     for r in &v.records {
         let _ = writeln!(body, "{}", esc(r));
     }
     body.push_str("</pre></section>\n</main>");
     page(&format!("{} — MTA-STS", v.name), None, &body)
+}
+
+/// A data table: its caption, column headers, and rows already written as `<tr>` lines.
+fn table(body: &mut String, caption: &str, columns: &[&str], rows: impl Iterator<Item = String>) {
+    let _ = write!(body, "<table>\n<caption>{caption}</caption>\n<thead><tr>");
+    for c in columns {
+        let _ = write!(body, "<th scope=\"col\">{c}</th>");
+    }
+    body.push_str("</tr></thead>\n<tbody>\n");
+    for row in rows {
+        let _ = writeln!(body, "{row}");
+    }
+    body.push_str("</tbody>\n</table>\n");
+}
+
+/// The last check's verdict, its problems, and the MX hosts' certificate expiry.
+fn check_section(body: &mut String, check: &CheckVerdict) {
+    let _ = write!(
+        body,
+        "<section><h2>Last check</h2><p class=\"{s}\">{s}</p>",
+        s = esc(&check.status)
+    );
+    if !check.problems.is_empty() {
+        body.push_str("<ul>");
+        for p in &check.problems {
+            let _ = write!(body, "<li>{}</li>", esc(p));
+        }
+        body.push_str("</ul>");
+    }
+    if !check.certificates.is_empty() {
+        table(
+            body,
+            "Certificate expiry (MX hosts, as the check saw them)",
+            &["Host", "Valid until", "Days left"],
+            check.certificates.iter().map(|(host, until, days)| {
+                format!(
+                    "<tr><th scope=\"row\">{}</th><td>{}</td><td class=\"n\">{days}</td></tr>",
+                    esc(host),
+                    esc(until)
+                )
+            }),
+        );
+    }
+    body.push_str("</section>\n");
+}
+
+/// The alarms and the other reasons, when there are any.
+fn attention_section(body: &mut String, v: &DomainView) {
+    if v.alarms.is_empty() && v.reasons.is_empty() {
+        return;
+    }
+    body.push_str("<section><h2>What needs attention</h2><ul>");
+    for a in &v.alarms {
+        let _ = write!(body, "<li class=\"ALARM\">ALARM: {}</li>", esc(a));
+    }
+    for r in &v.reasons {
+        let _ = write!(body, "<li>{}</li>", esc(r));
+    }
+    body.push_str("</ul></section>\n");
+}
+
+/// The reports: totals, the daily chart and its numbers, the failures by type and MX.
+fn reports_section(body: &mut String, v: &DomainView) {
+    let Some(s) = &v.summary else {
+        body.push_str(
+            "<section><h2>TLS reports</h2><p>No report names this domain.</p></section>\n",
+        );
+        return;
+    };
+    let _ = write!(
+        body,
+        "<section><h2>TLS reports</h2>\n<p>{} report(s) from {} over {} day(s), {} .. {}: \
+         <span data-total=\"successful\">{}</span> successful and \
+         <span data-total=\"failed\">{}</span> failed session(s).{}</p>\n{}\n",
+        s.reports,
+        esc(&s
+            .organizations
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")),
+        s.days,
+        s.from.format("%Y-%m-%d"),
+        s.to.format("%Y-%m-%d"),
+        s.successful,
+        s.failed,
+        match v.ready {
+            Some(true) => " Ready for enforce.",
+            Some(false) => " Not ready for enforce yet.",
+            None => "",
+        },
+        chart(&v.daily)
+    );
+    table(
+        body,
+        "Sessions per day",
+        &["Day", "Successful", "Failed"],
+        v.daily.iter().map(|(day, (ok, failed))| {
+            format!(
+                "<tr><th scope=\"row\">{day}</th><td class=\"n\" data-day-successful>{ok}</td>\
+                 <td class=\"n\" data-day-failed>{failed}</td></tr>"
+            )
+        }),
+    );
+    if !s.failures.is_empty() {
+        table(
+            body,
+            "Failures by type and MX",
+            &["Result", "MX", "Sessions", "Share", "Since"],
+            s.failures.iter().map(|f| {
+                format!(
+                    "<tr><th scope=\"row\">{}</th><td>{}</td><td class=\"n\">{}</td>\
+                     <td class=\"n\">{}%</td><td>{}</td></tr>",
+                    f.result_type,
+                    esc(&f.mx),
+                    f.count,
+                    f.percent,
+                    f.since
+                )
+            }),
+        );
+    }
+    body.push_str("</section>\n");
 }
 
 #[cfg(test)]
