@@ -247,31 +247,32 @@ impl Postgres {
     }
 
     fn err(&self, source: postgres::Error) -> StoreError {
-        StoreError::Postgres {
-            url: self.url.clone(),
-            source,
-        }
+        postgres_err(&self.url)(source)
+    }
+}
+
+/// Names the (password-free) URL in PostgreSQL's errors.
+fn postgres_err(url: &str) -> impl Fn(postgres::Error) -> StoreError + '_ {
+    move |source| StoreError::Postgres {
+        url: url.to_string(),
+        source,
     }
 }
 
 impl Store for Postgres {
     fn insert(&mut self, reports: &[Report]) -> Result<Vec<bool>, StoreError> {
-        let url = self.url.clone();
-        let err = |source| StoreError::Postgres {
-            url: url.clone(),
-            source,
-        };
-        let mut tx = self.client.transaction().map_err(err)?;
-        let insert = tx.prepare(INSERT).map_err(err)?;
+        let err = postgres_err(&self.url);
+        let mut tx = self.client.transaction().map_err(&err)?;
+        let insert = tx.prepare(INSERT).map_err(&err)?;
         let mut new = Vec::with_capacity(reports.len());
         for report in reports {
             let (key, end, json) = row(report)?;
             let added = tx
                 .execute(&insert, &[&report.organization, &key, &end, &json])
-                .map_err(err)?;
+                .map_err(&err)?;
             new.push(added > 0);
         }
-        tx.commit().map_err(err)?;
+        tx.commit().map_err(&err)?;
         Ok(new)
     }
 
@@ -281,17 +282,13 @@ impl Store for Postgres {
         each: &mut dyn FnMut(Report),
     ) -> Result<(), StoreError> {
         use postgres::fallible_iterator::FallibleIterator;
-        let url = self.url.clone();
-        let err = |source| StoreError::Postgres {
-            url: url.clone(),
-            source,
-        };
+        let err = postgres_err(&self.url);
         let mut rows = self
             .client
             .query_raw(SELECT, [since.timestamp()])
-            .map_err(err)?;
-        while let Some(row) = rows.next().map_err(err)? {
-            let json: &str = row.try_get(0).map_err(err)?;
+            .map_err(&err)?;
+        while let Some(row) = rows.next().map_err(&err)? {
+            let json: &str = row.try_get(0).map_err(&err)?;
             each(serde_json::from_str(json)?);
         }
         Ok(())
