@@ -13,11 +13,9 @@ use std::process::{Command, Stdio};
 use crate::harness::{Project, nsd, real_tool, run_ok};
 use crate::report::{CONFIG, domain, email, google_day};
 
-/// `message` with a DKIM-Signature by `d=domain`, made by `dkimsign`.
-fn dkimsign(dkimsign: &Path, key: &Path, selector: &str, domain: &str, message: &str) -> String {
-    let mut child = Command::new(dkimsign)
-        .args([selector, domain])
-        .arg(key)
+/// What `cmd` writes to stdout given `input` on stdin; it must succeed.
+fn piped(cmd: &mut Command, input: &str) -> String {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -26,11 +24,19 @@ fn dkimsign(dkimsign: &Path, key: &Path, selector: &str, domain: &str, message: 
         .stdin
         .take()
         .unwrap()
-        .write_all(message.as_bytes())
+        .write_all(input.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "dkimsign failed");
+    assert!(out.status.success(), "{cmd:?} failed");
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// `message` with a DKIM-Signature by `d=domain`, made by `dkimsign`.
+fn dkimsign(dkimsign: &Path, key: &Path, selector: &str, domain: &str, message: &str) -> String {
+    piped(
+        Command::new(dkimsign).args([selector, domain]).arg(key),
+        message,
+    )
 }
 
 /// `message` signed with `l=` (the body length) by dkimpy's library.
@@ -40,22 +46,7 @@ fn dkimpy_with_length(python: &Path, key: &Path, message: &str) -> String {
                   key = open(sys.argv[1], 'rb').read()\n\
                   sig = dkim.sign(msg, b'rep', b'reporter.example', key, length=True)\n\
                   sys.stdout.buffer.write(sig + msg)\n";
-    let mut child = Command::new(python)
-        .args(["-c", script])
-        .arg(key)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(message.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "dkimpy failed");
-    String::from_utf8(out.stdout).unwrap()
+    piped(Command::new(python).args(["-c", script]).arg(key), message)
 }
 
 /// A 2048-bit RSA key and its `v=DKIM1` TXT record, in zone file syntax (strings of 200).

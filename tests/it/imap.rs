@@ -63,6 +63,52 @@ fn deliver(dir: &Path, n: usize, message: &str) {
         .unwrap();
 }
 
+/// A project with the report CONFIG and a Dovecot of its own (TLS by a throwaway CA).
+struct Mailserver {
+    p: Project,
+    /// Dovecot's directory (`mail/<user>/Maildir` under it).
+    dir: std::path::PathBuf,
+    /// The CA certificate to trust.
+    ca: std::path::PathBuf,
+    port: u16,
+    server: Server,
+}
+
+/// Dovecot runs as root here; `None` (skipped loudly, or a failure under
+/// `MTASTS_REQUIRE_REAL=1`) when it or root is missing.
+fn mailserver() -> Option<Mailserver> {
+    let (Some(binary), Some(openssl)) = (real_tool("dovecot"), real_tool("openssl")) else {
+        return None;
+    };
+    if !crate::system::is_root() {
+        if std::env::var("MTASTS_REQUIRE_REAL").as_deref() == Ok("1") {
+            panic!("the Dovecot test runs its server as root (MTASTS_REQUIRE_REAL=1)");
+        }
+        eprintln!("\n!!!!!!!! SKIPPED: the Dovecot test needs root !!!!!!!!\n");
+        return None;
+    }
+    let p = Project::for_nginx();
+    p.write("domains.toml", CONFIG);
+    let dir = p.path().join("imap");
+    let ca = make_certs(&openssl, &dir, &["localhost".to_string()]);
+    let port = free_port();
+    let tls = dir.join("tls/localhost");
+    let server = dovecot(
+        &binary,
+        &dir,
+        &tls.join("fullchain.pem"),
+        &tls.join("privkey.pem"),
+        port,
+    );
+    Some(Mailserver {
+        p,
+        dir,
+        ca,
+        port,
+        server,
+    })
+}
+
 fn report(p: &Project, args: &[&str]) -> serde_json::Value {
     // Unsigned mails: reading a mailbox is the point here (DKIM is proven in dkim.rs).
     let mut all = vec!["report", "--format", "json", "--no-dkim"];
@@ -74,29 +120,16 @@ fn report(p: &Project, args: &[&str]) -> serde_json::Value {
 
 #[test]
 fn dovecot_reports_are_read_once_moved_when_done_and_a_no_policy_alarm_is_raised() {
-    let (Some(binary), Some(openssl)) = (real_tool("dovecot"), real_tool("openssl")) else {
+    let Some(Mailserver {
+        p,
+        dir,
+        ca,
+        port,
+        server: _dovecot,
+    }) = mailserver()
+    else {
         return;
     };
-    if !crate::system::is_root() {
-        if std::env::var("MTASTS_REQUIRE_REAL").as_deref() == Ok("1") {
-            panic!("the Dovecot test runs its server as root (MTASTS_REQUIRE_REAL=1)");
-        }
-        eprintln!("\n!!!!!!!! SKIPPED: the Dovecot test needs root !!!!!!!!\n");
-        return;
-    }
-    let p = Project::for_nginx();
-    p.write("domains.toml", CONFIG);
-    let dir = p.path().join("imap");
-    let ca = make_certs(&openssl, &dir, &["localhost".to_string()]);
-    let port = free_port();
-    let tls = dir.join("tls/localhost");
-    let _dovecot = dovecot(
-        &binary,
-        &dir,
-        &tls.join("fullchain.pem"),
-        &tls.join("privkey.pem"),
-        port,
-    );
     // Ten days by mail, one of them also as a file (counted once); a no-policy-found report;
     // a message that is no report.
     for day in 1..=10 {
@@ -336,29 +369,16 @@ fn a_server_trickling_bytes_under_the_read_timeout_is_cut_by_the_mailbox_deadlin
 
 #[test]
 fn with_a_store_a_daily_run_reads_only_new_mail_and_a_new_uidvalidity_counts_nothing_twice() {
-    let (Some(binary), Some(openssl)) = (real_tool("dovecot"), real_tool("openssl")) else {
+    let Some(Mailserver {
+        p,
+        dir,
+        ca,
+        port,
+        server: _dovecot,
+    }) = mailserver()
+    else {
         return;
     };
-    if !crate::system::is_root() {
-        if std::env::var("MTASTS_REQUIRE_REAL").as_deref() == Ok("1") {
-            panic!("the Dovecot test runs its server as root (MTASTS_REQUIRE_REAL=1)");
-        }
-        eprintln!("\n!!!!!!!! SKIPPED: the Dovecot test needs root !!!!!!!!\n");
-        return;
-    }
-    let p = Project::for_nginx();
-    p.write("domains.toml", CONFIG);
-    let dir = p.path().join("imap");
-    let ca = make_certs(&openssl, &dir, &["localhost".to_string()]);
-    let port = free_port();
-    let tls = dir.join("tls/localhost");
-    let _dovecot = dovecot(
-        &binary,
-        &dir,
-        &tls.join("fullchain.pem"),
-        &tls.join("privkey.pem"),
-        port,
-    );
     let chown = || {
         run_ok(
             Command::new("chown")
