@@ -274,6 +274,12 @@ fn build_loaded(
         &forget,
     );
     plan::assign_certificates(&mut plan, loaded.config.nginx.hosts_per_certificate);
+    plan.with_dane(
+        &loaded.config.dane,
+        previous.as_ref().unwrap_or(&Lock::new()),
+        now,
+        ctx.config_dir(),
+    )?;
     if !plan.refusals.is_empty() {
         return Err(Error::Refused(plan.refusals));
     }
@@ -283,7 +289,7 @@ fn build_loaded(
     // A lock that plans to the same entries is left as it is, unserialised. A new one goes to
     // its temp file now and is renamed into place last (RFC 8461 §8.1); a one-shot build then
     // drops both locks instead of holding 100,000 entries twice while it writes the tree.
-    let lock_unchanged = had_lock && plan.lock_changes.is_empty();
+    let lock_unchanged = had_lock && plan.lock_changes.is_empty() && !plan.dane.changed;
     let staged_lock = if args.dry_run || lock_unchanged {
         None
     } else {
@@ -355,10 +361,21 @@ fn locked(plan: &plan::Plan, had_lock: bool, lock: std::path::PathBuf) -> Result
     if !plan.lock_changes.is_empty() && plan.lock_changes == plan.due {
         return Err(Error::TransitionDue(plan.due.clone()));
     }
-    if !plan.lock_changes.is_empty() {
+    if !plan.lock_changes.is_empty() || plan.dane.changed {
+        let dane = plan.dane.changed.then(|| {
+            plan.dane
+                .hosts
+                .iter()
+                .map(|h| format!("[dane] {}", h.host))
+        });
         return Err(Error::LockedWouldChange {
             lock,
-            domains: plan.lock_changes.clone(),
+            domains: plan
+                .lock_changes
+                .iter()
+                .cloned()
+                .chain(dane.into_iter().flatten())
+                .collect(),
         });
     }
     Ok(())

@@ -17,6 +17,19 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A `[dane]` host's certificate or next key cannot be read.
+    #[error("[dane.\"{host}\"]: {source}")]
+    #[diagnostic(help(
+        "point certificate at the PEM chain the MX host serves and next_key at the next key's PEM file (relative paths start at the config's directory); nothing was written"
+    ))]
+    DaneKey {
+        /// The MX host.
+        host: String,
+        /// What went wrong.
+        #[source]
+        source: crate::dane::KeyError,
+    },
+
     /// The config file does not exist.
     #[error("{0} not found")]
     #[diagnostic(help(
@@ -226,6 +239,7 @@ impl Error {
             Error::Io { .. } => "io",
             Error::Invalid { .. } => "invalid-config",
             Error::NoConfig(_) => "no-config",
+            Error::DaneKey { .. } => "dane-key",
             Error::BadEpoch(_) | Error::BadClock(_) => "invalid-environment",
             Error::Busy(_) => "busy",
             Error::Refused(_) => "refused",

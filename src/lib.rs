@@ -16,6 +16,7 @@ pub mod commands;
 pub mod compact_map;
 pub mod config;
 pub mod context;
+pub mod dane;
 pub mod csv_rows;
 pub mod dashboard;
 pub mod diag;

@@ -202,6 +202,35 @@ pub struct Config {
     pub nginx: Nginx,
     /// What a build writes (`[output] targets`), in `Target` order, each once.
     pub targets: Vec<Target>,
+    /// `[dane."<mx host>"]` tables, in host order.
+    pub dane: Vec<Dane>,
+}
+
+/// Which certificate of the chain the TLSA records pin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DaneUsage {
+    /// `dane-ee`: the server's own key (TLSA 3 1 1).
+    #[default]
+    DaneEe,
+    /// `dane-ta`: the issuer's key (TLSA 2 1 1).
+    DaneTa,
+}
+
+/// One `[dane."<mx host>"]` table: an MX host the operator runs and its keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dane {
+    /// The MX host.
+    pub host: crate::names::HostName,
+    /// PEM chain the host serves (relative paths from the config's directory).
+    pub certificate: String,
+    /// PEM key (public, private or a certificate) the next certificate will have.
+    pub next_key: Option<String>,
+    /// Which key the records pin.
+    pub usage: DaneUsage,
+    /// TTL of the TLSA records.
+    pub ttl: u32,
+    /// The zone the records go into.
+    pub zone: crate::names::DomainName,
 }
 
 /// One kind of output a build can write.

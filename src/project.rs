@@ -41,6 +41,7 @@ impl Project {
         let domains = std::mem::take(&mut loaded.config.domains);
         let mut plan = plan::plan(domains, &lock, now, &[]);
         plan::assign_certificates(&mut plan, loaded.config.nginx.hosts_per_certificate);
+        plan.with_dane(&loaded.config.dane, &lock, now, ctx.config_dir())?;
         Ok(Project {
             loaded,
             lock,

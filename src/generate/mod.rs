@@ -7,7 +7,7 @@ use indicatif::ProgressBar;
 use crate::error::Error;
 use crate::manifest::{Digest, DomainEntry, FileEntry};
 use crate::model::{Nginx, Target};
-use crate::output::{Batch, Previous, Report, Writer};
+use crate::output::{Batch, Class, Previous, Report, Writer};
 use crate::plan::{DomainPlan, Plan};
 use crate::render::Templates;
 use crate::targets::nginx::certificate_ready;
@@ -197,11 +197,12 @@ fn generate(
         &published,
         &ready,
         &all.domains,
+        &plan.dane.hosts,
         nginx,
         templates,
     );
-    let hosts = AllHosts::new(&published, &ready, nginx, templates);
-    let batch = globals(
+    let hosts = AllHosts::new(&published, &ready, nginx, templates, &plan.dane.hosts);
+    let mut batch = globals(
         &emitters,
         &hosts,
         &hosts_digest,
@@ -209,6 +210,14 @@ fn generate(
         previous,
         &mut all.files,
     )?;
+    // The TLSA records of the [dane] MX hosts: a zone fragment per host, with the zones.
+    if targets.contains(&Target::Dns) {
+        for h in &plan.dane.hosts {
+            let path = format!("dns/dane/{}.zone", h.host);
+            let bytes = h.zone_text();
+            all.files.push(writer.offer(&mut batch, Class::Dns, path, "text/dns", bytes.as_bytes())?);
+        }
+    }
     all.batches.push(batch);
     Ok((all, hosts_digest))
 }
@@ -222,6 +231,7 @@ fn hosts_digest(
     published: &[&DomainPlan],
     ready: &[bool],
     domains: &[DomainEntry],
+    dane: &[crate::dane::HostPlan],
     nginx: &Nginx,
     templates: &Templates,
 ) -> Digest {
@@ -231,6 +241,11 @@ fn hosts_digest(
             all_inputs.extend_from_slice(&d.inputs);
         }
         format!("\0policies {}", crate::digest::sha256_hex(&all_inputs))
+    });
+    // Without [dane] nothing is added, so the digests of such builds stay as they were.
+    let dane = (!dane.is_empty()).then(|| {
+        let zones: String = dane.iter().map(crate::dane::HostPlan::zone_text).collect();
+        format!("\0dane {}", crate::digest::sha256_hex(zones.as_bytes()))
     });
     templates.hosts_digest(
         nginx,
@@ -242,7 +257,8 @@ fn hosts_digest(
                     .chain((!ready).then_some("\0left out"))
                     .chain(d.certificate.as_deref())
             })
-            .chain(policies.as_deref()),
+            .chain(policies.as_deref())
+            .chain(dane.as_deref()),
     )
 }
 

@@ -31,6 +31,16 @@ impl Lock {
             return write!(w, "{HEADER}{body}");
         }
         writeln!(w, "{HEADER}version = {}", self.version)?;
+        if !self.dane.is_empty() {
+            // Before the domains: the head the piecewise reader parses whole holds them.
+            #[derive(Serialize)]
+            struct Dane<'a> {
+                dane: &'a BTreeMap<String, super::DaneEntry>,
+            }
+            let toml = toml::to_string(&Dane { dane: &self.dane })
+                .expect("a lock of strings and integers serialises");
+            write!(w, "\n{}", toml.strip_prefix("[dane]\n\n").unwrap_or(&toml))?;
+        }
         let entries: Vec<(&String, &Entry)> = self.domains.iter().collect();
         for batch in entries.chunks(PIECE_DOMAINS * 16) {
             for piece in on_threads(batch.chunks(PIECE_DOMAINS).collect(), lock_piece) {
@@ -179,6 +189,23 @@ impl Lock {
 
     /// Refuses ids and hashes that mtasts never writes (a hand edit).
     fn check_entries(&self, text: &str, name: &str) -> Result<(), Error> {
+        let bad_dane = self.dane.iter().find(|(_, e)| {
+            e.keys.is_empty()
+                || e.keys
+                    .iter()
+                    .any(|k| !hex64(&k.sha256) || !matches!(k.tlsa.as_str(), "3 1 1" | "2 1 1"))
+        });
+        if let Some((host, _)) = bad_dane {
+            let at = text.find(host.as_str()).unwrap_or(0);
+            return Err(invalid(
+                text,
+                name,
+                at..at + host.len(),
+                format!("the DANE entry for {host} has a digest mtasts never writes"),
+                "edited by hand?",
+                "digests are 64 lower-case hex digits with TLSA parameters \"3 1 1\" or \"2 1 1\"; restore the file from version control",
+            ));
+        }
         let Some((domain, id_ok)) = self.bad_entry() else {
             return Ok(());
         };
@@ -200,11 +227,7 @@ impl Lock {
     fn bad_entry(&self) -> Option<(&str, bool)> {
         self.domains.iter().find_map(|(domain, entry)| {
             let id_ok = valid_id(&entry.id);
-            let hash_ok = entry.policy_sha256.len() == 64
-                && entry
-                    .policy_sha256
-                    .bytes()
-                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+            let hash_ok = hex64(&entry.policy_sha256);
             (!id_ok || !hash_ok).then_some((domain.as_str(), id_ok))
         })
     }
@@ -271,6 +294,11 @@ pub(super) fn lock_piece(part: &[(&String, &Entry)]) -> String {
         text.push_str(toml.strip_prefix("[domains]\n\n").unwrap_or(&toml));
     }
     text
+}
+
+/// Whether `s` is a SHA-256 as mtasts writes it: 64 lower-case hex digits.
+fn hex64(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// One piece's entries, in order: each section by the strict reader of mtasts's own layout,

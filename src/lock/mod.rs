@@ -23,6 +23,9 @@ pub const LOCK_VERSION: u32 = 1;
 pub struct Lock {
     /// Format version.
     pub version: u32,
+    /// Per `[dane]` MX host, the TLSA digests it publishes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dane: BTreeMap<String, DaneEntry>,
     /// Per domain (A-label), sorted.
     #[serde(default)]
     pub domains: BTreeMap<String, Entry>,
@@ -117,7 +120,60 @@ impl Lock {
     pub fn new() -> Lock {
         Lock {
             version: LOCK_VERSION,
+            dane: BTreeMap::new(),
             domains: BTreeMap::new(),
+        }
+    }
+}
+
+/// The TLSA digests one MX host publishes, with their history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaneEntry {
+    /// The zone the records go into.
+    pub zone: String,
+    /// The largest TTL its TLSA records were published with.
+    pub ttl_high: u32,
+    /// Every digest published: the live key, the next key, then those leaving.
+    pub keys: Vec<DaneKey>,
+}
+
+/// One published TLSA digest (never a key: a digest of its public half).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaneKey {
+    /// TLSA usage, selector and matching type (`3 1 1` or `2 1 1`).
+    pub tlsa: String,
+    /// SHA-256 (hex) of the key's SubjectPublicKeyInfo.
+    pub sha256: String,
+    /// What the key is now.
+    pub role: KeyRole,
+    /// When its record first went out.
+    pub published: DateTime<Utc>,
+    /// When it stopped being the live or next key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired: Option<DateTime<Utc>>,
+}
+
+/// What a published DANE key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyRole {
+    /// The certificate in use has it.
+    Live,
+    /// Published ahead for the next certificate.
+    Next,
+    /// Neither any more; published until two TTLs after it left.
+    Leaving,
+}
+
+impl KeyRole {
+    /// The lower-case name the lock and messages use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyRole::Live => "live",
+            KeyRole::Next => "next",
+            KeyRole::Leaving => "leaving",
         }
     }
 }

@@ -61,6 +61,12 @@ pub enum WarningKind {
     Retired,
     /// `--forget` dropped, or could not drop, a lock entry (a note).
     Forgotten,
+    /// A DANE host has no pre-published next key.
+    DaneNoNextKey,
+    /// A DANE host's certificate has a key whose TLSA record was never published.
+    DaneUnpublishedKey,
+    /// A DANE host switched to a key before every cache could hold its TLSA record.
+    DaneEarlySwitch,
 }
 
 impl WarningKind {
@@ -141,6 +147,32 @@ impl DomainPlan {
 }
 
 impl Plan {
+    /// Adds the `[dane]` hosts' rollover at `now` (key files relative to `base`): their lock
+    /// tables and warnings join the plan's.
+    pub fn with_dane(
+        &mut self,
+        hosts: &[crate::model::Dane],
+        previous: &Lock,
+        now: DateTime<Utc>,
+        base: &std::path::Path,
+    ) -> Result<(), crate::error::Error> {
+        let read = hosts
+            .iter()
+            .map(|d| {
+                crate::dane::digests(d, base)
+                    .map(|digests| (d, digests))
+                    .map_err(|source| crate::error::Error::DaneKey {
+                        host: d.host.to_string(),
+                        source,
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.dane = crate::dane::plan(&read, &previous.dane, now);
+        self.lock.dane = self.dane.lock.clone();
+        self.warnings.extend(self.dane.warnings.iter().cloned());
+        Ok(())
+    }
+
     /// Whether `name`'s lock entry matches the config: unchanged, or changed only by a
     /// scheduled transition that fell due.
     pub fn built(&self, name: &str) -> bool {
@@ -169,6 +201,8 @@ pub struct Plan {
     pub warnings: Vec<Warning>,
     /// Why this plan must not be published (each message names its domain and the fix).
     pub refusals: Vec<Refusal>,
+    /// The TLSA records of the `[dane]` MX hosts (planned by [`Plan::with_dane`]).
+    pub dane: crate::dane::DanePlan,
 }
 
 /// Plans every domain; ids change only where policy bytes changed; domains in `forget` may
@@ -182,6 +216,7 @@ pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &
         due: Vec::new(),
         warnings: Vec::new(),
         refusals: Vec::new(),
+        dane: Default::default(),
     };
     // Domains are planned independently: in runs on several threads, joined in order.
     let runs = crate::parallel::on_threads(runs_of(domains, PLAN_RUN), |run| {
@@ -192,6 +227,7 @@ pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &
             due: Vec::new(),
             warnings: Vec::new(),
             refusals: Vec::new(),
+            dane: Default::default(),
         };
         let mut entries = Vec::with_capacity(run.len());
         let mut mx = MxStrings::default();

@@ -166,6 +166,11 @@ pub fn rows(d: &DomainPlan) -> Vec<dns::Row> {
     dns::rows(d.domain.name.as_str(), &records)
 }
 
+/// The rows of a `[dane]` MX host's TLSA records, under its zone.
+pub fn dane_rows(h: &crate::dane::HostPlan) -> Vec<dns::Row> {
+    dns::rows(&h.zone, &h.records())
+}
+
 /// Every published domain, as the global files are made from them.
 pub struct AllHosts<'a> {
     /// The published domains, in name order.
@@ -176,6 +181,8 @@ pub struct AllHosts<'a> {
     pub nginx: &'a Nginx,
     /// The templates.
     pub templates: &'a Templates,
+    /// The `[dane]` MX hosts' TLSA records.
+    pub dane: &'a [crate::dane::HostPlan],
     hosted: OnceCell<Vec<Hosted>>,
     certificates: OnceCell<inventory::Certificates<'a>>,
 }
@@ -187,12 +194,14 @@ impl<'a> AllHosts<'a> {
         ready: &'a [bool],
         nginx: &'a Nginx,
         templates: &'a Templates,
+        dane: &'a [crate::dane::HostPlan],
     ) -> AllHosts<'a> {
         AllHosts {
             published,
             ready,
             nginx,
             templates,
+            dane,
             hosted: OnceCell::new(),
             certificates: OnceCell::new(),
         }

@@ -24,8 +24,9 @@ impl Emitter for RecordsJson {
     fn global_bytes(&self, _: usize, all: &AllHosts<'_>) -> Result<Vec<u8>, Error> {
         let mut json = b"{\"records\": [".to_vec();
         let mut first = true;
-        for d in all.published {
-            for row in super::rows(d) {
+        let dane = all.dane.iter().flat_map(super::dane_rows);
+        for row in all.published.iter().flat_map(|d| super::rows(d)).chain(dane) {
+            {
                 json.extend_from_slice(if first { b"\n  " } else { b",\n  " });
                 first = false;
                 serde_json::to_writer(&mut json, &row).expect("a row serialises");

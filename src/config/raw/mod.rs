@@ -60,6 +60,7 @@ pub(crate) fn known_keys() -> Vec<(&'static str, &'static str)> {
     keys.extend(DOMAIN_ONLY_KEYS.iter().map(|k| ("domains.*", *k)));
     keys.extend(NGINX_KEYS.iter().map(|k| ("nginx", *k)));
     keys.extend(OUTPUT_KEYS.iter().map(|k| ("output", *k)));
+    keys.extend(DANE_KEYS.iter().map(|k| ("dane.*", *k)));
     keys
 }
 
@@ -74,13 +75,20 @@ pub(crate) struct RawConfig {
     pub(crate) domains_span: Option<Range<usize>>,
     /// Entries under `domains`, valid or not.
     pub(crate) domains_seen: usize,
+    /// `[dane."<mx host>"]` tables, in file order.
+    pub(crate) dane: Vec<(Sp<String>, RawDane)>,
 }
 
+mod dane;
 mod nginx;
+#[cfg(feature = "test-hooks")]
+use dane::DANE_KEYS;
+pub(crate) use dane::RawDane;
+#[cfg(feature = "test-hooks")]
 use nginx::NGINX_KEYS;
 pub(crate) use nginx::RawNginx;
 
-const TOP_KEYS: &[&str] = &["defaults", "nginx", "output", "domains"];
+const TOP_KEYS: &[&str] = &["defaults", "nginx", "output", "domains", "dane"];
 
 const OUTPUT_KEYS: &[&str] = &["targets"];
 
@@ -153,6 +161,11 @@ impl Walker {
                 "nginx" => {
                     if let Some(t) = self.table(key, value) {
                         raw.nginx = self.nginx(t);
+                    }
+                }
+                "dane" => {
+                    if let Some(t) = self.table(key, value) {
+                        raw.dane = self.dane(t);
                     }
                 }
                 "output" => {
@@ -281,7 +294,9 @@ impl Walker {
         match value.get_ref() {
             DeValue::Table(t) => Some(t),
             _ => {
-                let example = if key.get_ref() == "nginx" || key.get_ref() == "defaults" {
+                let example = if key.get_ref() == "dane" {
+                    "[dane.\"mx1.example.com\"] with the MX host's keys below".to_string()
+                } else if key.get_ref() == "nginx" || key.get_ref() == "defaults" {
                     format!(
                         "[{}] on a line of its own, with its keys below",
                         key.get_ref()

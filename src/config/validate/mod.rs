@@ -13,6 +13,7 @@ use crate::diag::Problem;
 use crate::model::{Config, Domain, IdScheme, MAX_AGE_LIMIT, Mode, PolicyHost, valid_id};
 use crate::names::{DomainName, HostName, MxPattern};
 
+mod dane;
 mod fields;
 mod providers;
 mod tables;
@@ -56,6 +57,7 @@ pub(crate) fn validate(
     let defaults = settings(&raw.defaults, &mut problems);
     let nginx = nginx(&raw.nginx, &mut problems);
     let targets = targets(&raw.targets, &mut problems);
+    let dane = dane::dane(&raw.dane, &mut problems);
     let worker = targets.contains(&crate::model::Target::CloudflareWorker);
     let mut domains = Vec::with_capacity(raw.domains.len());
     let mut seen: HashMap<DomainName, Range<usize>> = HashMap::with_capacity(raw.domains.len());
@@ -153,6 +155,7 @@ pub(crate) fn validate(
             domains,
             nginx,
             targets,
+            dane,
         }),
         problems,
     )
