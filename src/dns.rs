@@ -29,6 +29,9 @@ pub enum SetupError {
     /// The resolver cannot be configured (from the system's settings, or at all).
     #[error(transparent)]
     Resolver(#[from] hickory_resolver::net::NetError),
+    /// The `--trust-anchor` file holds no DNSKEY records that parse.
+    #[error("trust anchor {0}")]
+    TrustAnchor(String),
 }
 
 /// A resolver plus the runtime it runs on; usable from several threads at once.
@@ -37,9 +40,50 @@ pub struct Dns {
     resolver: TokioResolver,
 }
 
+/// The TLSA records at a name, as a DNSSEC-validating lookup found them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsaAnswer {
+    /// No TLSA records.
+    None,
+    /// Records, and whether DNSSEC proved them (`false`: an unsigned, insecure zone).
+    Found {
+        /// The records.
+        records: Vec<crate::dane::matching::Tlsa>,
+        /// Whether their signatures validated up to a trust anchor.
+        secure: bool,
+    },
+    /// DNSSEC validation failed: signatures wrong, missing or expired where they must be.
+    Bogus(String),
+}
+
 impl Dns {
     /// The system resolver, or `server` (all queries go to it) when given.
     pub fn new(server: Option<SocketAddr>, timeout: Duration) -> Result<Dns, SetupError> {
+        Dns::make(server, timeout, None)
+    }
+
+    /// Like [`Dns::new`], but every answer is DNSSEC-validated here (not trusted from the
+    /// resolver's AD bit), from the root's keys or from the DNSKEY records in `trust_anchor`.
+    pub fn validating(
+        server: Option<SocketAddr>,
+        timeout: Duration,
+        trust_anchor: Option<&std::path::Path>,
+    ) -> Result<Dns, SetupError> {
+        use hickory_resolver::proto::dnssec::TrustAnchors;
+        let anchors = match trust_anchor {
+            Some(path) => TrustAnchors::from_file(path).map_err(|e| {
+                SetupError::TrustAnchor(format!("{}: {e}", path.display()))
+            })?,
+            None => TrustAnchors::default(),
+        };
+        Dns::make(server, timeout, Some(anchors))
+    }
+
+    fn make(
+        server: Option<SocketAddr>,
+        timeout: Duration,
+        anchors: Option<hickory_resolver::proto::dnssec::TrustAnchors>,
+    ) -> Result<Dns, SetupError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -63,6 +107,10 @@ impl Dns {
         // Each check must see the live state, not an answer cached by an earlier query.
         opts.cache_size = 0;
         opts.ndots = 0;
+        if let Some(anchors) = anchors {
+            opts.validate = true;
+            builder = builder.with_trust_anchor(std::sync::Arc::new(anchors));
+        }
         let resolver = builder.build()?;
         Ok(Dns { runtime, resolver })
     }
@@ -92,6 +140,41 @@ impl Dns {
             self.lookup(name, RecordType::A),
             self.lookup(name, RecordType::AAAA),
         )
+    }
+
+    /// The TLSA records at `name` and how DNSSEC judged them (meaningful on a
+    /// [`Dns::validating`] resolver).
+    pub fn tlsa(&self, name: &str) -> Result<TlsaAnswer, DnsError> {
+        use hickory_resolver::net::{DnsError as Answer, NetError};
+        use hickory_resolver::proto::dnssec::Proof;
+        let fqdn = format!("{}.", name.trim_end_matches('.'));
+        match self.runtime.block_on(self.resolver.lookup(fqdn.as_str(), RecordType::TLSA)) {
+            Ok(lookup) => {
+                let mut secure = true;
+                let mut records = Vec::new();
+                for r in lookup.answers() {
+                    if let RData::TLSA(t) = &r.data {
+                        secure &= r.proof == Proof::Secure;
+                        records.push(crate::dane::matching::Tlsa {
+                            usage: t.cert_usage.into(),
+                            selector: t.selector.into(),
+                            matching: t.matching.into(),
+                            data: t.cert_data.clone(),
+                        });
+                    }
+                }
+                Ok(if records.is_empty() {
+                    TlsaAnswer::None
+                } else {
+                    TlsaAnswer::Found { records, secure }
+                })
+            }
+            Err(e) if e.is_no_records_found() || e.is_nx_domain() => Ok(TlsaAnswer::None),
+            Err(NetError::Dns(Answer::DnssecBogus)) => {
+                Ok(TlsaAnswer::Bogus("the signatures do not validate".into()))
+            }
+            Err(e) => Err(DnsError::Failed(e.to_string())),
+        }
     }
 
     /// Starts every lookup `check` makes for `domain` at once, on the runtime's threads; the

@@ -38,6 +38,8 @@ pub struct Network {
     pub prober: Prober,
     /// Whether the MX hosts are probed (`--no-smtp` turns it off).
     pub smtp: bool,
+    /// DNS that validates DNSSEC itself, for the TLSA records of the MX hosts probed.
+    pub dane: Dns,
 }
 
 /// How `check` reaches the network, from its flags.
@@ -57,6 +59,8 @@ pub struct Settings<'a> {
     pub timeout: Duration,
     /// Whether the MX hosts are probed.
     pub smtp: bool,
+    /// DNSKEY records to validate TLSA records from instead of the root's keys.
+    pub trust_anchor: Option<&'a Path>,
 }
 
 /// Why the network clients could not be made.
@@ -90,6 +94,7 @@ impl Network {
                 settings.smtp_connect,
                 settings.timeout,
             )?,
+            dane: Dns::validating(settings.nameserver, settings.timeout, settings.trust_anchor)?,
             dns,
             smtp: settings.smtp,
         })
@@ -251,14 +256,30 @@ fn probe_mx_hosts(
     // Each host's addresses are probed at once, so a host of silent addresses costs one
     // timeout, not one per address.
     let probed = pool(&hosts, IN_FLIGHT, |host| {
-        targets(net, host)
-            .map(|addrs| pool(&addrs, addrs.len(), |a| net.prober.smtp(host, *a, now)))
+        targets(net, host).map(|addrs| {
+            let tlsa = tlsa(net, host);
+            let mut probes = pool(&addrs, addrs.len(), |a| net.prober.smtp(host, *a, now));
+            for p in &mut probes {
+                p.tlsa.clone_from(&tlsa);
+            }
+            probes
+        })
     });
     hosts
         .into_iter()
         .map(str::to_string)
         .zip(probed)
         .collect::<HashMap<_, _>>()
+}
+
+/// The TLSA records of an MX host, validated; `None` when a plain lookup finds none (or
+/// fails), so that hosts without DANE cost one query and no DNSSEC chain.
+fn tlsa(net: &Network, host: &str) -> Option<Result<crate::dns::TlsaAnswer, DnsError>> {
+    let name = crate::dane::owner(host);
+    match net.dns.tlsa(&name) {
+        Ok(crate::dns::TlsaAnswer::Found { .. }) => Some(net.dane.tlsa(&name)),
+        _ => None,
+    }
 }
 
 /// Where an MX host is reached: the user's override, else each address DNS gives for it.

@@ -2,6 +2,7 @@
 //! compared with what `build` generated. Observing is I/O ([`observe`]); judging is pure
 //! ([`judge`]), so every verdict is unit-testable.
 
+mod dane;
 mod fleet;
 mod host;
 pub mod prometheus;
@@ -82,6 +83,8 @@ pub enum Check {
     Tlsrpt,
     /// The lifecycle stage (nothing published).
     Stage,
+    /// An MX host's TLSA records against the certificate it presents.
+    Dane,
 }
 
 impl Check {
@@ -100,6 +103,7 @@ impl Check {
             Check::Enforce => "enforce",
             Check::Tlsrpt => "tlsrpt",
             Check::Stage => "stage",
+            Check::Dane => "dane",
         }
     }
 

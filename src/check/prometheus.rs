@@ -73,7 +73,7 @@ fn domains(out: &mut String, results: &[Checked]) {
         out,
         "mtasts_check_failed",
         "gauge",
-        "1 for each check of the domain that failed, by check (txt, policy-host, https, certificate, policy, deploy, mx-coverage, smtp, tlsrpt, build).",
+        "1 for each check of the domain that failed, by check (txt, policy-host, https, certificate, policy, deploy, mx-coverage, smtp, dane, tlsrpt, build).",
     );
     for r in results {
         let failed: std::collections::BTreeSet<&str> = r
@@ -152,5 +152,25 @@ fn hosts(out: &mut String, results: &[Checked]) {
             label(address),
             u8::from(ok)
         );
+    }
+    // A host with TLSA records is DANE-ok when DNSSEC validated them and every address
+    // presented a certificate one of them matches.
+    let mut dane: BTreeMap<&str, bool> = BTreeMap::new();
+    for m in results.iter().flat_map(|r| &r.mx) {
+        if let Some(d) = &m.dane {
+            let ok = d.secure && d.matched.is_some();
+            *dane.entry(m.host.as_str()).or_insert(ok) &= ok;
+        }
+    }
+    if !dane.is_empty() {
+        family(
+            out,
+            "mtasts_dane_ok",
+            "gauge",
+            "Whether the MX host's DNSSEC-validated TLSA records match the certificate every address presents.",
+        );
+        for (host, ok) in dane {
+            let _ = writeln!(out, "mtasts_dane_ok{{host=\"{}\"}} {}", label(host), u8::from(ok));
+        }
     }
 }

@@ -70,6 +70,9 @@ pub struct MxReport {
     pub status: MxStatus,
     /// What was seen, in words.
     pub detail: String,
+    /// The host's TLSA records, when it has some.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dane: Option<super::dane::DaneReport>,
 }
 
 /// How the probe of one MX address came out (`check --format json`: `ok`, `warn`, `fail`).
@@ -98,6 +101,7 @@ impl MxReport {
             days_left: None,
             status: MxStatus::Fail,
             detail,
+            dane: None,
         }
     }
 }
@@ -245,6 +249,9 @@ fn judge_probe(p: &Probe, at: Expiry) -> (Vec<Line>, MxReport) {
             }
         }
     }
+    let (dane, dane_report) = super::dane::judge(p, &at_addr);
+    lines.extend(dane);
+    report.dane = dane_report;
     report.status = match lines.iter().map(|l| l.status).max() {
         Some(Status::Fail) => MxStatus::Fail,
         Some(Status::Warn) => MxStatus::Warn,

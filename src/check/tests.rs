@@ -268,6 +268,7 @@ fn certificate(names: &[&str], days_left: i64, trusted: Result<(), Distrust>) ->
         not_before: NOW - 86_400 * 60,
         not_after: NOW + 86_400 * days_left + 3600,
         trusted,
+        chain: Vec::new(),
     }
 }
 
@@ -276,6 +277,7 @@ fn probe(host: &str, seen: Seen) -> Probe {
         host: host.to_string(),
         address: "192.0.2.25:25".parse().unwrap(),
         seen,
+        tlsa: None,
     }
 }
 

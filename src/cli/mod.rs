@@ -235,6 +235,10 @@ pub struct CheckArgs {
     /// Do not connect to the MX hosts (where outbound port 25 is blocked, as on many CI runners).
     #[arg(long)]
     pub no_smtp: bool,
+    /// DNSKEY records (zone-file lines) to validate DANE's TLSA records from, instead of the
+    /// root's keys (for a private test root).
+    #[arg(long, value_name = "FILE")]
+    pub trust_anchor: Option<PathBuf>,
     /// The port the MX hosts are probed on.
     #[arg(long, value_name = "PORT", default_value_t = 25)]
     pub smtp_port: u16,

@@ -31,6 +31,7 @@ pub fn run(ctx: &Context, args: &CheckArgs, ui: &mut dyn Ui) -> Result<(), Error
         smtp_connect: args.smtp_connect.clone(),
         timeout,
         smtp: !args.no_smtp,
+        trust_anchor: args.trust_anchor.as_deref(),
     })
     .map_err(|e| Error::setup("check's DNS and HTTPS clients", e))?;
     let at = Expiry {

@@ -24,6 +24,8 @@ pub struct Certificate {
     pub trusted: Result<(), Distrust>,
     /// Whether `names` cover the host probed.
     pub name_match: bool,
+    /// The presented chain (DER, the server's own first), for DANE matching.
+    pub chain: Vec<Vec<u8>>,
 }
 
 /// Why a chain leads to no trusted root.
@@ -121,6 +123,7 @@ pub(super) fn examine(
         not_before,
         not_after,
         trusted,
+        chain: chain.iter().map(|c| c.to_vec()).collect(),
     })
 }
 

@@ -126,6 +126,9 @@ pub struct Probe {
     pub address: SocketAddr,
     /// What happened.
     pub seen: Seen,
+    /// The MX host's TLSA records, when it has some (the same for each of its addresses);
+    /// why they could not be validated, if they could not.
+    pub tlsa: Option<Result<crate::dns::TlsaAnswer, crate::dns::DnsError>>,
 }
 
 /// Trust roots, overrides and timeouts shared by every probe of a run.
@@ -181,6 +184,7 @@ impl Prober {
             host: host.to_string(),
             address,
             seen,
+            tlsa: None,
         }
     }
 
