@@ -362,12 +362,10 @@ fn locked(plan: &plan::Plan, had_lock: bool, lock: std::path::PathBuf) -> Result
         return Err(Error::TransitionDue(plan.due.clone()));
     }
     if !plan.lock_changes.is_empty() || plan.dane.changed {
-        let dane = plan.dane.changed.then(|| {
-            plan.dane
-                .hosts
-                .iter()
-                .map(|h| format!("[dane] {}", h.host))
-        });
+        let dane = plan
+            .dane
+            .changed
+            .then(|| plan.dane.hosts.iter().map(|h| format!("[dane] {}", h.host)));
         return Err(Error::LockedWouldChange {
             lock,
             domains: plan

@@ -71,9 +71,8 @@ impl Dns {
     ) -> Result<Dns, SetupError> {
         use hickory_resolver::proto::dnssec::TrustAnchors;
         let anchors = match trust_anchor {
-            Some(path) => TrustAnchors::from_file(path).map_err(|e| {
-                SetupError::TrustAnchor(format!("{}: {e}", path.display()))
-            })?,
+            Some(path) => TrustAnchors::from_file(path)
+                .map_err(|e| SetupError::TrustAnchor(format!("{}: {e}", path.display())))?,
             None => TrustAnchors::default(),
         };
         Dns::make(server, timeout, Some(anchors))
@@ -148,7 +147,10 @@ impl Dns {
         use hickory_resolver::net::{DnsError as Answer, NetError};
         use hickory_resolver::proto::dnssec::Proof;
         let fqdn = format!("{}.", name.trim_end_matches('.'));
-        match self.runtime.block_on(self.resolver.lookup(fqdn.as_str(), RecordType::TLSA)) {
+        match self
+            .runtime
+            .block_on(self.resolver.lookup(fqdn.as_str(), RecordType::TLSA))
+        {
             Ok(lookup) => {
                 let mut secure = true;
                 let mut records = Vec::new();

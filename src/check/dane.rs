@@ -27,7 +27,8 @@ pub(super) fn judge(p: &Probe, at_addr: &str) -> (Vec<Line>, Option<DaneReport>)
         return (Vec::new(), None);
     };
     let owner = crate::dane::owner(&p.host);
-    let fail = |detail: String, remedy: String| fix(line(Check::Dane, Status::Fail, detail), remedy);
+    let fail =
+        |detail: String, remedy: String| fix(line(Check::Dane, Status::Fail, detail), remedy);
     let (records, secure) = match answer {
         Err(e) => {
             let l = line(
@@ -35,16 +36,35 @@ pub(super) fn judge(p: &Probe, at_addr: &str) -> (Vec<Line>, Option<DaneReport>)
                 Status::Warn,
                 format!("{at_addr}: the TLSA records at {owner} could not be validated: {e}"),
             );
-            let report = DaneReport { tlsa: 0, secure: false, matched: None };
-            return (vec![fix(l, "check that the resolver answers DNSSEC queries (DNSKEY, DS, RRSIG)")], Some(report));
+            let report = DaneReport {
+                tlsa: 0,
+                secure: false,
+                matched: None,
+            };
+            return (
+                vec![fix(
+                    l,
+                    "check that the resolver answers DNSSEC queries (DNSKEY, DS, RRSIG)",
+                )],
+                Some(report),
+            );
         }
         Ok(TlsaAnswer::None) => return (Vec::new(), None),
         Ok(TlsaAnswer::Bogus(why)) => {
-            let report = DaneReport { tlsa: 0, secure: false, matched: None };
+            let report = DaneReport {
+                tlsa: 0,
+                secure: false,
+                matched: None,
+            };
             return (
                 vec![fail(
-                    format!("{at_addr}: DNSSEC is bogus for {owner} ({why}): DANE senders defer all mail to this host"),
-                    format!("re-sign the zone of {} and check its DS record at the parent (dig +dnssec TLSA {owner})", p.host),
+                    format!(
+                        "{at_addr}: DNSSEC is bogus for {owner} ({why}): DANE senders defer all mail to this host"
+                    ),
+                    format!(
+                        "re-sign the zone of {} and check its DS record at the parent (dig +dnssec TLSA {owner})",
+                        p.host
+                    ),
                 )],
                 Some(report),
             );
@@ -71,13 +91,19 @@ pub(super) fn judge(p: &Probe, at_addr: &str) -> (Vec<Line>, Option<DaneReport>)
                     records.len()
                 ),
             ),
-            format!("sign the zone of {} with DNSSEC and publish its DS record, or remove the TLSA records", p.host),
+            format!(
+                "sign the zone of {} with DNSSEC and publish its DS record, or remove the TLSA records",
+                p.host
+            ),
         )]
     } else if let Some(t) = hit {
         vec![line(
             Check::Dane,
             Status::Ok,
-            format!("{at_addr}: TLSA {} at {owner} matches the certificate presented (DNSSEC-validated)", t.parameters()),
+            format!(
+                "{at_addr}: TLSA {} at {owner} matches the certificate presented (DNSSEC-validated)",
+                t.parameters()
+            ),
         )]
     } else if let Some(chain) = chain {
         let key = chain
@@ -93,7 +119,9 @@ pub(super) fn judge(p: &Probe, at_addr: &str) -> (Vec<Line>, Option<DaneReport>)
         )]
     } else {
         vec![fail(
-            format!("{at_addr}: {owner} has validated TLSA records, but no TLS session was made: DANE senders defer all mail to this host"),
+            format!(
+                "{at_addr}: {owner} has validated TLSA records, but no TLS session was made: DANE senders defer all mail to this host"
+            ),
             "make the MX offer STARTTLS with the certificate its TLSA records name".to_string(),
         )]
     };

@@ -170,7 +170,12 @@ fn hosts(out: &mut String, results: &[Checked]) {
             "Whether the MX host's DNSSEC-validated TLSA records match the certificate every address presents.",
         );
         for (host, ok) in dane {
-            let _ = writeln!(out, "mtasts_dane_ok{{host=\"{}\"}} {}", label(host), u8::from(ok));
+            let _ = writeln!(
+                out,
+                "mtasts_dane_ok{{host=\"{}\"}} {}",
+                label(host),
+                u8::from(ok)
+            );
         }
     }
 }

@@ -77,7 +77,8 @@ pub fn key_spki(path: &Path) -> Result<Vec<u8>, KeyError> {
         let (kind, body) = section.map_err(|e| der(&shown, "PEM", e))?;
         return match kind {
             SectionKind::PublicKey => {
-                SubjectPublicKeyInfoOwned::from_der(&body).map_err(|e| der(&shown, "public key", e))?;
+                SubjectPublicKeyInfoOwned::from_der(&body)
+                    .map_err(|e| der(&shown, "public key", e))?;
                 Ok(body)
             }
             SectionKind::Certificate => certificate_spki(&CertificateDer::from(body), &shown),
@@ -184,7 +185,11 @@ fn ec(curve: ObjectIdentifier, point: &[u8], path: &str) -> Result<Vec<u8>, KeyE
     )
 }
 
-fn encode(algorithm: AlgorithmIdentifierOwned, key: &[u8], path: &str) -> Result<Vec<u8>, KeyError> {
+fn encode(
+    algorithm: AlgorithmIdentifierOwned,
+    key: &[u8],
+    path: &str,
+) -> Result<Vec<u8>, KeyError> {
     let subject_public_key = BitString::from_bytes(key).map_err(|e| der(path, "public key", e))?;
     SubjectPublicKeyInfoOwned {
         algorithm,
@@ -202,7 +207,11 @@ mod tests {
     #[test]
     fn every_form_of_a_key_gives_the_certificates_spki() {
         let dir = tempfile::tempdir().unwrap();
-        for alg in [&rcgen::PKCS_ECDSA_P256_SHA256, &rcgen::PKCS_ECDSA_P384_SHA384, &rcgen::PKCS_ED25519] {
+        for alg in [
+            &rcgen::PKCS_ECDSA_P256_SHA256,
+            &rcgen::PKCS_ECDSA_P384_SHA384,
+            &rcgen::PKCS_ED25519,
+        ] {
             let key = rcgen::KeyPair::generate_for(alg).unwrap();
             let cert = rcgen::CertificateParams::new(vec!["mx.example".to_string()])
                 .unwrap()
@@ -214,12 +223,24 @@ mod tests {
                 path
             };
             let from_cert = chain_spki(&write("cert.pem", cert.pem()), 0).unwrap();
-            assert_eq!(from_cert, rcgen::PublicKeyData::subject_public_key_info(&key));
-            assert_eq!(key_spki(&write("pub.pem", key.public_key_pem())).unwrap(), from_cert);
-            assert_eq!(key_spki(&write("cert2.pem", cert.pem())).unwrap(), from_cert);
+            assert_eq!(
+                from_cert,
+                rcgen::PublicKeyData::subject_public_key_info(&key)
+            );
+            assert_eq!(
+                key_spki(&write("pub.pem", key.public_key_pem())).unwrap(),
+                from_cert
+            );
+            assert_eq!(
+                key_spki(&write("cert2.pem", cert.pem())).unwrap(),
+                from_cert
+            );
             if alg != &rcgen::PKCS_ED25519 {
                 // rcgen's PKCS#8 carries the EC public point inside the SEC1 structure.
-                assert_eq!(key_spki(&write("key.pem", key.serialize_pem())).unwrap(), from_cert);
+                assert_eq!(
+                    key_spki(&write("key.pem", key.serialize_pem())).unwrap(),
+                    from_cert
+                );
             }
             assert!(matches!(
                 chain_spki(&dir.path().join("cert.pem"), 1),

@@ -51,10 +51,13 @@ impl Tlsa {
 
 /// The first usable record that `chain` (DER, the server's certificate first) matches.
 pub fn matched<'a>(records: &'a [Tlsa], chain: &[Vec<u8>]) -> Option<&'a Tlsa> {
-    records.iter().filter(|r| r.usable()).find(|r| match r.usage {
-        3 => chain.first().is_some_and(|leaf| r.matches(leaf)),
-        _ => chain.iter().skip(1).any(|c| r.matches(c)),
-    })
+    records
+        .iter()
+        .filter(|r| r.usable())
+        .find(|r| match r.usage {
+            3 => chain.first().is_some_and(|leaf| r.matches(leaf)),
+            _ => chain.iter().skip(1).any(|c| r.matches(c)),
+        })
 }
 
 #[cfg(test)]
@@ -73,7 +76,11 @@ mod tests {
             .unwrap();
         let spki = rcgen::PublicKeyData::subject_public_key_info(&key);
         let ca_spki = rcgen::PublicKeyData::subject_public_key_info(issuer.key());
-        (vec![leaf.der().to_vec(), issuer.der().to_vec()], spki, ca_spki)
+        (
+            vec![leaf.der().to_vec(), issuer.der().to_vec()],
+            spki,
+            ca_spki,
+        )
     }
 
     fn tlsa(usage: u8, selector: u8, matching: u8, data: Vec<u8>) -> Tlsa {
@@ -89,7 +96,12 @@ mod tests {
     fn each_usage_selector_and_matching_type_finds_its_certificate() {
         let (chain, spki, ca_spki) = chain();
         let ee = tlsa(3, 1, 1, Sha256::digest(&spki).to_vec());
-        assert_eq!(matched(std::slice::from_ref(&ee), &chain).unwrap().parameters(), "3 1 1");
+        assert_eq!(
+            matched(std::slice::from_ref(&ee), &chain)
+                .unwrap()
+                .parameters(),
+            "3 1 1"
+        );
         let ta = tlsa(2, 1, 1, Sha256::digest(&ca_spki).to_vec());
         assert!(matched(std::slice::from_ref(&ta), &chain).is_some());
         // The issuer's key as DANE-EE, or the server's as DANE-TA, matches nothing.

@@ -204,7 +204,10 @@ fn roll(
     }
     let hold = Duration::seconds(2 * i64::from(ttl_high));
     for k in before {
-        if keys.iter().any(|n| n.sha256 == k.sha256 && n.tlsa == k.tlsa) {
+        if keys
+            .iter()
+            .any(|n| n.sha256 == k.sha256 && n.tlsa == k.tlsa)
+        {
             continue;
         }
         let retired = k.retired.unwrap_or(now);
@@ -241,9 +244,7 @@ fn roll(
             ),
             None,
         ));
-    } else if before.iter().any(|k| k.published < live.published)
-        && now < plan.safe_from(live)
-    {
+    } else if before.iter().any(|k| k.published < live.published) && now < plan.safe_from(live) {
         warnings.push(warn(
             WarningKind::DaneEarlySwitch,
             format!(

@@ -69,10 +69,18 @@ fn a_rollover_onto_the_prepublished_key_keeps_the_old_one_two_ttls_then_drops_it
     let (p, lock) = step(&lock, B, Some(C), 720);
     assert_eq!(
         published(&p),
-        [("b", KeyRole::Live), ("c", KeyRole::Next), ("a", KeyRole::Leaving)]
+        [
+            ("b", KeyRole::Live),
+            ("c", KeyRole::Next),
+            ("a", KeyRole::Leaving)
+        ]
     );
     assert!(p.warnings.is_empty(), "{:?}", p.warnings);
-    assert_eq!(p.hosts[0].keys[0].published, at(0), "B keeps its first date");
+    assert_eq!(
+        p.hosts[0].keys[0].published,
+        at(0),
+        "B keeps its first date"
+    );
     assert_eq!(p.hosts[0].keys[2].retired, Some(at(720)));
     // Within two TTLs A stays; after them it leaves the output by itself.
     let (p, lock) = step(&lock, B, Some(C), 721);
@@ -94,7 +102,10 @@ fn a_key_never_published_is_loud_and_an_early_switch_is_named_with_its_safe_date
     let (_, lock) = step(&BTreeMap::new(), A, None, 0);
     let (_, lock) = step(&lock, A, Some(B), 10);
     let (p, _) = step(&lock, B, None, 11);
-    assert_eq!(kinds(&p), [WarningKind::DaneEarlySwitch, WarningKind::DaneNoNextKey]);
+    assert_eq!(
+        kinds(&p),
+        [WarningKind::DaneEarlySwitch, WarningKind::DaneNoNextKey]
+    );
     assert_eq!(p.warnings[0].until, Some(at(12)));
     let (p, _) = step(&lock, B, Some(C), 12);
     assert!(p.warnings.is_empty(), "{:?}", p.warnings);
@@ -127,6 +138,8 @@ fn a_longer_ttl_once_published_keeps_leaving_keys_for_its_two_ttls() {
 fn the_zone_fragment_names_each_key() {
     let (p, _) = step(&BTreeMap::new(), A, Some(B), 0);
     let text = p.hosts[0].zone_text();
-    assert!(text.contains(&format!("_25._tcp.mx1.example.com.\t3600\tIN\tTLSA\t3 1 1 {A}")));
+    assert!(text.contains(&format!(
+        "_25._tcp.mx1.example.com.\t3600\tIN\tTLSA\t3 1 1 {A}"
+    )));
     assert!(text.contains("; next key, published since 2026-12-01T00:00:00Z"));
 }

@@ -215,7 +215,13 @@ fn generate(
         for h in &plan.dane.hosts {
             let path = format!("dns/dane/{}.zone", h.host);
             let bytes = h.zone_text();
-            all.files.push(writer.offer(&mut batch, Class::Dns, path, "text/dns", bytes.as_bytes())?);
+            all.files.push(writer.offer(
+                &mut batch,
+                Class::Dns,
+                path,
+                "text/dns",
+                bytes.as_bytes(),
+            )?);
         }
     }
     all.batches.push(batch);

@@ -25,7 +25,12 @@ impl Emitter for RecordsJson {
         let mut json = b"{\"records\": [".to_vec();
         let mut first = true;
         let dane = all.dane.iter().flat_map(super::dane_rows);
-        for row in all.published.iter().flat_map(|d| super::rows(d)).chain(dane) {
+        for row in all
+            .published
+            .iter()
+            .flat_map(|d| super::rows(d))
+            .chain(dane)
+        {
             {
                 json.extend_from_slice(if first { b"\n  " } else { b",\n  " });
                 first = false;

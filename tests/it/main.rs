@@ -7,6 +7,7 @@ mod bounded;
 mod build;
 mod check;
 mod cli;
+mod dane;
 mod dashboard;
 mod dkim;
 mod dnsout;

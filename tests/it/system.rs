@@ -38,7 +38,7 @@ pub(crate) struct Netns {
 }
 
 impl Netns {
-    fn create() -> Option<Netns> {
+    pub(crate) fn create() -> Option<Netns> {
         if !is_root() {
             unavailable("network namespaces need root")?;
         }
@@ -56,7 +56,7 @@ impl Netns {
         Some(ns)
     }
 
-    fn etc(&self) -> PathBuf {
+    pub(crate) fn etc(&self) -> PathBuf {
         Path::new("/etc/netns").join(&self.name)
     }
 

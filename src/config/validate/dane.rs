@@ -58,7 +58,8 @@ fn one(
                 Err((
                     format!("`{key}` is not a file path"),
                     "empty".into(),
-                    "give the PEM file's path (relative paths start at the config's directory)".into(),
+                    "give the PEM file's path (relative paths start at the config's directory)"
+                        .into(),
                 ))
             } else {
                 Ok(s.clone())
@@ -67,7 +68,8 @@ fn one(
     };
     let certificate = path(&d.certificate, "certificate", problems);
     let next_key = path(&d.next_key, "next_key", problems);
-    let usage = field(&d.usage, problems, |s: &String| match s.as_str() {
+    let usage = field(&d.usage, problems, |s: &String| {
+        match s.as_str() {
         "dane-ee" => Ok(DaneUsage::DaneEe),
         "dane-ta" => Ok(DaneUsage::DaneTa),
         other => Err((
@@ -75,6 +77,7 @@ fn one(
             "not a usage".into(),
             "use \"dane-ee\" (TLSA 3 1 1, the server's own key; the default) or \"dane-ta\" (TLSA 2 1 1, the issuer's key)".into(),
         )),
+    }
     });
     let ttl = field(&d.ttl, problems, |n: &i64| {
         u32::try_from(*n)
@@ -89,7 +92,8 @@ fn one(
             })
     });
     let zone = field(&d.zone, problems, |z: &String| {
-        let zone = DomainName::parse(z).map_err(|e| ("invalid zone".to_string(), e.message, e.help))?;
+        let zone =
+            DomainName::parse(z).map_err(|e| ("invalid zone".to_string(), e.message, e.help))?;
         let inside = host.as_str() == zone.as_str()
             || host.as_str().ends_with(&format!(".{}", zone.as_str()));
         if inside {
@@ -98,7 +102,10 @@ fn one(
             Err((
                 format!("{host} is not in the zone {zone}"),
                 "not a parent of the host".into(),
-                format!("give the zone {host}'s TLSA records go into, such as {}", parent(host.as_str())),
+                format!(
+                    "give the zone {host}'s TLSA records go into, such as {}",
+                    parent(host.as_str())
+                ),
             ))
         }
     });
@@ -120,8 +127,12 @@ fn one(
             Ok(z) if host.as_str().contains('.') => z,
             _ => {
                 problems.push(
-                    Problem::error(span.clone(), format!("{host} has no parent zone"), "a single label")
-                        .help("set zone = \"...\" to the zone its TLSA records go into"),
+                    Problem::error(
+                        span.clone(),
+                        format!("{host} has no parent zone"),
+                        "a single label",
+                    )
+                    .help("set zone = \"...\" to the zone its TLSA records go into"),
                 );
                 return None;
             }
