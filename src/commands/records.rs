@@ -80,13 +80,23 @@ pub fn run(ctx: &Context, args: &RecordsArgs, ui: &mut dyn Ui) -> Result<(), Err
             }
             _ => {}
         }
-        for &(d, built, id) in &published {
+        let domains = published.iter().map(|&(d, built, id)| {
             let name = d.domain.name.as_str();
             let mut records = crate::records::for_domain(&d.domain, id);
             if built == Built::Never {
                 let sts = format!("_mta-sts.{name}.");
                 records.retain(|r| r.owner != sts);
             }
+            (name, records, built == Built::Pending)
+        });
+        // The [dane] hosts' TLSA records, under their zones, when no domain is named.
+        let dane = plan
+            .dane
+            .hosts
+            .iter()
+            .filter(|_| args.domains.is_empty())
+            .map(|h| (h.zone.as_str(), h.records(), plan.dane.changed));
+        for (name, records, pending) in domains.chain(dane) {
             let rows = dns::rows(name, &records);
             let text = match args.format {
                 RecordsFormat::Text => {
@@ -102,10 +112,7 @@ pub fn run(ctx: &Context, args: &RecordsArgs, ui: &mut dyn Ui) -> Result<(), Err
                     for row in &rows {
                         json.push_str(if first { "\n  " } else { ",\n  " });
                         first = false;
-                        let row = JsonRow {
-                            row,
-                            pending: built == Built::Pending,
-                        };
+                        let row = JsonRow { row, pending };
                         json.push_str(&serde_json::to_string(&row).map_err(std::io::Error::from)?);
                     }
                     json
@@ -125,7 +132,13 @@ pub fn run(ctx: &Context, args: &RecordsArgs, ui: &mut dyn Ui) -> Result<(), Err
         }
         Ok(())
     });
-    if args.locked && !(pending.is_empty() && never.is_empty()) {
+    if plan.dane.changed && args.domains.is_empty() {
+        ui.warn(
+            "the [dane] keys changed since the last build; the TLSA records shown are the next build's (pending): run `mtasts build` and publish output/dns/dane/",
+        );
+    }
+    let dane_pending = plan.dane.changed && args.domains.is_empty();
+    if args.locked && !(pending.is_empty() && never.is_empty() && !dane_pending) {
         return Err(Error::LockedWouldChange {
             lock: ctx.lock().0,
             domains: pending

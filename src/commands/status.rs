@@ -39,14 +39,95 @@ pub fn run(ctx: &Context, args: &StatusArgs, ui: &mut dyn Ui) -> Result<(), Erro
         .iter()
         .map(|name| row(name, lock.domains.get(name), &plan, now))
         .collect();
+    let dane: Vec<DaneRow> = plan.dane.hosts.iter().map(|h| dane_row(h, &plan)).collect();
     match args.format {
-        Format::Json => ui.out(
-            &serde_json::to_string_pretty(&serde_json::json!({ "domains": rows }))
-                .expect("status serialises"),
-        ),
-        Format::Text => text(&rows, ui),
+        Format::Json => {
+            let mut doc = serde_json::json!({ "domains": rows });
+            if !dane.is_empty() {
+                doc["dane"] = serde_json::to_value(&dane).expect("status serialises");
+            }
+            ui.out(&serde_json::to_string_pretty(&doc).expect("status serialises"));
+        }
+        Format::Text => {
+            text(&rows, ui);
+            dane_text(&dane, ui);
+        }
     }
     Ok(())
+}
+
+/// Where one `[dane]` MX host's rollover stands.
+#[derive(Serialize)]
+struct DaneRow {
+    host: String,
+    zone: String,
+    /// TLSA parameters and SHA-256 of the key the certificate in use has.
+    live: String,
+    /// The same of the pre-published next key.
+    next: Option<String>,
+    /// From when the certificate may switch to the next key (its record seen by every cache).
+    switch_safe_from: Option<DateTime<Utc>>,
+    /// Keys no longer in use, and until when their records stay published.
+    leaving: Vec<(String, DateTime<Utc>)>,
+    /// Whether the lock already holds this (else the next build changes the records).
+    built: bool,
+    warnings: Vec<String>,
+}
+
+fn dane_row(h: &crate::dane::HostPlan, plan: &plan::Plan) -> DaneRow {
+    let tlsa = |k: &crate::lock::DaneKey| format!("{} {}", k.tlsa, k.sha256);
+    DaneRow {
+        host: h.host.clone(),
+        zone: h.zone.clone(),
+        live: tlsa(h.live()),
+        next: h.next().map(tlsa),
+        switch_safe_from: h.next().map(|k| h.safe_from(k)),
+        leaving: h
+            .keys
+            .iter()
+            .filter_map(|k| Some((tlsa(k), k.retired? + h.hold())))
+            .collect(),
+        built: !plan.dane.changed,
+        warnings: plan
+            .dane
+            .warnings
+            .iter()
+            .filter(|w| w.domain == h.host)
+            .map(|w| w.text.clone())
+            .collect(),
+    }
+}
+
+fn dane_text(rows: &[DaneRow], ui: &mut dyn Ui) {
+    for r in rows {
+        ui.out(&format!(
+            "DANE {} (zone {}){}",
+            r.host,
+            r.zone,
+            if r.built {
+                ""
+            } else {
+                "  [not built: run mtasts build]"
+            }
+        ));
+        ui.out(&format!("    live  {}", r.live));
+        match (&r.next, r.switch_safe_from) {
+            (Some(next), Some(from)) => ui.out(&format!(
+                "    next  {next}  (switching safe from {})",
+                from.format("%Y-%m-%d %H:%M UTC")
+            )),
+            _ => ui.out("    next  - (none: set next_key)"),
+        }
+        for (k, until) in &r.leaving {
+            ui.out(&format!(
+                "    leaving  {k}  (published until {})",
+                until.format("%Y-%m-%d %H:%M UTC")
+            ));
+        }
+        for w in &r.warnings {
+            ui.out(&format!("    ! {w}"));
+        }
+    }
 }
 
 fn row(name: &str, entry: Option<&Entry>, plan: &plan::Plan, now: DateTime<Utc>) -> Row {

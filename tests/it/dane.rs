@@ -643,3 +643,128 @@ fn a_real_dane_sender_delivers_through_the_generated_tlsa_and_survives_a_rollove
         "{lines:?}"
     );
 }
+
+/// The [dane] tables through build, lock, records and status, without a network: the records
+/// follow the keys, the lock keeps digests only, and bad tables are refused with their place.
+#[test]
+fn dane_tables_build_the_fragment_the_lock_records_and_status() {
+    let p = crate::harness::Project::new("");
+    let keys = Keys::new(p.path());
+    // The next key as openssl writes it for RSA (PKCS#1) and EC (SEC1), when openssl is here.
+    let openssl = real_tool("openssl");
+    let forms: Vec<(&str, Option<&str>)> = match &openssl {
+        Some(_) => vec![
+            ("b.key", None),
+            ("rsa.key", Some("genrsa")),
+            ("ec.key", Some("ecparam")),
+        ],
+        None => vec![("b.key", None)],
+    };
+    for (name, how) in &forms {
+        if let (Some(ssl), Some(how)) = (&openssl, how) {
+            let args: Vec<&str> = match *how {
+                "genrsa" => vec!["genrsa", "-traditional", "-out", name, "2048"],
+                _ => vec![
+                    "ecparam",
+                    "-name",
+                    "prime256v1",
+                    "-genkey",
+                    "-noout",
+                    "-out",
+                    name,
+                ],
+            };
+            run_ok(Command::new(ssl).current_dir(p.path()).args(&args));
+            let pub_pem = run_ok(
+                Command::new(ssl)
+                    .current_dir(p.path())
+                    .args(["pkey", "-in", name, "-pubout"]),
+            );
+            p.write(&format!("{name}.pub"), &pub_pem);
+        }
+        p.write(
+            "domains.toml",
+            &format!(
+                "[defaults]\nmx = [\"{MX}\"]\npolicy_cname = \"mta-sts.glue.test\"\n[domains.\"dane.test\"]\n\
+                 [dane.\"{MX}\"]\ncertificate = \"a.pem\"\nnext_key = \"{name}\"\nttl = 300\n"
+            ),
+        );
+        let built = p.run_env(&["build"], &[("SOURCE_DATE_EPOCH", "1796000000")]);
+        built.ok();
+        let zone = p.read(&format!("output/dns/dane/{MX}.zone"));
+        let live = spki_sha256(&keys.pem("a"));
+        assert!(
+            zone.contains(&format!("_25._tcp.{MX}.\t300\tIN\tTLSA\t3 1 1 {live}")),
+            "{zone}"
+        );
+        if how.is_some() {
+            // openssl's digest of the public half of the same key.
+            let script = format!(
+                "openssl pkey -pubin -in {name}.pub -outform DER | openssl dgst -sha256 -r"
+            );
+            let next = run_ok(
+                Command::new("bash")
+                    .current_dir(p.path())
+                    .args(["-c", &script]),
+            );
+            let next = next.split_whitespace().next().unwrap();
+            assert!(zone.contains(next), "{name}: {zone}");
+        }
+    }
+    let lock = p.read("domains.lock");
+    assert!(lock.contains(&format!("[dane.\"{MX}\"]")), "{lock}");
+    assert!(!lock.contains("PRIVATE"), "digests only:\n{lock}");
+    // records in every format carry the TLSA rows under the zone.
+    let text = p.run(&["records"]).ok();
+    assert!(text.contains("_25._tcp.mx1  TLSA"), "{text}");
+    let json = p.run(&["records", "--format", "json"]).ok();
+    assert!(
+        json.contains("\"domain\":\"dane.test\",\"name\":\"_25._tcp.mx1.dane.test.\""),
+        "{json}"
+    );
+    for format in ["csv", "octodns", "dnscontrol", "zone"] {
+        let out = p.run(&["records", "--format", format]).ok();
+        assert!(out.contains("TLSA"), "{format}: {out}");
+    }
+    let status = p.run(&["status"]).ok();
+    assert!(
+        status.contains(&format!("DANE {MX} (zone dane.test)")),
+        "{status}"
+    );
+    assert!(status.contains("switching safe from"), "{status}");
+    // A lock that is current builds --locked; a bad table is refused where it stands.
+    p.run_env(
+        &["build", "--locked"],
+        &[("SOURCE_DATE_EPOCH", "1796000000")],
+    )
+    .ok();
+    p.write(
+        "domains.toml",
+        &format!(
+            "[defaults]\nmx = [\"{MX}\"]\npolicy_cname = \"mta-sts.glue.test\"\n[domains.\"dane.test\"]\n\
+             [dane.\"{MX}\"]\nnext_key = \"b.key\"\nusage = \"pkix\"\nzone = \"other.test\"\n"
+        ),
+    );
+    let refused = p.run(&["build"]).fails();
+    for said in [
+        "unknown DANE usage \"pkix\"",
+        "is not in the zone other.test",
+        "domains.toml:5:",
+    ] {
+        assert!(refused.contains(said), "{said}: {refused}");
+    }
+    assert_eq!(p.read("domains.lock"), lock, "the lock is untouched");
+    p.write(
+        "domains.toml",
+        &format!(
+            "[defaults]\nmx = [\"{MX}\"]\npolicy_cname = \"mta-sts.glue.test\"\n[domains.\"dane.test\"]\n\
+             [dane.\"{MX}\"]\ncertificate = \"missing.pem\"\n"
+        ),
+    );
+    let refused = p.run(&["build"]).fails();
+    assert!(
+        refused.contains("missing.pem") && refused.contains(&format!("[dane.\"{MX}\"]")),
+        "{refused}"
+    );
+    assert_eq!(p.read("domains.lock"), lock, "the lock is untouched");
+}
