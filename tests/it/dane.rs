@@ -11,12 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-#[path = "../support/postfix.rs"]
-mod postfix;
-
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 
 use crate::harness::{Server, real_tool, run_ok};
+use crate::smtp::postfix;
 use crate::system::{Netns, is_root};
 
 const MX: &str = "mx1.dane.test";
