@@ -36,6 +36,23 @@ pub struct DomainView {
     pub reasons: Vec<String>,
     /// ALARM lines (senders do not see the policy).
     pub alarms: Vec<String>,
+    /// The DANE keys of the `[dane]` MX hosts its mx patterns cover, with their dates.
+    pub dane: Vec<DaneKeyView>,
+}
+
+/// One published DANE key of an MX host, with the date that matters for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaneKeyView {
+    /// The MX host.
+    pub host: String,
+    /// `live`, `next` or `leaving`.
+    pub role: &'static str,
+    /// TLSA parameters and digest.
+    pub tlsa: String,
+    /// When its record first went out.
+    pub published: DateTime<Utc>,
+    /// The next key: from when switching to it is safe; a leaving key: until when it stays.
+    pub until: Option<DateTime<Utc>>,
 }
 
 impl DomainView {
@@ -288,6 +305,7 @@ pub fn domain_page(v: &DomainView) -> String {
     }
     attention_section(&mut body, v);
     reports_section(&mut body, v);
+    dane_section(&mut body, v);
     body.push_str("<section><h2>Records to publish</h2>\n<pre>");
     for r in &v.records {
         let _ = writeln!(body, "{}", esc(r));
@@ -337,6 +355,35 @@ fn check_section(body: &mut String, check: &CheckVerdict) {
             }),
         );
     }
+    body.push_str("</section>\n");
+}
+
+/// The DANE rollover of the domain's MX hosts: each published key and its date.
+fn dane_section(body: &mut String, v: &DomainView) {
+    if v.dane.is_empty() {
+        return;
+    }
+    body.push_str("<section><h2>DANE rollover</h2>\n");
+    let day = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    table(
+        body,
+        "TLSA keys of the MX hosts, and when the next switch is safe or a leaving key goes",
+        &["MX host", "Key", "TLSA", "Published since", "Date"],
+        v.dane.iter().map(|k| {
+            let date = match (k.role, k.until) {
+                ("next", Some(t)) => format!("switching safe from {}", day(t)),
+                ("leaving", Some(t)) => format!("published until {}", day(t)),
+                _ => String::new(),
+            };
+            format!(
+                "<tr><th scope=\"row\">{}</th><td>{}</td><td><code>{}</code></td><td>{}</td><td>{date}</td></tr>",
+                esc(&k.host),
+                k.role,
+                esc(&k.tlsa),
+                day(k.published)
+            )
+        }),
+    );
     body.push_str("</section>\n");
 }
 

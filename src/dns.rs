@@ -54,6 +54,8 @@ pub enum TlsaAnswer {
     },
     /// DNSSEC validation failed: signatures wrong, missing or expired where they must be.
     Bogus(String),
+    /// The resolver answered SERVFAIL, as a validating resolver does for bogus records.
+    ServFail,
 }
 
 impl Dns {
@@ -146,6 +148,7 @@ impl Dns {
     pub fn tlsa(&self, name: &str) -> Result<TlsaAnswer, DnsError> {
         use hickory_resolver::net::{DnsError as Answer, NetError};
         use hickory_resolver::proto::dnssec::Proof;
+        use hickory_resolver::proto::op::ResponseCode;
         let fqdn = format!("{}.", name.trim_end_matches('.'));
         match self
             .runtime
@@ -174,6 +177,9 @@ impl Dns {
             Err(e) if e.is_no_records_found() || e.is_nx_domain() => Ok(TlsaAnswer::None),
             Err(NetError::Dns(Answer::DnssecBogus)) => {
                 Ok(TlsaAnswer::Bogus("the signatures do not validate".into()))
+            }
+            Err(NetError::Dns(Answer::ResponseCode(ResponseCode::ServFail))) => {
+                Ok(TlsaAnswer::ServFail)
             }
             Err(e) => Err(DnsError::Failed(e.to_string())),
         }

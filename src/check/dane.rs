@@ -50,6 +50,29 @@ pub(super) fn judge(p: &Probe, at_addr: &str) -> (Vec<Line>, Option<DaneReport>)
             );
         }
         Ok(TlsaAnswer::None) => return (Vec::new(), None),
+        Ok(TlsaAnswer::ServFail) => {
+            let l = line(
+                Check::Dane,
+                Status::Warn,
+                format!(
+                    "{at_addr}: the resolver answers SERVFAIL for TLSA at {owner}: a validating resolver does so when DNSSEC is bogus, and DANE senders then defer all mail to this host"
+                ),
+            );
+            let report = DaneReport {
+                tlsa: 0,
+                secure: false,
+                matched: None,
+            };
+            return (
+                vec![fix(
+                    l,
+                    format!(
+                        "ask an authoritative server of the zone (check --nameserver) to see why; dig +dnssec +cd TLSA {owner}"
+                    ),
+                )],
+                Some(report),
+            );
+        }
         Ok(TlsaAnswer::Bogus(why)) => {
             let report = DaneReport {
                 tlsa: 0,

@@ -273,11 +273,14 @@ fn probe_mx_hosts(
 }
 
 /// The TLSA records of an MX host, validated; `None` when a plain lookup finds none (or
-/// fails), so that hosts without DANE cost one query and no DNSSEC chain.
+/// fails), so that hosts without DANE cost one query and no DNSSEC chain. A SERVFAIL is kept:
+/// a validating resolver answers so for bogus records, and DANE senders then defer.
 fn tlsa(net: &Network, host: &str) -> Option<Result<crate::dns::TlsaAnswer, DnsError>> {
+    use crate::dns::TlsaAnswer;
     let name = crate::dane::owner(host);
     match net.dns.tlsa(&name) {
-        Ok(crate::dns::TlsaAnswer::Found { .. }) => Some(net.dane.tlsa(&name)),
+        Ok(TlsaAnswer::Found { .. }) => Some(net.dane.tlsa(&name)),
+        Ok(TlsaAnswer::ServFail) => Some(Ok(TlsaAnswer::ServFail)),
         _ => None,
     }
 }

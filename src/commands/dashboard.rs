@@ -57,6 +57,19 @@ pub fn run(ctx: &Context, args: &DashboardArgs, ui: &mut dyn Ui) -> Result<(), E
             let alarms = summary
                 .as_ref()
                 .map_or(Vec::new(), |s| crate::report::alarms(s, mode));
+            let dane_hosts: Vec<&crate::dane::HostPlan> = plan
+                .dane
+                .hosts
+                .iter()
+                .filter(|h| d.domain.mx.iter().any(|p| p.matches(&h.host)))
+                .collect();
+            reasons.extend(
+                plan.dane
+                    .warnings
+                    .iter()
+                    .filter(|w| dane_hosts.iter().any(|h| h.host == w.domain))
+                    .map(|w| w.text.clone()),
+            );
             DomainView {
                 mode: mode.as_str(),
                 stage: d.stage.as_str(),
@@ -78,6 +91,7 @@ pub fn run(ctx: &Context, args: &DashboardArgs, ui: &mut dyn Ui) -> Result<(), E
                 ready,
                 reasons,
                 alarms,
+                dane: dane_hosts.iter().flat_map(|h| dane_keys(h)).collect(),
                 name,
             }
         })
@@ -226,4 +240,22 @@ fn prune(out: &Path, views: &[DomainView], pages: usize) -> Result<usize, Error>
         removed += 1;
     }
     Ok(removed)
+}
+
+/// Each published key of `h`, with the date that matters for it.
+fn dane_keys(h: &crate::dane::HostPlan) -> Vec<dashboard::DaneKeyView> {
+    h.keys
+        .iter()
+        .map(|k| dashboard::DaneKeyView {
+            host: h.host.clone(),
+            role: k.role.as_str(),
+            tlsa: format!("{} {}", k.tlsa, k.sha256),
+            published: k.published,
+            until: match k.role {
+                crate::lock::KeyRole::Next => Some(h.safe_from(k)),
+                crate::lock::KeyRole::Leaving => k.retired.map(|t| t + h.hold()),
+                crate::lock::KeyRole::Live => None,
+            },
+        })
+        .collect()
 }

@@ -312,12 +312,22 @@ impl World {
 
     /// `mtasts check` in the namespace, asking NSD directly (hickory validates DNSSEC itself).
     fn check(&self, project: &Path, anchor: &Path) -> (i32, serde_json::Value, String) {
+        self.check_via(project, anchor, &format!("{NSD_IP}:53"))
+    }
+
+    /// `mtasts check` asking `nameserver`.
+    fn check_via(
+        &self,
+        project: &Path,
+        anchor: &Path,
+        nameserver: &str,
+    ) -> (i32, serde_json::Value, String) {
         let out = self
             .ns
             .exec(env!("CARGO_BIN_EXE_mtasts"))
             .current_dir(project)
             .args(["check", "--format", "json", "--timeout", "3"])
-            .args(["--nameserver", &format!("{NSD_IP}:53"), "--ca-file"])
+            .args(["--nameserver", nameserver, "--ca-file"])
             .arg(project.join("ca.pem"))
             .arg("--trust-anchor")
             .arg(anchor)
@@ -580,6 +590,18 @@ fn a_real_dane_sender_delivers_through_the_generated_tlsa_and_survives_a_rollove
             .any(|l| l.starts_with("fail") && l.contains("DNSSEC is bogus")),
         "{lines:?}"
     );
+    // Through unbound, which validates itself and answers SERVFAIL: a warning saying so.
+    let (_, json, _) = world.check_via(&project, &root.anchor(), "127.0.0.1:53");
+    let lines = dane_lines(&json);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("warn") && l.contains("SERVFAIL for TLSA")),
+        "{lines:?}"
+    );
+    let log = world.send("bogus@dane.test", "bogus");
+    eprintln!("--- bogus signature ---\n{log}");
+    assert!(log.contains("status=deferred"), "{log}");
     let (ok, said) = world.ldns_dane();
     eprintln!("ldns-dane (bogus): {said}");
     assert!(
@@ -730,6 +752,11 @@ fn dane_tables_build_the_fragment_the_lock_records_and_status() {
         "{status}"
     );
     assert!(status.contains("switching safe from"), "{status}");
+    // The dashboard's page of a domain whose mx names the host shows the rollover dates.
+    p.run(&["dashboard"]).ok();
+    let page = p.read("output/dashboard/domains/dane.test.html");
+    assert!(page.contains("<h2>DANE rollover</h2>"), "{page}");
+    assert!(page.contains("switching safe from 2026-"), "{page}");
     // A lock that is current builds --locked; a bad table is refused where it stands.
     p.run_env(
         &["build", "--locked"],
