@@ -18,7 +18,7 @@ use crate::ui::Ui;
 
 /// What a build is asked to do.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub(crate) struct Options {
     /// Output directory (default: `output/` beside the config).
     pub output: Option<PathBuf>,
     /// Fail instead of changing the lock.
@@ -40,7 +40,7 @@ const PROGRESS_FROM: usize = 2000;
 
 /// Runs one build (or dry run) under the work lock; warnings go to `ui`. The manifest is read
 /// beside the config and the lock, and the output tree's stat check beside the manifest.
-pub fn build(ctx: &Context, args: &Options, ui: &mut dyn Ui) -> Result<Built, Error> {
+pub(crate) fn build(ctx: &Context, args: &Options, ui: &mut dyn Ui) -> Result<Built, Error> {
     let started = Instant::now();
     let out = output_dir(ctx, args);
     // The manifest is read beside the config and then the lock: each of those keeps little
@@ -92,7 +92,7 @@ pub fn build(ctx: &Context, args: &Options, ui: &mut dyn Ui) -> Result<Built, Er
 
 /// The templates: the built-ins, each replaced by the file of its name in the template
 /// directory (`--templates`, else `templates/` beside the config) when there is one.
-pub fn templates(ctx: &Context) -> Result<Templates, Error> {
+pub(crate) fn templates(ctx: &Context) -> Result<Templates, Error> {
     let mut overrides = Vec::new();
     if let Some(dir) = ctx.template_dir() {
         for &(name, _) in crate::render::BUILTIN {
@@ -110,7 +110,7 @@ pub fn templates(ctx: &Context) -> Result<Templates, Error> {
 }
 
 /// The output directory: `-o`, else `output/` beside the config.
-pub fn output_dir(ctx: &Context, args: &Options) -> PathBuf {
+pub(crate) fn output_dir(ctx: &Context, args: &Options) -> PathBuf {
     args.output
         .clone()
         .unwrap_or_else(|| ctx.config_dir().join("output"))
@@ -178,7 +178,7 @@ impl State {
 }
 
 /// What one build did.
-pub struct Built {
+pub(crate) struct Built {
     /// The plan it published (or, for a dry run, would publish).
     pub plan: Plan,
     /// What the writer did.
@@ -203,16 +203,16 @@ pub struct Built {
 /// had then: while a file is unchanged the next rebuild uses this copy instead of parsing it
 /// again.
 #[derive(Default)]
-pub struct Cache {
+pub(crate) struct Cache {
     lock: Option<(Stamp, Lock)>,
     manifest: Option<(Stamp, output::Previous)>,
 }
 
 /// Size, modification time and inode: a file replaced by rename or edited in place differs.
-pub type Stamp = (u64, Option<std::time::SystemTime>, u64);
+pub(crate) type Stamp = (u64, Option<std::time::SystemTime>, u64);
 
 /// The identity of the file at `path` now, if there is one.
-pub fn stamp(path: &std::path::Path) -> Option<Stamp> {
+pub(crate) fn stamp(path: &std::path::Path) -> Option<Stamp> {
     #[cfg(unix)]
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(path).ok().map(|m| {
@@ -227,7 +227,7 @@ pub fn stamp(path: &std::path::Path) -> Option<Stamp> {
 
 /// The build itself, for `watch`, which already holds the work lock: reload config, lock and
 /// templates (the lock from `cache` while its file is unchanged), plan, write, save the lock.
-pub fn build_locked(
+pub(crate) fn build_locked(
     ctx: &Context,
     args: &Options,
     ui: &mut dyn Ui,
@@ -428,7 +428,10 @@ fn cdn_cleanup(plan: &mut Plan, targets: &[Target]) {
 const PER_HOST_LIMIT: usize = 1000;
 
 /// The warning a plan deserves for its size: too many per-host nginx server blocks.
-pub fn scale_warning(plan: &crate::plan::Plan, config: &crate::model::Config) -> Option<String> {
+pub(crate) fn scale_warning(
+    plan: &crate::plan::Plan,
+    config: &crate::model::Config,
+) -> Option<String> {
     let hosts = plan.domains.iter().filter(|d| d.published()).count();
     let per_host = config.targets.contains(&Target::Nginx)
         && config.nginx.vhosts == crate::model::Vhosts::PerHost;

@@ -103,14 +103,14 @@ impl<V> Table<V> {
 /// once when it is done: a growing index rehashes every key it holds each time it doubles, and
 /// ordered keys need no lookup to be known distinct.
 #[derive(Debug, Default)]
-pub struct Sorted<V> {
+pub(crate) struct Sorted<V> {
     text: String,
     entries: Vec<(usize, V)>,
 }
 
 impl<V> Sorted<V> {
     /// Appends `key` with `value`; `None` unless `key` sorts after every key before it.
-    pub fn push(&mut self, key: &str, value: V) -> Option<()> {
+    pub(crate) fn push(&mut self, key: &str, value: V) -> Option<()> {
         let last = self.entries.last().map(|e| &self.text[e.0..]);
         last.is_none_or(|last| last < key).then_some(())?;
         self.entries.push((self.text.len(), value));
@@ -119,7 +119,7 @@ impl<V> Sorted<V> {
     }
 
     /// The table of everything pushed.
-    pub fn finish(self) -> Table<V> {
+    pub(crate) fn finish(self) -> Table<V> {
         let Sorted {
             mut text,
             mut entries,

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 /// Paths every command derives from the global options.
 #[derive(Debug, Clone)]
-pub struct Context {
+pub(crate) struct Context {
     /// The config file.
     pub config: PathBuf,
     /// The config path as the user wrote it, for diagnostics.
@@ -15,12 +15,12 @@ pub struct Context {
 
 impl Context {
     /// The directory holding the config (empty for a bare file name: the current directory).
-    pub fn config_dir(&self) -> &Path {
+    pub(crate) fn config_dir(&self) -> &Path {
         self.config.parent().unwrap_or(Path::new(""))
     }
 
     /// The lock file beside the config, and its name for diagnostics.
-    pub fn lock(&self) -> (PathBuf, String) {
+    pub(crate) fn lock(&self) -> (PathBuf, String) {
         // Beside the config, same stem, `.lock`.
         let name = Path::new(&self.config_name).with_extension("lock");
         (
@@ -30,7 +30,7 @@ impl Context {
     }
 
     /// `--templates`, else `templates/` beside the config when it exists.
-    pub fn template_dir(&self) -> Option<PathBuf> {
+    pub(crate) fn template_dir(&self) -> Option<PathBuf> {
         self.templates
             .clone()
             .or_else(|| Some(self.config_dir().join("templates")).filter(|d| d.is_dir()))

@@ -2,7 +2,7 @@
 //! so quoting follows RFC 4180 without a hand-written rule.
 
 /// The rows as CSV text, one line each (`\n`), fields quoted where RFC 4180 needs it.
-pub fn csv<const N: usize>(rows: impl IntoIterator<Item = [String; N]>) -> String {
+pub(crate) fn csv<const N: usize>(rows: impl IntoIterator<Item = [String; N]>) -> String {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::new());

@@ -12,10 +12,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::report::{DomainSummary, PolicyType, Report, Summaries};
 
 /// Rows per index page: a page of this many renders in a browser in about a second.
-pub const PAGE: usize = 10_000;
+pub(crate) const PAGE: usize = 10_000;
 
 /// One domain as the dashboard shows it.
-pub struct DomainView {
+pub(crate) struct DomainView {
     /// A-label name.
     pub name: String,
     /// `none`, `testing` or `enforce` (what is published).
@@ -42,7 +42,7 @@ pub struct DomainView {
 
 /// One published DANE key of an MX host, with the date that matters for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DaneKeyView {
+pub(crate) struct DaneKeyView {
     /// The MX host.
     pub host: String,
     /// `live`, `next` or `leaving`.
@@ -58,7 +58,7 @@ pub struct DaneKeyView {
 impl DomainView {
     /// How urgent: 0 a failing check, 1 an alarm, 2 a check warning, a testing domain not
     /// ready or a regression under enforce, 3 fine. The index lists the lowest first.
-    pub fn severity(&self) -> u8 {
+    pub(crate) fn severity(&self) -> u8 {
         let check = self.check.as_ref().map(|c| c.status.as_str());
         if check == Some("fail") {
             0
@@ -83,7 +83,7 @@ impl DomainView {
 
 /// What the last `check --format json` said of a domain.
 #[derive(Debug, Clone, Default)]
-pub struct CheckVerdict {
+pub(crate) struct CheckVerdict {
     /// `ok`, `warn` or `fail`: the worst of its checks and MX probes.
     pub status: String,
     /// The checks and probes not ok, each with its detail.
@@ -93,18 +93,18 @@ pub struct CheckVerdict {
 }
 
 /// Successful and failed sessions per UTC day.
-pub type Daily = BTreeMap<NaiveDate, (u64, u64)>;
+pub(crate) type Daily = BTreeMap<NaiveDate, (u64, u64)>;
 
 /// Sums the reports and their daily sessions per policy domain, as they stream by.
 #[derive(Default)]
-pub struct Collector {
+pub(crate) struct Collector {
     summaries: Summaries,
     daily: BTreeMap<String, Daily>,
 }
 
 impl Collector {
     /// Adds one report.
-    pub fn add(&mut self, report: Report) {
+    pub(crate) fn add(&mut self, report: Report) {
         self.summaries.add(&report);
         let day = report.start.date_naive();
         for p in report
@@ -125,7 +125,7 @@ impl Collector {
     }
 
     /// The summaries and the daily series, by domain.
-    pub fn finish(self) -> (BTreeMap<String, DomainSummary>, BTreeMap<String, Daily>) {
+    pub(crate) fn finish(self) -> (BTreeMap<String, DomainSummary>, BTreeMap<String, Daily>) {
         let summaries = self
             .summaries
             .finish()
@@ -185,7 +185,10 @@ fn page(title: &str, generated: Option<DateTime<Utc>>, body: &str) -> String {
 
 /// The index pages: `index.html`, then `index-2.html`... of [`PAGE`] rows each, problems
 /// first. `views` must be sorted as they are to be listed.
-pub fn index_pages(views: &[&DomainView], generated: DateTime<Utc>) -> Vec<(String, String)> {
+pub(crate) fn index_pages(
+    views: &[&DomainView],
+    generated: DateTime<Utc>,
+) -> Vec<(String, String)> {
     let pages = views.len().div_ceil(PAGE).max(1);
     let counts = [0u8, 1, 2, 3].map(|s| views.iter().filter(|v| v.severity() == s).count());
     let name = |i: usize| {
@@ -291,7 +294,7 @@ fn chart(daily: &Daily) -> String {
 
 /// One domain's page: its state, the last check, what needs attention, the reports and the
 /// records, each a section of its own.
-pub fn domain_page(v: &DomainView) -> String {
+pub(crate) fn domain_page(v: &DomainView) -> String {
     let mut body = format!(
         "<header><p><a href=\"../index.html\">All domains</a></p>\n<h1>{n}</h1>\n\
          <p>State: <span class=\"{c}\" data-state>{c}</span>. Mode <strong>{m}</strong>, stage {s}.</p></header>\n<main>\n",

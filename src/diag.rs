@@ -103,14 +103,14 @@ impl SourceFile {
 
 /// A problem bound to its source, ready for a miette handler.
 #[derive(Debug)]
-pub struct Located<'a> {
+pub(crate) struct Located<'a> {
     problem: &'a Problem,
     source: NamedSource<Arc<str>>,
 }
 
 impl<'a> Located<'a> {
     /// Binds `problem` to `file`; the shown name carries `:line:col` of the span.
-    pub fn new(problem: &'a Problem, file: &SourceFile) -> Self {
+    pub(crate) fn new(problem: &'a Problem, file: &SourceFile) -> Self {
         Located {
             problem,
             source: NamedSource::new(file.name.clone(), file.text.clone()),
@@ -160,7 +160,7 @@ impl Diagnostic for Located<'_> {
 }
 
 /// Renders any diagnostic the same way everywhere: no colour unless stderr is a terminal.
-pub fn render(diagnostic: &dyn Diagnostic) -> String {
+pub(crate) fn render(diagnostic: &dyn Diagnostic) -> String {
     use std::io::IsTerminal;
     let theme = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
         GraphicalTheme::unicode()
@@ -178,7 +178,7 @@ pub fn render(diagnostic: &dyn Diagnostic) -> String {
 }
 
 /// Renders a problem with a `file:line:col: level: message` headline, then the annotated source.
-pub fn render_problem(problem: &Problem, file: &SourceFile) -> String {
+pub(crate) fn render_problem(problem: &Problem, file: &SourceFile) -> String {
     let (line, col) = file.line_col(problem.span.start);
     let level = match problem.level {
         Level::Error => "error",

@@ -13,7 +13,7 @@ use crate::policy::Policy;
 
 /// What the live deployment of one domain says.
 #[derive(Debug)]
-pub struct Imported {
+pub(crate) struct Imported {
     /// The domain (A-label).
     pub domain: DomainName,
     /// The live policy, when one was fetched and parsed.
@@ -34,7 +34,7 @@ pub struct Imported {
 
 /// The live policy host's records.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Host {
+pub(crate) enum Host {
     /// A CNAME to this host.
     Cname(String),
     /// These addresses.
@@ -45,13 +45,13 @@ pub enum Host {
 
 /// The resolver said nothing at all for a domain: not a missing record, a failed lookup.
 #[derive(Debug)]
-pub struct Unread {
+pub(crate) struct Unread {
     /// What the lookup said.
     pub message: String,
 }
 
 /// Reads the live deployment of `domain` through `dns` and `fetcher`.
-pub fn read(dns: &Dns, fetcher: &Fetcher, domain: &DomainName) -> Result<Imported, Unread> {
+pub(crate) fn read(dns: &Dns, fetcher: &Fetcher, domain: &DomainName) -> Result<Imported, Unread> {
     let name = domain.as_str();
     let records = dns.wait(dns.start(name));
     // A failed MX lookup (not a missing record) means the resolver is not answering.
@@ -193,7 +193,7 @@ fn tlsrpt_rua(
 impl Imported {
     /// The `[domains."..."]` table, every setting explicit (nothing inherited from
     /// `[defaults]`), its notes as comments above it; `today` dates the import.
-    pub fn table(&self, today: &str) -> String {
+    pub(crate) fn table(&self, today: &str) -> String {
         let name = self.domain.as_str();
         let mut t = String::new();
         let _ = writeln!(

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 /// A label value with `\`, `"` and newlines escaped.
-pub fn label(value: &str) -> String {
+pub(crate) fn label(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -11,7 +11,7 @@ pub fn label(value: &str) -> String {
 }
 
 /// The `# HELP` and `# TYPE` lines of a metric family.
-pub fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(crate) fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 
 /// Longest domain whose `_smtp._tls.<domain>` owner name still fits in 253 octets.
-pub const MAX_DOMAIN_LEN: usize = 253 - "_smtp._tls.".len();
+pub(crate) const MAX_DOMAIN_LEN: usize = 253 - "_smtp._tls.".len();
 
 /// Why a name was refused: what is wrong and what to write instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -321,7 +321,7 @@ fn idna_error(input: &str) -> NameError {
 }
 
 /// A domain named on the command line, in the lock's A-label form when it is a valid name.
-pub fn normalise_domain(name: &str) -> String {
+pub(crate) fn normalise_domain(name: &str) -> String {
     DomainName::parse(name).map_or_else(|_| name.to_string(), |d| d.to_string())
 }
 

@@ -113,7 +113,7 @@ impl ConnectTo {
 }
 
 /// A rustls client (ring, TLS 1.2 and 1.3) that verifies servers against [`trust_roots`].
-pub fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, NetError> {
+pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, NetError> {
     Ok(
         ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
@@ -124,7 +124,7 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, NetError> {
 }
 
 /// Mozilla's roots, or the certificates of a PEM file instead.
-pub fn trust_roots(ca_file: Option<&Path>) -> Result<RootCertStore, NetError> {
+pub(crate) fn trust_roots(ca_file: Option<&Path>) -> Result<RootCertStore, NetError> {
     let Some(path) = ca_file else {
         return Ok(RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),

@@ -4,7 +4,7 @@
 use std::io::Read;
 
 /// Maps `f` over `items` on up to 8 threads (contiguous runs, one per thread), in order.
-pub fn on_threads<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+pub(crate) fn on_threads<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
     let threads = threads();
     if items.len() < 2 || threads == 1 {
         return items.into_iter().map(f).collect();
@@ -33,14 +33,14 @@ pub fn on_threads<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) ->
 }
 
 /// How many threads `on_threads` uses.
-pub fn threads() -> usize {
+pub(crate) fn threads() -> usize {
     std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8)
 }
 
 /// Sorts `items` stably, each half on its own thread and then the two sorted halves merged.
-pub fn sort_by<T: Send>(items: &mut [T], cmp: impl Fn(&T, &T) -> std::cmp::Ordering + Sync) {
+pub(crate) fn sort_by<T: Send>(items: &mut [T], cmp: impl Fn(&T, &T) -> std::cmp::Ordering + Sync) {
     if items.len() < 10_000 || threads() == 1 {
         items.sort_by(cmp);
         return;
@@ -58,7 +58,7 @@ pub fn sort_by<T: Send>(items: &mut [T], cmp: impl Fn(&T, &T) -> std::cmp::Order
 /// the last whole record in it ends (a block without one is read on until it has one), then
 /// what is left at the end. `None` when reading fails, the text is not UTF-8 or `each`
 /// refuses.
-pub fn read_in_blocks(
+pub(crate) fn read_in_blocks(
     mut file: impl Read,
     block: usize,
     cut: impl Fn(&str) -> Option<usize>,
@@ -104,7 +104,7 @@ pub fn read_in_blocks(
 }
 
 /// `text` cut after a newline into about `n` pieces of at least `min` bytes each.
-pub fn pieces(text: &str, n: usize, min: usize) -> Vec<&str> {
+pub(crate) fn pieces(text: &str, n: usize, min: usize) -> Vec<&str> {
     let size = text.len().div_ceil(n.max(1)).max(min);
     let mut pieces = Vec::with_capacity(n);
     let mut rest = text;
@@ -121,7 +121,11 @@ pub fn pieces(text: &str, n: usize, min: usize) -> Vec<&str> {
 
 /// Maps `f` over `items` on up to `workers` threads, each taking the next item when it is done
 /// (for network work, where items take uneven time), in order.
-pub fn pool<T: Sync, R: Send>(items: &[T], workers: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn pool<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut done: Vec<(usize, R)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers.clamp(1, items.len().max(1)))

@@ -15,7 +15,7 @@ use crate::plan::{self, Plan};
 use crate::ui::Ui;
 
 /// A loaded project.
-pub struct Project {
+pub(crate) struct Project {
     /// The config (its domains moved into `plan`).
     pub loaded: config::Loaded,
     /// The lock file's content, the lock recovered from the output's manifest, or empty.
@@ -28,7 +28,7 @@ pub struct Project {
 
 impl Project {
     /// Loads the project of `ctx`; the config's warnings and a lock recovery go to `ui`.
-    pub fn load(ctx: &Context, ui: &mut dyn Ui) -> Result<Project, Error> {
+    pub(crate) fn load(ctx: &Context, ui: &mut dyn Ui) -> Result<Project, Error> {
         let mut loaded = config::load(&ctx.config, &ctx.config_name)?;
         for w in &loaded.warnings {
             ui.problem(w, &loaded.file);

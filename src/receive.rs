@@ -24,14 +24,14 @@ use crate::report::store::Store;
 use crate::report::{self, Report, ReportError};
 
 /// Largest compressed (or plain JSON) body accepted.
-pub const MAX_BODY: usize = 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 1024 * 1024;
 /// How long requests in flight may take to finish after SIGTERM.
 const DRAIN: Duration = Duration::from_secs(30);
 /// Reports committed in one store transaction at most (group commit: one fsync for many).
 const BATCH: usize = 512;
 
 /// How the receiver is set up.
-pub struct Options {
+pub(crate) struct Options {
     /// Where to listen.
     pub listen: SocketAddr,
     /// TLS certificate chain and key (PEM); plain HTTP behind a proxy without them.
@@ -130,7 +130,7 @@ struct Shared {
 }
 
 /// Serves until SIGTERM or SIGINT, then drains; each access log line goes to `log`.
-pub fn serve(
+pub(crate) fn serve(
     options: &Options,
     store: Box<dyn Store>,
     log: std::sync::mpsc::Sender<String>,

@@ -4,7 +4,7 @@
 use crate::diag::{Problem, SourceFile};
 
 /// Where commands send what a person (or a script) should see.
-pub trait Ui {
+pub(crate) trait Ui {
     /// A line of the command's result (stdout).
     fn out(&mut self, line: &str);
     /// A result too large to build as one string first, streamed by `write` to stdout; a
@@ -23,7 +23,12 @@ pub trait Ui {
 
 /// A bar counting domains on stderr, when `show` and stderr is a terminal and there are at least
 /// `from` of them (fewer are over before a bar would say anything); hidden otherwise.
-pub fn progress_bar(show: bool, total: usize, from: usize, doing: &str) -> indicatif::ProgressBar {
+pub(crate) fn progress_bar(
+    show: bool,
+    total: usize,
+    from: usize,
+    doing: &str,
+) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
     if !show || total < from || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
@@ -43,7 +48,7 @@ pub fn progress_bar(show: bool, total: usize, from: usize, doing: &str) -> indic
 /// `text` safe to print on a terminal: control characters (ESC, CR, LF, the C1 set, ...) and
 /// bidirectional overrides from names a report, a DNS answer or a server chose are shown escaped
 /// (`\u{1b}`), so they cannot move the cursor, rewrite a line or forge one.
-pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     let unsafe_char =
         |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
     if !text.chars().any(unsafe_char) {

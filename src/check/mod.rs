@@ -9,6 +9,7 @@ pub mod prometheus;
 mod records_check;
 mod smtp;
 
+pub use dane::DaneReport;
 pub use fleet::{Checked, Network, ResolverSilent, Settings, SetupError, check_all};
 pub use smtp::{Expiry, MAX_MX_ADDRESSES, MxReport, MxStatus, Probes, Unreachable};
 

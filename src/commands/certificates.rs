@@ -20,7 +20,7 @@ struct Certificate<'a> {
 }
 
 /// Prints every certificate with its command.
-pub fn run(ctx: &Context, args: &CertificatesArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Context, args: &CertificatesArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let crate::project::Project { loaded, plan, .. } = crate::project::Project::load(ctx, ui)?;
     let nginx = &loaded.config.nginx;
     let webroot = nginx.acme_webroot.as_deref().ok_or_else(|| {

@@ -15,7 +15,7 @@ use crate::ui::printable;
 const PROGRESS_FROM: usize = 200;
 
 /// Checks the selected domains and prints one block per domain.
-pub fn run(ctx: &Context, args: &CheckArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Context, args: &CheckArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let Project {
         lock, plan, loaded, ..
     } = Project::load(ctx, ui)?;

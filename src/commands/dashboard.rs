@@ -11,7 +11,7 @@ use crate::model::Mode;
 use crate::project::Project;
 
 /// Writes the pages that changed and removes the pages of domains no longer configured.
-pub fn run(ctx: &Context, args: &DashboardArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Context, args: &DashboardArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let Project {
         plan, now, lock, ..
     } = Project::load(ctx, ui)?;

@@ -8,7 +8,7 @@ use crate::cli::{Cli, ManArgs};
 use crate::error::Error;
 
 /// Prints the completion script for `shell`.
-pub fn completions(shell: clap_complete::Shell, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn completions(shell: clap_complete::Shell, ui: &mut dyn Ui) -> Result<(), Error> {
     let mut command = Cli::command();
     ui.out_streamed(&mut |w| {
         clap_complete::generate(shell, &mut command, "mtasts", w);
@@ -19,7 +19,7 @@ pub fn completions(shell: clap_complete::Shell, ui: &mut dyn Ui) -> Result<(), E
 
 /// Prints the main man page, or with `--dir` writes it and one page per subcommand (the pages
 /// its SEE ALSO names) into that directory.
-pub fn man(args: &ManArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn man(args: &ManArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let mut command = Cli::command();
     command.build();
     let Some(dir) = &args.dir else {

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::names::DomainName;
 
 /// Reads every domain, then prints or appends the tables.
-pub fn run(ctx: &Context, args: &ImportArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Context, args: &ImportArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let domains: Vec<DomainName> = args
         .domains
         .iter()

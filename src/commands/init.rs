@@ -7,10 +7,10 @@ use crate::cli::{Ci, InitArgs};
 use crate::error::Error;
 
 /// The sample config shipped at the repository root.
-pub const SAMPLE: &str = include_str!("../../domains.toml");
+pub(crate) const SAMPLE: &str = include_str!("../../domains.toml");
 
 /// Creates the config file; fails if anything is already there.
-pub fn run(ctx: &Context, args: &InitArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Context, args: &InitArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let workflow = ctx.config_dir().join(WORKFLOW);
     if args.ci == Some(Ci::Github) && workflow.exists() {
         return Err(Error::Exists(workflow));

@@ -1,23 +1,23 @@
 //! Thin adapters from parsed arguments to the library; they report through [`Ui`].
 
-pub mod build;
-pub mod certificates;
-pub mod check;
-pub mod dashboard;
-pub mod help;
-pub mod import;
-pub mod init;
-pub mod plan_mx;
-pub mod receive;
-pub mod records;
-pub mod report;
-pub mod status;
-pub mod templates;
-pub mod validate;
-pub mod watch;
+pub(crate) mod build;
+pub(crate) mod certificates;
+pub(crate) mod check;
+pub(crate) mod dashboard;
+pub(crate) mod help;
+pub(crate) mod import;
+pub(crate) mod init;
+pub(crate) mod plan_mx;
+pub(crate) mod receive;
+pub(crate) mod records;
+pub(crate) mod report;
+pub(crate) mod status;
+pub(crate) mod templates;
+pub(crate) mod validate;
+pub(crate) mod watch;
 
-pub use crate::context::Context;
-pub use crate::ui::Ui;
+pub(crate) use crate::context::Context;
+pub(crate) use crate::ui::Ui;
 
 /// Names shown for a group of warnings; the rest are counted.
 const NAMED: usize = 3;
@@ -25,7 +25,7 @@ const NAMED: usize = 3;
 /// Prints a plan's warnings (notes on stdout, warnings on stderr). Warnings of one kind with
 /// one cause (the text after `<domain>: `) are one line, with their count and at most three
 /// domains: 3,000 domains sharing a wildcard mx make one line, not 3,000.
-pub fn show_warnings(warnings: &[crate::plan::Warning], ui: &mut dyn Ui) {
+pub(crate) fn show_warnings(warnings: &[crate::plan::Warning], ui: &mut dyn Ui) {
     let mut groups: Vec<(&crate::plan::Warning, &str, Vec<&str>)> = Vec::new();
     let mut index: std::collections::HashMap<(crate::plan::WarningKind, &str), usize> =
         std::collections::HashMap::new();
@@ -64,7 +64,7 @@ pub fn show_warnings(warnings: &[crate::plan::Warning], ui: &mut dyn Ui) {
 
 /// The planned domains named on the command line (A-labels or U-labels), in plan order; all of
 /// them when none is named. A name not configured is an error naming it.
-pub fn select<'p>(
+pub(crate) fn select<'p>(
     plan: &'p crate::plan::Plan,
     names: &[String],
 ) -> Result<Vec<&'p crate::plan::DomainPlan>, crate::error::Error> {

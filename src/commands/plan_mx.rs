@@ -8,7 +8,7 @@ use crate::names::MxPattern;
 use crate::plan::mx_move::{Move, Stage, stage, steps};
 
 /// Prints the steps left.
-pub fn run(ctx: &Context, args: &PlanMxArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Context, args: &PlanMxArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let project = crate::project::Project::load(ctx, ui)?;
     let d = *super::select(&project.plan, std::slice::from_ref(&args.domain))?
         .first()

@@ -5,7 +5,7 @@ use crate::cli::ReceiveArgs;
 use crate::error::Error;
 
 /// Opens the store, serves until SIGTERM or SIGINT, and prints each access log line as it comes.
-pub fn run(ctx: &Context, args: &ReceiveArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Context, args: &ReceiveArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let base = ctx.config.parent().unwrap_or(std::path::Path::new("."));
     let store = crate::report::store::open(&args.store, base)?;
     let options = crate::receive::Options {

@@ -27,7 +27,7 @@ struct Row {
 }
 
 /// Prints one row per domain in the config or the lock.
-pub fn run(ctx: &Context, args: &StatusArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Context, args: &StatusArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let Project {
         lock, plan, now, ..
     } = Project::load(ctx, ui)?;

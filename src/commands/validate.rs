@@ -5,7 +5,7 @@ use super::{Context, Ui};
 use crate::error::Error;
 
 /// Validates; warnings go to `ui`, the first failure is returned.
-pub fn run(ctx: &Context, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Context, ui: &mut dyn Ui) -> Result<(), Error> {
     let crate::project::Project { loaded, plan, .. } = crate::project::Project::load(ctx, ui)?;
     crate::build::templates(ctx)?;
     super::show_warnings(&plan.warnings, ui);

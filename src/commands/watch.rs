@@ -42,7 +42,7 @@ impl<T: Watcher, C: FileIdCache> Watch for Debouncer<T, C> {
 }
 
 /// Watches until stopped; returns only on a setup failure or after a clean stop.
-pub fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let _guard = WorkLock::acquire(&ctx.config, Duration::from_secs(args.wait))?;
     let (tx, rx) = mpsc::channel();
     let stop = tx.clone();

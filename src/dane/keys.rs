@@ -55,7 +55,7 @@ pub enum KeyError {
 
 /// The DER SubjectPublicKeyInfo of the certificate at `index` in the PEM chain at `path`
 /// (0: the server's own, 1: its issuer).
-pub fn chain_spki(path: &Path, index: usize) -> Result<Vec<u8>, KeyError> {
+pub(crate) fn chain_spki(path: &Path, index: usize) -> Result<Vec<u8>, KeyError> {
     let shown = path.display().to_string();
     let text = read(path)?;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&text)
@@ -70,7 +70,7 @@ pub fn chain_spki(path: &Path, index: usize) -> Result<Vec<u8>, KeyError> {
 
 /// The DER SubjectPublicKeyInfo of the key at `path`: the first PEM section that is a public
 /// key, a certificate or a private key.
-pub fn key_spki(path: &Path) -> Result<Vec<u8>, KeyError> {
+pub(crate) fn key_spki(path: &Path) -> Result<Vec<u8>, KeyError> {
     let shown = path.display().to_string();
     let text = read(path)?;
     for section in <(SectionKind, Vec<u8>)>::pem_slice_iter(&text) {

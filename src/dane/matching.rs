@@ -50,7 +50,7 @@ impl Tlsa {
 }
 
 /// The first usable record that `chain` (DER, the server's certificate first) matches.
-pub fn matched<'a>(records: &'a [Tlsa], chain: &[Vec<u8>]) -> Option<&'a Tlsa> {
+pub(crate) fn matched<'a>(records: &'a [Tlsa], chain: &[Vec<u8>]) -> Option<&'a Tlsa> {
     records
         .iter()
         .filter(|r| r.usable())

@@ -19,14 +19,14 @@ use crate::model::{Dane, DaneUsage};
 use crate::plan::{Warning, WarningKind};
 use crate::records::Record;
 
-pub use keys::KeyError;
+pub(crate) use keys::KeyError;
 
 /// The port whose TLSA records DANE senders look up (RFC 7672 §2.2: SMTP on port 25).
-pub const SMTP_PORT: u16 = 25;
+pub(crate) const SMTP_PORT: u16 = 25;
 
 /// The TLSA parameters (usage, selector, matching type) of `usage`: the SPKI's SHA-256 of the
 /// server's own certificate (`3 1 1`) or of its issuer (`2 1 1`).
-pub fn parameters(usage: DaneUsage) -> &'static str {
+pub(crate) fn parameters(usage: DaneUsage) -> &'static str {
     match usage {
         DaneUsage::DaneEe => "3 1 1",
         DaneUsage::DaneTa => "2 1 1",
@@ -34,7 +34,7 @@ pub fn parameters(usage: DaneUsage) -> &'static str {
 }
 
 /// The TLSA owner name of `host` (`_25._tcp.<host>.`).
-pub fn owner(host: &str) -> String {
+pub(crate) fn owner(host: &str) -> String {
     format!("_{SMTP_PORT}._tcp.{host}.")
 }
 
@@ -131,7 +131,7 @@ pub struct DanePlan {
 
 /// The digests of the keys a `[dane]` table names, read from its files.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Digests {
+pub(crate) struct Digests {
     /// SHA-256 (hex) of the SubjectPublicKeyInfo in use.
     pub live: String,
     /// SHA-256 (hex) of the next key's SubjectPublicKeyInfo.
@@ -139,7 +139,7 @@ pub struct Digests {
 }
 
 /// Reads the keys of `dane` (paths relative to `base`).
-pub fn digests(dane: &Dane, base: &Path) -> Result<Digests, KeyError> {
+pub(crate) fn digests(dane: &Dane, base: &Path) -> Result<Digests, KeyError> {
     let index = match dane.usage {
         DaneUsage::DaneEe => 0,
         DaneUsage::DaneTa => 1,
@@ -156,7 +156,7 @@ pub fn digests(dane: &Dane, base: &Path) -> Result<Digests, KeyError> {
 }
 
 /// Plans every `[dane]` host at `now` from its digests and the previous lock's tables.
-pub fn plan(
+pub(crate) fn plan(
     hosts: &[(&Dane, Digests)],
     previous: &BTreeMap<String, DaneEntry>,
     now: DateTime<Utc>,

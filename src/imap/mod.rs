@@ -17,8 +17,8 @@ use rustls::{ClientConnection, StreamOwned};
 
 use crate::net::{NetError, client_config};
 
-mod url;
-pub use url::{Done, Mailbox};
+pub mod url;
+pub(crate) use url::{Done, Mailbox};
 
 /// Messages whose sizes are asked for per command.
 const BATCH: usize = 50;
@@ -159,7 +159,7 @@ impl Write for Budget {
 type Stream = Budget;
 
 /// Connection settings.
-pub struct Options<'a> {
+pub(crate) struct Options<'a> {
     /// PEM roots instead of Mozilla's.
     pub ca_file: Option<&'a Path>,
     /// Bound on connecting and on each read.
@@ -181,7 +181,7 @@ pub struct Mark {
 
 /// What became of one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Handled {
+pub(crate) enum Handled {
     /// Its reports were read: `done` applies to it.
     Read,
     /// Skipped for good (not a report, a bad signature): not read again after a mark.
@@ -194,7 +194,7 @@ pub enum Handled {
 /// `after`, only those past its mark, unless UIDVALIDITY changed), and applies `done` to those
 /// `each` read. Returns the mark to resume from (`None`: the server keeps no UIDVALIDITY).
 /// `Err` names what failed.
-pub fn read(
+pub(crate) fn read(
     at: &Mailbox,
     password: &str,
     done: &Done,

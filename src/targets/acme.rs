@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use crate::model::Nginx;
 
 /// Which hosts a port-80 server answers for.
-pub enum Hosts<'a> {
+pub(crate) enum Hosts<'a> {
     /// One host (the per-host layout).
     One(&'a str),
     /// Every policy host, those waiting for their certificate included (the shared layout).
@@ -16,7 +16,7 @@ pub enum Hosts<'a> {
 }
 
 /// The server block, or nothing when `acme_webroot` is unset.
-pub fn server(nginx: &Nginx, hosts: Hosts<'_>) -> String {
+pub(crate) fn server(nginx: &Nginx, hosts: Hosts<'_>) -> String {
     let Some(webroot) = &nginx.acme_webroot else {
         return String::new();
     };

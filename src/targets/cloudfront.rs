@@ -12,15 +12,15 @@ use crate::model::{Nginx, Target};
 use crate::output::Class;
 
 /// The `cloudfront` target.
-pub struct Function;
+pub(crate) struct Function;
 
 /// Its one file.
-pub const FUNCTION: Global = (Class::Policy, "cloudfront/function.js", "text/javascript");
+pub(crate) const FUNCTION: Global = (Class::Policy, "cloudfront/function.js", "text/javascript");
 
 /// CloudFront's limit on a function's size. Up to it the function lists the hosts; a fleet
 /// too large for that is checked by the shape of the name, and an unknown host is then the
 /// bucket's 404 (docs/deploying.md: grant `s3:ListBucket` so a missing key is 404, not 403).
-pub const MAX_FUNCTION_BYTES: usize = 10 * 1024;
+pub(crate) const MAX_FUNCTION_BYTES: usize = 10 * 1024;
 
 impl Emitter for Function {
     fn target(&self) -> Target {

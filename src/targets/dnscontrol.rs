@@ -8,7 +8,7 @@ use crate::model::{Nginx, Target};
 use crate::output::Class;
 
 /// The `dnscontrol` target.
-pub struct Dnscontrol;
+pub(crate) struct Dnscontrol;
 
 const KINDS: &[Kind] = &[Kind {
     class: Class::Dns,

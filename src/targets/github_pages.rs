@@ -10,7 +10,7 @@ use crate::model::{Nginx, Target};
 use crate::output::Class;
 
 /// The `github-pages` target.
-pub struct Pages;
+pub(crate) struct Pages;
 
 const JEKYLL: usize = 0;
 const CNAME: usize = 1;

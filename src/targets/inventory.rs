@@ -6,7 +6,7 @@ use crate::plan::DomainPlan;
 
 /// Per certificate path the nginx output expects, the host names it must cover (for an ACME
 /// client), sorted by certificate and key path, hosts in domain order.
-pub struct Certificates<'a> {
+pub(crate) struct Certificates<'a> {
     /// Certificate path, key path, the domain each host belongs to, and its SAN batch.
     hosts: Vec<(
         String,
@@ -18,7 +18,7 @@ pub struct Certificates<'a> {
 
 impl<'a> Certificates<'a> {
     /// The inventory of `published`'s policy hosts under `nginx`'s certificate paths.
-    pub fn of(published: &[&'a DomainPlan], nginx: &Nginx) -> Certificates<'a> {
+    pub(crate) fn of(published: &[&'a DomainPlan], nginx: &Nginx) -> Certificates<'a> {
         let mut hosts: Vec<_> = published
             .iter()
             .map(|d| {
@@ -39,7 +39,7 @@ impl<'a> Certificates<'a> {
 
     /// Per certificate: its name (the SAN batch, else the first host), certificate and key
     /// paths, and the policy hosts it must cover.
-    pub fn each(&self) -> impl Iterator<Item = (String, &str, &str, Vec<String>)> {
+    pub(crate) fn each(&self) -> impl Iterator<Item = (String, &str, &str, Vec<String>)> {
         self.groups().map(|group| {
             let hosts: Vec<String> = group
                 .iter()
@@ -65,7 +65,7 @@ impl<'a> Certificates<'a> {
     }
 
     /// `certificate key host...`, one line per certificate.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut txt = String::from(
             "# mtasts certificate inventory: certificate path, key path, then every host name the\n\
              # certificate must cover (active and retiring domains). One line per certificate.\n",
@@ -88,7 +88,7 @@ impl<'a> Certificates<'a> {
     }
 
     /// `{"certificates": [{"certificate", "certificate_key", "hosts"}...]}`, pretty.
-    pub fn json(&self) -> Vec<u8> {
+    pub(crate) fn json(&self) -> Vec<u8> {
         /// One certificate of `certificates.json`.
         #[derive(serde::Serialize)]
         struct Certificate<'g> {

@@ -12,22 +12,22 @@ use crate::output::Class;
 use crate::plan::DomainPlan;
 use crate::render::{DomainInputs, Templates};
 
-pub mod acme;
-pub mod cloudflare;
-pub mod cloudfront;
-pub mod dns;
-pub mod dnscontrol;
-pub mod github_pages;
-pub mod inventory;
-pub mod netlify;
-pub mod nginx;
-pub mod octodns;
-pub mod records_json;
-pub mod webroot;
-pub mod zone;
+pub(crate) mod acme;
+pub(crate) mod cloudflare;
+pub(crate) mod cloudfront;
+pub(crate) mod dns;
+pub(crate) mod dnscontrol;
+pub(crate) mod github_pages;
+pub(crate) mod inventory;
+pub(crate) mod netlify;
+pub(crate) mod nginx;
+pub(crate) mod octodns;
+pub(crate) mod records_json;
+pub(crate) mod webroot;
+pub(crate) mod zone;
 
 /// Every target, in the order a build writes them.
-pub const REGISTRY: &[&dyn Emitter] = &[
+pub(crate) const REGISTRY: &[&dyn Emitter] = &[
     &webroot::Webroot,
     &nginx::NginxTarget,
     &zone::Zone,
@@ -42,7 +42,7 @@ pub const REGISTRY: &[&dyn Emitter] = &[
 
 /// One kind of file a target makes per published domain.
 #[derive(Debug, Clone, Copy)]
-pub struct Kind {
+pub(crate) struct Kind {
     /// When it goes live (RFC 8461 §8.1: policies, then vhosts, then DNS).
     pub class: Class,
     /// The media type the manifest lists.
@@ -50,10 +50,10 @@ pub struct Kind {
 }
 
 /// A file a target makes once from every host: its class, path and media type.
-pub type Global = (Class, &'static str, &'static str);
+pub(crate) type Global = (Class, &'static str, &'static str);
 
 /// One output target.
-pub trait Emitter: Sync {
+pub(crate) trait Emitter: Sync {
     /// The `[output] targets` name that turns it on.
     fn target(&self) -> Target;
 
@@ -104,7 +104,7 @@ pub trait Emitter: Sync {
 
 /// One published domain, as its targets' files are made from it; what several kinds share
 /// (the template contexts, the policy, the DNS rows) is made once, on first use.
-pub struct DomainFiles<'a> {
+pub(crate) struct DomainFiles<'a> {
     /// The domain's plan.
     pub d: &'a DomainPlan,
     /// The domain (A-labels).
@@ -124,7 +124,7 @@ pub struct DomainFiles<'a> {
 
 impl<'a> DomainFiles<'a> {
     /// The files of `d`.
-    pub fn new(
+    pub(crate) fn new(
         d: &'a DomainPlan,
         nginx: &'a Nginx,
         templates: &'a Templates,
@@ -144,35 +144,35 @@ impl<'a> DomainFiles<'a> {
     }
 
     /// The template contexts.
-    pub fn inputs(&self) -> &DomainInputs<'a> {
+    pub(crate) fn inputs(&self) -> &DomainInputs<'a> {
         self.inputs
             .get_or_init(|| self.templates.inputs(self.d, self.nginx))
     }
 
     /// The policy file's text.
-    pub fn policy(&self) -> &str {
+    pub(crate) fn policy(&self) -> &str {
         self.policy.get_or_init(|| self.d.policy())
     }
 
     /// The rows of the domain's DNS records.
-    pub fn rows(&self) -> &[dns::Row] {
+    pub(crate) fn rows(&self) -> &[dns::Row] {
         self.rows.get_or_init(|| rows(self.d))
     }
 }
 
 /// The rows of a domain's DNS records.
-pub fn rows(d: &DomainPlan) -> Vec<dns::Row> {
+pub(crate) fn rows(d: &DomainPlan) -> Vec<dns::Row> {
     let records = crate::records::for_domain(&d.domain, &d.id);
     dns::rows(d.domain.name.as_str(), &records)
 }
 
 /// The rows of a `[dane]` MX host's TLSA records, under its zone.
-pub fn dane_rows(h: &crate::dane::HostPlan) -> Vec<dns::Row> {
+pub(crate) fn dane_rows(h: &crate::dane::HostPlan) -> Vec<dns::Row> {
     dns::rows(&h.zone, &h.records())
 }
 
 /// Every published domain, as the global files are made from them.
-pub struct AllHosts<'a> {
+pub(crate) struct AllHosts<'a> {
     /// The published domains, in name order.
     pub published: &'a [&'a DomainPlan],
     /// Per domain, whether nginx gets its vhost.
@@ -189,7 +189,7 @@ pub struct AllHosts<'a> {
 
 impl<'a> AllHosts<'a> {
     /// The hosts of `published`.
-    pub fn new(
+    pub(crate) fn new(
         published: &'a [&'a DomainPlan],
         ready: &'a [bool],
         nginx: &'a Nginx,
@@ -208,13 +208,13 @@ impl<'a> AllHosts<'a> {
     }
 
     /// The certificate inventory of every host, made once for its text and its JSON.
-    pub fn certificates(&self) -> &inventory::Certificates<'a> {
+    pub(crate) fn certificates(&self) -> &inventory::Certificates<'a> {
         self.certificates
             .get_or_init(|| inventory::Certificates::of(self.published, self.nginx))
     }
 
     /// Every policy host and its policy, made once for the targets that serve them all.
-    pub fn hosted(&self) -> &[Hosted] {
+    pub(crate) fn hosted(&self) -> &[Hosted] {
         self.hosted.get_or_init(|| {
             self.published
                 .iter()
@@ -228,7 +228,7 @@ impl<'a> AllHosts<'a> {
 }
 
 /// One published policy host and the bytes it serves.
-pub struct Hosted {
+pub(crate) struct Hosted {
     /// `mta-sts.<domain>` (A-labels).
     pub host: String,
     /// The policy file's bytes.
@@ -236,4 +236,4 @@ pub struct Hosted {
 }
 
 /// The policy path every host serves (RFC 8461 §3.2).
-pub const POLICY_PATH: &str = "/.well-known/mta-sts.txt";
+pub(crate) const POLICY_PATH: &str = "/.well-known/mta-sts.txt";

@@ -12,14 +12,14 @@ use crate::plan::DomainPlan;
 use crate::render::HostEntry;
 
 /// The `nginx` target.
-pub struct NginxTarget;
+pub(crate) struct NginxTarget;
 
 /// The shared layout's one server file.
-pub const SHARED_VHOST: Global = (Class::Nginx, "nginx/mta-sts.conf", "text/x-nginx-conf");
+pub(crate) const SHARED_VHOST: Global = (Class::Nginx, "nginx/mta-sts.conf", "text/x-nginx-conf");
 /// The certificate inventory, for people.
-pub const CERTS_TXT: Global = (Class::Other, "certificates.txt", "text/plain");
+pub(crate) const CERTS_TXT: Global = (Class::Other, "certificates.txt", "text/plain");
 /// The certificate inventory, for ACME scripts.
-pub const CERTS_JSON: Global = (Class::Other, "certificates.json", "application/json");
+pub(crate) const CERTS_JSON: Global = (Class::Other, "certificates.json", "application/json");
 
 const PER_HOST: &[Kind] = &[Kind {
     class: Class::Nginx,
@@ -27,7 +27,7 @@ const PER_HOST: &[Kind] = &[Kind {
 }];
 
 /// The server block in front of `mtasts receive` (`receiver_host`, `receiver_upstream`).
-pub const RECEIVER_VHOST: Global = (
+pub(crate) const RECEIVER_VHOST: Global = (
     Class::Nginx,
     "nginx/mta-sts-receiver.conf",
     "text/x-nginx-conf",
@@ -40,7 +40,7 @@ const SHARED_RECEIVER_GLOBALS: &[Global] = &[SHARED_VHOST, CERTS_TXT, CERTS_JSON
 
 /// Whether the certificate and key `nginx` names for `d` exist here, when that is required
 /// (links followed: certbot's `live/` files are links).
-pub fn certificate_ready(nginx: &Nginx, d: &DomainPlan) -> bool {
+pub(crate) fn certificate_ready(nginx: &Nginx, d: &DomainPlan) -> bool {
     !nginx.require_certificates
         || [&nginx.certificate, &nginx.certificate_key]
             .iter()
@@ -175,7 +175,7 @@ fn receiver_vhost(nginx: &Nginx) -> String {
 /// the host would fail), each with why; empty in the per-host layout (the master process, as
 /// root, loads them at start) or when the user does not exist here.
 #[cfg(unix)]
-pub fn unreadable(nginx: &Nginx, published: &[&DomainPlan]) -> Vec<(String, String)> {
+pub(crate) fn unreadable(nginx: &Nginx, published: &[&DomainPlan]) -> Vec<(String, String)> {
     if nginx.vhosts != Vhosts::Shared {
         return Vec::new();
     }

@@ -8,7 +8,7 @@ use crate::model::{Nginx, Target};
 use crate::output::Class;
 
 /// The `octodns` target.
-pub struct Octodns;
+pub(crate) struct Octodns;
 
 const KINDS: &[Kind] = &[Kind {
     class: Class::Dns,

@@ -7,10 +7,10 @@ use crate::model::{Nginx, Target};
 use crate::output::Class;
 
 /// The `records-json` target.
-pub struct RecordsJson;
+pub(crate) struct RecordsJson;
 
 /// Its one file.
-pub const RECORDS_JSON: Global = (Class::Dns, "dns/records.json", "application/json");
+pub(crate) const RECORDS_JSON: Global = (Class::Dns, "dns/records.json", "application/json");
 
 impl Emitter for RecordsJson {
     fn target(&self) -> Target {

@@ -9,7 +9,7 @@ use crate::model::{Nginx, Target};
 use crate::output::Class;
 
 /// The `webroot` target.
-pub struct Webroot;
+pub(crate) struct Webroot;
 
 const KINDS: &[Kind] = &[Kind {
     class: Class::Policy,

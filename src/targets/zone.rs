@@ -8,7 +8,7 @@ use crate::model::{Nginx, Target};
 use crate::output::Class;
 
 /// The `dns` target.
-pub struct Zone;
+pub(crate) struct Zone;
 
 const KINDS: &[Kind] = &[Kind {
     class: Class::Dns,

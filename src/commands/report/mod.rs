@@ -13,7 +13,7 @@ mod rows;
 use rows::{Counts, Row, aliases_count_for_primaries, print};
 
 /// Reads every input, prints the summary; malformed inputs are listed and skipped.
-pub fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let config = if ctx.config.exists() {
         Some(config::load(&ctx.config, &ctx.config_name)?.config)
     } else {
