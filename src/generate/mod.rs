@@ -210,18 +210,11 @@ fn generate(
         previous,
         &mut all.files,
     )?;
-    // The TLSA records of the [dane] MX hosts: a zone fragment per host, with the zones.
-    if targets.contains(&Target::Dns) {
-        for h in &plan.dane.hosts {
-            let path = format!("dns/dane/{}.zone", h.host);
-            let bytes = h.zone_text();
-            all.files.push(writer.offer(
-                &mut batch,
-                Class::Dns,
-                path,
-                "text/dns",
-                bytes.as_bytes(),
-            )?);
+    // The TLSA records of the [dane] MX hosts, in each DNS target's own files.
+    for e in &emitters {
+        for (path, media_type, bytes) in e.dane_files(&plan.dane.hosts) {
+            all.files
+                .push(writer.offer(&mut batch, Class::Dns, path, media_type, &bytes)?);
         }
     }
     all.batches.push(batch);

@@ -79,6 +79,12 @@ pub(crate) fn zone(records: &[Record]) -> String {
     out
 }
 
+/// The four fields of a TLSA value as mtasts writes it (`3 1 1 <hex>`).
+fn tlsa_fields(value: &str) -> [&str; 4] {
+    let mut f = value.splitn(4, ' ');
+    std::array::from_fn(|_| f.next().unwrap_or_default())
+}
+
 /// The CSV header line.
 pub(crate) const CSV_HEADER: &str = "domain,name,relative,type,ttl,value\n";
 
@@ -127,7 +133,17 @@ pub(crate) fn octodns(rows: &[Row]) -> String {
             };
             // octoDNS insists on sorted keys: ttl, type, value(s).
             let _ = writeln!(out, "- ttl: {}\n  type: {rtype}", of_type[0].ttl);
-            if let [one] = of_type.as_slice() {
+            if rtype == "TLSA" {
+                out.push_str("  values:\n");
+                for r in of_type {
+                    let [usage, selector, matching, data] = tlsa_fields(&r.value);
+                    let _ = writeln!(
+                        out,
+                        "  - certificate_association_data: {}\n    certificate_usage: {usage}\n    matching_type: {matching}\n    selector: {selector}",
+                        quote(data)
+                    );
+                }
+            } else if let [one] = of_type.as_slice() {
                 let _ = writeln!(out, "  value: {}", value(one));
             } else {
                 out.push_str("  values:\n");
@@ -152,12 +168,18 @@ pub(crate) fn dnscontrol(domain: &str, rows: &[Row]) -> String {
         q_file = quote(&format!("./{domain}.js")),
     );
     for r in rows {
+        let value = if r.rtype == "TLSA" {
+            // DNSControl's TLSA(name, usage, selector, type, certificate, ...).
+            let [usage, selector, matching, data] = tlsa_fields(&r.value);
+            format!("{usage}, {selector}, {matching}, {}", quote(data))
+        } else {
+            quote(&r.value)
+        };
         let _ = write!(
             out,
-            ",\n  {}({}, {}, TTL({}))",
+            ",\n  {}({}, {value}, TTL({}))",
             r.rtype,
             quote(&r.relative),
-            quote(&r.value),
             r.ttl
         );
     }

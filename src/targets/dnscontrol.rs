@@ -33,4 +33,18 @@ impl Emitter for Dnscontrol {
             super::dns::dnscontrol(d.name, d.rows()).into_bytes(),
         ))
     }
+
+    /// `dnscontrol/dane/<zone>.js`: the TLSA records of a zone's MX hosts as a `D_EXTEND`.
+    fn dane_files(&self, hosts: &[crate::dane::HostPlan]) -> Vec<(String, &'static str, Vec<u8>)> {
+        super::dane_zones(hosts)
+            .into_iter()
+            .map(|(zone, rows)| {
+                (
+                    format!("dnscontrol/dane/{zone}.js"),
+                    "text/javascript",
+                    super::dns::dnscontrol(zone, &rows).into_bytes(),
+                )
+            })
+            .collect()
+    }
 }

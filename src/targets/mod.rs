@@ -95,6 +95,13 @@ pub(crate) trait Emitter: Sync {
         None
     }
 
+    /// Its files of the `[dane]` MX hosts' TLSA records (path, media type, bytes); none by
+    /// default. The DNS targets write them apart from the domains' files, as the records
+    /// belong to the MX hosts' zones.
+    fn dane_files(&self, _hosts: &[crate::dane::HostPlan]) -> Vec<(String, &'static str, Vec<u8>)> {
+        Vec::new()
+    }
+
     /// What only the user can remove on this target once a domain's retirement completed
     /// (the build already dropped its files); `None` when the next deploy removes all of it.
     fn retired_step(&self) -> Option<&'static str> {
@@ -169,6 +176,19 @@ pub(crate) fn rows(d: &DomainPlan) -> Vec<dns::Row> {
 /// The rows of a `[dane]` MX host's TLSA records, under its zone.
 pub(crate) fn dane_rows(h: &crate::dane::HostPlan) -> Vec<dns::Row> {
     dns::rows(&h.zone, &h.records())
+}
+
+/// The TLSA rows of `hosts` per zone, in zone order: one file per zone for the targets whose
+/// files are zones.
+pub(crate) fn dane_zones(hosts: &[crate::dane::HostPlan]) -> Vec<(&str, Vec<dns::Row>)> {
+    let mut zones: std::collections::BTreeMap<&str, Vec<dns::Row>> = Default::default();
+    for h in hosts {
+        zones
+            .entry(h.zone.as_str())
+            .or_default()
+            .extend(dane_rows(h));
+    }
+    zones.into_iter().collect()
 }
 
 /// Every published domain, as the global files are made from them.

@@ -31,4 +31,19 @@ impl Emitter for Octodns {
     fn bytes<'d>(&self, _: usize, d: &'d DomainFiles<'_>) -> Result<Cow<'d, [u8]>, Error> {
         Ok(Cow::Owned(super::dns::octodns(d.rows()).into_bytes()))
     }
+
+    /// `octodns/dane/<zone>.yaml`: the TLSA records of a zone's MX hosts, for a second
+    /// `YamlProvider` source beside `octodns/` (octoDNS merges a zone's sources).
+    fn dane_files(&self, hosts: &[crate::dane::HostPlan]) -> Vec<(String, &'static str, Vec<u8>)> {
+        super::dane_zones(hosts)
+            .into_iter()
+            .map(|(zone, rows)| {
+                (
+                    format!("octodns/dane/{zone}.yaml"),
+                    "application/yaml",
+                    super::dns::octodns(&rows).into_bytes(),
+                )
+            })
+            .collect()
+    }
 }

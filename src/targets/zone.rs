@@ -31,4 +31,18 @@ impl Emitter for Zone {
     fn bytes<'d>(&self, _: usize, d: &'d DomainFiles<'_>) -> Result<Cow<'d, [u8]>, Error> {
         Ok(Cow::Owned(d.templates.zone(d.inputs())?.into_bytes()))
     }
+
+    /// `dns/dane/<mx host>.zone`: a fragment per host, with a comment per key.
+    fn dane_files(&self, hosts: &[crate::dane::HostPlan]) -> Vec<(String, &'static str, Vec<u8>)> {
+        hosts
+            .iter()
+            .map(|h| {
+                (
+                    format!("dns/dane/{}.zone", h.host),
+                    "text/dns",
+                    h.zone_text().into_bytes(),
+                )
+            })
+            .collect()
+    }
 }

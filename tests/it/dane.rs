@@ -793,3 +793,92 @@ fn dane_tables_build_the_fragment_the_lock_records_and_status() {
     );
     assert_eq!(p.read("domains.lock"), lock, "the lock is untouched");
 }
+
+/// The TLSA records through DNS as code: real octoDNS loads `octodns/dane/<zone>.yaml` as a
+/// second source of the zone and writes them into a zone file; the DNSControl file is valid
+/// JavaScript whose TLSA calls carry exactly the records' fields.
+#[test]
+fn dane_records_reach_octodns_and_dnscontrol() {
+    let (Some(sync), Some(node)) = (real_tool("octodns-sync"), real_tool("node")) else {
+        return;
+    };
+    let p = crate::harness::Project::new("");
+    let keys = Keys::new(p.path());
+    p.write(
+        "domains.toml",
+        "[output]\ntargets = [\"dns\", \"octodns\", \"dnscontrol\"]\n\
+         [defaults]\nmx = [\"mx1.example.com\"]\npolicy_cname = \"mta-sts.example.net\"\n\
+         [domains.\"example.com\"]\n\
+         [dane.\"mx1.example.com\"]\ncertificate = \"a.pem\"\nnext_key = \"b.key\"\n",
+    );
+    p.run(&["build"]).ok();
+    let digests = [spki_sha256(&keys.pem("a")), spki_sha256(&keys.pem("b"))];
+    let root = p.path();
+    fs::create_dir_all(root.join("base")).unwrap();
+    fs::write(
+        root.join("base/example.com.yaml"),
+        "---\n'':\n  type: NS\n  values:\n  - ns1.example.com.\n",
+    )
+    .unwrap();
+    fs::write(
+        root.join("octodns.yaml"),
+        "providers:\n  mtasts:\n    class: octodns.provider.yaml.YamlProvider\n    directory: ./output/octodns\n\
+         \x20 dane:\n    class: octodns.provider.yaml.YamlProvider\n    directory: ./output/octodns/dane\n\
+         \x20 base:\n    class: octodns.provider.yaml.YamlProvider\n    directory: ./base\n\
+         \x20 bind:\n    class: octodns_bind.ZoneFileProvider\n    directory: ./synced\n    file_extension: .zone\n\
+         zones:\n  example.com.:\n    sources: [mtasts, dane, base]\n    targets: [bind]\n",
+    )
+    .unwrap();
+    fs::create_dir_all(root.join("synced")).unwrap();
+    run_ok(
+        Command::new(&sync)
+            .args(["--config-file", "octodns.yaml", "--doit"])
+            .current_dir(root),
+    );
+    let zone = fs::read_to_string(root.join("synced/example.com.zone")).unwrap();
+    let tlsa: Vec<&str> = zone.lines().filter(|l| l.contains("TLSA")).collect();
+    assert_eq!(tlsa.len(), 2, "{zone}");
+    for d in &digests {
+        assert!(
+            tlsa.iter()
+                .any(|l| l.to_lowercase().contains(&format!("3 1 1 {d}"))),
+            "{d} not in octoDNS's zone:\n{zone}"
+        );
+    }
+    assert!(
+        zone.contains("_mta-sts"),
+        "the domain's own records still come: {zone}"
+    );
+    // DNSControl: the file parses, and its TLSA calls carry usage, selector, type and data.
+    let file = root.join("output/dnscontrol/dane/example.com.js");
+    run_ok(Command::new(&node).arg("--check").arg(&file));
+    let script = r#"
+const fs = require("fs");
+const vm = require("vm");
+const calls = [];
+const sandbox = {
+  TTL: (ttl) => ({ ttl }),
+  TLSA: (name, usage, selector, type, data, ttl) => ({ name, usage, selector, type, data, ttl: ttl.ttl }),
+  D_EXTEND: (domain, ...records) => records.forEach((r) => calls.push({ domain, ...r })),
+};
+vm.createContext(sandbox);
+vm.runInContext(fs.readFileSync(process.argv[1], "utf8"), sandbox);
+console.log(JSON.stringify(calls));
+"#;
+    let out = run_ok(
+        Command::new(&node)
+            .arg("-e")
+            .arg(script)
+            .arg("--")
+            .arg(&file),
+    );
+    let calls: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let want: Vec<serde_json::Value> = digests
+        .iter()
+        .map(|d| {
+            serde_json::json!({"domain": "example.com", "name": "_25._tcp.mx1", "usage": 3,
+                "selector": 1, "type": 1, "data": d, "ttl": 3600})
+        })
+        .collect();
+    assert_eq!(calls, want);
+}
