@@ -267,17 +267,11 @@ fn build_loaded(
         .iter()
         .map(|d| crate::names::normalise_domain(d))
         .collect();
-    let mut plan = plan::plan(
-        std::mem::take(&mut loaded.config.domains),
+    let mut plan = plan::of_config(
+        &mut loaded.config,
         previous.as_ref().unwrap_or(&Lock::new()),
         now,
         &forget,
-    );
-    plan::assign_certificates(&mut plan, loaded.config.nginx.hosts_per_certificate);
-    plan.with_dane(
-        &loaded.config.dane,
-        previous.as_ref().unwrap_or(&Lock::new()),
-        now,
         ctx.config_dir(),
     )?;
     if !plan.refusals.is_empty() {

@@ -38,10 +38,7 @@ impl Project {
         let lock = Lock::load(&lock_path, &lock_name)?;
         let out = output_dir(ctx, &Options::default());
         let lock = or_recovered(ctx, lock, &out, now, ui).unwrap_or_default();
-        let domains = std::mem::take(&mut loaded.config.domains);
-        let mut plan = plan::plan(domains, &lock, now, &[]);
-        plan::assign_certificates(&mut plan, loaded.config.nginx.hosts_per_certificate);
-        plan.with_dane(&loaded.config.dane, &lock, now, ctx.config_dir())?;
+        let plan = plan::of_config(&mut loaded.config, &lock, now, &[], ctx.config_dir())?;
         Ok(Project {
             loaded,
             lock,

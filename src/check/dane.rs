@@ -23,77 +23,59 @@ pub struct DaneReport {
 
 /// The DANE lines of `p` and its JSON entry; nothing when the host has no TLSA records.
 pub(super) fn judge(p: &Probe, at_addr: &str) -> (Vec<Line>, Option<DaneReport>) {
-    let Some(answer) = &p.tlsa else {
-        return (Vec::new(), None);
-    };
     let owner = crate::dane::owner(&p.host);
-    let fail =
-        |detail: String, remedy: String| fix(line(Check::Dane, Status::Fail, detail), remedy);
-    let (records, secure) = match answer {
-        Err(e) => {
-            let l = line(
-                Check::Dane,
-                Status::Warn,
-                format!("{at_addr}: the TLSA records at {owner} could not be validated: {e}"),
-            );
-            let report = DaneReport {
-                tlsa: 0,
-                secure: false,
-                matched: None,
-            };
-            return (
-                vec![fix(
-                    l,
-                    "check that the resolver answers DNSSEC queries (DNSKEY, DS, RRSIG)",
-                )],
-                Some(report),
-            );
-        }
-        Ok(TlsaAnswer::None) => return (Vec::new(), None),
-        Ok(TlsaAnswer::ServFail) => {
-            let l = line(
-                Check::Dane,
-                Status::Warn,
-                format!(
-                    "{at_addr}: the resolver answers SERVFAIL for TLSA at {owner}: a validating resolver does so when DNSSEC is bogus, and DANE senders then defer all mail to this host"
-                ),
-            );
-            let report = DaneReport {
-                tlsa: 0,
-                secure: false,
-                matched: None,
-            };
-            return (
-                vec![fix(
-                    l,
-                    format!(
-                        "ask an authoritative server of the zone (check --nameserver) to see why; dig +dnssec +cd TLSA {owner}"
-                    ),
-                )],
-                Some(report),
-            );
-        }
-        Ok(TlsaAnswer::Bogus(why)) => {
-            let report = DaneReport {
-                tlsa: 0,
-                secure: false,
-                matched: None,
-            };
-            return (
-                vec![fail(
-                    format!(
-                        "{at_addr}: DNSSEC is bogus for {owner} ({why}): DANE senders defer all mail to this host"
-                    ),
-                    format!(
-                        "re-sign the zone of {} and check its DS record at the parent (dig +dnssec TLSA {owner})",
-                        p.host
-                    ),
-                )],
-                Some(report),
-            );
-        }
-        Ok(TlsaAnswer::Found { records, secure }) => (records, *secure),
+    let unproven = |status, detail: String, remedy: String| {
+        let report = DaneReport {
+            tlsa: 0,
+            secure: false,
+            matched: None,
+        };
+        (
+            vec![fix(line(Check::Dane, status, detail), remedy)],
+            Some(report),
+        )
     };
+    match &p.tlsa {
+        None | Some(Ok(TlsaAnswer::None)) => (Vec::new(), None),
+        Some(Err(e)) => unproven(
+            Status::Warn,
+            format!("{at_addr}: the TLSA records at {owner} could not be validated: {e}"),
+            "check that the resolver answers DNSSEC queries (DNSKEY, DS, RRSIG)".into(),
+        ),
+        Some(Ok(TlsaAnswer::ServFail)) => unproven(
+            Status::Warn,
+            format!(
+                "{at_addr}: the resolver answers SERVFAIL for TLSA at {owner}: a validating resolver does so when DNSSEC is bogus, and DANE senders then defer all mail to this host"
+            ),
+            format!(
+                "ask an authoritative server of the zone (check --nameserver) to see why; dig +dnssec +cd TLSA {owner}"
+            ),
+        ),
+        Some(Ok(TlsaAnswer::Bogus(why))) => unproven(
+            Status::Fail,
+            format!(
+                "{at_addr}: DNSSEC is bogus for {owner} ({why}): DANE senders defer all mail to this host"
+            ),
+            format!(
+                "re-sign the zone of {} and check its DS record at the parent (dig +dnssec TLSA {owner})",
+                p.host
+            ),
+        ),
+        Some(Ok(TlsaAnswer::Found { records, secure })) => {
+            found(p, at_addr, &owner, records, *secure)
+        }
+    }
+}
+
+/// The verdict on TLSA records that exist: ignored when unsigned, else matched against the
+/// chain the host presented.
+fn found(
+    p: &Probe,
+    at_addr: &str,
+    owner: &str,
+    records: &[crate::dane::matching::Tlsa],
+    secure: bool,
+) -> (Vec<Line>, Option<DaneReport>) {
     let chain = match &p.seen {
         Seen::Tls { certificate, .. } => Some(&certificate.chain),
         _ => None,
@@ -104,51 +86,50 @@ pub(super) fn judge(p: &Probe, at_addr: &str) -> (Vec<Line>, Option<DaneReport>)
         secure,
         matched: hit.map(|t| t.parameters()),
     };
-    let lines = if !secure {
-        vec![fix(
+    let n = records.len();
+    let fail = |detail: String, remedy: &str| fix(line(Check::Dane, Status::Fail, detail), remedy);
+    let l = match (secure, hit, chain) {
+        (false, _, _) => fix(
             line(
                 Check::Dane,
                 Status::Warn,
                 format!(
-                    "{at_addr}: {} TLSA record(s) at {owner}, but the zone is not DNSSEC-signed (insecure): DANE senders ignore them",
-                    records.len()
+                    "{at_addr}: {n} TLSA record(s) at {owner}, but the zone is not DNSSEC-signed (insecure): DANE senders ignore them"
                 ),
             ),
             format!(
                 "sign the zone of {} with DNSSEC and publish its DS record, or remove the TLSA records",
                 p.host
             ),
-        )]
-    } else if let Some(t) = hit {
-        vec![line(
+        ),
+        (true, Some(t), _) => line(
             Check::Dane,
             Status::Ok,
             format!(
                 "{at_addr}: TLSA {} at {owner} matches the certificate presented (DNSSEC-validated)",
                 t.parameters()
             ),
-        )]
-    } else if let Some(chain) = chain {
-        let key = chain
-            .first()
-            .and_then(|leaf| leaf_spki_sha256(leaf))
-            .unwrap_or_default();
-        vec![fail(
-            format!(
-                "{at_addr}: none of the {} validated TLSA record(s) at {owner} matches the certificate presented (its key: 3 1 1 {key}): DANE senders defer all mail to this host",
-                records.len()
-            ),
-            "publish the TLSA record of the key in use (output/dns/dane/<host>.zone) or put back a certificate whose key is published; renew onto [dane] next_key only after it has been published two TTLs (docs/dane.md)".to_string(),
-        )]
-    } else {
-        vec![fail(
+        ),
+        (true, None, Some(chain)) => {
+            let key = chain
+                .first()
+                .and_then(|leaf| leaf_spki_sha256(leaf))
+                .unwrap_or_default();
+            fail(
+                format!(
+                    "{at_addr}: none of the {n} validated TLSA record(s) at {owner} matches the certificate presented (its key: 3 1 1 {key}): DANE senders defer all mail to this host"
+                ),
+                "publish the TLSA record of the key in use (output/dns/dane/<host>.zone) or put back a certificate whose key is published; renew onto [dane] next_key only after it has been published two TTLs (docs/dane.md)",
+            )
+        }
+        (true, None, None) => fail(
             format!(
                 "{at_addr}: {owner} has validated TLSA records, but no TLS session was made: DANE senders defer all mail to this host"
             ),
-            "make the MX offer STARTTLS with the certificate its TLSA records name".to_string(),
-        )]
+            "make the MX offer STARTTLS with the certificate its TLSA records name",
+        ),
     };
-    (lines, Some(report))
+    (vec![l], Some(report))
 }
 
 /// The hex SHA-256 of the server certificate's SubjectPublicKeyInfo: its `3 1 1` data.

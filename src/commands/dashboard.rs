@@ -57,19 +57,8 @@ pub(crate) fn run(ctx: &Context, args: &DashboardArgs, ui: &mut dyn Ui) -> Resul
             let alarms = summary
                 .as_ref()
                 .map_or(Vec::new(), |s| crate::report::alarms(s, mode));
-            let dane_hosts: Vec<&crate::dane::HostPlan> = plan
-                .dane
-                .hosts
-                .iter()
-                .filter(|h| d.domain.mx.iter().any(|p| p.matches(&h.host)))
-                .collect();
-            reasons.extend(
-                plan.dane
-                    .warnings
-                    .iter()
-                    .filter(|w| dane_hosts.iter().any(|h| h.host == w.domain))
-                    .map(|w| w.text.clone()),
-            );
+            let (dane_warnings, dane) = dane_of(&plan.dane, &d.domain);
+            reasons.extend(dane_warnings);
             DomainView {
                 mode: mode.as_str(),
                 stage: d.stage.as_str(),
@@ -91,7 +80,7 @@ pub(crate) fn run(ctx: &Context, args: &DashboardArgs, ui: &mut dyn Ui) -> Resul
                 ready,
                 reasons,
                 alarms,
-                dane: dane_hosts.iter().flat_map(|h| dane_keys(h)).collect(),
+                dane,
                 name,
             }
         })
@@ -240,6 +229,25 @@ fn prune(out: &Path, views: &[DomainView], pages: usize) -> Result<usize, Error>
         removed += 1;
     }
     Ok(removed)
+}
+
+/// The DANE warnings and keys of the `[dane]` hosts that `domain`'s mx patterns cover.
+fn dane_of(
+    dane: &crate::dane::DanePlan,
+    domain: &crate::model::Domain,
+) -> (Vec<String>, Vec<dashboard::DaneKeyView>) {
+    let hosts: Vec<&crate::dane::HostPlan> = dane
+        .hosts
+        .iter()
+        .filter(|h| domain.mx.iter().any(|p| p.matches(&h.host)))
+        .collect();
+    let warnings = dane
+        .warnings
+        .iter()
+        .filter(|w| hosts.iter().any(|h| h.host == w.domain))
+        .map(|w| w.text.clone())
+        .collect();
+    (warnings, hosts.iter().flat_map(|h| dane_keys(h)).collect())
 }
 
 /// Each published key of `h`, with the date that matters for it.

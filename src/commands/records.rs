@@ -56,18 +56,8 @@ pub(crate) fn run(ctx: &Context, args: &RecordsArgs, ui: &mut dyn Ui) -> Result<
             .collect()
     };
     let (pending, never) = (named(Built::Pending), named(Built::Never));
-    if !pending.is_empty() {
-        ui.warn(&format!(
-            "{}: the config changed since the last build; their _mta-sts record shows the id domains.lock holds (pending): run `mtasts build`, deploy the policy, then publish the new id",
-            some(&pending)
-        ));
-    }
-    if !never.is_empty() {
-        ui.warn(&format!(
-            "{}: never built, so no _mta-sts record is printed (an id exists only once a build writes it): run `mtasts build` and deploy the policy first",
-            some(&never)
-        ));
-    }
+    let dane_pending = plan.dane.changed && args.domains.is_empty();
+    warn_unbuilt(&pending, &never, dane_pending, ui);
     // Streamed domain by domain: at 100,000 domains the whole text is tens of MB.
     ui.out_streamed(&mut |w| {
         let mut first = true;
@@ -89,13 +79,7 @@ pub(crate) fn run(ctx: &Context, args: &RecordsArgs, ui: &mut dyn Ui) -> Result<
             }
             (name, records, built == Built::Pending)
         });
-        // The [dane] hosts' TLSA records, under their zones, when no domain is named.
-        let dane = plan
-            .dane
-            .hosts
-            .iter()
-            .filter(|_| args.domains.is_empty())
-            .map(|h| (h.zone.as_str(), h.records(), plan.dane.changed));
+        let dane = dane_items(plan, args);
         for (name, records, pending) in domains.chain(dane) {
             let rows = dns::rows(name, &records);
             let text = match args.format {
@@ -132,12 +116,6 @@ pub(crate) fn run(ctx: &Context, args: &RecordsArgs, ui: &mut dyn Ui) -> Result<
         }
         Ok(())
     });
-    if plan.dane.changed && args.domains.is_empty() {
-        ui.warn(
-            "the [dane] keys changed since the last build; the TLSA records shown are the next build's (pending): run `mtasts build` and publish output/dns/dane/",
-        );
-    }
-    let dane_pending = plan.dane.changed && args.domains.is_empty();
     if args.locked && !(pending.is_empty() && never.is_empty() && !dane_pending) {
         return Err(Error::LockedWouldChange {
             lock: ctx.lock().0,
@@ -149,6 +127,42 @@ pub(crate) fn run(ctx: &Context, args: &RecordsArgs, ui: &mut dyn Ui) -> Result<
         });
     }
     Ok(())
+}
+
+/// Says which records are not what the last build published: domains whose config changed
+/// (`pending`), domains never built, and `[dane]` keys that changed.
+fn warn_unbuilt(pending: &[&str], never: &[&str], dane_pending: bool, ui: &mut dyn Ui) {
+    if !pending.is_empty() {
+        ui.warn(&format!(
+            "{}: the config changed since the last build; their _mta-sts record shows the id domains.lock holds (pending): run `mtasts build`, deploy the policy, then publish the new id",
+            some(pending)
+        ));
+    }
+    if !never.is_empty() {
+        ui.warn(&format!(
+            "{}: never built, so no _mta-sts record is printed (an id exists only once a build writes it): run `mtasts build` and deploy the policy first",
+            some(never)
+        ));
+    }
+    if dane_pending {
+        ui.warn(
+            "the [dane] keys changed since the last build; the TLSA records shown are the next build's (pending): run `mtasts build` and publish output/dns/dane/",
+        );
+    }
+}
+
+/// The [dane] hosts' TLSA records, under their zones, when no domain is named: (zone,
+/// records, pending).
+fn dane_items<'p>(
+    plan: &'p crate::plan::Plan,
+    args: &RecordsArgs,
+) -> impl Iterator<Item = (&'p str, Vec<crate::records::Record>, bool)> {
+    let all = args.domains.is_empty();
+    plan.dane
+        .hosts
+        .iter()
+        .filter(move |_| all)
+        .map(|h| (h.zone.as_str(), h.records(), plan.dane.changed))
 }
 
 /// `names` for one line: the count and at most three of them.

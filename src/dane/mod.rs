@@ -227,7 +227,19 @@ fn roll(
         keys,
         ttl_high,
     };
-    let mut warnings = Vec::new();
+    let warnings = warnings(&plan, before, find(&digests.live).is_some(), now);
+    (plan, warnings)
+}
+
+/// What the operator must know about `plan`'s step: a live key never published (while other
+/// TLSA records were), a switch before every cache can hold the new key, no next key.
+fn warnings(
+    plan: &HostPlan,
+    before: &[DaneKey],
+    live_was_published: bool,
+    now: DateTime<Utc>,
+) -> Vec<Warning> {
+    let host = plan.host.as_str();
     let warn = |kind, text: String, until| Warning {
         domain: host.to_string(),
         kind,
@@ -235,11 +247,13 @@ fn roll(
         until,
     };
     let live = plan.live();
-    if !before.is_empty() && find(&digests.live).is_none() {
+    let mut warnings = Vec::new();
+    if !before.is_empty() && !live_was_published {
         warnings.push(warn(
             WarningKind::DaneUnpublishedKey,
             format!(
-                "MAIL IS BREAKING NOW: the certificate in use has a key ({tlsa} {}) whose TLSA record was never published, so every DANE sender (Postfix, Exchange Online) defers mail to {host} until resolvers see it; publish output/dns/dane/{host}.zone at once, or put back the certificate of the published key. Next time renew onto next_key (docs/dane.md)",
+                "MAIL IS BREAKING NOW: the certificate in use has a key ({} {}) whose TLSA record was never published, so every DANE sender (Postfix, Exchange Online) defers mail to {host} until resolvers see it; publish output/dns/dane/{host}.zone at once, or put back the certificate of the published key. Next time renew onto next_key (docs/dane.md)",
+                plan.parameters,
                 short(&live.sha256)
             ),
             None,
@@ -262,7 +276,7 @@ fn roll(
             None,
         ));
     }
-    (plan, warnings)
+    warnings
 }
 
 /// The first 16 hex digits of a digest, for messages.

@@ -210,15 +210,25 @@ fn generate(
         previous,
         &mut all.files,
     )?;
-    // The TLSA records of the [dane] MX hosts, in each DNS target's own files.
-    for e in &emitters {
-        for (path, media_type, bytes) in e.dane_files(&plan.dane.hosts) {
-            all.files
-                .push(writer.offer(&mut batch, Class::Dns, path, media_type, &bytes)?);
-        }
-    }
+    dane_files(&emitters, plan, writer, &mut batch, &mut all.files)?;
     all.batches.push(batch);
     Ok((all, hosts_digest))
+}
+
+/// Offers the TLSA records of the `[dane]` MX hosts, in each enabled DNS target's own files.
+fn dane_files(
+    emitters: &[&dyn Emitter],
+    plan: &Plan,
+    writer: &Writer,
+    batch: &mut Batch,
+    files: &mut Vec<FileEntry>,
+) -> Result<(), Error> {
+    for e in emitters {
+        for (path, media_type, bytes) in e.dane_files(&plan.dane.hosts) {
+            files.push(writer.offer(batch, Class::Dns, path, media_type, &bytes)?);
+        }
+    }
+    Ok(())
 }
 
 /// The digest of what the files made from every host are made from. A host left out changes

@@ -146,10 +146,26 @@ impl DomainPlan {
     }
 }
 
+/// The whole plan of `config` over `previous` at `now`: its domains (moved out of `config`),
+/// their certificate batches, and the `[dane]` hosts (key files relative to `base`). `build`
+/// and every command that only reads plan this one way.
+pub fn of_config(
+    config: &mut crate::model::Config,
+    previous: &Lock,
+    now: DateTime<Utc>,
+    forget: &[String],
+    base: &std::path::Path,
+) -> Result<Plan, crate::error::Error> {
+    let mut out = plan(std::mem::take(&mut config.domains), previous, now, forget);
+    assign_certificates(&mut out, config.nginx.hosts_per_certificate);
+    out.with_dane(&config.dane, previous, now, base)?;
+    Ok(out)
+}
+
 impl Plan {
     /// Adds the `[dane]` hosts' rollover at `now` (key files relative to `base`): their lock
     /// tables and warnings join the plan's.
-    pub fn with_dane(
+    fn with_dane(
         &mut self,
         hosts: &[crate::model::Dane],
         previous: &Lock,

@@ -6,7 +6,7 @@ use crate::diag::Problem;
 use crate::model::{Dane, DaneUsage};
 use crate::names::{DomainName, HostName};
 
-use super::fields::{Field, field};
+use super::fields::{Field, Refusal, field};
 use super::{DEFAULT_TTL, TTL_RANGE};
 
 /// The valid `[dane]` tables, sorted by host; each bad value is a located problem.
@@ -52,63 +52,11 @@ fn one(
     span: &std::ops::Range<usize>,
     problems: &mut Vec<Problem>,
 ) -> Option<Dane> {
-    let path = |raw: &Option<Sp<String>>, key: &str, problems: &mut Vec<Problem>| {
-        field(raw, problems, |s: &String| {
-            if s.trim().is_empty() || s.contains('\0') {
-                Err((
-                    format!("`{key}` is not a file path"),
-                    "empty".into(),
-                    "give the PEM file's path (relative paths start at the config's directory)"
-                        .into(),
-                ))
-            } else {
-                Ok(s.clone())
-            }
-        })
-    };
     let certificate = path(&d.certificate, "certificate", problems);
     let next_key = path(&d.next_key, "next_key", problems);
-    let usage = field(&d.usage, problems, |s: &String| {
-        match s.as_str() {
-        "dane-ee" => Ok(DaneUsage::DaneEe),
-        "dane-ta" => Ok(DaneUsage::DaneTa),
-        other => Err((
-            format!("unknown DANE usage {other:?}"),
-            "not a usage".into(),
-            "use \"dane-ee\" (TLSA 3 1 1, the server's own key; the default) or \"dane-ta\" (TLSA 2 1 1, the issuer's key)".into(),
-        )),
-    }
-    });
-    let ttl = field(&d.ttl, problems, |n: &i64| {
-        u32::try_from(*n)
-            .ok()
-            .filter(|_| TTL_RANGE.contains(n))
-            .ok_or_else(|| {
-                (
-                    format!("ttl = {n} is out of range"),
-                    "not 60 to 604800".into(),
-                    "give the TLSA records' TTL in seconds, 60 to 604800 (a week); rollovers wait two TTLs".into(),
-                )
-            })
-    });
-    let zone = field(&d.zone, problems, |z: &String| {
-        let zone =
-            DomainName::parse(z).map_err(|e| ("invalid zone".to_string(), e.message, e.help))?;
-        let inside = host.as_str() == zone.as_str()
-            || host.as_str().ends_with(&format!(".{}", zone.as_str()));
-        if inside {
-            Ok(zone)
-        } else {
-            Err((
-                format!("{host} is not in the zone {zone}"),
-                "not a parent of the host".into(),
-                format!(
-                    "give the zone {host}'s TLSA records go into, such as {}",
-                    parent(host.as_str())
-                ),
-            ))
-        }
-    });
+    let usage = field(&d.usage, problems, |s: &String| usage(s));
+    let ttl = field(&d.ttl, problems, ttl);
+    let zone = field(&d.zone, problems, |z: &String| zone(host, z));
     let certificate = match certificate {
         Field::Set(c, _) => c,
         Field::Unset => {
@@ -138,27 +86,81 @@ fn one(
             }
         },
     };
-    let next_key = match next_key {
-        Field::Set(k, _) => Some(k),
-        Field::Unset => None,
-        Field::Bad => return None,
-    };
     Some(Dane {
         host: host.clone(),
         certificate,
-        next_key,
-        usage: match usage {
-            Field::Set(u, _) => u,
-            Field::Unset => DaneUsage::default(),
-            Field::Bad => return None,
-        },
-        ttl: match ttl {
-            Field::Set(t, _) => t,
-            Field::Unset => DEFAULT_TTL,
-            Field::Bad => return None,
-        },
+        next_key: set_or(next_key, None, Some)?,
+        usage: set_or(usage, DaneUsage::default(), |u| u)?,
+        ttl: set_or(ttl, DEFAULT_TTL, |t| t)?,
         zone,
     })
+}
+
+/// A set value (mapped), the default when unset, `None` when it was bad (already reported).
+fn set_or<T, U>(f: Field<T>, default: U, map: impl FnOnce(T) -> U) -> Option<U> {
+    match f {
+        Field::Set(v, _) => Some(map(v)),
+        Field::Unset => Some(default),
+        Field::Bad => None,
+    }
+}
+
+fn path(raw: &Option<Sp<String>>, key: &str, problems: &mut Vec<Problem>) -> Field<String> {
+    field(raw, problems, |s: &String| {
+        if s.trim().is_empty() || s.contains('\0') {
+            Err((
+                format!("`{key}` is not a file path"),
+                "empty".into(),
+                "give the PEM file's path (relative paths start at the config's directory)".into(),
+            ))
+        } else {
+            Ok(s.clone())
+        }
+    })
+}
+
+fn usage(s: &str) -> Result<DaneUsage, Refusal> {
+    match s {
+        "dane-ee" => Ok(DaneUsage::DaneEe),
+        "dane-ta" => Ok(DaneUsage::DaneTa),
+        other => Err((
+            format!("unknown DANE usage {other:?}"),
+            "not a usage".into(),
+            "use \"dane-ee\" (TLSA 3 1 1, the server's own key; the default) or \"dane-ta\" (TLSA 2 1 1, the issuer's key)".into(),
+        )),
+    }
+}
+
+fn ttl(n: &i64) -> Result<u32, Refusal> {
+    u32::try_from(*n)
+        .ok()
+        .filter(|_| TTL_RANGE.contains(n))
+        .ok_or_else(|| {
+            (
+                format!("ttl = {n} is out of range"),
+                "not 60 to 604800".into(),
+                "give the TLSA records' TTL in seconds, 60 to 604800 (a week); rollovers wait two TTLs".into(),
+            )
+        })
+}
+
+/// The zone `z` if `host` lies in it.
+fn zone(host: &HostName, z: &str) -> Result<DomainName, Refusal> {
+    let zone = DomainName::parse(z).map_err(|e| ("invalid zone".to_string(), e.message, e.help))?;
+    let inside =
+        host.as_str() == zone.as_str() || host.as_str().ends_with(&format!(".{}", zone.as_str()));
+    if inside {
+        Ok(zone)
+    } else {
+        Err((
+            format!("{host} is not in the zone {zone}"),
+            "not a parent of the host".into(),
+            format!(
+                "give the zone {host}'s TLSA records go into, such as {}",
+                parent(host.as_str())
+            ),
+        ))
+    }
 }
 
 /// `host` without its first label.
