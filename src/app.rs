@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command, TemplatesCommand};
-use crate::commands::{self, Context, Ui};
+use crate::commands::{self, Paths, Ui};
 use crate::diag::{self, Level, Problem, SourceFile};
 use crate::error::Error;
 
@@ -12,7 +12,7 @@ use crate::error::Error;
 /// invalid input, a refusal or a finding; 2 the run itself could not be done (clap already uses
 /// 2 for usage errors).
 pub fn run(cli: Cli) -> ExitCode {
-    let ctx = Context {
+    let ctx = Paths {
         config_name: cli.config.display().to_string(),
         config: cli.config,
         templates: cli.templates,
@@ -42,8 +42,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Templates(TemplatesCommand::Eject { dir }) => {
             commands::templates::eject(&ctx, dir.clone(), &mut ui)
         }
-        Command::Completions { shell } => commands::help::completions(*shell, &mut ui),
-        Command::Man(args) => commands::help::man(args, &mut ui),
+        Command::Completions { shell } => commands::generated::completions(*shell, &mut ui),
+        Command::Man(args) => commands::generated::man(args, &mut ui),
     };
     let mut code = match &result {
         Ok(()) => 0,

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::config;
-use crate::context::Context;
 use crate::error::Error;
 use crate::generate::{write_tree, write_tree_remembering};
 use crate::lock::{Lock, WorkLock};
 use crate::model::Target;
 use crate::output;
+use crate::paths::Paths;
 use crate::plan::{self, Plan};
 use crate::render::{Override, Templates};
 use crate::ui::Ui;
@@ -40,7 +40,7 @@ const PROGRESS_FROM: usize = 2000;
 
 /// Runs one build (or dry run) under the work lock; warnings go to `ui`. The manifest is read
 /// beside the config and the lock, and the output tree's stat check beside the manifest.
-pub(crate) fn build(ctx: &Context, args: &Options, ui: &mut dyn Ui) -> Result<Built, Error> {
+pub(crate) fn build(ctx: &Paths, args: &Options, ui: &mut dyn Ui) -> Result<Built, Error> {
     let started = Instant::now();
     let out = output_dir(ctx, args);
     // The manifest is read beside the config and then the lock: each of those keeps little
@@ -92,7 +92,7 @@ pub(crate) fn build(ctx: &Context, args: &Options, ui: &mut dyn Ui) -> Result<Bu
 
 /// The templates: the built-ins, each replaced by the file of its name in the template
 /// directory (`--templates`, else `templates/` beside the config) when there is one.
-pub(crate) fn templates(ctx: &Context) -> Result<Templates, Error> {
+pub(crate) fn templates(ctx: &Paths) -> Result<Templates, Error> {
     let mut overrides = Vec::new();
     if let Some(dir) = ctx.template_dir() {
         for &(name, _) in crate::render::BUILTIN {
@@ -110,7 +110,7 @@ pub(crate) fn templates(ctx: &Context) -> Result<Templates, Error> {
 }
 
 /// The output directory: `-o`, else `output/` beside the config.
-pub(crate) fn output_dir(ctx: &Context, args: &Options) -> PathBuf {
+pub(crate) fn output_dir(ctx: &Paths, args: &Options) -> PathBuf {
     args.output
         .clone()
         .unwrap_or_else(|| ctx.config_dir().join("output"))
@@ -135,7 +135,7 @@ impl State {
     /// Reads the lock and, with `manifest`, the manifest side by side, unless `cache` holds
     /// them as their files still are.
     fn read(
-        ctx: &Context,
+        ctx: &Paths,
         out: &std::path::Path,
         verify: bool,
         cache: Cache,
@@ -170,7 +170,7 @@ impl State {
     }
 
     /// Whether the lock and manifest files are still the ones that were read.
-    fn current(&self, ctx: &Context, out: &std::path::Path) -> bool {
+    fn current(&self, ctx: &Paths, out: &std::path::Path) -> bool {
         stamp(&ctx.lock().0) == self.lock_stamp
             && (self.previous.is_none()
                 || stamp(&out.join(crate::manifest::PATH)) == self.manifest_stamp)
@@ -228,7 +228,7 @@ pub(crate) fn stamp(path: &std::path::Path) -> Option<Stamp> {
 /// The build itself, for `watch`, which already holds the work lock: reload config, lock and
 /// templates (the lock from `cache` while its file is unchanged), plan, write, save the lock.
 pub(crate) fn build_locked(
-    ctx: &Context,
+    ctx: &Paths,
     args: &Options,
     ui: &mut dyn Ui,
     cache: &mut Cache,
@@ -245,7 +245,7 @@ pub(crate) fn build_locked(
 }
 
 fn build_loaded(
-    ctx: &Context,
+    ctx: &Paths,
     args: &Options,
     mut loaded: config::Loaded,
     ui: &mut dyn Ui,
@@ -456,7 +456,7 @@ fn warn_unreadable(nginx: &crate::model::Nginx, plan: &Plan, ui: &mut dyn Ui) {
 /// `lock` (the file's), or else the lock `out`'s manifest implies, with a warning naming the
 /// lost lock file.
 pub(crate) fn or_recovered(
-    ctx: &Context,
+    ctx: &Paths,
     lock: Option<Lock>,
     out: &std::path::Path,
     now: chrono::DateTime<chrono::Utc>,

@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 
 use crate::build::{Options, or_recovered, output_dir};
 use crate::config;
-use crate::context::Context;
 use crate::error::Error;
 use crate::lock::Lock;
+use crate::paths::Paths;
 use crate::plan::{self, Plan};
 use crate::ui::Ui;
 
@@ -28,7 +28,7 @@ pub(crate) struct Project {
 
 impl Project {
     /// Loads the project of `ctx`; the config's warnings and a lock recovery go to `ui`.
-    pub(crate) fn load(ctx: &Context, ui: &mut dyn Ui) -> Result<Project, Error> {
+    pub(crate) fn load(ctx: &Paths, ui: &mut dyn Ui) -> Result<Project, Error> {
         let mut loaded = config::load(&ctx.config, &ctx.config_name)?;
         for w in &loaded.warnings {
             ui.problem(w, &loaded.file);

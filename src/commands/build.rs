@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Context, Ui};
+use super::{Paths, Ui};
 use crate::build::{Built, Options};
 use crate::cli::{BuildArgs, Format};
 use crate::error::Error;
@@ -10,7 +10,7 @@ use crate::model::Target;
 use crate::plan::{self, Change};
 
 /// Runs one build (or dry run) under the work lock and reports through `ui`.
-pub(crate) fn run(ctx: &Context, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Paths, args: &BuildArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let built = crate::build::build(ctx, &options(args), ui)?;
     match args.format {
         Format::Text if args.quiet => {

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::{Context, Ui};
+use super::{Paths, Ui};
 use crate::cli::{AcmeClient, CertificatesArgs, Format};
 use crate::error::Error;
 use crate::targets::inventory::Certificates;
@@ -20,7 +20,7 @@ struct Certificate<'a> {
 }
 
 /// Prints every certificate with its command.
-pub(crate) fn run(ctx: &Context, args: &CertificatesArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Paths, args: &CertificatesArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let crate::project::Project { loaded, plan, .. } = crate::project::Project::load(ctx, ui)?;
     let nginx = &loaded.config.nginx;
     let webroot = nginx.acme_webroot.as_deref().ok_or_else(|| {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{Context, Ui};
+use super::{Paths, Ui};
 use crate::check::{self, Checked, Expiry, Network, Status};
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::error::Error;
@@ -15,7 +15,7 @@ use crate::ui::printable;
 const PROGRESS_FROM: usize = 200;
 
 /// Checks the selected domains and prints one block per domain.
-pub(crate) fn run(ctx: &Context, args: &CheckArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Paths, args: &CheckArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let Project {
         lock, plan, loaded, ..
     } = Project::load(ctx, ui)?;

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Context, Ui};
+use super::{Paths, Ui};
 use crate::cli::DashboardArgs;
 use crate::dashboard::{self, CheckVerdict, Collector, DomainView};
 use crate::error::Error;
@@ -11,7 +11,7 @@ use crate::model::Mode;
 use crate::project::Project;
 
 /// Writes the pages that changed and removes the pages of domains no longer configured.
-pub(crate) fn run(ctx: &Context, args: &DashboardArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Paths, args: &DashboardArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let Project {
         plan, now, lock, ..
     } = Project::load(ctx, ui)?;

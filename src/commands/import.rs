@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Context, Ui};
+use super::{Paths, Ui};
 use crate::cli::ImportArgs;
 use crate::error::Error;
 use crate::names::DomainName;
 
 /// Reads every domain, then prints or appends the tables.
-pub(crate) fn run(ctx: &Context, args: &ImportArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Paths, args: &ImportArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let domains: Vec<DomainName> = args
         .domains
         .iter()
@@ -77,7 +77,7 @@ pub(crate) fn run(ctx: &Context, args: &ImportArgs, ui: &mut dyn Ui) -> Result<(
 /// The config's text (empty when there is none yet), after checking that it is valid (a config
 /// of `[defaults]` and `[nginx]` with no domain yet is fine: the import supplies them) and names
 /// none of `domains`.
-fn existing_config(ctx: &Context, domains: &[DomainName]) -> Result<String, Error> {
+fn existing_config(ctx: &Paths, domains: &[DomainName]) -> Result<String, Error> {
     let text = match crate::config::load(&ctx.config, &ctx.config_name) {
         Ok(loaded) => {
             let clash: Vec<&str> = domains
@@ -109,7 +109,7 @@ fn existing_config(ctx: &Context, domains: &[DomainName]) -> Result<String, Erro
 }
 
 /// Replaces the config with `old` + `tables` (atomically), once the whole text validates.
-fn append(ctx: &Context, old: &str, tables: &str) -> Result<(), Error> {
+fn append(ctx: &Paths, old: &str, tables: &str) -> Result<(), Error> {
     let mut text = old.to_string();
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use super::{Context, Ui};
+use super::{Paths, Ui};
 use crate::cli::{Ci, InitArgs};
 use crate::error::Error;
 
@@ -10,7 +10,7 @@ use crate::error::Error;
 pub(crate) const SAMPLE: &str = include_str!("../../domains.toml");
 
 /// Creates the config file; fails if anything is already there.
-pub(crate) fn run(ctx: &Context, args: &InitArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Paths, args: &InitArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let workflow = ctx.config_dir().join(WORKFLOW);
     if args.ci == Some(Ci::Github) && workflow.exists() {
         return Err(Error::Exists(workflow));
@@ -60,7 +60,7 @@ const IGNORED: [&str; 2] = ["/output/", "/.mtasts.lock"];
 
 /// Adds the `IGNORED` lines a `.gitignore` beside the config lacks (creating it if need be);
 /// says what it did.
-fn gitignore(ctx: &Context) -> Result<Option<String>, Error> {
+fn gitignore(ctx: &Paths) -> Result<Option<String>, Error> {
     let path = ctx.config_dir().join(".gitignore");
     let existing = match std::fs::read_to_string(&path) {
         Ok(text) => text,

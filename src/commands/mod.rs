@@ -4,7 +4,7 @@ pub(crate) mod build;
 pub(crate) mod certificates;
 pub(crate) mod check;
 pub(crate) mod dashboard;
-pub(crate) mod help;
+pub(crate) mod generated;
 pub(crate) mod import;
 pub(crate) mod init;
 pub(crate) mod plan_mx;
@@ -16,7 +16,7 @@ pub(crate) mod templates;
 pub(crate) mod validate;
 pub(crate) mod watch;
 
-pub(crate) use crate::context::Context;
+pub(crate) use crate::paths::Paths;
 pub(crate) use crate::ui::Ui;
 
 /// Names shown for a group of warnings; the rest are counted.

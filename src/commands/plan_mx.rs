@@ -1,14 +1,14 @@
 //! `mtasts plan-mx`: the dated steps of moving a domain's MX hosts, from where the lock says
 //! the move stands.
 
-use super::{Context, Ui};
+use super::{Paths, Ui};
 use crate::cli::PlanMxArgs;
 use crate::error::Error;
 use crate::names::MxPattern;
 use crate::plan::mx_move::{Move, Stage, stage, steps};
 
 /// Prints the steps left.
-pub(crate) fn run(ctx: &Context, args: &PlanMxArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Paths, args: &PlanMxArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let project = crate::project::Project::load(ctx, ui)?;
     let d = *super::select(&project.plan, std::slice::from_ref(&args.domain))?
         .first()

@@ -1,11 +1,11 @@
 //! `mtasts receive`: runs the HTTPS report receiver; its access log is this command's output.
 
-use super::{Context, Ui};
+use super::{Paths, Ui};
 use crate::cli::ReceiveArgs;
 use crate::error::Error;
 
 /// Opens the store, serves until SIGTERM or SIGINT, and prints each access log line as it comes.
-pub(crate) fn run(ctx: &Context, args: &ReceiveArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Paths, args: &ReceiveArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let base = ctx.config.parent().unwrap_or(std::path::Path::new("."));
     let store = crate::report::store::open(&args.store, base)?;
     let options = crate::receive::Options {

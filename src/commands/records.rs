@@ -1,7 +1,7 @@
 //! `mtasts records`: what to publish in DNS, from the same plan as `build`, in the form asked
 //! for; writes nothing.
 
-use super::{Context, Ui};
+use super::{Paths, Ui};
 use crate::cli::{RecordsArgs, RecordsFormat};
 use crate::error::Error;
 use crate::plan::DomainPlan;
@@ -30,7 +30,7 @@ struct JsonRow<'a> {
 
 /// Prints the records of the published domains (or those named). The `_mta-sts` id comes from
 /// `domains.lock` only: a printed id is one a build wrote, never one made up from the clock.
-pub(crate) fn run(ctx: &Context, args: &RecordsArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Paths, args: &RecordsArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let project = crate::project::Project::load(ctx, ui)?;
     let plan = &project.plan;
     let selected = super::select(plan, &args.domains)?;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{Context, Ui};
+use super::{Paths, Ui};
 use crate::cli::{Format, StatusArgs};
 use crate::error::Error;
 use crate::lock::{Entry, Stage};
@@ -27,7 +27,7 @@ struct Row {
 }
 
 /// Prints one row per domain in the config or the lock.
-pub(crate) fn run(ctx: &Context, args: &StatusArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Paths, args: &StatusArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let Project {
         lock, plan, now, ..
     } = Project::load(ctx, ui)?;

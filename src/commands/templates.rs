@@ -2,13 +2,13 @@
 
 use std::path::PathBuf;
 
-use super::{Context, Ui};
+use super::{Paths, Ui};
 use crate::error::Error;
 use crate::render::BUILTIN;
 
 /// Writes every built-in template into `dir` (default `templates/` beside the config); refuses
 /// if any of them already exists there, before writing anything.
-pub(crate) fn eject(ctx: &Context, dir: Option<PathBuf>, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn eject(ctx: &Paths, dir: Option<PathBuf>, ui: &mut dyn Ui) -> Result<(), Error> {
     let dir = dir.unwrap_or_else(|| ctx.config_dir().join("templates"));
     if let Some(existing) = BUILTIN
         .iter()

@@ -1,11 +1,11 @@
 //! `mtasts validate`: check the config, the lock file and the templates, and plan against the
 //! lock as `build --dry-run` would, to report every warning and refusal; write nothing.
 
-use super::{Context, Ui};
+use super::{Paths, Ui};
 use crate::error::Error;
 
 /// Validates; warnings go to `ui`, the first failure is returned.
-pub(crate) fn run(ctx: &Context, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Paths, ui: &mut dyn Ui) -> Result<(), Error> {
     let crate::project::Project { loaded, plan, .. } = crate::project::Project::load(ctx, ui)?;
     crate::build::templates(ctx)?;
     super::show_warnings(&plan.warnings, ui);

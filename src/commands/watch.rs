@@ -9,7 +9,7 @@ use std::time::Duration;
 use notify::{EventKind, RecursiveMode, Watcher};
 use notify_debouncer_full::{DebounceEventResult, Debouncer, FileIdCache, RecommendedCache};
 
-use super::{Context, Ui};
+use super::{Paths, Ui};
 use crate::build::{Built, Cache, Options, build_locked, stamp};
 use crate::cli::WatchArgs;
 use crate::error::Error;
@@ -42,7 +42,7 @@ impl<T: Watcher, C: FileIdCache> Watch for Debouncer<T, C> {
 }
 
 /// Watches until stopped; returns only on a setup failure or after a clean stop.
-pub(crate) fn run(ctx: &Context, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Paths, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let _guard = WorkLock::acquire(&ctx.config, Duration::from_secs(args.wait))?;
     let (tx, rx) = mpsc::channel();
     let stop = tx.clone();
@@ -177,7 +177,7 @@ fn save_watcher(
     Ok(raw)
 }
 
-fn rebuild(ctx: &Context, args: &Options, ui: &mut dyn Ui, cache: &mut Cache) {
+fn rebuild(ctx: &Paths, args: &Options, ui: &mut dyn Ui, cache: &mut Cache) {
     match build_locked(ctx, args, ui, cache) {
         Ok(built) => {
             super::show_warnings(&built.plan.warnings, ui);

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Context, Ui};
+use super::{Paths, Ui};
 use crate::cli::ReportArgs;
 use crate::config;
 use crate::error::Error;
@@ -13,7 +13,7 @@ mod rows;
 use rows::{Counts, Row, aliases_count_for_primaries, print};
 
 /// Reads every input, prints the summary; malformed inputs are listed and skipped.
-pub(crate) fn run(ctx: &Context, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Error> {
+pub(crate) fn run(ctx: &Paths, args: &ReportArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let config = if ctx.config.exists() {
         Some(config::load(&ctx.config, &ctx.config_name)?.config)
     } else {

@@ -1,10 +1,11 @@
-//! The paths every command derives from the global options.
+//! The paths every command derives from the global options: the config, the lock beside it,
+//! the template directory.
 
 use std::path::{Path, PathBuf};
 
 /// Paths every command derives from the global options.
 #[derive(Debug, Clone)]
-pub(crate) struct Context {
+pub(crate) struct Paths {
     /// The config file.
     pub config: PathBuf,
     /// The config path as the user wrote it, for diagnostics.
@@ -13,7 +14,7 @@ pub(crate) struct Context {
     pub templates: Option<PathBuf>,
 }
 
-impl Context {
+impl Paths {
     /// The directory holding the config (empty for a bare file name: the current directory).
     pub(crate) fn config_dir(&self) -> &Path {
         self.config.parent().unwrap_or(Path::new(""))
