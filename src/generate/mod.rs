@@ -125,41 +125,7 @@ fn generate(
         writer,
         previous,
     };
-    let build = &build;
-    let kinds = build.kinds.len();
-    let threads = crate::parallel::threads();
-    // Small trees are not worth a thread each.
-    let chunk = published.len().div_ceil(threads).max(256);
-    let mut parts = std::thread::scope(|s| {
-        let workers: Vec<_> = published
-            .chunks(chunk)
-            .map(|domains| {
-                s.spawn(move || {
-                    let n = domains.len();
-                    let mut part = Part {
-                        batch: writer.batch(),
-                        files: (0..kinds).map(|_| Vec::with_capacity(n)).collect(),
-                        domains: Vec::with_capacity(n),
-                        near: Near {
-                            inputs: 0,
-                            files: vec![0; kinds],
-                        },
-                    };
-                    for d in domains {
-                        let ready = nginx_on && certificate_ready(nginx, d);
-                        let entry = build.domain(d, ready, &mut part)?;
-                        part.domains.push(entry);
-                        progress.inc(1);
-                    }
-                    Ok::<_, Error>(part)
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect::<Result<Vec<_>, _>>()
-    })?;
+    let mut parts = in_parts(&build, &published, nginx_on, progress)?;
     let ready: Vec<bool> = if nginx.require_certificates && nginx_on {
         published
             .iter()
@@ -183,7 +149,7 @@ fn generate(
     // Each kind of file in domain order is nearly in path order: the whole list is then a few
     // long runs, which the writer's stable sort merges instead of comparing every path twenty
     // times.
-    for kind in 0..kinds {
+    for kind in 0..build.kinds.len() {
         for part in &mut parts {
             all.files.append(&mut part.files[kind]);
         }
@@ -213,6 +179,51 @@ fn generate(
     dane_files(&emitters, plan, writer, &mut batch, &mut all.files)?;
     all.batches.push(batch);
     Ok((all, hosts_digest))
+}
+
+/// Every published domain's files, offered on one thread per share of the domains; the
+/// shares come back in domain order.
+fn in_parts(
+    build: &Build<'_>,
+    published: &[&DomainPlan],
+    nginx_on: bool,
+    progress: &ProgressBar,
+) -> Result<Vec<Part>, Error> {
+    let (nginx, writer) = (build.nginx, build.writer);
+    let kinds = build.kinds.len();
+    let threads = crate::parallel::threads();
+    // Small trees are not worth a thread each.
+    let chunk = published.len().div_ceil(threads).max(256);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = published
+            .chunks(chunk)
+            .map(|domains| {
+                s.spawn(move || {
+                    let n = domains.len();
+                    let mut part = Part {
+                        batch: writer.batch(),
+                        files: (0..kinds).map(|_| Vec::with_capacity(n)).collect(),
+                        domains: Vec::with_capacity(n),
+                        near: Near {
+                            inputs: 0,
+                            files: vec![0; kinds],
+                        },
+                    };
+                    for d in domains {
+                        let ready = nginx_on && certificate_ready(nginx, d);
+                        let entry = build.domain(d, ready, &mut part)?;
+                        part.domains.push(entry);
+                        progress.inc(1);
+                    }
+                    Ok::<_, Error>(part)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect::<Result<Vec<_>, _>>()
+    })
 }
 
 /// Offers the TLSA records of the `[dane]` MX hosts, in each enabled DNS target's own files.

@@ -89,20 +89,11 @@ fn one(
     Some(Dane {
         host: host.clone(),
         certificate,
-        next_key: set_or(next_key, None, Some)?,
-        usage: set_or(usage, DaneUsage::default(), |u| u)?,
-        ttl: set_or(ttl, DEFAULT_TTL, |t| t)?,
+        next_key: next_key.optional()?,
+        usage: usage.value_or(DaneUsage::default())?,
+        ttl: ttl.value_or(DEFAULT_TTL)?,
         zone,
     })
-}
-
-/// A set value (mapped), the default when unset, `None` when it was bad (already reported).
-fn set_or<T, U>(f: Field<T>, default: U, map: impl FnOnce(T) -> U) -> Option<U> {
-    match f {
-        Field::Set(v, _) => Some(map(v)),
-        Field::Unset => Some(default),
-        Field::Bad => None,
-    }
 }
 
 fn path(raw: &Option<Sp<String>>, key: &str, problems: &mut Vec<Problem>) -> Field<String> {

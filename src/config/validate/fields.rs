@@ -26,6 +26,26 @@ impl<T> Field<Vec<T>> {
     }
 }
 
+impl<T> Field<T> {
+    /// The value, or `default` when unset; `None` when it was bad (already reported).
+    pub(super) fn value_or(self, default: T) -> Option<T> {
+        match self {
+            Field::Set(v, _) => Some(v),
+            Field::Unset => Some(default),
+            Field::Bad => None,
+        }
+    }
+
+    /// The value if set, `Some(None)` when unset; `None` when it was bad (already reported).
+    pub(super) fn optional(self) -> Option<Option<T>> {
+        match self {
+            Field::Set(v, _) => Some(Some(v)),
+            Field::Unset => Some(None),
+            Field::Bad => None,
+        }
+    }
+}
+
 impl<T: Clone> Field<T> {
     /// This table's value if it has one, else the inherited one.
     pub(super) fn or(&self, inherited: &Field<T>) -> Field<T> {

@@ -171,31 +171,8 @@ fn merge(
     worker: bool,
     problems: &mut Vec<Problem>,
 ) -> Option<Domain> {
-    let mode = match own.mode.or(&defaults.mode) {
-        Field::Set(m, _) => m,
-        Field::Unset => DEFAULT_MODE,
-        Field::Bad => return None,
-    };
-    let max_age = match own.max_age.or(&defaults.max_age) {
-        Field::Set(v, span) => {
-            if v < SHORT_MAX_AGE && mode != Mode::None {
-                problems.push(
-                    Problem::warning(
-                        span,
-                        format!(
-                            "max_age {v} is less than one day for {} {mode} policy",
-                            if mode == Mode::Enforce { "an" } else { "a" }
-                        ),
-                        "short policy lifetime",
-                    )
-                    .help("RFC 8461 §3.2 expects weeks or more; senders refetch often and an attacker has more chances"),
-                );
-            }
-            v
-        }
-        Field::Unset => DEFAULT_MAX_AGE,
-        Field::Bad => return None,
-    };
+    let mode = own.mode.or(&defaults.mode).value_or(DEFAULT_MODE)?;
+    let max_age = merged_max_age(own.max_age.or(&defaults.max_age), mode, problems)?;
     let mx = match own.mx.or(&defaults.mx) {
         Field::Set(mx, _) => mx,
         Field::Unset => {
@@ -207,56 +184,8 @@ fn merge(
         }
         Field::Bad => return None,
     };
-    let policy_host = match own.host.or(&defaults.host) {
-        Field::Set(h, span) => {
-            if worker {
-                // Deduplicated by span: one warning for a [defaults] value.
-                problems.push(
-                    Problem::warning(
-                        span,
-                        "wrangler.toml declares every policy host a Worker Custom Domain, and Cloudflare refuses one on a name that already has a DNS record",
-                        "this makes an mta-sts record in every DNS output",
-                    )
-                    .help("with the cloudflare-worker target, leave policy_cname and policy_addresses unset for the domains the Worker serves: Cloudflare makes their record and certificate"),
-                );
-            }
-            h
-        }
-        Field::Unset if worker => PolicyHost::Cdn,
-        Field::Unset => {
-            problems.push(
-                Problem::error(key.clone(), format!("no address for mta-sts.{name}"), "needs `policy_cname` or `policy_addresses`")
-                    .help("add policy_cname = \"mail.example.net\" (or policy_addresses = [\"192.0.2.10\"]) here or in [defaults], or serve it as a Worker Custom Domain with targets = [\"cloudflare-worker\"]"),
-            );
-            return None;
-        }
-        Field::Bad => return None,
-    };
-    let tlsrpt_rua = match own.rua.or(&defaults.rua) {
-        Field::Set(r, _) => r,
-        Field::Unset => Arc::from([]),
-        Field::Bad => return None,
-    };
-    let ttl = match own.ttl.or(&defaults.ttl) {
-        Field::Set(t, _) => t,
-        Field::Unset => DEFAULT_TTL,
-        Field::Bad => return None,
-    };
-    let id_scheme = match own.id_scheme.or(&defaults.id_scheme) {
-        Field::Set(s, _) => s,
-        Field::Unset => IdScheme::Timestamp,
-        Field::Bad => return None,
-    };
-    let retire_max_age = match own.retire_max_age.or(&defaults.retire_max_age) {
-        Field::Set(v, _) => v,
-        Field::Unset => DEFAULT_RETIRE_MAX_AGE,
-        Field::Bad => return None,
-    };
-    let accept_wildcard_mx = match own.accept_wildcard_mx.or(&defaults.accept_wildcard_mx) {
-        Field::Set(v, _) => v,
-        Field::Unset => false,
-        Field::Bad => return None,
-    };
+    let policy_host =
+        merged_policy_host(own.host.or(&defaults.host), &name, key, worker, problems)?;
     let mx_leaving = match &own.mx_leaving {
         Field::Set(leaving, span) => {
             if let Some(stray) = leaving.iter().find(|l| !mx.contains(l)) {
@@ -271,32 +200,88 @@ fn merge(
         Field::Unset => Vec::new(),
         Field::Bad => return None,
     };
-    let pinned_id = match &own.pinned_id {
-        Field::Set(id, _) => Some(id.clone()),
-        Field::Unset => None,
-        Field::Bad => return None,
-    };
-    let retire = match &own.retire {
-        Field::Set(r, _) => *r,
-        Field::Unset => false,
-        Field::Bad => return None,
-    };
     Some(Domain {
         name,
         mode,
         max_age,
         mx,
         policy_host,
-        tlsrpt_rua,
-        ttl,
-        id_scheme,
-        pinned_id,
-        retire,
-        retire_max_age,
-        accept_wildcard_mx,
+        tlsrpt_rua: own.rua.or(&defaults.rua).value_or(Arc::from([]))?,
+        ttl: own.ttl.or(&defaults.ttl).value_or(DEFAULT_TTL)?,
+        id_scheme: own
+            .id_scheme
+            .or(&defaults.id_scheme)
+            .value_or(IdScheme::Timestamp)?,
+        pinned_id: own.pinned_id.clone().optional()?,
+        retire: own.retire.clone().value_or(false)?,
+        retire_max_age: own
+            .retire_max_age
+            .or(&defaults.retire_max_age)
+            .value_or(DEFAULT_RETIRE_MAX_AGE)?,
+        accept_wildcard_mx: own
+            .accept_wildcard_mx
+            .or(&defaults.accept_wildcard_mx)
+            .value_or(false)?,
         mx_leaving,
         delegate_to: None,
     })
+}
+
+/// The max_age, with a warning when a testing/enforce policy would live less than a day.
+fn merged_max_age(field: Field<u32>, mode: Mode, problems: &mut Vec<Problem>) -> Option<u32> {
+    if let Field::Set(v, span) = &field
+        && *v < SHORT_MAX_AGE
+        && mode != Mode::None
+    {
+        problems.push(
+            Problem::warning(
+                span.clone(),
+                format!(
+                    "max_age {v} is less than one day for {} {mode} policy",
+                    if mode == Mode::Enforce { "an" } else { "a" }
+                ),
+                "short policy lifetime",
+            )
+            .help("RFC 8461 §3.2 expects weeks or more; senders refetch often and an attacker has more chances"),
+        );
+    }
+    field.value_or(DEFAULT_MAX_AGE)
+}
+
+/// Where `mta-sts.<name>` points; with the `cloudflare-worker` target (`worker`) the Worker's
+/// Custom Domain, and a warning where a record is configured anyway.
+fn merged_policy_host(
+    field: Field<PolicyHost>,
+    name: &DomainName,
+    key: &Range<usize>,
+    worker: bool,
+    problems: &mut Vec<Problem>,
+) -> Option<PolicyHost> {
+    match field {
+        Field::Set(h, span) => {
+            if worker {
+                // Deduplicated by span: one warning for a [defaults] value.
+                problems.push(
+                    Problem::warning(
+                        span,
+                        "wrangler.toml declares every policy host a Worker Custom Domain, and Cloudflare refuses one on a name that already has a DNS record",
+                        "this makes an mta-sts record in every DNS output",
+                    )
+                    .help("with the cloudflare-worker target, leave policy_cname and policy_addresses unset for the domains the Worker serves: Cloudflare makes their record and certificate"),
+                );
+            }
+            Some(h)
+        }
+        Field::Unset if worker => Some(PolicyHost::Cdn),
+        Field::Unset => {
+            problems.push(
+                Problem::error(key.clone(), format!("no address for mta-sts.{name}"), "needs `policy_cname` or `policy_addresses`")
+                    .help("add policy_cname = \"mail.example.net\" (or policy_addresses = [\"192.0.2.10\"]) here or in [defaults], or serve it as a Worker Custom Domain with targets = [\"cloudflare-worker\"]"),
+            );
+            None
+        }
+        Field::Bad => None,
+    }
 }
 
 fn settings(raw: &RawSettings, problems: &mut Vec<Problem>) -> Settings {
