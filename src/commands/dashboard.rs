@@ -29,60 +29,11 @@ pub(crate) fn run(ctx: &Paths, args: &DashboardArgs, ui: &mut dyn Ui) -> Result<
         .domains
         .iter()
         .map(|d| {
-            let mode = if d.domain.retire {
-                Mode::None
-            } else {
-                d.domain.mode
-            };
-            let name = d.domain.name.as_str().to_string();
-            let summary = summaries.remove(&name);
-            let (ready, mut reasons) = summary.as_ref().map_or((None, Vec::new()), |s| {
-                crate::report::readiness(s, mode, args.days)
-            });
-            // The `_mta-sts` id comes from the lock only, as in `records`: never one made up
-            // from the clock for a domain no build has written.
-            let lock_id = lock.domains.get(name.as_str()).map(|e| e.id.to_string());
-            match &lock_id {
-                None => reasons.push(
-                    "never built: run `mtasts build` and deploy the policy; its _mta-sts record exists only then".into(),
-                ),
-                Some(_) if plan.due.contains(&name) => reasons.push(
-                    "a scheduled transition is due: run `mtasts build` and deploy".into(),
-                ),
-                Some(_) if !plan.built(&name) => reasons.push(
-                    "the config changed since the last build: run `mtasts build` and deploy, then publish the new id".into(),
-                ),
-                Some(_) => {}
-            }
-            let alarms = summary
-                .as_ref()
-                .map_or(Vec::new(), |s| crate::report::alarms(s, mode));
-            let (dane_warnings, dane) = dane_of(&plan.dane, &d.domain);
-            reasons.extend(dane_warnings);
-            DomainView {
-                mode: mode.as_str(),
-                stage: d.stage.as_str(),
-                records: d
-                    .records()
-                    .iter()
-                    .filter_map(|r| {
-                        let rdata = if r.owner.starts_with("_mta-sts.") && r.rtype == "TXT" {
-                            format!("\"v=STSv1; id={}\"", lock_id.as_deref()?)
-                        } else {
-                            r.rdata.clone()
-                        };
-                        Some(format!("{} {} IN {} {rdata}", r.owner, r.ttl, r.rtype))
-                    })
-                    .collect(),
-                check: checks.get(&name).cloned(),
-                daily: daily.remove(&name).unwrap_or_default(),
-                summary,
-                ready,
-                reasons,
-                alarms,
-                dane,
-                name,
-            }
+            let name = d.domain.name.as_str();
+            let mut view = view(d, &plan, &lock, summaries.remove(name), args.days);
+            view.check = checks.get(name).cloned();
+            view.daily = daily.remove(name).unwrap_or_default();
+            view
         })
         .collect();
     views.sort_by(|a, b| a.severity().cmp(&b.severity()).then(a.name.cmp(&b.name)));
@@ -229,6 +180,70 @@ fn prune(out: &Path, views: &[DomainView], pages: usize) -> Result<usize, Error>
         removed += 1;
     }
     Ok(removed)
+}
+
+/// What the dashboard shows of `d`: its state, records, reasons, alarms and DANE keys (its
+/// check verdict and daily sessions are the caller's to fill in).
+fn view(
+    d: &crate::plan::DomainPlan,
+    plan: &crate::plan::Plan,
+    lock: &crate::lock::Lock,
+    summary: Option<crate::report::DomainSummary>,
+    days: usize,
+) -> DomainView {
+    let mode = if d.domain.retire {
+        Mode::None
+    } else {
+        d.domain.mode
+    };
+    let name = d.domain.name.as_str().to_string();
+    let (ready, mut reasons) = summary.as_ref().map_or((None, Vec::new()), |s| {
+        crate::report::readiness(s, mode, days)
+    });
+    // The `_mta-sts` id comes from the lock only, as in `records`: never one made up from the
+    // clock for a domain no build has written.
+    let lock_id = lock.domains.get(name.as_str()).map(|e| e.id.to_string());
+    match &lock_id {
+        None => reasons.push(
+            "never built: run `mtasts build` and deploy the policy; its _mta-sts record exists only then".into(),
+        ),
+        Some(_) if plan.due.contains(&name) => reasons.push(
+            "a scheduled transition is due: run `mtasts build` and deploy".into(),
+        ),
+        Some(_) if !plan.built(&name) => reasons.push(
+            "the config changed since the last build: run `mtasts build` and deploy, then publish the new id".into(),
+        ),
+        Some(_) => {}
+    }
+    let alarms = summary
+        .as_ref()
+        .map_or(Vec::new(), |s| crate::report::alarms(s, mode));
+    let (dane_warnings, dane) = dane_of(&plan.dane, &d.domain);
+    reasons.extend(dane_warnings);
+    DomainView {
+        mode: mode.as_str(),
+        stage: d.stage.as_str(),
+        records: d
+            .records()
+            .iter()
+            .filter_map(|r| {
+                let rdata = if r.owner.starts_with("_mta-sts.") && r.rtype == "TXT" {
+                    format!("\"v=STSv1; id={}\"", lock_id.as_deref()?)
+                } else {
+                    r.rdata.clone()
+                };
+                Some(format!("{} {} IN {} {rdata}", r.owner, r.ttl, r.rtype))
+            })
+            .collect(),
+        check: None,
+        daily: Default::default(),
+        summary,
+        ready,
+        reasons,
+        alarms,
+        dane,
+        name,
+    }
 }
 
 /// The DANE warnings and keys of the `[dane]` hosts that `domain`'s mx patterns cover.

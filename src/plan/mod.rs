@@ -163,6 +163,19 @@ pub fn of_config(
 }
 
 impl Plan {
+    /// A plan of nothing yet, with room for `domains` domains.
+    fn empty(domains: usize) -> Plan {
+        Plan {
+            domains: Vec::with_capacity(domains),
+            lock: Lock::new(),
+            lock_changes: Vec::new(),
+            due: Vec::new(),
+            warnings: Vec::new(),
+            refusals: Vec::new(),
+            dane: Default::default(),
+        }
+    }
+
     /// Adds the `[dane]` hosts' rollover at `now` (key files relative to `base`): their lock
     /// tables and warnings join the plan's.
     fn with_dane(
@@ -225,26 +238,10 @@ pub struct Plan {
 /// leave the lock whatever their stage.
 pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &[String]) -> Plan {
     let count = domains.len();
-    let mut out = Plan {
-        domains: Vec::with_capacity(count),
-        lock: Lock::new(),
-        lock_changes: Vec::new(),
-        due: Vec::new(),
-        warnings: Vec::new(),
-        refusals: Vec::new(),
-        dane: Default::default(),
-    };
+    let mut out = Plan::empty(count);
     // Domains are planned independently: in runs on several threads, joined in order.
     let runs = crate::parallel::on_threads(runs_of(domains, PLAN_RUN), |run| {
-        let mut part = Plan {
-            domains: Vec::with_capacity(run.len()),
-            lock: Lock::new(),
-            lock_changes: Vec::new(),
-            due: Vec::new(),
-            warnings: Vec::new(),
-            refusals: Vec::new(),
-            dane: Default::default(),
-        };
+        let mut part = Plan::empty(run.len());
         let mut entries = Vec::with_capacity(run.len());
         let mut mx = MxStrings::default();
         // The run and the lock are both in name order: walked side by side, not searched.
