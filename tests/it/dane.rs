@@ -347,6 +347,36 @@ impl World {
         )
     }
 
+    /// `check --format prometheus` asking NSD, after `promtool check metrics` passed it.
+    fn prometheus(&self, project: &Path, anchor: &Path) -> String {
+        let out = self
+            .ns
+            .exec(env!("CARGO_BIN_EXE_mtasts"))
+            .current_dir(project)
+            .args(["check", "--format", "prometheus", "--timeout", "3"])
+            .args(["--nameserver", &format!("{NSD_IP}:53"), "--ca-file"])
+            .arg(project.join("ca.pem"))
+            .arg("--trust-anchor")
+            .arg(anchor)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let prom = self.dir.join("check.prom");
+        fs::write(&prom, &text).unwrap();
+        let lint = Command::new(real_tool("promtool").unwrap())
+            .args(["check", "metrics"])
+            .stdin(fs::File::open(&prom).unwrap())
+            .output()
+            .unwrap();
+        assert!(
+            lint.status.success(),
+            "promtool check metrics: {}{}\n{text}",
+            String::from_utf8_lossy(&lint.stdout),
+            String::from_utf8_lossy(&lint.stderr)
+        );
+        text
+    }
+
     /// The second checker: the chain the MX presents over STARTTLS (by openssl), verified by
     /// `ldns-dane` against the TLSA records unbound validated (its AD bit).
     fn ldns_dane(&self) -> (bool, String) {
@@ -388,8 +418,9 @@ fn mx_entry(json: &serde_json::Value, host: &str) -> (String, serde_json::Value)
     )
 }
 
+/// The DANE verdicts of `check`'s JSON, as `status detail`; printed for the test's log.
 fn dane_lines(json: &serde_json::Value) -> Vec<String> {
-    json["domains"]
+    let lines: Vec<String> = json["domains"]
         .as_array()
         .unwrap()
         .iter()
@@ -402,7 +433,11 @@ fn dane_lines(json: &serde_json::Value) -> Vec<String> {
                 l["detail"].as_str().unwrap()
             )
         })
-        .collect()
+        .collect();
+    for l in &lines {
+        eprintln!("check: {l}");
+    }
+    lines
 }
 
 fn tools() -> bool {
@@ -418,6 +453,7 @@ fn tools() -> bool {
         "postfix",
         "openssl",
         "python3",
+        "promtool",
     ]
     .iter()
     .all(|t| real_tool(t).is_some())
@@ -519,6 +555,11 @@ fn a_real_dane_sender_delivers_through_the_generated_tlsa_and_survives_a_rollove
     );
     assert_eq!(dane["tlsa"], 2, "live and next key");
     assert_eq!(code, 1, "the MTA-STS side is not published here: {stderr}");
+    let metrics = world.prometheus(&project, &root.anchor());
+    assert!(
+        metrics.contains(&format!("mtasts_dane_ok{{host=\"{MX}\"}} 1")),
+        "{metrics}"
+    );
     let (ok, said) = world.ldns_dane();
     eprintln!("ldns-dane (match): {said}");
     assert!(ok, "ldns-dane disagrees with check on the match: {said}");
@@ -570,6 +611,15 @@ fn a_real_dane_sender_delivers_through_the_generated_tlsa_and_survives_a_rollove
             .iter()
             .any(|l| l.starts_with("fail") && l.contains("none of the 1 validated TLSA")),
         "{lines:?}"
+    );
+    let metrics = world.prometheus(&project, &root.anchor());
+    assert!(
+        metrics.contains(&format!("mtasts_dane_ok{{host=\"{MX}\"}} 0")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("mtasts_check_failed{domain=\"dane.test\",check=\"dane\"} 1"),
+        "{metrics}"
     );
     let (ok, said) = world.ldns_dane();
     eprintln!("ldns-dane (mismatch): {said}");
