@@ -244,6 +244,9 @@ pub(crate) fn build_locked(
     Ok(built)
 }
 
+/// The build of a loaded config and the state earlier builds left.
+/// Kept whole: the RFC 8461 §8.1 order (plan, stage the lock, write the tree, commit the lock)
+/// reads top to bottom here.
 fn build_loaded(
     ctx: &Paths,
     args: &Options,

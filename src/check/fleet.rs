@@ -128,6 +128,7 @@ pub struct ResolverSilent(pub String);
 /// Checks `selected` (in order) against `plan` and `lock`; `progress` counts domains; `nginx`
 /// is the layout of the nginx output (`None` without that target), for fix lines. When the
 /// resolver answers none of the lookups, that is the one error instead of a FAIL per domain.
+/// Kept whole: telling a silent resolver from failing domains spans the observing and the judging.
 pub fn check_all(
     selected: &[&DomainPlan],
     plan: &Plan,

@@ -13,6 +13,9 @@ use crate::policy;
 
 use super::{Check, Line, Live, Status, fix, line, records_of};
 
+/// The `mta-sts.<domain>` host's DNS records against the configured policy host.
+/// Long on purpose: an arm per kind of policy host record (CNAME, addresses, CDN), each with its
+/// fix.
 pub(super) fn policy_host(d: &DomainPlan, live: &Live, out: &mut Vec<Line>) {
     let host = d.domain.name.policy_host();
     let want = records_of(d, &format!("{host}."));
@@ -112,6 +115,8 @@ pub(super) fn list(ips: &[IpAddr]) -> String {
 }
 
 /// Checks the HTTPS answer; returns the body when it is a valid policy.
+/// Kept whole: one match over the fetch outcome, an arm per way a sender's fetch fails, each with
+/// its fix.
 pub(super) fn https(
     d: &DomainPlan,
     answer: &Result<Response, FetchError>,
@@ -290,6 +295,7 @@ pub(super) fn plain_text(content_type: &str) -> bool {
 }
 
 /// The served policy and the TXT id against the plan, including the RFC 8461 §8.1 order.
+/// Kept whole: the §8.1 comparisons (id, bytes, order) each depend on the ones before.
 pub(super) fn deployment(
     d: &DomainPlan,
     e: &Entry,

@@ -179,6 +179,7 @@ pub(super) fn policy_certificate(
 }
 
 /// The verdicts of one MX host at one address, and its JSON entry.
+/// Long on purpose: an arm per outcome of the probe, each with its fix.
 fn judge_probe(p: &Probe, at: Expiry) -> (Vec<Line>, MxReport) {
     let at_addr = format!("{} [{}]", p.host, p.address.ip());
     let mut report = MxReport::failed(&p.host, p.address.ip().to_string(), String::new());

@@ -49,6 +49,7 @@ fn options(args: &BuildArgs) -> Options {
 const LISTED: usize = 50;
 
 /// The summary a person reads.
+/// One line per part of the summary, in the order a person reads them.
 fn text(built: &Built, ui: &mut dyn Ui) {
     let count = |c: Change| built.plan.domains.iter().filter(|d| d.change == c).count();
     let width = built

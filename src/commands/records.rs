@@ -30,6 +30,7 @@ struct JsonRow<'a> {
 
 /// Prints the records of the published domains (or those named). The `_mta-sts` id comes from
 /// `domains.lock` only: a printed id is one a build wrote, never one made up from the clock.
+/// Kept whole: one streaming loop writes every format, the per-format text one match in it.
 pub(crate) fn run(ctx: &Paths, args: &RecordsArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let project = crate::project::Project::load(ctx, ui)?;
     let plan = &project.plan;

@@ -42,6 +42,7 @@ impl<T: Watcher, C: FileIdCache> Watch for Debouncer<T, C> {
 }
 
 /// Watches until stopped; returns only on a setup failure or after a clean stop.
+/// Kept whole: the event loop's states (debounce, rebuild, a broken config) share its locals.
 pub(crate) fn run(ctx: &Paths, args: &WatchArgs, ui: &mut dyn Ui) -> Result<(), Error> {
     let _guard = WorkLock::acquire(&ctx.config, Duration::from_secs(args.wait))?;
     let (tx, rx) = mpsc::channel();

@@ -94,6 +94,8 @@ fn write_with(
 /// Generates the whole tree of `plan` through `writer`; also returns the host-set digest.
 /// The targets are those of [`REGISTRY`] that `targets` turns on; none is named here but
 /// `nginx`, whose certificates decide which hosts it serves (and so enter the digests).
+/// Kept whole: the order (domains, then the files made from all of them, then DANE) is the
+/// manifest's.
 fn generate(
     plan: &Plan,
     nginx: &Nginx,

@@ -179,6 +179,7 @@ impl<'p> Writer<'p> {
     /// removes the files the previous manifest lists and `files` lacks, then writes the
     /// manifest of `hosts`, `files` and `domains`. When remembering, a manifest written anew is
     /// returned as the next build's `Previous`.
+    /// Kept whole: the go-live order (files by class, then pruning, then the manifest last).
     pub fn finish(
         mut self,
         mut batches: Vec<Batch>,

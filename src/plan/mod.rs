@@ -236,6 +236,8 @@ pub struct Plan {
 
 /// Plans every domain; ids change only where policy bytes changed; domains in `forget` may
 /// leave the lock whatever their stage.
+/// Kept whole: each run walks the lock beside its domains; split, the cursor would be passed
+/// around.
 pub fn plan(domains: Vec<Domain>, previous: &Lock, now: DateTime<Utc>, forget: &[String]) -> Plan {
     let count = domains.len();
     let mut out = Plan::empty(count);

@@ -50,6 +50,8 @@ struct Settings {
 
 /// Validates the whole file; returns the model when there is no error, and all problems
 /// (`problems` arrives holding the schema problems found while reading the raw mirror).
+/// Kept whole: the per-table checks run on threads and the cross-table ones (names twice, aliases)
+/// follow in file order on the same problem list.
 pub(crate) fn validate(
     raw: RawConfig,
     mut problems: Vec<Problem>,
@@ -284,6 +286,8 @@ fn merged_policy_host(
     }
 }
 
+/// The settings of one table (`[defaults]` or a domain's), each value validated.
+/// One field after another, as the raw mirror has them.
 fn settings(raw: &RawSettings, problems: &mut Vec<Problem>) -> Settings {
     Settings {
         mode: field(&raw.mode, problems, |s| {

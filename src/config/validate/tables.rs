@@ -7,6 +7,7 @@ use crate::model::{Nginx, Target, Vhosts};
 use super::fields::{Field, field, list};
 
 /// The `[nginx]` table, its defaults filled in.
+/// One field after another, each with its own message: split, it would only move the list.
 pub(super) fn nginx(raw: &RawNginx, problems: &mut Vec<Problem>) -> Nginx {
     let d = Nginx::default();
     let listen = match list(&raw.listen, "listen", problems, |s| {
