@@ -244,9 +244,8 @@ pub(crate) fn build_locked(
     Ok(built)
 }
 
-/// The build of a loaded config and the state earlier builds left.
-/// Kept whole: the RFC 8461 §8.1 order (plan, stage the lock, write the tree, commit the lock)
-/// reads top to bottom here.
+/// The build of a loaded config and the state earlier builds left, in the RFC 8461 §8.1 order:
+/// plan, stage the lock, write the tree, commit the lock.
 fn build_loaded(
     ctx: &Paths,
     args: &Options,
@@ -303,33 +302,13 @@ fn build_loaded(
     let (manifest, manifest_warning) = state
         .previous
         .unwrap_or_else(|| output::Previous::load(&out, args.verify));
-    let templates = templates(ctx)?;
-    if let Some(w) = scale_warning(&plan, &loaded.config) {
-        ui.warn(&w);
-    }
-    let nginx = &loaded.config.nginx;
-    let targets = &loaded.config.targets;
-    let hosts = plan.domains.iter().filter(|d| d.published()).count();
-    let progress = crate::ui::progress_bar(args.progress, hosts, PROGRESS_FROM, "writing");
-    let sources = crate::generate::Sources {
-        plan: &plan,
-        nginx,
-        targets,
-        templates: &templates,
-    };
-    let (report, written) = if remember && !args.dry_run {
-        write_tree_remembering(&sources, &out, &manifest, &progress)?
-    } else {
-        let report = write_tree(&sources, &out, &manifest, args.dry_run, &progress)?;
-        (report, None)
-    };
-    progress.finish_and_clear();
+    let (report, written) = write(ctx, args, &plan, &loaded.config, &manifest, remember, ui)?;
     if let Some(w) = manifest_warning {
         ui.warn(&w);
     }
     warn_left_out(&report.left_out, ui);
-    if targets.contains(&Target::Nginx) {
-        warn_unreadable(nginx, &plan, ui);
+    if loaded.config.targets.contains(&Target::Nginx) {
+        warn_unreadable(&loaded.config.nginx, &plan, ui);
     }
     if let Some(lock) = staged_lock {
         lock.commit()?;
@@ -347,6 +326,42 @@ fn build_loaded(
         millis: started.elapsed().as_millis(),
         targets,
     })
+}
+
+/// Writes (or, for a dry run, compares) the tree of `plan` against `manifest`, with a progress
+/// bar for large trees; when `remember`ing, also returns the manifest written.
+fn write(
+    ctx: &Paths,
+    args: &Options,
+    plan: &Plan,
+    config: &crate::model::Config,
+    manifest: &output::Previous,
+    remember: bool,
+    ui: &mut dyn Ui,
+) -> Result<(output::Report, Option<output::Previous>), Error> {
+    let templates = templates(ctx)?;
+    if let Some(w) = scale_warning(plan, config) {
+        ui.warn(&w);
+    }
+    let out = output_dir(ctx, args);
+    let hosts = plan.domains.iter().filter(|d| d.published()).count();
+    let progress = crate::ui::progress_bar(args.progress, hosts, PROGRESS_FROM, "writing");
+    let sources = crate::generate::Sources {
+        plan,
+        nginx: &config.nginx,
+        targets: &config.targets,
+        templates: &templates,
+    };
+    let written = if remember && !args.dry_run {
+        write_tree_remembering(&sources, &out, manifest, &progress)?
+    } else {
+        (
+            write_tree(&sources, &out, manifest, args.dry_run, &progress)?,
+            None,
+        )
+    };
+    progress.finish_and_clear();
+    Ok(written)
 }
 
 /// `--locked`: the lock exists and the plan leaves it as it is; else why not (a due transition

@@ -114,9 +114,42 @@ pub(super) fn list(ips: &[IpAddr]) -> String {
         .join(", ")
 }
 
+/// What to deploy for `host`: only files the build writes (the host's vhost, or the shared
+/// one, or none for the CDN targets).
+fn deploy_hint(host: &str, nginx: Option<Vhosts>) -> String {
+    match nginx {
+        Some(Vhosts::PerHost) => format!(
+            "deploy output/webroot/{host}/.well-known/mta-sts.txt and output/nginx/{host}.conf"
+        ),
+        Some(Vhosts::Shared) => format!(
+            "deploy output/webroot/{host}/.well-known/mta-sts.txt and output/nginx/mta-sts.conf (included in nginx's http block), then reload nginx"
+        ),
+        None => format!("deploy output/webroot/{host}/.well-known/mta-sts.txt"),
+    }
+}
+
+/// The FAIL of a fetch that got no HTTP answer; a TLS alert from the server means it has no
+/// usable certificate for the host.
+fn fetch_failed(e: &FetchError, url: &str, host: &str, nginx: Option<Vhosts>) -> Line {
+    let remedy = if let FetchError::Alert(_) = e {
+        let shared = if nginx == Some(Vhosts::Shared) {
+            "; in the shared layout nginx's workers load it per handshake, so also check that [nginx] user can read the certificate and key (mtasts build warns when it cannot)"
+        } else {
+            ""
+        };
+        format!(
+            "the server has no usable certificate for {host}: read its error log (nginx: \"cannot load certificate\"){shared}"
+        )
+    } else {
+        format!("serve {host} over HTTPS with a certificate valid for {host} from a trusted CA")
+    };
+    fix(
+        line(Check::Https, Status::Fail, format!("{url}: {e}")),
+        remedy,
+    )
+}
+
 /// Checks the HTTPS answer; returns the body when it is a valid policy.
-/// Kept whole: one match over the fetch outcome, an arm per way a sender's fetch fails, each with
-/// its fix.
 pub(super) fn https(
     d: &DomainPlan,
     answer: &Result<Response, FetchError>,
@@ -125,39 +158,11 @@ pub(super) fn https(
 ) -> Option<Vec<u8>> {
     let host = d.domain.name.policy_host();
     let url = format!("https://{host}/.well-known/mta-sts.txt");
-    // Only files the build writes: the host's vhost, or the shared one, or none (CDN targets).
-    let deploy = match nginx {
-        Some(Vhosts::PerHost) => format!(
-            "deploy output/webroot/{host}/.well-known/mta-sts.txt and output/nginx/{host}.conf"
-        ),
-        Some(Vhosts::Shared) => format!(
-            "deploy output/webroot/{host}/.well-known/mta-sts.txt and output/nginx/mta-sts.conf (included in nginx's http block), then reload nginx"
-        ),
-        None => format!("deploy output/webroot/{host}/.well-known/mta-sts.txt"),
-    };
+    let deploy = deploy_hint(&host, nginx);
     let r = match answer {
         Ok(r) => r,
-        Err(e @ FetchError::Alert(_)) => {
-            let shared = if nginx == Some(Vhosts::Shared) {
-                "; in the shared layout nginx's workers load it per handshake, so also check that [nginx] user can read the certificate and key (mtasts build warns when it cannot)"
-            } else {
-                ""
-            };
-            out.push(fix(
-                line(Check::Https, Status::Fail, format!("{url}: {e}")),
-                format!(
-                    "the server has no usable certificate for {host}: read its error log (nginx: \"cannot load certificate\"){shared}"
-                ),
-            ));
-            return None;
-        }
         Err(e) => {
-            out.push(fix(
-                line(Check::Https, Status::Fail, format!("{url}: {e}")),
-                format!(
-                    "serve {host} over HTTPS with a certificate valid for {host} from a trusted CA"
-                ),
-            ));
+            out.push(fetch_failed(e, &url, &host, nginx));
             return None;
         }
     };

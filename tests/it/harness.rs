@@ -534,3 +534,20 @@ pub(crate) fn nsd(nsd: &Path, dir: &Path, zones: &[(String, std::path::PathBuf)]
         fs::read_to_string(dir.join("nsd.log")).unwrap_or_default()
     );
 }
+
+/// Asserts that `promtool check metrics` (Prometheus's own linter) accepts `text`.
+pub(crate) fn promtool_passes(text: &str) {
+    let prom = tempfile::NamedTempFile::new().unwrap();
+    fs::write(prom.path(), text).unwrap();
+    let lint = Command::new(real_tool("promtool").unwrap())
+        .args(["check", "metrics"])
+        .stdin(fs::File::open(prom.path()).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        lint.status.success(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&lint.stdout),
+        String::from_utf8_lossy(&lint.stderr)
+    );
+}

@@ -4,7 +4,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 #[path = "../support/postfix.rs"]
 pub(crate) mod postfix;
@@ -425,17 +424,5 @@ fn check_probes_each_mx_of_a_real_postfix_and_names_every_planted_fault() {
         text.contains("mtasts_certificate_expiry_timestamp_seconds{host=\"mta-sts.enforce.test\"}"),
         "{text}"
     );
-    let prom = tempfile::NamedTempFile::new().unwrap();
-    fs::write(prom.path(), &text).unwrap();
-    let lint = Command::new(real_tool("promtool").unwrap())
-        .args(["check", "metrics"])
-        .stdin(fs::File::open(prom.path()).unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        lint.status.success(),
-        "promtool check metrics: {}{}\n{text}",
-        String::from_utf8_lossy(&lint.stdout),
-        String::from_utf8_lossy(&lint.stderr)
-    );
+    crate::harness::promtool_passes(&text);
 }

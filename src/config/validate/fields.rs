@@ -36,6 +36,14 @@ impl<T> Field<T> {
         }
     }
 
+    /// The value if set, else `default` (unset, or bad and already reported).
+    pub(super) fn set_or(self, default: T) -> T {
+        match self {
+            Field::Set(v, _) => v,
+            _ => default,
+        }
+    }
+
     /// The value if set, `Some(None)` when unset; `None` when it was bad (already reported).
     pub(super) fn optional(self) -> Option<Option<T>> {
         match self {

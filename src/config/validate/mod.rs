@@ -64,14 +64,7 @@ pub(crate) fn validate(
     let mut domains = Vec::with_capacity(raw.domains.len());
     let mut seen: HashMap<DomainName, Range<usize>> = HashMap::with_capacity(raw.domains.len());
     if raw.domains_seen == 0 {
-        problems.push(
-            Problem::error(
-                raw.domains_span.clone().unwrap_or(0..0),
-                crate::config::NO_DOMAINS,
-                "nothing to build",
-            )
-            .help("add a table per mail domain, e.g. [domains.\"example.com\"]"),
-        );
+        problems.push(no_domains(&raw));
     }
     // Each table is checked on its own, on several threads; names are compared afterwards, in
     // file order, so that the second of two equal names is the one reported.
@@ -119,19 +112,7 @@ pub(crate) fn validate(
             }
             Entry::Vacant(v) => v.insert(key.span.clone()),
         };
-        if let Some(domain) = key.value.strip_prefix("mta-sts.") {
-            problems.push(
-                Problem::warning(
-                    key.span.clone(),
-                    format!("{} looks like a policy host, not a mail domain", key.value),
-                    "mtasts adds `mta-sts.` itself",
-                )
-                .help(format!(
-                    "for the mail domain {domain}, write [domains.\"{domain}\"]; this table publishes mta-sts.{}",
-                    key.value
-                )),
-            );
-        }
+        problems.extend(policy_host_lookalike(key));
         problems.extend(merge_problems);
         if let (Some(primary), Field::Set(names, _)) = (&domain, own_aliases) {
             aliases.extend(
@@ -160,6 +141,32 @@ pub(crate) fn validate(
             dane,
         }),
         problems,
+    )
+}
+
+/// The error of a config without a domain table.
+fn no_domains(raw: &RawConfig) -> Problem {
+    Problem::error(
+        raw.domains_span.clone().unwrap_or(0..0),
+        crate::config::NO_DOMAINS,
+        "nothing to build",
+    )
+    .help("add a table per mail domain, e.g. [domains.\"example.com\"]")
+}
+
+/// A warning for a domain table named like a policy host (`mta-sts.example.com`).
+fn policy_host_lookalike(key: &crate::config::raw::Sp<String>) -> Option<Problem> {
+    let domain = key.value.strip_prefix("mta-sts.")?;
+    Some(
+        Problem::warning(
+            key.span.clone(),
+            format!("{} looks like a policy host, not a mail domain", key.value),
+            "mtasts adds `mta-sts.` itself",
+        )
+        .help(format!(
+            "for the mail domain {domain}, write [domains.\"{domain}\"]; this table publishes mta-sts.{}",
+            key.value
+        )),
     )
 }
 

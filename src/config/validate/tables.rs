@@ -7,55 +7,16 @@ use crate::model::{Nginx, Target, Vhosts};
 use super::fields::{Field, field, list};
 
 /// The `[nginx]` table, its defaults filled in.
-/// One field after another, each with its own message: split, it would only move the list.
 pub(super) fn nginx(raw: &RawNginx, problems: &mut Vec<Problem>) -> Nginx {
     let d = Nginx::default();
-    let listen = match list(&raw.listen, "listen", problems, |s| {
+    let listen = list(&raw.listen, "listen", problems, |s| {
         crate::config::nginx::listen(s)
             .map_err(|(label, help)| ("invalid listen line".into(), label, help))
-    }) {
-        Field::Set(v, _) => v,
-        _ => d.listen,
-    };
-    let path = |raw: &Option<Sp<String>>,
-                key: &str,
-                placeholders: bool,
-                problems: &mut Vec<Problem>,
-                default: String| {
-        match field(raw, problems, |s| {
-            crate::config::nginx::path(s, placeholders)
-                .map(|()| s.clone())
-                .map_err(|(label, help)| (format!("invalid {key}"), label, help))
-        }) {
-            Field::Set(v, _) => v,
-            _ => default,
-        }
-    };
-    let vhosts = match field(&raw.vhosts, problems, |s| {
-        match s.as_str() {
-        "per-host" => Ok(Vhosts::PerHost),
-        "shared" => Ok(Vhosts::Shared),
-        other => Err((
-            format!("unknown vhosts layout {other:?}"),
-            "not a layout".into(),
-            "use \"per-host\" (a server block per host) or \"shared\" (one server for every host; for thousands of domains)".into(),
-        )),
-    }
-    }) {
-        Field::Set(v, _) => v,
-        _ => d.vhosts,
-    };
+    })
+    .set_or(d.listen);
+    let vhosts = field(&raw.vhosts, problems, |s| vhosts(s)).set_or(d.vhosts);
     let per_certificate = match field(&raw.hosts_per_certificate, problems, |n| {
-        usize::try_from(*n)
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| {
-                (
-                    format!("hosts_per_certificate = {n} is out of range"),
-                    "not 1 to 100".into(),
-                    "Let's Encrypt puts at most 100 names on a certificate: use 1 (a certificate per host, the default) up to 100".into(),
-                )
-            })
+        hosts_per_certificate(*n)
     }) {
         Field::Set(n, span) => Some((n, span)),
         _ => None,
@@ -64,21 +25,10 @@ pub(super) fn nginx(raw: &RawNginx, problems: &mut Vec<Problem>) -> Nginx {
         hosts_per_certificate: per_certificate.as_ref().map_or(1, |(n, _)| *n),
         vhosts,
         listen,
-        certificate: path(
-            &raw.certificate,
-            "certificate",
-            true,
-            problems,
-            d.certificate,
-        ),
-        certificate_key: path(
-            &raw.certificate_key,
-            "certificate_key",
-            true,
-            problems,
-            d.certificate_key,
-        ),
-        webroot: path(&raw.webroot, "webroot", false, problems, d.webroot),
+        certificate: path(&raw.certificate, "certificate", true, problems).set_or(d.certificate),
+        certificate_key: path(&raw.certificate_key, "certificate_key", true, problems)
+            .set_or(d.certificate_key),
+        webroot: path(&raw.webroot, "webroot", false, problems).set_or(d.webroot),
         map_hash_sizes: raw
             .map_hash_sizes
             .as_ref()
@@ -88,40 +38,76 @@ pub(super) fn nginx(raw: &RawNginx, problems: &mut Vec<Problem>) -> Nginx {
             .as_ref()
             .map_or(d.require_certificates, |b| b.value),
         acme_webroot: raw.acme_webroot.as_ref().map(|_| {
-            path(
-                &raw.acme_webroot,
-                "acme_webroot",
-                false,
-                problems,
-                String::new(),
-            )
+            path(&raw.acme_webroot, "acme_webroot", false, problems).set_or(String::new())
         }),
         user: user(&raw.user, problems).unwrap_or_else(|| d.user.clone()),
         receiver: receiver(raw, problems),
-        acme_listen: match list(&raw.acme_listen, "acme_listen", problems, |s| {
+        acme_listen: list(&raw.acme_listen, "acme_listen", problems, |s| {
             crate::config::nginx::plain_listen(s)
                 .map_err(|(label, help)| ("invalid acme_listen line".into(), label, help))
-        }) {
-            Field::Set(v, _) => v,
-            _ => d.acme_listen,
-        },
+        })
+        .set_or(d.acme_listen),
     };
     if let Some((n, span)) = per_certificate.filter(|(n, _)| *n > 1) {
-        let named = |t: &str| {
-            t.contains("{certificate}") && !t.contains("{host}") && !t.contains("{domain}")
-        };
-        if !named(&nginx.certificate) || !named(&nginx.certificate_key) {
-            problems.push(
-                Problem::error(
-                    span,
-                    format!("hosts_per_certificate = {n} needs the certificate paths to name the certificate, not the host"),
-                    "hosts share certificates",
-                )
-                .help("write {certificate} (and no {host} or {domain}) in both paths, e.g. certificate = \"/etc/letsencrypt/live/{certificate}/fullchain.pem\" and certificate_key = \"/etc/letsencrypt/live/{certificate}/privkey.pem\""),
-            );
-        }
+        batch_paths(&nginx, n, span, problems);
     }
     nginx
+}
+
+/// A certificate or key path (with `{host}`-style placeholders where `placeholders`).
+fn path(
+    raw: &Option<Sp<String>>,
+    key: &str,
+    placeholders: bool,
+    problems: &mut Vec<Problem>,
+) -> Field<String> {
+    field(raw, problems, |s| {
+        crate::config::nginx::path(s, placeholders)
+            .map(|()| s.clone())
+            .map_err(|(label, help)| (format!("invalid {key}"), label, help))
+    })
+}
+
+fn vhosts(s: &str) -> Result<Vhosts, super::fields::Refusal> {
+    match s {
+        "per-host" => Ok(Vhosts::PerHost),
+        "shared" => Ok(Vhosts::Shared),
+        other => Err((
+            format!("unknown vhosts layout {other:?}"),
+            "not a layout".into(),
+            "use \"per-host\" (a server block per host) or \"shared\" (one server for every host; for thousands of domains)".into(),
+        )),
+    }
+}
+
+fn hosts_per_certificate(n: i64) -> Result<usize, super::fields::Refusal> {
+    usize::try_from(n)
+        .ok()
+        .filter(|n| (1..=100).contains(n))
+        .ok_or_else(|| {
+            (
+                format!("hosts_per_certificate = {n} is out of range"),
+                "not 1 to 100".into(),
+                "Let's Encrypt puts at most 100 names on a certificate: use 1 (a certificate per host, the default) up to 100".into(),
+            )
+        })
+}
+
+/// Hosts sharing certificates (`hosts_per_certificate` = `n` above 1) need paths that name
+/// the certificate, not the host.
+fn batch_paths(nginx: &Nginx, n: usize, span: std::ops::Range<usize>, problems: &mut Vec<Problem>) {
+    let named =
+        |t: &str| t.contains("{certificate}") && !t.contains("{host}") && !t.contains("{domain}");
+    if !named(&nginx.certificate) || !named(&nginx.certificate_key) {
+        problems.push(
+            Problem::error(
+                span,
+                format!("hosts_per_certificate = {n} needs the certificate paths to name the certificate, not the host"),
+                "hosts share certificates",
+            )
+            .help("write {certificate} (and no {host} or {domain}) in both paths, e.g. certificate = \"/etc/letsencrypt/live/{certificate}/fullchain.pem\" and certificate_key = \"/etc/letsencrypt/live/{certificate}/privkey.pem\""),
+        );
+    }
 }
 
 /// `[nginx] user`: a user name as nginx's `user` directive takes it, or `None` when unset or
