@@ -79,6 +79,17 @@ pub(crate) fn postgres(dir: &Path) -> Option<(Server, String)> {
         "postgres did not start: {}",
         fs::read_to_string(dir.join("postgres.log")).unwrap_or_default()
     );
+    // The port opens before recovery ends; until then a client gets "the database system is
+    // starting up" (a receiver started then exits, as it should). Wait for the server's word.
+    let log = || fs::read_to_string(dir.join("postgres.log")).unwrap_or_default();
+    let ready = (0..300).any(|_| {
+        let up = log().contains("ready to accept connections");
+        if !up {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        up
+    });
+    assert!(ready, "postgres did not become ready: {}", log());
     Some((
         server,
         format!("postgres://mtasts@127.0.0.1:{port}/postgres"),
